@@ -1,0 +1,35 @@
+import { err, ok, type Result } from "../result.js";
+
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
+type Unit = keyof typeof UNIT_MS;
+
+// Whole-string shape first, so "90" or "1.5m" get a precise message instead of a partial match.
+const DURATION = /^(?:\d+(?:ms|s|m|h))+$/;
+const PART = /(\d+)(ms|s|m|h)/g;
+
+/** Parses `90s`, `2m`, `1h30m`, `500ms` into milliseconds. */
+export function parseDuration(text: string): Result<number> {
+	const trimmed = text.trim();
+	if (/^\d+$/.test(trimmed)) {
+		return err(`duration "${text}" needs a unit, e.g. ${trimmed}s`);
+	}
+	if (!DURATION.test(trimmed)) {
+		return err(`"${text}" is not a duration (use e.g. 90s, 2m, 1h30m, 500ms)`);
+	}
+	let total = 0;
+	for (const [, digits, unit] of trimmed.matchAll(PART)) {
+		total += Number(digits) * UNIT_MS[unit as Unit];
+	}
+	if (total === 0) {
+		return err(`duration "${text}" must be greater than zero`);
+	}
+	return ok(total);
+}
+
+/** Formats milliseconds the way a user would write them in a matrix file. */
+export function formatDuration(ms: number): string {
+	if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+	if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+	if (ms % 1_000 === 0) return `${ms / 1_000}s`;
+	return `${ms}ms`;
+}

@@ -1,0 +1,40 @@
+import { err, ok, type Result } from "../result.js";
+
+// Names end up in cell ids, directory names and git worktree paths, so they are kept to a
+// character set that is inert in a shell, a path and a URL.
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** Checks a tree, kernel, target or matrix name. */
+export function checkName(text: string): Result<string> {
+	if (!NAME.test(text) || text.includes("..")) {
+		return err(`"${text}" is not a valid name (letters, digits, ".", "_" and "-"; no "..", "/" or spaces)`);
+	}
+	return ok(text);
+}
+
+// git check-ref-format, narrowed to characters real KVM branches and tags use: anything outside
+// it ("$(", ";", spaces, "~^:?*[\") is far more likely an accident or an attack than a branch.
+const REF_CHARS = /^[A-Za-z0-9._/+-]+$/;
+
+/** Checks a branch, tag or commit name as it may be written in a matrix file. */
+export function checkGitRef(text: string): Result<string> {
+	const bad = (why: string) => err(`"${text}" is not a usable git ref: ${why}`);
+	if (text.length === 0) return bad("it is empty");
+	if (!REF_CHARS.test(text)) return bad('use letters, digits and "._/+-" only');
+	if (text.startsWith("-")) return bad('it starts with "-"');
+	if (text.includes("..")) return bad('it contains ".."');
+	if (text.includes("//")) return bad('it contains "//"');
+	if (text.startsWith("/") || text.endsWith("/")) return bad('it starts or ends with "/"');
+	if (text.endsWith(".") || text.endsWith(".lock")) return bad('it ends with "." or ".lock"');
+	if (text.split("/").some((part) => part.startsWith("."))) return bad('a component starts with "."');
+	return ok(text);
+}
+
+/** True if `text` has a C0 control character or DEL: never legitimate in a name, path or argument. */
+export function hasControlCharacter(text: string): boolean {
+	for (const char of text) {
+		const code = char.codePointAt(0) ?? 0;
+		if (code < 0x20 || code === 0x7f) return true;
+	}
+	return false;
+}

@@ -1,0 +1,114 @@
+/**
+ * The validated matrix. Nothing outside `matrix/` sees raw YAML: every field here has been
+ * checked, defaulted and converted (durations to ms, sizes to bytes, paths made absolute).
+ */
+
+export type Accel = "auto" | "kvm" | "tcg";
+
+/** Where a tree's sources come from: a local repository, a remote, or a remote mirrored into a local one. */
+export type TreeSource =
+	| { readonly name: string; readonly url: string; readonly path?: string }
+	| { readonly name: string; readonly path: string; readonly url?: undefined };
+
+/** `make <target>` in the tree (`defconfig`, `tinyconfig`) or a complete `.config` file. */
+export type ConfigBase =
+	| { readonly kind: "make-target"; readonly target: string }
+	| { readonly kind: "file"; readonly path: string };
+
+/** An in-tree fragment (`kvm_guest.config`, as `make kvm_guest.config` finds it) or a file of the user's. */
+export type ConfigFragment =
+	| { readonly kind: "in-tree"; readonly name: string }
+	| { readonly kind: "file"; readonly path: string };
+
+export interface KernelConfig {
+	readonly base: ConfigBase;
+	readonly fragments: readonly ConfigFragment[];
+}
+
+export interface TreeRef {
+	readonly tree: string;
+	readonly ref: string;
+}
+
+/** A kernel built from a tree at a ref. */
+export interface SourceKernel extends TreeRef {
+	readonly kind: "source";
+	/** `tree@ref` unless the matrix names it. */
+	readonly id: string;
+	readonly config: KernelConfig;
+}
+
+/** A kernel someone else built (a distro or QA kernel): booted as is. */
+export interface PrebuiltKernel {
+	readonly kind: "prebuilt";
+	readonly id: string;
+	readonly image: string;
+	readonly modules?: string;
+	/** The tree and ref it was built from, when known: selftests and fix containment use it. */
+	readonly source?: TreeRef;
+}
+
+export type KernelSpec = SourceKernel | PrebuiltKernel;
+
+export interface QemuOptions {
+	/** `undefined` lets the runner choose (`host` under KVM, `max` under TCG). */
+	readonly cpu?: string;
+	readonly smp: number;
+	readonly memoryBytes: number;
+	readonly accel: Accel;
+}
+
+export type ModuleParams = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+export interface Target {
+	readonly name: string;
+	readonly qemu: QemuOptions;
+	readonly cmdline: readonly string[];
+	readonly moduleParams: ModuleParams;
+}
+
+/** Which tree the selftests are built from: the kernel under test's own, or a fixed one. */
+export type SelftestsSource = { readonly kind: "kernel" } | ({ readonly kind: "tree" } & TreeRef);
+
+export interface SelftestsSuite {
+	readonly source: SelftestsSource;
+	readonly include: readonly string[];
+	readonly exclude: readonly string[];
+	readonly timeoutMs?: number;
+	readonly parallel: number;
+}
+
+export interface KutSuite extends TreeRef {
+	readonly groups: readonly string[];
+	readonly include: readonly string[];
+	readonly exclude: readonly string[];
+	readonly accel: Accel;
+	readonly timeoutMs?: number;
+}
+
+export interface Suites {
+	readonly selftests?: SelftestsSuite;
+	readonly kut?: KutSuite;
+}
+
+export type Baseline = { readonly kind: "kernel"; readonly kernelId: string } | { readonly kind: "previous-run" };
+
+/** A partial match on cells: every given glob must match. */
+export interface CellFilter {
+	readonly kernel?: string;
+	readonly target?: string;
+}
+
+export interface Matrix {
+	readonly name: string;
+	/** Absolute path of the file, or a label for text that did not come from a file. */
+	readonly file: string;
+	readonly trees: ReadonlyMap<string, TreeSource>;
+	readonly kernels: readonly KernelSpec[];
+	readonly targets: readonly Target[];
+	readonly suites: Suites;
+	readonly baseline?: Baseline;
+	readonly knownIssues?: string;
+	readonly exclude: readonly CellFilter[];
+	readonly include: readonly CellFilter[];
+}
