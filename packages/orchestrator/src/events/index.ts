@@ -1,0 +1,3 @@
+export { createEventBus, type EventBus, type EventBusOptions, type EventSource, type Listener } from "./bus.js";
+export type * from "./types.js";
+export { CELL_STAGES } from "./types.js";

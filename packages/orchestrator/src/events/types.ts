@@ -1,0 +1,75 @@
+/** Stages a cell goes through, in order (DESIGN.md, "Cell life cycle"). */
+export const CELL_STAGES = [
+	"queued",
+	"checkout",
+	"build",
+	"boot",
+	"running",
+	"collecting",
+	"classified",
+	"done",
+] as const;
+export type CellStage = (typeof CELL_STAGES)[number];
+
+/** Where a cell is: a stage, or stopped with the stage it stopped in. */
+export type CellState =
+	| { readonly stage: CellStage }
+	| { readonly stage: "failed"; readonly failedIn: CellStage; readonly reason: string }
+	| { readonly stage: "cancelled"; readonly cancelledIn: CellStage };
+
+export type TestStatus = "pass" | "fail" | "skip" | "timeout" | "crash" | "error";
+export type SuiteName = "selftests" | "kut";
+
+export interface TestResult {
+	readonly suite: SuiteName;
+	/** `x86/xapic_state_test` for a selftest, the unittests.cfg name for KUT. */
+	readonly testId: string;
+	readonly status: TestStatus;
+	readonly durationMs: number;
+	readonly attempt: number;
+	readonly logPath?: string;
+}
+
+/** What an event is about: a shared job (a build) or one cell. */
+export type Subject = { readonly kind: "job"; readonly id: string } | { readonly kind: "cell"; readonly id: string };
+
+export type RunOutcome = "completed" | "cancelled" | "failed";
+
+/** Everything the engine tells the views. Views only ever receive these; they never call in. */
+export type EngineEvent =
+	| {
+			readonly type: "run-started";
+			readonly at: number;
+			readonly runId: string;
+			readonly matrix: string;
+			readonly cells: readonly string[];
+			readonly jobs: readonly string[];
+	  }
+	| {
+			readonly type: "run-finished";
+			readonly at: number;
+			readonly runId: string;
+			readonly outcome: RunOutcome;
+			readonly reason?: string;
+	  }
+	| { readonly type: "cell-state"; readonly at: number; readonly cellId: string; readonly state: CellState }
+	| {
+			readonly type: "step-progress";
+			readonly at: number;
+			readonly subject: Subject;
+			readonly step: string;
+			readonly done: number;
+			/** Unknown until the step learns it (a first build has no object count to compare with). */
+			readonly total?: number;
+			readonly unit: string;
+	  }
+	| {
+			readonly type: "log-line";
+			readonly at: number;
+			readonly subject: Subject;
+			readonly stream: "build" | "console" | "test" | "engine";
+			readonly line: string;
+	  }
+	| { readonly type: "test-result"; readonly at: number; readonly cellId: string; readonly result: TestResult };
+
+export type EngineEventType = EngineEvent["type"];
