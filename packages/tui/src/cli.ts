@@ -3,6 +3,14 @@ import { EXIT } from "./exit-codes.js";
 import { processIo } from "./io.js";
 import { runCli } from "./main.js";
 
+// `kvm-matrix plan ... | head` closes the pipe early; that is the reader's choice, not an error.
+for (const stream of [process.stdout, process.stderr]) {
+	stream.on("error", (error: NodeJS.ErrnoException) => {
+		if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+		throw error;
+	});
+}
+
 try {
 	process.exitCode = await runCli(process.argv.slice(2), processIo());
 } catch (error) {

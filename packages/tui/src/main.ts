@@ -22,10 +22,26 @@ Environment:
   FORCE_COLOR  set (and not "0") to keep colour when output is not a terminal
 `;
 
+/** Usage errors as one line, like every other error kvm-matrix prints. */
+export function usageLine(message: string): string {
+	const oneLine = message
+		.trim()
+		.replace(/^error: /, "")
+		.replace(/\s*\n\s*\(Did you mean/g, " (did you mean")
+		.replace(/\s*\n\s*/g, " ");
+	return `kvm-matrix: ${oneLine} (see kvm-matrix --help)\n`;
+}
+
+const output = (io: CliIo) => ({
+	writeOut: io.stdout,
+	writeErr: io.stderr,
+	outputError: (message: string, write: (text: string) => void) => write(usageLine(message)),
+});
+
 function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 	const program = new Command("kvm-matrix")
 		.description(
-			"Build KVM trees, boot them under QEMU, run KVM selftests and kvm-unit-tests, and tell\n" +
+			"Build KVM trees, boot them under QEMU, run KVM selftests and kvm-unit-tests, and tell " +
 				'"fix not yet merged" apart from real regressions.',
 		)
 		.version(packageVersion(), "-V, --version", "print the version")
@@ -33,7 +49,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.addHelpText("after", EXAMPLES)
 		.showSuggestionAfterError(true)
 		.exitOverride()
-		.configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+		.configureOutput(output(io));
 
 	program
 		.command("validate")
@@ -48,8 +64,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option("--json", "print the plan as JSON", false)
 		.action(async (file: string, options: { json: boolean }) => setExit(await planCommand(file, options, io)));
 
-	for (const command of program.commands)
-		command.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+	for (const command of program.commands) command.exitOverride().configureOutput(output(io));
 	return program;
 }
 

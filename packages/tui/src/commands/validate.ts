@@ -8,8 +8,9 @@ export async function validateCommand(file: string, io: CliIo): Promise<ExitCode
 	if (matrix === undefined) return EXIT.usage;
 	const cells = selectCells(matrix).cells.length;
 	const suites = Object.keys(matrix.suites).join(", ");
-	io.stdout(
-		`${file}: ok: "${matrix.name}", ${cells} cell${cells === 1 ? "" : "s"} (${matrix.kernels.length} kernels × ${matrix.targets.length} targets), suites: ${suites}\n`,
-	);
+	const axes = `${count(matrix.kernels.length, "kernel")} × ${count(matrix.targets.length, "target")}`;
+	io.stdout(`${file}: ok: "${matrix.name}", ${count(cells, "cell")} (${axes}), suites: ${suites}\n`);
 	return EXIT.ok;
 }
+
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`;

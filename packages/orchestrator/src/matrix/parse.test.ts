@@ -1,0 +1,73 @@
+import test from "ava";
+import { parseMatrix } from "./parse.js";
+
+const options = { label: "m.yaml", file: "/work/m.yaml", baseDir: "/work", homeDir: "/home/u", exists: () => true };
+
+const BASE = `name: m
+trees:
+  kvm: { url: https://example.org/kvm.git, path: ~/src/kvm }
+config: { base: tinyconfig, fragments: [kvm_guest.config, ./extra.config] }
+suites:
+  selftests: { include: ["x86_64/*"], timeout: 2m }
+kernels:
+  - { tree: kvm, ref: next }
+  - { name: q-def, tree: kvm, ref: queue, config: { base: defconfig } }
+  - { name: debian, prebuilt: { kernel: /boot/vmlinuz }, source: { tree: kvm, ref: v6.1 } }
+targets:
+  - name: default
+  - name: big
+    qemu: { cpu: max, smp: 8, memory: 16G, accel: tcg }
+    cmdline: [kvm.enable_pmu=0]
+    modparams: { kvm_amd: { nested: "1" } }
+`;
+
+test("a valid matrix is converted: defaults, units, paths and ids", (t) => {
+	const result = parseMatrix(BASE, options);
+	if (!result.ok) return t.fail(JSON.stringify(result.error));
+	const m = result.value;
+	t.deepEqual(m.trees.get("kvm"), { name: "kvm", url: "https://example.org/kvm.git", path: "/home/u/src/kvm" });
+	t.deepEqual(
+		m.kernels.map((k) => k.id),
+		["kvm@next", "q-def", "debian"],
+	);
+	const [next, queue] = m.kernels;
+	t.deepEqual(next?.kind === "source" ? next.config : undefined, {
+		base: { kind: "make-target", target: "tinyconfig" },
+		fragments: [
+			{ kind: "in-tree", name: "kvm_guest.config" },
+			{ kind: "file", path: "/work/extra.config" },
+		],
+	});
+	// A kernel's own config replaces the top-level one.
+	t.deepEqual(queue?.kind === "source" ? queue.config.base : undefined, { kind: "make-target", target: "defconfig" });
+	t.deepEqual(m.targets[0]?.qemu, { smp: 2, memoryBytes: 2 * 2 ** 30, accel: "auto" });
+	t.deepEqual(m.targets[1]?.qemu, { cpu: "max", smp: 8, memoryBytes: 16 * 2 ** 30, accel: "tcg" });
+	t.deepEqual(m.targets[1]?.cmdline, ["kvm.enable_pmu=0"]);
+	t.deepEqual(m.targets[1]?.moduleParams, { kvm_amd: { nested: "1" } });
+	t.deepEqual(m.suites.selftests, {
+		source: { kind: "kernel" },
+		include: ["x86_64/*"],
+		exclude: [],
+		timeoutMs: 120_000,
+		parallel: 1,
+	});
+	t.deepEqual(m.exclude, []);
+});
+
+test("all problems are reported at once, sorted by position", (t) => {
+	const text = BASE.replace("smp: 8", "smp: many")
+		.replace("timeout: 2m", "timeout: 2")
+		.replace("ref: next", "ref: nxt;");
+	const result = parseMatrix(text, options);
+	t.false(result.ok);
+	if (result.ok) return;
+	t.deepEqual(
+		result.error.map((e) => `${e.line}:${e.col}`),
+		["6:48", "8:23", "14:28"],
+	);
+});
+
+test("a module parameter value with a space is refused (it would split on the kernel command line)", (t) => {
+	const result = parseMatrix(BASE.replace('nested: "1"', 'nested: "1 rm"'), options);
+	t.false(result.ok);
+});
