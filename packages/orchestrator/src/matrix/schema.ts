@@ -125,33 +125,29 @@ const CONFIG_TARGET = /^[A-Za-z0-9_]*config$/;
 const IN_TREE_FRAGMENT = /^[A-Za-z0-9_.-]+\.config$/;
 
 function configSchema(ctx: PathContext) {
-	const asFile = (text: string): Result<string> => resolvePath(ctx, text, "config file", true);
-	const isPath = (text: string) => text.includes("/");
-	const base = z.string().transform(
-		checked((text): Result<ConfigBase> => {
-			if (isPath(text)) {
-				const file = asFile(text);
-				return file.ok ? { ok: true, value: { kind: "file", path: file.value } } : file;
-			}
-			if (CONFIG_TARGET.test(text)) return { ok: true, value: { kind: "make-target", target: text } };
-			return {
-				ok: false,
-				error: `"${text}" is neither a config target (defconfig, tinyconfig, ...) nor a path (write ./${text} for a file)`,
-			};
-		}),
+	// Both the base and the fragments are either a name the kernel tree knows or a file of the user's.
+	const nameOrFile = <T>(named: RegExp, fromName: (text: string) => T, fromFile: (path: string) => T, what: string) =>
+		z.string().transform(
+			checked((text): Result<T> => {
+				if (text.includes("/")) {
+					const file = resolvePath(ctx, text, "config file", true);
+					return file.ok ? { ok: true, value: fromFile(file.value) } : file;
+				}
+				if (named.test(text)) return { ok: true, value: fromName(text) };
+				return { ok: false, error: `"${text}" is neither ${what} nor a path (write ./${text} for a file)` };
+			}),
+		);
+	const base = nameOrFile<ConfigBase>(
+		CONFIG_TARGET,
+		(target) => ({ kind: "make-target", target }),
+		(path) => ({ kind: "file", path }),
+		"a config target (defconfig, tinyconfig, ...)",
 	);
-	const fragment = z.string().transform(
-		checked((text): Result<ConfigFragment> => {
-			if (isPath(text)) {
-				const file = asFile(text);
-				return file.ok ? { ok: true, value: { kind: "file", path: file.value } } : file;
-			}
-			if (IN_TREE_FRAGMENT.test(text)) return { ok: true, value: { kind: "in-tree", name: text } };
-			return {
-				ok: false,
-				error: `"${text}" is neither an in-tree fragment (kvm_guest.config) nor a path (write ./${text} for a file)`,
-			};
-		}),
+	const fragment = nameOrFile<ConfigFragment>(
+		IN_TREE_FRAGMENT,
+		(name) => ({ kind: "in-tree", name }),
+		(path) => ({ kind: "file", path }),
+		"an in-tree fragment (kvm_guest.config)",
 	);
 	return z.strictObject({
 		base: base.default({ kind: "make-target", target: "defconfig" }),
