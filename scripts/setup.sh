@@ -17,6 +17,7 @@ PACKAGES=(
 	"cpio:packs the initramfs"
 	"linux-image-amd64:Debian's prebuilt kernel (the demo's second kernel)"
 	"linux-source:kernel sources with the KVM selftests (the demo's built kernel)"
+	"linux-headers-amd64:builds the small test module that makes the kernel WARN (tests)"
 	"build-essential:compiler and make for kernels and selftests"
 	"flex:kernel build dependency"
 	"bison:kernel build dependency"

@@ -1,1 +1,5 @@
-export {};
+export { type AccelChoice, chooseAccel } from "./accel.js";
+export { BootCancelledError, BootRequestError, boot, DEFAULTS, defaultCacheDir } from "./boot.js";
+export { type ModuleRequest, moduleName } from "./initramfs/modules.js";
+export { kernelRelease } from "./kernel-release.js";
+export type * from "./types.js";

@@ -7,6 +7,15 @@ export const EXIT = {
 	usage: 2,
 	/** A bug in kvm-matrix itself. */
 	internal: 3,
+	/** `boot`: the guest kernel panicked or oopsed. */
+	kernelFault: 123,
+	/** `boot`: the guest timed out or hung (as timeout(1) reports it). */
+	timedOut: 124,
+	/** `boot`: QEMU could not start or the guest did not boot. */
+	bootFailed: 125,
+	/** Interrupted (Ctrl-C): 128 + SIGINT. */
+	interrupted: 130,
 } as const;
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+/** One of EXIT, or (for `boot`) the guest command's own exit status. */
+export type ExitCode = number;

@@ -6,10 +6,17 @@ export interface CliIo {
 	readonly cwd: string;
 	/** Whether stdout is a terminal (colour, and later the Ink app, depend on it). */
 	readonly isTty: boolean;
+	/** Aborted on Ctrl-C (SIGINT) or SIGTERM, so long commands can stop cleanly. */
+	readonly signal?: AbortSignal;
 }
 
 export function processIo(): CliIo {
+	const controller = new AbortController();
+	for (const name of ["SIGINT", "SIGTERM"] as const) {
+		process.once(name, () => controller.abort(new Error(`interrupted by ${name}`)));
+	}
 	return {
+		signal: controller.signal,
 		stdout: (text) => process.stdout.write(text),
 		stderr: (text) => process.stderr.write(text),
 		env: process.env,

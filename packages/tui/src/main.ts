@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { planCommand } from "./commands/plan.js";
 import { validateCommand } from "./commands/validate.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
@@ -63,6 +64,41 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.argument("<file>", "the matrix file (YAML)")
 		.option("--json", "print the plan as JSON", false)
 		.action(async (file: string, options: { json: boolean }) => setExit(await planCommand(file, options, io)));
+
+	const collect = (value: string, previous: string[]) => [...previous, value];
+	program
+		.command("boot")
+		.description("boot a kernel under QEMU, run COMMAND in it, and exit with COMMAND's status")
+		.requiredOption("--kernel <file>", "the kernel image (bzImage)")
+		.option("--modules <dir>", "the modules directory (default: /lib/modules/<release> if it exists)")
+		.option("--load <mods>", "modules to load, comma-separated, each with its dependencies (kvm_amd:nested=1)")
+		.option("--add <host:guest>", "put a host file into the guest (repeatable)", collect, [])
+		.option("--share <host:guest>", "share a host directory read-only over 9p (repeatable)", collect, [])
+		.option("--append <arg>", "add to the kernel command line (repeatable)", collect, [])
+		.option("--cpu <model>", "QEMU CPU model (default: max under TCG, host under KVM)")
+		.option("--smp <n>", "virtual CPUs", "2")
+		.option("--memory <size>", "guest memory", "1G")
+		.option("--accel <accel>", "auto, kvm or tcg; auto uses KVM only if it can boot a guest here", "auto")
+		.option("--timeout <duration>", "give up after this long", "10m")
+		.option("--hang-timeout <duration>", "call the guest hung after this long without any output", "2m")
+		.option("--console", "show the kernel console on stderr", false)
+		.option("--work-dir <dir>", "where to keep the console log and records (default: a new temporary directory)")
+		.option("--json", "print the outcome as JSON on stdout (the command's output goes to stderr)", false)
+		.argument("[command...]", "the command to run in the guest, after --")
+		.addHelpText(
+			"after",
+			`
+Examples:
+  $ kvm-matrix boot --kernel /boot/vmlinuz-6.1.0-28-amd64 -- uname -r
+  $ kvm-matrix boot --kernel bzImage --load kvm_amd:nested=1 -- ls -l /dev/kvm
+  $ kvm-matrix boot --kernel bzImage --share ./selftests:/st -- /st/kvm/x86_64/cpuid_test
+
+Exit status: COMMAND's own, or 123 kernel panic/oops, 124 timeout or hang, 125 QEMU or boot
+failure, 2 bad options, 130 interrupted.`,
+		)
+		.action(async (command: string[], options: BootOptions) =>
+			setExit(await bootCommand(options, command, io, io.signal)),
+		);
 
 	for (const command of program.commands) command.exitOverride().configureOutput(output(io));
 	return program;

@@ -1,0 +1,49 @@
+import { once } from "node:events";
+import { createWriteStream, type WriteStream } from "node:fs";
+
+export const DEFAULT_LOG_CAP = 64 * 1024 * 1024;
+
+/**
+ * An append-only log file that stops growing at `capBytes`, says so in the file, and counts
+ * what it dropped. `write` waits when the disk is slower than the guest, so a flood is held
+ * back in QEMU's pipe rather than in this process's memory.
+ */
+export class CappedLog {
+	readonly #stream: WriteStream;
+	#written = 0;
+	#dropped = 0;
+
+	constructor(
+		readonly path: string,
+		readonly capBytes = DEFAULT_LOG_CAP,
+	) {
+		this.#stream = createWriteStream(path);
+	}
+
+	get truncated(): boolean {
+		return this.#dropped > 0;
+	}
+
+	async write(line: string): Promise<void> {
+		const size = Buffer.byteLength(line) + 1;
+		if (this.#dropped > 0 || this.#written + size > this.capBytes) {
+			if (this.#dropped === 0) {
+				await this.#put(`[kvm-matrix: log capped at ${this.capBytes} bytes; the rest is dropped]\n`);
+			}
+			this.#dropped += size;
+			return;
+		}
+		this.#written += size;
+		await this.#put(`${line}\n`);
+	}
+
+	async close(): Promise<void> {
+		if (this.#dropped > 0) await this.#put(`[kvm-matrix: ${this.#dropped} bytes dropped]\n`);
+		this.#stream.end();
+		await once(this.#stream, "close");
+	}
+
+	async #put(text: string): Promise<void> {
+		if (!this.#stream.write(text)) await once(this.#stream, "drain");
+	}
+}
