@@ -12,8 +12,13 @@ export interface CliIo {
 
 export function processIo(): CliIo {
 	const controller = new AbortController();
+	// A persistent handler: execa's exit hooks re-raise a signal when no other handler is left,
+	// which would kill the process before a cancelled run has written its results.
 	for (const name of ["SIGINT", "SIGTERM"] as const) {
-		process.once(name, () => controller.abort(new Error(`interrupted by ${name}`)));
+		process.on(name, () => {
+			if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting
+			controller.abort(new Error(`interrupted by ${name}`));
+		});
 	}
 	return {
 		signal: controller.signal,

@@ -1,6 +1,10 @@
+import os from "node:os";
+import path from "node:path";
+import { ensureDemoTree } from "@kvm-matrix/orchestrator";
 import { Command, CommanderError } from "commander";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { planCommand } from "./commands/plan.js";
+import { type RunCommandOptions, runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
@@ -64,6 +68,32 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.argument("<file>", "the matrix file (YAML)")
 		.option("--json", "print the plan as JSON", false)
 		.action(async (file: string, options: { json: boolean }) => setExit(await planCommand(file, options, io)));
+
+	program
+		.command("run")
+		.description("build, boot and test every cell of a matrix; results go to a run directory")
+		.argument("<file>", "the matrix file (YAML)")
+		.option("--headless", "plain line output (the default until the interactive view exists)", false)
+		.option("--run-dir <dir>", "where results go (default: runs/<timestamp>-<name>)")
+		.option("--json <file>", "also write the run summary as JSON to FILE")
+		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")
+		.option("-v, --verbose", "also print build output and guest consoles", false)
+		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
+
+	program
+		.command("demo-tree")
+		.description("create the demo's kernel tree from Debian's linux-source, once (branches debian and demo)")
+		.option("--dir <dir>", "where", path.join(os.homedir(), ".cache/kvm-matrix/demo/linux"))
+		.action(async (options: { dir: string }) => {
+			try {
+				const dir = await ensureDemoTree(options.dir, (step) => io.stdout(`demo-tree: ${step}\n`));
+				io.stdout(`demo-tree: ${dir} (branches debian, demo)\n`);
+				setExit(EXIT.ok);
+			} catch (error) {
+				io.stderr(`kvm-matrix demo-tree: ${error instanceof Error ? error.message : String(error)}\n`);
+				setExit(EXIT.usage);
+			}
+		});
 
 	const collect = (value: string, previous: string[]) => [...previous, value];
 	program

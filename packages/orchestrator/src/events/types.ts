@@ -28,6 +28,10 @@ export interface TestResult {
 	readonly durationMs: number;
 	readonly attempt: number;
 	readonly logPath?: string;
+	/** Why, in a few words: "exit status 1", "killed by signal 11", the panic headline. */
+	readonly detail?: string;
+	/** TAP subtests the test printed (kselftest_harness). */
+	readonly subtests?: readonly { readonly name: string; readonly status: "pass" | "fail" | "skip" }[];
 }
 
 /** What an event is about: a shared job (a build) or one cell. */

@@ -1,0 +1,201 @@
+import { assign, fromCallback, fromPromise, setup } from "xstate";
+import type { CellStage, CellState, TestResult } from "../events/types.js";
+
+/** What a cell's build stage hands to its VM stage. */
+export interface PreparedCell {
+	readonly kernel: { readonly image: string; readonly modulesDir?: string };
+	readonly notes: readonly string[];
+}
+
+/** How the VM stage ended: every selected test has a result, or the boot could not start at all. */
+export type SuitesOutcome =
+	| { readonly ok: true }
+	| { readonly ok: false; readonly reason: string; readonly infra: boolean };
+
+export type SuitesEvent =
+	| { readonly type: "RUNNING" }
+	| { readonly type: "RESULT"; readonly result: TestResult }
+	| { readonly type: "SUITES_DONE"; readonly outcome: SuitesOutcome };
+
+export type CellEvent = { readonly type: "START" } | { readonly type: "CANCEL" } | SuitesEvent;
+
+export interface CellContext {
+	readonly cellId: string;
+	readonly prepared?: PreparedCell;
+	readonly results: readonly TestResult[];
+	readonly bootAttempts: number;
+	readonly maxBootAttempts: number;
+	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
+	readonly buildTimeoutMs: number;
+}
+
+/** The work each stage does; the run supplies them, tests can supply their own. */
+export interface CellActors {
+	readonly checkout: (cellId: string, signal: AbortSignal) => Promise<void>;
+	readonly build: (cellId: string, signal: AbortSignal) => Promise<PreparedCell>;
+	readonly suites: (
+		cellId: string,
+		prepared: PreparedCell,
+		attempt: number,
+		send: (event: SuitesEvent) => void,
+		signal: AbortSignal,
+	) => Promise<void>;
+}
+
+/** An error a stage throws with the lines that explain it (the compiler's first errors, a QEMU message). */
+export class StageError extends Error {
+	constructor(
+		message: string,
+		readonly evidence: readonly string[] = [],
+	) {
+		super(message);
+	}
+}
+
+const failureFrom = (stage: CellStage, error: unknown) => ({
+	stage,
+	reason: error instanceof Error ? error.message : String(error),
+	evidence: error instanceof StageError ? error.evidence : [],
+});
+
+/**
+ * A cell's life (DESIGN.md): queued → checkout → build → boot → running → done, with failed and
+ * cancelled reachable from every stage. The stage work is in actors; a stage timeout is an
+ * `after` transition, a retried boot is a guarded transition back into `vm`.
+ */
+export function createCellMachine(actors: CellActors) {
+	return setup({
+		types: {
+			context: {} as CellContext,
+			events: {} as CellEvent,
+			input: {} as { cellId: string; buildTimeoutMs: number; maxBootAttempts: number },
+		},
+		actors: {
+			checkout: fromPromise<void, { cellId: string }>(({ input, signal }) => actors.checkout(input.cellId, signal)),
+			build: fromPromise<PreparedCell, { cellId: string }>(({ input, signal }) => actors.build(input.cellId, signal)),
+			suites: fromCallback<CellEvent, { cellId: string; prepared: PreparedCell; attempt: number }>(
+				({ input, sendBack }) => {
+					const controller = new AbortController();
+					actors.suites(input.cellId, input.prepared, input.attempt, sendBack, controller.signal).then(
+						() => sendBack({ type: "SUITES_DONE", outcome: { ok: true } }),
+						(error: unknown) =>
+							sendBack({
+								type: "SUITES_DONE",
+								outcome: { ok: false, reason: error instanceof Error ? error.message : String(error), infra: true },
+							}),
+					);
+					return () => controller.abort();
+				},
+			),
+		},
+		guards: {
+			suitesOk: ({ event }) => event.type === "SUITES_DONE" && event.outcome.ok,
+			// A boot that failed before any test ran (QEMU error, boot failure) is retried once.
+			canRetryBoot: ({ context, event }) =>
+				event.type === "SUITES_DONE" &&
+				!event.outcome.ok &&
+				context.results.length === 0 &&
+				context.bootAttempts < context.maxBootAttempts,
+		},
+		delays: {
+			buildTimeout: ({ context }) => context.buildTimeoutMs,
+		},
+	}).createMachine({
+		id: "cell",
+		context: ({ input }) => ({
+			cellId: input.cellId,
+			results: [],
+			bootAttempts: 0,
+			maxBootAttempts: input.maxBootAttempts,
+			buildTimeoutMs: input.buildTimeoutMs,
+		}),
+		initial: "queued",
+		on: { CANCEL: ".cancelled" },
+		states: {
+			queued: { on: { START: "checkout" } },
+			checkout: {
+				invoke: {
+					src: "checkout",
+					input: ({ context }) => ({ cellId: context.cellId }),
+					onDone: "build",
+					onError: {
+						target: "failed",
+						actions: assign({ failure: ({ event }) => failureFrom("checkout", event.error) }),
+					},
+				},
+			},
+			build: {
+				invoke: {
+					src: "build",
+					input: ({ context }) => ({ cellId: context.cellId }),
+					onDone: { target: "vm", actions: assign({ prepared: ({ event }) => event.output }) },
+					onError: { target: "failed", actions: assign({ failure: ({ event }) => failureFrom("build", event.error) }) },
+				},
+				after: {
+					buildTimeout: {
+						target: "failed",
+						actions: assign({
+							failure: ({ context }) => ({
+								stage: "build" as const,
+								reason: `build not finished after ${Math.round(context.buildTimeoutMs / 60_000)} min`,
+								evidence: [],
+							}),
+						}),
+					},
+				},
+			},
+			vm: {
+				entry: assign({ bootAttempts: ({ context }) => context.bootAttempts + 1 }),
+				invoke: {
+					src: "suites",
+					input: ({ context }) => ({
+						cellId: context.cellId,
+						prepared: context.prepared ?? { kernel: { image: "" }, notes: [] },
+						attempt: context.bootAttempts,
+					}),
+				},
+				initial: "boot",
+				states: {
+					boot: { on: { RUNNING: "running" } },
+					running: {},
+				},
+				on: {
+					RESULT: { actions: assign({ results: ({ context, event }) => [...context.results, event.result] }) },
+					SUITES_DONE: [
+						{ guard: "suitesOk", target: "done" },
+						{ guard: "canRetryBoot", target: "vm", reenter: true },
+						{
+							target: "failed",
+							actions: assign({
+								failure: ({ event }) => ({
+									stage: "boot" as const,
+									reason: event.outcome.ok ? "" : event.outcome.reason,
+									evidence: [],
+								}),
+							}),
+						},
+					],
+				},
+			},
+			done: { type: "final" },
+			failed: { type: "final" },
+			cancelled: { type: "final" },
+		},
+	});
+}
+
+/** The view of a machine snapshot that events carry. */
+export function cellStateOf(value: unknown, context: CellContext, lastStage: CellStage): CellState {
+	if (value === "failed") {
+		return {
+			stage: "failed",
+			failedIn: context.failure?.stage ?? lastStage,
+			reason: context.failure?.reason ?? "failed",
+		};
+	}
+	if (value === "cancelled") return { stage: "cancelled", cancelledIn: lastStage };
+	if (typeof value === "object" && value !== null && "vm" in value) {
+		return { stage: (value as { vm: string }).vm === "running" ? "running" : "boot" };
+	}
+	return { stage: value as CellStage };
+}

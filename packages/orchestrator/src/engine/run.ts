@@ -1,0 +1,467 @@
+import { existsSync, readdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import PQueue from "p-queue";
+import picomatch from "picomatch";
+import { type Actor, assign, createActor, fromPromise, setup } from "xstate";
+import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel.js";
+import type { EventBus } from "../events/bus.js";
+import type { CellStage, EngineEvent, TestResult } from "../events/types.js";
+import type { Matrix, PrebuiltKernel, TreeRef } from "../matrix/types.js";
+import { cachePaths } from "../paths/cache.js";
+import { planToJson } from "../plan/json.js";
+import { planRun, refKey } from "../plan/plan.js";
+import type { Job, Plan, PlannedCell } from "../plan/types.js";
+import { CancelledError } from "../proc/run.js";
+import { buildSelftests, type SelftestsBuild } from "../selftests/build.js";
+import { selectTests } from "../selftests/guest-script.js";
+import { runSelftests } from "../selftests/run.js";
+import { resolveRef, syncTree, worktreeFor } from "../sources/git.js";
+import { type CellContext, cellStateOf, createCellMachine, type PreparedCell, StageError } from "./cell-machine.js";
+import { RunDirectory, timestamp } from "./run-dir.js";
+
+export interface RunOptions {
+	readonly cacheRoot: string;
+	readonly runDir?: string;
+	readonly cwd: string;
+	/** Only cells whose id matches this glob. */
+	readonly only?: string;
+	readonly bus: EventBus<EngineEvent>;
+	readonly signal?: AbortSignal;
+	/** CPUs for builds and VMs; defaults to this machine's. */
+	readonly cpus?: number;
+	readonly memoryBytes?: number;
+}
+
+export interface CellSummary {
+	readonly id: string;
+	readonly kernel: {
+		readonly id: string;
+		readonly sha?: string;
+		readonly build?: { readonly key: string; readonly cacheHit: boolean };
+	};
+	readonly target: string;
+	readonly state: "done" | "failed" | "cancelled";
+	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
+	readonly counts: Readonly<Record<TestResult["status"], number>>;
+	readonly results: readonly TestResult[];
+	readonly notes: readonly string[];
+}
+
+export interface RunSummary {
+	readonly runId: string;
+	readonly dir: string;
+	readonly outcome: "completed" | "cancelled";
+	readonly cells: readonly CellSummary[];
+	readonly resultsFile: string;
+}
+
+/** A problem found before anything started: an unknown ref, an unreachable tree, no kernel image. */
+export class RunSetupError extends Error {
+	override readonly name = "RunSetupError";
+}
+
+const emptyCounts = (): Record<TestResult["status"], number> => ({
+	pass: 0,
+	fail: 0,
+	skip: 0,
+	timeout: 0,
+	crash: 0,
+	error: 0,
+});
+
+function newestMatch(pattern: string): string | undefined {
+	if (!/[*?[]/.test(pattern)) return existsSync(pattern) ? pattern : undefined;
+	const dir = path.dirname(pattern);
+	const match = picomatch(path.basename(pattern));
+	const names = existsSync(dir) ? readdirSync(dir).filter((n) => match(n)) : [];
+	const newest = names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true })).at(-1);
+	return newest === undefined ? undefined : path.join(dir, newest);
+}
+
+/** A prebuilt kernel's image (globs pick the newest) and its modules directory for that release. */
+function prebuiltFiles(kernel: PrebuiltKernel): { image: string; modulesDir?: string } {
+	const image = newestMatch(kernel.image);
+	if (image === undefined) throw new RunSetupError(`kernel ${kernel.id}: no kernel image matches ${kernel.image}`);
+	if (kernel.modules === undefined) return { image };
+	const release = path.basename(image).replace(/^vmlinuz-/, "");
+	const candidates = [kernel.modules, path.join(kernel.modules, release)];
+	const modulesDir = candidates.find((dir) => existsSync(path.join(dir, "modules.dep")));
+	return modulesDir === undefined ? { image } : { image, modulesDir };
+}
+
+/** Every tree@ref the matrix names, so all are resolved before anything starts. */
+function refsOf(matrix: Matrix): TreeRef[] {
+	const refs: TreeRef[] = [];
+	for (const k of matrix.kernels) {
+		if (k.kind === "source") refs.push({ tree: k.tree, ref: k.ref });
+		else if (k.source !== undefined) refs.push(k.source);
+	}
+	const st = matrix.suites.selftests?.source;
+	if (st?.kind === "tree") refs.push({ tree: st.tree, ref: st.ref });
+	const unique = new Map(refs.map((r) => [refKey(r), r]));
+	return [...unique.values()];
+}
+
+/**
+ * Runs a matrix: resolves every ref to a commit, plans with those commits (so equal commits
+ * share jobs), then drives one cell machine per cell. Builds go through a build queue (one
+ * `make -j<cpus>` at a time), boots through a VM queue sized by CPUs and memory. Everything the
+ * views need is an event on `bus`; everything worth keeping is in the run directory.
+ */
+export async function executeRun(matrix: Matrix, options: RunOptions): Promise<RunSummary> {
+	const cache = cachePaths(options.cacheRoot);
+	const started = new Date();
+	const runId = `${timestamp(started)}-${matrix.name}`;
+	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
+	const bus = options.bus;
+	const now = () => Date.now();
+	const signal = options.signal ?? new AbortController().signal;
+	const cancelled = () => signal.aborted;
+
+	// Resolve refs first: a typo in a branch name should cost seconds, not a build.
+	const repos = new Map<string, Promise<string>>();
+	const repoOf = (tree: string) => {
+		const source = matrix.trees.get(tree);
+		if (source === undefined) throw new RunSetupError(`unknown tree ${tree}`);
+		let repo = repos.get(tree);
+		if (repo === undefined) {
+			bus.emit({
+				type: "log-line",
+				at: now(),
+				subject: { kind: "job", id: `checkout:${tree}` },
+				stream: "engine",
+				line: `fetching ${tree}`,
+			});
+			repo = syncTree(source, cache.mirrors, signal);
+			repos.set(tree, repo);
+		}
+		return repo;
+	};
+	const resolutions = new Map<string, string>();
+	try {
+		for (const ref of refsOf(matrix)) {
+			resolutions.set(refKey(ref), await resolveRef(await repoOf(ref.tree), ref.tree, ref.ref));
+		}
+	} catch (error) {
+		if (cancelled()) throw new CancelledError();
+		throw new RunSetupError(error instanceof Error ? error.message : String(error));
+	}
+	const fullPlan = planRun(matrix, resolutions);
+	const onlyMatch = options.only === undefined ? () => true : picomatch(options.only, { bash: true, dot: true });
+	const cells = fullPlan.cells.filter((c) => onlyMatch(c.id));
+	if (cells.length === 0)
+		throw new RunSetupError(
+			`--only ${options.only}: matches no cell (cells: ${fullPlan.cells.map((c) => c.id).join(", ")})`,
+		);
+	const plan: Plan = { ...fullPlan, cells };
+	const prebuilt = new Map(
+		cells.flatMap((c) => (c.kernel.kind === "prebuilt" ? [[c.kernel.id, prebuiltFiles(c.kernel)] as const] : [])),
+	);
+	runDir.write("plan.json", {
+		runId,
+		matrix: matrix.file,
+		resolved: Object.fromEntries(resolutions),
+		...planToJson(plan),
+	});
+
+	const cpus = options.cpus ?? os.availableParallelism();
+	const memory = options.memoryBytes ?? os.totalmem();
+	const buildQueue = new PQueue({ concurrency: 1 });
+	const widest = Math.max(...cells.map((c) => c.target.qemu.smp));
+	const largest = Math.max(...cells.map((c) => c.target.qemu.memoryBytes));
+	const vmSlots = Math.max(1, Math.min(Math.floor(cpus / widest), Math.floor((memory * 0.75) / largest)));
+	const vmQueue = new PQueue({ concurrency: vmSlots });
+
+	// Jobs are shared between cells: each runs once, and every cell that needs it awaits the same promise.
+	const jobs = new Map(fullPlan.jobs.map((j) => [j.id, j]));
+	const running = new Map<string, Promise<unknown>>();
+	const jobEvent = (job: Job, line: string) =>
+		bus.emit({ type: "log-line", at: now(), subject: { kind: "job", id: job.id }, stream: "engine", line });
+	const runJob = <T>(id: string, work: (job: Job) => Promise<T>): Promise<T> => {
+		let promise = running.get(id) as Promise<T> | undefined;
+		if (promise === undefined) {
+			const job = jobs.get(id);
+			if (job === undefined) return Promise.reject(new Error(`no job ${id}`));
+			promise = work(job);
+			promise.catch(() => {});
+			running.set(id, promise);
+		}
+		return promise;
+	};
+	const worktree = (id: string) =>
+		runJob(id, async (job) => {
+			const sha = job.revision.sha ?? "";
+			const dir = await worktreeFor(await repoOf(job.revision.tree), sha, cache.worktrees, signal);
+			jobEvent(job, `worktree ${dir}`);
+			return dir;
+		});
+	const kernelBuild = (id: string) =>
+		runJob(
+			id,
+			(job) =>
+				buildQueue.add(async (): Promise<KernelBuild> => {
+					if (job.kind !== "kernel-build") throw new Error(`${id} is not a kernel build`);
+					const dir = await worktree(job.needs[0] ?? "");
+					jobEvent(job, `building ${job.revision.tree}@${job.revision.ref} (${job.revision.sha?.slice(0, 12)})`);
+					const result = await buildKernel({
+						worktree: dir,
+						sha: job.revision.sha ?? "",
+						config: job.config,
+						cache,
+						jobs: cpus,
+						signal,
+						onLine: (line) =>
+							bus.emit({ type: "log-line", at: now(), subject: { kind: "job", id }, stream: "build", line }),
+						onProgress: (done, total) =>
+							bus.emit({
+								type: "step-progress",
+								at: now(),
+								subject: { kind: "job", id },
+								step: "build",
+								done,
+								...(total === undefined ? {} : { total }),
+								unit: "objects",
+							}),
+					});
+					jobEvent(
+						job,
+						result.cacheHit
+							? `cache hit: kernel ${result.key} (make skipped)`
+							: `built kernel ${result.key} in ${Math.round(result.durationMs / 1000)} s`,
+					);
+					return result;
+				}) as Promise<KernelBuild>,
+		);
+	const selftestsBuild = (id: string) =>
+		runJob(
+			id,
+			(job) =>
+				buildQueue.add(async (): Promise<SelftestsBuild> => {
+					const dir = await worktree(job.needs[0] ?? "");
+					const result = await buildSelftests({
+						worktree: dir,
+						sha: job.revision.sha ?? "",
+						cache,
+						jobs: cpus,
+						signal,
+						onLine: (line) =>
+							bus.emit({ type: "log-line", at: now(), subject: { kind: "job", id }, stream: "build", line }),
+					});
+					jobEvent(
+						job,
+						result.cacheHit
+							? `cache hit: selftests of ${job.revision.sha?.slice(0, 12)}`
+							: `built ${result.tests.filter((t) => t.binary).length} selftests`,
+					);
+					return result;
+				}) as Promise<SelftestsBuild>,
+		);
+
+	const byId = new Map(cells.map((c) => [c.id, c]));
+	const builds = new Map<string, KernelBuild>();
+	const notes = new Map<string, string[]>();
+	const note = (cellId: string, text: string) => notes.set(cellId, [...(notes.get(cellId) ?? []), text]);
+	const cell = (id: string): PlannedCell => byId.get(id) as PlannedCell;
+	const asStageError = (error: unknown) =>
+		error instanceof BuildFailedError ? new StageError(error.message, error.errors) : error;
+
+	const machine = createCellMachine({
+		checkout: async (cellId) => {
+			await Promise.all(
+				cell(cellId)
+					.needs.filter((id) => jobs.get(id)?.kind === "checkout")
+					.map(worktree),
+			);
+		},
+		build: async (cellId) => {
+			const c = cell(cellId);
+			if (matrix.suites.kut !== undefined)
+				note(cellId, "kvm-unit-tests are not run yet by this version; only selftests ran");
+			try {
+				const [kernel] = await Promise.all([
+					c.jobs.kernel === undefined ? undefined : kernelBuild(c.jobs.kernel),
+					c.jobs.selftests === undefined ? undefined : selftestsBuild(c.jobs.selftests),
+				]);
+				if (kernel !== undefined) {
+					builds.set(cellId, kernel);
+					if (kernel.cacheHit) note(cellId, `kernel build cache hit (${kernel.key}): make skipped`);
+					return { kernel: { image: kernel.image }, notes: [] } satisfies PreparedCell;
+				}
+				const files = prebuilt.get(c.kernel.id);
+				if (files === undefined) throw new StageError(`kernel ${c.kernel.id}: no image`);
+				return { kernel: files, notes: [] } satisfies PreparedCell;
+			} catch (error) {
+				throw asStageError(error);
+			}
+		},
+		suites: async (cellId, prepared, attempt, send, cellSignal) => {
+			const c = cell(cellId);
+			const suite = matrix.suites.selftests;
+			if (suite === undefined || c.jobs.selftests === undefined) {
+				send({ type: "RUNNING" });
+				return;
+			}
+			const built = await selftestsBuild(c.jobs.selftests);
+			const ids = selectTests(
+				built.tests.map((t) => t.id),
+				suite.include,
+				suite.exclude,
+			);
+			const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
+			const both = AbortSignal.any([signal, cellSignal]);
+			await vmQueue.add(
+				async () => {
+					const run = await runSelftests({
+						kernel: prepared.kernel,
+						target: c.target,
+						build: built,
+						tests: ids.map((id) => ({ id, timeoutS })),
+						logDir: path.join(runDir.cellDir(cellId), "selftests", attempt > 1 ? `attempt-${attempt}` : ""),
+						cacheDir: path.join(cache.root, "qemu"),
+						signal: both,
+						onBoot: (phase) => {
+							if (phase === "running") send({ type: "RUNNING" });
+						},
+						onConsoleLine: (line) =>
+							bus.emit({ type: "log-line", at: now(), subject: { kind: "cell", id: cellId }, stream: "console", line }),
+						onResult: (result) => {
+							runDir.append({ type: "test-result", cell: cellId, result });
+							bus.emit({ type: "test-result", at: now(), cellId, result });
+							send({ type: "RESULT", result });
+						},
+					});
+					const first = run.boots[0];
+					if (first?.accelWarning !== undefined) note(cellId, first.accelWarning);
+					const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
+					if (nothingRan && first !== undefined && first.kind !== "completed" && ids.length > 0) {
+						throw new Error(`${first.kind}: ${first.summary}`);
+					}
+				},
+				{ signal: both },
+			);
+		},
+	});
+
+	bus.emit({
+		type: "run-started",
+		at: now(),
+		runId,
+		matrix: matrix.name,
+		cells: cells.map((c) => c.id),
+		jobs: plan.jobs.map((j) => j.id),
+	});
+	runDir.append({ type: "run-started", runId, at: started.toISOString(), cells: cells.map((c) => c.id) });
+
+	// The run's own life: running until every cell is final, cancelling on abort.
+	const runMachine = setup({
+		types: { context: {} as { outcome?: "completed" | "cancelled" }, events: {} as { type: "CANCEL" } },
+		actors: {
+			cells: fromPromise<void>(() => runCells()),
+		},
+	}).createMachine({
+		id: "run",
+		initial: "running",
+		context: {},
+		states: {
+			running: {
+				invoke: { src: "cells", onDone: { target: "finished", actions: assign({ outcome: "completed" }) } },
+				on: { CANCEL: "cancelling" },
+			},
+			cancelling: {
+				entry: () => {
+					for (const actor of actors.values()) actor.send({ type: "CANCEL" });
+					buildQueue.clear();
+					vmQueue.clear();
+				},
+				invoke: { src: "cells", onDone: { target: "finished", actions: assign({ outcome: "cancelled" }) } },
+			},
+			finished: { type: "final" },
+		},
+	});
+
+	type CellActor = Actor<ReturnType<typeof createCellMachine>>;
+	const actors = new Map<string, CellActor>();
+	const finals = new Map<string, { value: unknown; context: CellContext; lastStage: CellStage }>();
+	const cellPromises = new Map<string, Promise<void>>();
+	for (const c of cells) {
+		const actor = createActor(machine, { input: { cellId: c.id, buildTimeoutMs: 4 * 3_600_000, maxBootAttempts: 2 } });
+		actors.set(c.id, actor);
+		let lastStage: CellStage = "queued";
+		let lastKey = "";
+		cellPromises.set(
+			c.id,
+			new Promise<void>((resolve) => {
+				actor.subscribe((snapshot) => {
+					const state = cellStateOf(snapshot.value, snapshot.context, lastStage);
+					const key = JSON.stringify(state);
+					if (key !== lastKey) {
+						lastKey = key;
+						if (state.stage !== "failed" && state.stage !== "cancelled") lastStage = state.stage;
+						bus.emit({ type: "cell-state", at: now(), cellId: c.id, state });
+						runDir.append({ type: "cell-state", cell: c.id, state });
+					}
+					if (snapshot.status === "done") {
+						finals.set(c.id, { value: snapshot.value, context: snapshot.context, lastStage });
+						resolve();
+					}
+				});
+			}),
+		);
+	}
+	const runCells = async () => {
+		for (const actor of actors.values()) {
+			actor.start();
+			actor.send({ type: "START" });
+		}
+		await Promise.all(cellPromises.values());
+	};
+	const run = createActor(runMachine);
+	const finished = new Promise<"completed" | "cancelled">((resolve) =>
+		run.subscribe((s) => {
+			if (s.status === "done") resolve(s.context.outcome ?? "completed");
+		}),
+	);
+	run.start();
+	const onAbort = () => run.send({ type: "CANCEL" });
+	signal.addEventListener("abort", onAbort, { once: true });
+	if (signal.aborted) onAbort();
+	const outcome = await finished;
+	signal.removeEventListener("abort", onAbort);
+
+	const summaries: CellSummary[] = cells.map((c) => {
+		const final = finals.get(c.id);
+		const context = final?.context;
+		const results = context?.results ?? [];
+		const counts = emptyCounts();
+		for (const r of results) counts[r.status]++;
+		const kernelBuild = builds.get(c.id);
+		const sha = c.kernel.kind === "source" ? resolutions.get(refKey(c.kernel)) : undefined;
+		const state = final?.value === "done" ? "done" : final?.value === "failed" ? "failed" : "cancelled";
+		return {
+			id: c.id,
+			kernel: {
+				id: c.kernel.id,
+				...(sha === undefined ? {} : { sha }),
+				...(kernelBuild === undefined ? {} : { build: { key: kernelBuild.key, cacheHit: kernelBuild.cacheHit } }),
+			},
+			target: c.target.name,
+			state,
+			...(context?.failure === undefined ? {} : { failure: context.failure }),
+			counts,
+			results,
+			notes: [...new Set(notes.get(c.id) ?? [])],
+		};
+	});
+	const resultsFile = runDir.write("results.json", {
+		runId,
+		matrix: matrix.name,
+		outcome,
+		started: started.toISOString(),
+		finished: new Date().toISOString(),
+		cells: summaries,
+	});
+	runDir.append({ type: "run-finished", outcome });
+	bus.emit({ type: "run-finished", at: now(), runId, outcome });
+	return { runId, dir: runDir.dir, outcome, cells: summaries, resultsFile };
+}

@@ -1,0 +1,102 @@
+import { execa } from "execa";
+
+/** A command that failed: what was run, how it ended, and the tail of what it said. */
+export class CommandError extends Error {
+	override readonly name = "CommandError";
+	constructor(
+		readonly command: readonly string[],
+		readonly exitCode: number | undefined,
+		readonly output: readonly string[],
+		message: string,
+	) {
+		super(message);
+	}
+}
+
+export class CancelledError extends Error {
+	override readonly name = "CancelledError";
+	constructor() {
+		super("cancelled");
+	}
+}
+
+export interface RunOptions {
+	readonly cwd?: string;
+	readonly env?: Readonly<Record<string, string>>;
+	readonly signal?: AbortSignal;
+	/** Every output line (stdout and stderr interleaved), as it comes. */
+	readonly onLine?: (line: string) => void;
+	/** How many trailing lines to keep for the error message. */
+	readonly keepLines?: number;
+}
+
+/**
+ * The one way kvm-matrix runs a program: an argument array (never a shell string), killed with
+ * its whole process group on abort so `make -j` leaves no compiler behind, output streamed by line.
+ */
+export async function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<string[]> {
+	const keep = options.keepLines ?? 200;
+	const tail: string[] = [];
+	const child = execa(file, args, {
+		...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+		env: { LC_ALL: "C", ...options.env },
+		stdin: "ignore",
+		all: true,
+		buffer: false,
+		reject: false,
+		// Its own process group, so a cancel can kill make and every compiler it started.
+		detached: true,
+		cleanup: true,
+	});
+	const kill = () => {
+		if (child.pid !== undefined) {
+			try {
+				process.kill(-child.pid, "SIGKILL");
+			} catch {}
+		}
+	};
+	options.signal?.addEventListener("abort", kill, { once: true });
+	if (options.signal?.aborted) kill();
+	try {
+		let partial = "";
+		for await (const chunk of child.all ?? []) {
+			const lines = (partial + String(chunk)).split("\n");
+			partial = lines.pop() ?? "";
+			for (const line of lines) {
+				options.onLine?.(line);
+				tail.push(line);
+				if (tail.length > keep) tail.shift();
+			}
+		}
+		if (partial !== "") {
+			options.onLine?.(partial);
+			tail.push(partial);
+		}
+		const result = await child;
+		if (options.signal?.aborted) throw new CancelledError();
+		if (result.exitCode !== 0) {
+			const last = tail.filter((l) => l.trim() !== "").at(-1) ?? "";
+			throw new CommandError(
+				[file, ...args],
+				result.exitCode,
+				[...tail],
+				`${file} ${args[0] ?? ""} failed (exit ${result.exitCode ?? result.signal})${last === "" ? "" : `: ${last.trim()}`}`,
+			);
+		}
+		return tail;
+	} finally {
+		options.signal?.removeEventListener("abort", kill);
+		// Children that outlived their parent (a compiler after make died) go with the group.
+		kill();
+	}
+}
+
+/** Runs a quick command and returns its trimmed stdout; for git plumbing. */
+export async function capture(file: string, args: readonly string[], cwd?: string): Promise<string> {
+	const result = await execa(file, args, { ...(cwd === undefined ? {} : { cwd }), reject: false, stdin: "ignore" });
+	if (result.exitCode !== 0) {
+		const message = (result.stderr || result.stdout).trim().split("\n").at(-1) ?? "";
+		throw new CommandError([file, ...args], result.exitCode, result.stderr.split("\n"), message);
+	}
+	return result.stdout.trim();
+}

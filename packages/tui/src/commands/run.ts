@@ -1,0 +1,75 @@
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import {
+	CancelledError,
+	cacheRoot,
+	createEventBus,
+	type EngineEvent,
+	executeRun,
+	RunSetupError,
+	type RunSummary,
+} from "@kvm-matrix/orchestrator";
+import { EXIT, type ExitCode } from "../exit-codes.js";
+import type { CliIo } from "../io.js";
+import { attachLineReporter } from "../render/line-reporter.js";
+import { colourEnabled, palette } from "../render/palette.js";
+import { loadOrReport } from "./load.js";
+
+export interface RunCommandOptions {
+	readonly headless: boolean;
+	readonly runDir?: string;
+	readonly json?: string;
+	readonly only?: string;
+	readonly verbose: boolean;
+}
+
+function summaryLines(summary: RunSummary): string[] {
+	const lines = ["", "results:"];
+	const width = Math.max(...summary.cells.map((c) => c.id.length));
+	for (const cell of summary.cells) {
+		const c = cell.counts;
+		const counts = `${c.pass} pass, ${c.fail} fail, ${c.skip} skip, ${c.timeout} timeout, ${c.crash} crash, ${c.error} error`;
+		const state =
+			cell.state === "done"
+				? counts
+				: `${cell.state}${cell.failure ? ` in ${cell.failure.stage}: ${cell.failure.reason}` : ""}`;
+		lines.push(`  ${cell.id.padEnd(width)}  ${state}`);
+		for (const line of cell.failure?.evidence ?? []) lines.push(`  ${" ".repeat(width)}  | ${line}`);
+		for (const n of cell.notes) lines.push(`  ${" ".repeat(width)}  note: ${n}`);
+	}
+	lines.push("", `run directory: ${summary.dir}`, `results: ${summary.resultsFile}`);
+	return lines;
+}
+
+export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
+	const matrix = await loadOrReport(file, io);
+	if (matrix === undefined) return EXIT.usage;
+	const bus = createEventBus<EngineEvent>();
+	const colours = palette(colourEnabled(io.env, io.isTty));
+	// The interactive TUI comes later; for now every run uses the plain line reporter.
+	attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
+	try {
+		const summary = await executeRun(matrix, {
+			cacheRoot: cacheRoot(io.env),
+			cwd: io.cwd,
+			bus,
+			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
+			...(options.only === undefined ? {} : { only: options.only }),
+			...(io.signal === undefined ? {} : { signal: io.signal }),
+		});
+		for (const line of summaryLines(summary)) io.stdout(`${line}\n`);
+		if (options.json !== undefined)
+			await writeFile(path.resolve(io.cwd, options.json), `${JSON.stringify(summary, null, 2)}\n`);
+		return summary.outcome === "cancelled" ? EXIT.interrupted : EXIT.ok;
+	} catch (error) {
+		if (error instanceof RunSetupError) {
+			io.stderr(`kvm-matrix run: ${error.message}\n`);
+			return EXIT.usage;
+		}
+		if (error instanceof CancelledError) {
+			io.stderr("kvm-matrix run: cancelled before anything started\n");
+			return EXIT.interrupted;
+		}
+		throw error;
+	}
+}

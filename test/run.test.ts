@@ -1,0 +1,195 @@
+// `kvm-matrix run` end to end on the fakelinux tree: real git, real make, real QEMU booting
+// Debian's kernel, real (tiny) selftests compiled by the tree's own Makefile.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { execa } from "execa";
+import { CLI, REPO } from "./support/cli.js";
+import { fakeLinux } from "./support/fakelinux.js";
+
+interface Results {
+	outcome: string;
+	cells: {
+		id: string;
+		state: string;
+		failure?: { stage: string; reason: string; evidence: string[] };
+		counts: Record<string, number>;
+		results: {
+			testId: string;
+			status: string;
+			detail?: string;
+			subtests?: { name: string; status: string }[];
+			logPath?: string;
+		}[];
+		kernel: { build?: { cacheHit: boolean } };
+	}[];
+}
+
+function matrix(tree: string, refs: string[], extra = ""): string {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "run-matrix-"));
+	const file = path.join(dir, "m.yaml");
+	writeFileSync(
+		file,
+		`name: fake
+trees:
+  fake: { path: ${tree} }
+config: { base: tinyconfig, fragments: [kvm_guest.config] }
+kernels:
+${refs.map((r) => `  - { tree: fake, ref: ${r} }`).join("\n")}
+targets:
+  - { name: t, qemu: { smp: 1, memory: 768M, accel: tcg } }
+suites:
+  selftests: { include: ["x86_64/*"], timeout: 30s }
+${extra}`,
+	);
+	return file;
+}
+
+const cliEnv = (cache: string) => ({ KVM_MATRIX_CACHE: cache, XDG_CACHE_HOME: cache, NO_COLOR: "1" });
+
+test.serial(
+	"a run builds, boots and classifies; a broken build is infra; a panic continues in a new boot",
+	async (t) => {
+		t.timeout(600_000);
+		const tree = await fakeLinux();
+		const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+		const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+		const run = await execa("node", [CLI, "run", matrix(tree, ["master", "broken"]), "--run-dir", runDir], {
+			env: cliEnv(cache),
+			reject: false,
+			cwd: REPO,
+		});
+		t.is(run.exitCode, 0, run.stderr);
+		const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+		const [good, broken] = results.cells;
+		t.is(broken?.id, "fake@broken/t");
+		t.is(broken?.state, "failed");
+		t.is(broken?.failure?.stage, "build");
+		t.is(broken?.failure?.evidence[0], "kernel/fail.c:3:1: error: expected ';' before '}' token");
+
+		t.is(good?.id, "fake@master/t");
+		t.is(good?.state, "done", JSON.stringify(good?.failure));
+		const status = Object.fromEntries((good?.results ?? []).map((r) => [r.testId, r.status]));
+		t.deepEqual(status, {
+			"x86_64/broken_test": "error",
+			"x86_64/pass_test": "pass",
+			"x86_64/skip_test": "skip",
+			"x86_64/tap_test": "fail",
+			"x86_64/fail_test": "fail",
+			"x86_64/panic_test": "crash",
+			"x86_64/after_panic_test": "pass",
+		});
+		const tap = good?.results.find((r) => r.testId === "x86_64/tap_test");
+		t.deepEqual(tap?.subtests, [
+			{ name: "caps.read", status: "pass" },
+			{ name: "caps.write", status: "fail" },
+			{ name: "caps.lbr", status: "skip" },
+		]);
+		const panic = good?.results.find((r) => r.testId === "x86_64/panic_test");
+		t.is(panic?.detail, "panic: Kernel panic - not syncing: sysrq triggered crash");
+		t.true(readFileSync(panic?.logPath ?? "", "utf8").includes("sysrq_handle_crash"));
+		const after = good?.results.find((r) => r.testId === "x86_64/after_panic_test");
+		t.is(readFileSync(after?.logPath ?? "", "utf8"), "ran in a fresh boot\n");
+		// The journal has every result, written as they came.
+		const journal = readFileSync(path.join(runDir, "journal.jsonl"), "utf8")
+			.trim()
+			.split("\n")
+			.map((l) => JSON.parse(l) as { type: string });
+		t.is(journal.filter((r) => r.type === "test-result").length, 7);
+		t.is(journal.at(-1)?.type, "run-finished");
+		t.true(run.stdout.includes("fake@master/t: PASS    x86_64/pass_test"));
+		t.regex(run.stdout, /fake@broken\/t {2}failed in build: kernel build failed: kernel\/fail\.c:3:1: error/);
+
+		// A second run of the same matrix takes the kernel from the cache: make is not run.
+		const again = await execa(
+			"node",
+			[CLI, "run", matrix(tree, ["master"]), "--only", "fake@master/*", "--run-dir", `${runDir}-2`],
+			{
+				env: cliEnv(cache),
+				reject: false,
+				cwd: REPO,
+			},
+		);
+		t.is(again.exitCode, 0, again.stderr);
+		t.regex(again.stdout, /cache hit: kernel \w+ \(make skipped\)/);
+		const second = JSON.parse(readFileSync(path.join(`${runDir}-2`, "results.json"), "utf8")) as Results;
+		t.is(second.cells[0]?.kernel.build?.cacheHit, true);
+	},
+);
+
+async function waitForLine(
+	child: { readonly stdout: NodeJS.ReadableStream | null },
+	pattern: RegExp,
+	maxMs: number,
+): Promise<void> {
+	await new Promise<void>((resolve, reject) => {
+		let seen = "";
+		const timer = setTimeout(() => reject(new Error(`never saw ${pattern} in:\n${seen}`)), maxMs);
+		child.stdout?.on("data", (chunk: Buffer) => {
+			seen += chunk.toString();
+			if (pattern.test(seen)) {
+				clearTimeout(timer);
+				resolve();
+			}
+		});
+	});
+}
+
+/** Running (a zombie left for init to reap, as in containers whose init does not, counts as gone). */
+const alive = (pid: number) => {
+	try {
+		return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+	} catch {
+		return false;
+	}
+};
+
+test.serial("Ctrl-C during a build kills make and its children, keeps the journal, exits 130", async (t) => {
+	t.timeout(300_000);
+	const tree = await fakeLinux();
+	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+	const child = execa("node", [CLI, "run", matrix(tree, ["slow"]), "--run-dir", runDir], {
+		env: cliEnv(cache),
+		reject: false,
+		cwd: REPO,
+	});
+	await waitForLine(child, /building fake@slow/, 120_000);
+	// Wait until the build's own child (sleep) is there, then interrupt.
+	const { stdout } = await execa("sh", [
+		"-c",
+		`for i in $(seq 100); do f=$(ls ${cache}/builds/out/*/sleep.pid 2>/dev/null | head -n 1); [ -n "$f" ] && cat "$f" && exit 0; sleep 0.1; done; exit 1`,
+	]);
+	const sleepPid = Number(stdout.trim());
+	t.true(alive(sleepPid));
+	child.kill("SIGINT");
+	const result = await child;
+	t.is(result.exitCode, 130);
+	t.false(alive(sleepPid), "the build's sleep survived");
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+	t.is(results.outcome, "cancelled");
+	t.is(results.cells[0]?.state, "cancelled");
+	t.true(existsSync(path.join(runDir, "journal.jsonl")));
+});
+
+test.serial("Ctrl-C during a boot kills QEMU and keeps the results so far", async (t) => {
+	t.timeout(300_000);
+	const tree = await fakeLinux();
+	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+	const child = execa("node", [CLI, "run", matrix(tree, ["master"]), "--run-dir", runDir], {
+		env: cliEnv(cache),
+		reject: false,
+		cwd: REPO,
+	});
+	await waitForLine(child, /PASS {4}x86_64\/pass_test/, 240_000);
+	child.kill("SIGINT");
+	const result = await child;
+	t.is(result.exitCode, 130);
+	const qemu = await execa("pgrep", ["-f", `qemu-system-x86_64.*${runDir}`], { reject: false });
+	t.is(qemu.stdout.trim(), "", "QEMU survived the run");
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+	t.is(results.outcome, "cancelled");
+	t.true((results.cells[0]?.results ?? []).some((r) => r.testId === "x86_64/pass_test" && r.status === "pass"));
+});

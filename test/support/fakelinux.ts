@@ -1,0 +1,114 @@
+// A small kernel-shaped git tree (tuxmake's fakelinux idea): its Makefile implements the targets
+// kvm-matrix calls (tinyconfig, <fragment>.config, olddefconfig, bzImage, headers) and honours
+// O=; "building" copies Debian's real kernel, so cells built from it boot for real. Its KVM
+// selftests are tiny C programs compiled statically by the tree's own Makefile, each exercising
+// one outcome. Branches: master (good), broken (the build fails), slow (the build never ends).
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+import { debianKernel } from "./debian-kernel.js";
+
+const MERGE_CONFIG_CACHE = path.join(os.tmpdir(), "kvm-matrix-test-merge_config.sh");
+
+/** The kernel's real scripts/kconfig/merge_config.sh, from Debian's linux-source (extracted once). */
+async function mergeConfigScript(): Promise<string> {
+	if (!existsSync(MERGE_CONFIG_CACHE)) {
+		const tarball = (
+			await execa("sh", ["-c", "ls /usr/src/linux-source-*.tar.xz | sort -V | tail -n 1"])
+		).stdout.trim();
+		if (tarball === "") throw new Error("no /usr/src/linux-source-*.tar.xz: run scripts/setup.sh");
+		const top = path.basename(tarball, ".tar.xz");
+		const { stdout } = await execa("tar", [
+			"-xOf",
+			tarball,
+			"--occurrence=1",
+			`${top}/scripts/kconfig/merge_config.sh`,
+		]);
+		writeFileSync(`${MERGE_CONFIG_CACHE}.${process.pid}`, `${stdout}\n`);
+		await execa("mv", [`${MERGE_CONFIG_CACHE}.${process.pid}`, MERGE_CONFIG_CACHE]);
+	}
+	return MERGE_CONFIG_CACHE;
+}
+
+const TOP_MAKEFILE = (kernel: string) => `O ?= .
+.PHONY: tinyconfig defconfig olddefconfig bzImage headers
+tinyconfig defconfig:
+\t@mkdir -p $(O)
+\t@printf '# base $@\\nCONFIG_64BIT=y\\n' > $(O)/.config
+%.config:
+\t@cat kernel/configs/$@ >> $(O)/.config
+olddefconfig:
+\t@true
+bzImage:
+\t@if [ -e FAIL_BUILD ]; then echo "kernel/fail.c:3:1: error: expected ';' before '}' token" >&2; exit 2; fi
+\t@if [ -e SLOW_BUILD ]; then sleep 300 & echo $$! > $(O)/sleep.pid; wait; fi
+\t@mkdir -p $(O)/arch/x86/boot
+\t@echo "  CC      kernel/a.o"; echo "  CC      kernel/b.o"; echo "  LD      vmlinux"
+\t@cp ${kernel} $(O)/arch/x86/boot/bzImage
+headers:
+\t@mkdir -p $(O)/usr/include/linux && echo '/* fake */' > $(O)/usr/include/linux/kvm.h
+`;
+
+const SELFTESTS_MAKEFILE = `OUTPUT ?= $(CURDIR)
+TEST_GEN_PROGS := x86_64/pass_test x86_64/skip_test x86_64/tap_test x86_64/fail_test x86_64/panic_test x86_64/after_panic_test x86_64/broken_test
+TEST_GEN_PROGS := $(patsubst %,$(OUTPUT)/%,$(TEST_GEN_PROGS))
+all: $(TEST_GEN_PROGS)
+$(OUTPUT)/%: %.c
+\t@mkdir -p $(dir $@)
+\t$(CC) $(EXTRA_CFLAGS) $(KHDR_INCLUDES) $< -o $@ $(LDFLAGS)
+`;
+
+const TESTS: Record<string, string> = {
+	pass_test: 'int main(void) { puts("all good"); return 0; }',
+	skip_test: 'int main(void) { puts("1..0 # SKIP - Requirement not met: kvm_cpu_has(X86_FEATURE_VMX)"); return 4; }',
+	tap_test:
+		'int main(void) { puts("TAP version 13\\n1..3\\nok 1 caps.read\\nnot ok 2 caps.write\\nok 3 caps.lbr # SKIP no LBR"); return 1; }',
+	fail_test:
+		'int main(void) { puts("==== Test Assertion Failure ===="); puts("  x86_64/fail_test.c:1: false"); return 254; }',
+	panic_test:
+		'int main(void) { FILE *f = fopen("/proc/sysrq-trigger", "w"); if (!f) return 1; fputc(\'c\', f); fclose(f); sleep(60); return 0; }',
+	after_panic_test: 'int main(void) { puts("ran in a fresh boot"); return 0; }',
+	broken_test: "int main(void) { return 0 }",
+};
+
+const env = {
+	GIT_AUTHOR_NAME: "T",
+	GIT_AUTHOR_EMAIL: "t@example.org",
+	GIT_COMMITTER_NAME: "T",
+	GIT_COMMITTER_EMAIL: "t@example.org",
+};
+
+export async function fakeLinux(): Promise<string> {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "fakelinux-"));
+	const write = (rel: string, text: string) => {
+		mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+		writeFileSync(path.join(dir, rel), text);
+	};
+	write("Makefile", TOP_MAKEFILE(debianKernel().image));
+	write("scripts/kconfig/merge_config.sh", "");
+	await execa("cp", [await mergeConfigScript(), path.join(dir, "scripts/kconfig/merge_config.sh")]);
+	chmodSync(path.join(dir, "scripts/kconfig/merge_config.sh"), 0o755);
+	write("kernel/configs/kvm_guest.config", "CONFIG_VIRTIO=y\nCONFIG_KVM=m\n");
+	write("tools/testing/selftests/kvm/Makefile", SELFTESTS_MAKEFILE);
+	write("tools/testing/selftests/kvm/config", "CONFIG_KVM=y\n");
+	write("tools/testing/selftests/kvm/settings", "timeout=30\n");
+	for (const [name, body] of Object.entries(TESTS)) {
+		write(`tools/testing/selftests/kvm/x86_64/${name}.c`, `#include <stdio.h>\n#include <unistd.h>\n${body}\n`);
+	}
+	const git = (...args: string[]) => execa("git", args, { cwd: dir, env });
+	await git("init", "-q", "-b", "master");
+	await git("add", "-A");
+	await git("commit", "-q", "-m", "fakelinux");
+	for (const [branch, marker] of [
+		["broken", "FAIL_BUILD"],
+		["slow", "SLOW_BUILD"],
+	] as const) {
+		await git("checkout", "-q", "-b", branch, "master");
+		write(marker, "");
+		await git("add", marker);
+		await git("commit", "-q", "-m", `${branch}: ${marker}`);
+	}
+	await git("checkout", "-q", "master");
+	return dir;
+}
