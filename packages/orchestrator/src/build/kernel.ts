@@ -5,7 +5,8 @@ import path from "node:path";
 import type { KernelConfig } from "../matrix/types.js";
 import type { CachePaths } from "../paths/cache.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
-import { hashText, makeConfig } from "./kconfig.js";
+import { droppedOptions, hashText, makeConfig } from "./kconfig.js";
+import { KVM_TEST_FRAGMENT } from "./kvm-test-fragment.js";
 
 /** A build that failed: the first compiler error lines are the evidence for an `infra` result. */
 export class BuildFailedError extends Error {
@@ -26,6 +27,8 @@ export interface KernelBuild {
 	readonly configHash: string;
 	readonly objects?: number;
 	readonly durationMs: number;
+	/** Options kvm-matrix asked for that the tree's Kconfig dropped (absent in this version, or unmet dependencies). */
+	readonly dropped: readonly string[];
 }
 
 const OBJECT_LINE = /^\s+(?:CC|AS|AR|LD|HOSTCC|OBJCOPY)\s/;
@@ -80,11 +83,12 @@ export async function buildKernel(options: {
 		throw error;
 	}
 	const configHash = hashText(finalConfig);
+	const dropped = droppedOptions(KVM_TEST_FRAGMENT, finalConfig);
 	const key = hashText([options.sha, configHash, await compilerId()].join("\n")).slice(0, 20);
 	const stored = path.join(options.cache.builds, key);
 	const image = path.join(stored, "bzImage");
 	const ms = () => Math.round(performance.now() - started);
-	if (existsSync(image)) return { image, cacheHit: true, key, configHash, durationMs: ms() };
+	if (existsSync(image)) return { image, cacheHit: true, key, configHash, durationMs: ms(), dropped };
 
 	const statsFile = path.join(options.cache.buildStats, `${configHash.slice(0, 20)}.json`);
 	const total = await readFile(statsFile, "utf8").then(
@@ -120,5 +124,5 @@ export async function buildKernel(options: {
 	await rename(`${image}.partial`, image);
 	await mkdir(path.dirname(statsFile), { recursive: true });
 	await writeFile(statsFile, JSON.stringify({ objects }));
-	return { image, cacheHit: false, key, configHash, objects, durationMs: ms() };
+	return { image, cacheHit: false, key, configHash, objects, durationMs: ms(), dropped };
 }

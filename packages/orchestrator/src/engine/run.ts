@@ -286,6 +286,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				if (kernel !== undefined) {
 					builds.set(cellId, kernel);
 					if (kernel.cacheHit) note(cellId, `kernel build cache hit (${kernel.key}): make skipped`);
+					if (kernel.dropped.length > 0) note(cellId, `config: not in the final .config: ${kernel.dropped.join(" ")}`);
 					return { kernel: { image: kernel.image }, notes: [] } satisfies PreparedCell;
 				}
 				const files = prebuilt.get(c.kernel.id);
