@@ -13,7 +13,7 @@ import { planToJson } from "../plan/json.js";
 import { planRun, refKey } from "../plan/plan.js";
 import type { Job, Plan, PlannedCell } from "../plan/types.js";
 import { CancelledError } from "../proc/run.js";
-import { buildSelftests, type SelftestsBuild } from "../selftests/build.js";
+import { buildSelftests, cachedSelftests, type SelftestsBuild } from "../selftests/build.js";
 import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import { resolveRef, syncTree, worktreeFor } from "../sources/git.js";
@@ -234,29 +234,29 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				}) as Promise<KernelBuild>,
 		);
 	const selftestsBuild = (id: string) =>
-		runJob(
-			id,
-			(job) =>
-				buildQueue.add(async (): Promise<SelftestsBuild> => {
-					const dir = await worktree(job.needs[0] ?? "");
-					const result = await buildSelftests({
-						worktree: dir,
-						sha: job.revision.sha ?? "",
-						cache,
-						jobs: cpus,
-						signal,
-						onLine: (line) =>
-							bus.emit({ type: "log-line", at: now(), subject: { kind: "job", id }, stream: "build", line }),
-					});
-					jobEvent(
-						job,
-						result.cacheHit
-							? `cache hit: selftests of ${job.revision.sha?.slice(0, 12)}`
-							: `built ${result.tests.filter((t) => t.binary).length} selftests`,
-					);
-					return result;
-				}) as Promise<SelftestsBuild>,
-		);
+		runJob(id, async (job): Promise<SelftestsBuild> => {
+			// A cached build needs no CPU: it must not wait behind a kernel build in the queue.
+			const sha = job.revision.sha ?? "";
+			const cached = await cachedSelftests(cache, sha);
+			if (cached !== undefined) {
+				jobEvent(job, `cache hit: selftests of ${sha.slice(0, 12)}`);
+				return cached;
+			}
+			return (await buildQueue.add(async () => {
+				const dir = await worktree(job.needs[0] ?? "");
+				const result = await buildSelftests({
+					worktree: dir,
+					sha,
+					cache,
+					jobs: cpus,
+					signal,
+					onLine: (line) =>
+						bus.emit({ type: "log-line", at: now(), subject: { kind: "job", id }, stream: "build", line }),
+				});
+				jobEvent(job, `built ${result.tests.filter((t) => t.binary).length} selftests`);
+				return result;
+			})) as SelftestsBuild;
+		});
 
 	const byId = new Map(cells.map((c) => [c.id, c]));
 	const builds = new Map<string, KernelBuild>();

@@ -55,6 +55,13 @@ async function listTests(kvmDir: string, outputDir: string, printMk: string): Pr
 		.filter((id) => SAFE_ID.test(id) && !id.includes(".."));
 }
 
+/** A finished build of this commit's selftests, if the cache has one. */
+export async function cachedSelftests(cache: CachePaths, sha: string): Promise<SelftestsBuild | undefined> {
+	const manifest = path.join(cache.selftests, sha, "manifest.json");
+	if (!existsSync(manifest)) return undefined;
+	return { ...(JSON.parse(await readFile(manifest, "utf8")) as Omit<SelftestsBuild, "cacheHit">), cacheHit: true };
+}
+
 /**
  * Builds the KVM selftests of a worktree, statically (the guest has no libc), cached by commit:
  * `make headers` into a private directory, then `make -k` so one test that does not compile
@@ -70,9 +77,8 @@ export async function buildSelftests(options: {
 }): Promise<SelftestsBuild> {
 	const root = path.join(options.cache.selftests, options.sha);
 	const manifest = path.join(root, "manifest.json");
-	if (existsSync(manifest)) {
-		return { ...(JSON.parse(await readFile(manifest, "utf8")) as Omit<SelftestsBuild, "cacheHit">), cacheHit: true };
-	}
+	const cached = await cachedSelftests(options.cache, options.sha);
+	if (cached !== undefined) return cached;
 	await rm(root, { recursive: true, force: true });
 	const headers = path.join(root, "headers");
 	const outputDir = path.join(root, "out");
