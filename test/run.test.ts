@@ -193,3 +193,48 @@ test.serial("Ctrl-C during a boot kills QEMU and keeps the results so far", asyn
 	t.is(results.outcome, "cancelled");
 	t.true((results.cells[0]?.results ?? []).some((r) => r.testId === "x86_64/pass_test" && r.status === "pass"));
 });
+
+test.serial("parallel: 2 runs the tests in two guests side by side, each test once", async (t) => {
+	t.timeout(300_000);
+	const tree = await fakeLinux();
+	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+	const file = matrix(tree, ["master"]);
+	const yaml = readFileSync(file, "utf8").replace(
+		"timeout: 30s }",
+		'timeout: 30s, parallel: 2, exclude: ["x86_64/*panic*"] }',
+	);
+	writeFileSync(file, yaml);
+	const run = await execa("node", [CLI, "run", file, "--run-dir", runDir], {
+		env: cliEnv(cache),
+		reject: false,
+		cwd: REPO,
+	});
+	t.is(run.exitCode, 0, run.stderr);
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+	const ids = (results.cells[0]?.results ?? []).map((r) => r.testId).sort();
+	t.deepEqual(ids, [
+		"x86_64/broken_test",
+		"x86_64/fail_test",
+		"x86_64/pass_test",
+		"x86_64/skip_test",
+		"x86_64/tap_test",
+	]);
+	const cellDir = path.join(runDir, "cells", "fake@master__t", "selftests");
+	t.true(existsSync(path.join(cellDir, "group-1-boot-1", "console.log")));
+	t.true(existsSync(path.join(cellDir, "group-2-boot-1", "console.log")));
+});
+
+test("an unknown ref stops the run before anything starts, in one line naming the tree and ref", async (t) => {
+	const tree = await fakeLinux();
+	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+	const runDir = path.join(mkdtempSync(path.join(os.tmpdir(), "run-dir-")), "never");
+	const run = await execa("node", [CLI, "run", matrix(tree, ["nosuch"]), "--run-dir", runDir], {
+		env: cliEnv(cache),
+		reject: false,
+		cwd: REPO,
+	});
+	t.is(run.exitCode, 2);
+	t.regex(run.stderr, /^kvm-matrix run: tree fake: unknown ref "nosuch" \(no such branch, tag or commit in .*\)$/);
+	t.false(existsSync(runDir));
+});

@@ -113,7 +113,6 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const cache = cachePaths(options.cacheRoot);
 	const started = new Date();
 	const runId = `${timestamp(started)}-${matrix.name}`;
-	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
 	const bus = options.bus;
 	const now = () => Date.now();
 	const signal = options.signal ?? new AbortController().signal;
@@ -158,6 +157,8 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const prebuilt = new Map(
 		cells.flatMap((c) => (c.kernel.kind === "prebuilt" ? [[c.kernel.id, prebuiltFiles(c.kernel)] as const] : [])),
 	);
+	// Created only now: a run refused before it started leaves nothing behind.
+	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
 	runDir.write("plan.json", {
 		runId,
 		matrix: matrix.file,
@@ -311,35 +312,51 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			);
 			const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
 			const both = AbortSignal.any([signal, cellSignal]);
-			await vmQueue.add(
-				async () => {
-					const run = await runSelftests({
-						kernel: prepared.kernel,
-						target: c.target,
-						build: built,
-						tests: ids.map((id) => ({ id, timeoutS })),
-						logDir: path.join(runDir.cellDir(cellId), "selftests", attempt > 1 ? `attempt-${attempt}` : ""),
-						cacheDir: path.join(cache.root, "qemu"),
-						signal: both,
-						onBoot: (phase) => {
-							if (phase === "running") send({ type: "RUNNING" });
+			// `parallel: N` runs the tests N at a time, each share in its own guest on the VM queue
+			// (one guest's tests stay sequential, so each test's log is its own).
+			const groups = Array.from({ length: Math.max(1, Math.min(suite.parallel, ids.length)) }, (_, g) =>
+				ids.filter((_, i) => i % Math.max(1, Math.min(suite.parallel, ids.length)) === g),
+			);
+			await Promise.all(
+				groups.map((group, g) =>
+					vmQueue.add(
+						async () => {
+							const run = await runSelftests({
+								kernel: prepared.kernel,
+								target: c.target,
+								build: built,
+								tests: group.map((id) => ({ id, timeoutS })),
+								logDir: path.join(runDir.cellDir(cellId), "selftests", attempt > 1 ? `attempt-${attempt}` : ""),
+								...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
+								cacheDir: path.join(cache.root, "qemu"),
+								signal: both,
+								onBoot: (phase) => {
+									if (phase === "running") send({ type: "RUNNING" });
+								},
+								onConsoleLine: (line) =>
+									bus.emit({
+										type: "log-line",
+										at: now(),
+										subject: { kind: "cell", id: cellId },
+										stream: "console",
+										line,
+									}),
+								onResult: (result) => {
+									runDir.append({ type: "test-result", cell: cellId, result });
+									bus.emit({ type: "test-result", at: now(), cellId, result });
+									send({ type: "RESULT", result });
+								},
+							});
+							const first = run.boots[0];
+							if (first?.accelWarning !== undefined) note(cellId, first.accelWarning);
+							const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
+							if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
+								throw new Error(`${first.kind}: ${first.summary}`);
+							}
 						},
-						onConsoleLine: (line) =>
-							bus.emit({ type: "log-line", at: now(), subject: { kind: "cell", id: cellId }, stream: "console", line }),
-						onResult: (result) => {
-							runDir.append({ type: "test-result", cell: cellId, result });
-							bus.emit({ type: "test-result", at: now(), cellId, result });
-							send({ type: "RESULT", result });
-						},
-					});
-					const first = run.boots[0];
-					if (first?.accelWarning !== undefined) note(cellId, first.accelWarning);
-					const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
-					if (nothingRan && first !== undefined && first.kind !== "completed" && ids.length > 0) {
-						throw new Error(`${first.kind}: ${first.summary}`);
-					}
-				},
-				{ signal: both },
+						{ signal: both },
+					),
+				),
 			);
 		},
 	});

@@ -19,6 +19,8 @@ export interface SuiteRunOptions {
 	readonly build: SelftestsBuild;
 	readonly tests: readonly ScheduledTest[];
 	readonly logDir: string;
+	/** Names this run's boot directories (`<prefix>boot-1`), when several run side by side. */
+	readonly bootPrefix?: string;
 	readonly cacheDir: string;
 	readonly signal?: AbortSignal;
 	readonly onResult?: (result: TestResult) => void;
@@ -95,7 +97,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 				accel: qemu.accel,
 				timeoutMs: (budgetS + 180) * 1000,
 				noOutputTimeoutMs: (longest + 60) * 1000,
-				workDir: path.join(options.logDir, `boot-${attempt}`),
+				workDir: path.join(options.logDir, `${options.bootPrefix ?? ""}boot-${attempt}`),
 				cacheDir: options.cacheDir,
 				...(options.signal === undefined ? {} : { signal: options.signal }),
 			},
