@@ -32,6 +32,14 @@ export interface TestResult {
 	readonly detail?: string;
 	/** TAP subtests the test printed (kselftest_harness). */
 	readonly subtests?: readonly { readonly name: string; readonly status: "pass" | "fail" | "skip" }[];
+	/** kvm-unit-tests' SUMMARY counts for this test. */
+	readonly checks?: {
+		readonly tests: number;
+		readonly unexpectedFailures: number;
+		readonly knownFailures: number;
+		readonly expectedFailures: number;
+		readonly skipped: number;
+	};
 }
 
 /** What an event is about: a shared job (a build) or one cell. */

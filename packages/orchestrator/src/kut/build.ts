@@ -1,0 +1,56 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { BuildFailedError, firstErrors } from "../build/kernel.js";
+import type { CachePaths } from "../paths/cache.js";
+import { CommandError, runCommand } from "../proc/run.js";
+import { type KutEntry, parseUnittestsCfg } from "./unittests-cfg.js";
+
+export interface KutBuild {
+	/** The KUT tree, configured and built in place (its own worktree for this commit). */
+	readonly dir: string;
+	readonly entries: readonly KutEntry[];
+	readonly cacheHit: boolean;
+}
+
+/**
+ * `./configure --arch=x86_64 && make -j` in a worktree of the KUT commit, as KUT's README says,
+ * cached by commit (a marker written last, checked against the tree still being configured).
+ */
+export async function buildKut(options: {
+	readonly worktree: string;
+	readonly sha: string;
+	readonly cache: CachePaths;
+	readonly jobs?: number;
+	readonly signal?: AbortSignal;
+	readonly onLine?: (line: string) => void;
+}): Promise<KutBuild> {
+	const marker = path.join(options.cache.root, "kut", `${options.sha}.built`);
+	const cfgFile = path.join(options.worktree, "x86/unittests.cfg");
+	const entries = async () => {
+		if (!existsSync(cfgFile))
+			throw new BuildFailedError(`no x86/unittests.cfg in ${options.worktree}: is this kvm-unit-tests?`, []);
+		return parseUnittestsCfg(await readFile(cfgFile, "utf8")).entries;
+	};
+	if (existsSync(marker) && existsSync(path.join(options.worktree, "config.mak"))) {
+		return { dir: options.worktree, entries: await entries(), cacheHit: true };
+	}
+	const common = {
+		cwd: options.worktree,
+		...(options.signal === undefined ? {} : { signal: options.signal }),
+		...(options.onLine === undefined ? {} : { onLine: options.onLine }),
+	};
+	try {
+		await runCommand("./configure", ["--arch=x86_64"], common);
+		await runCommand("make", [`-j${options.jobs ?? os.availableParallelism()}`], common);
+	} catch (error) {
+		if (error instanceof CommandError)
+			throw new BuildFailedError(`kvm-unit-tests build failed: ${error.message}`, firstErrors(error.output));
+		throw error;
+	}
+	const result = await entries();
+	await mkdir(path.dirname(marker), { recursive: true });
+	await writeFile(marker, `${new Date().toISOString()}\n`);
+	return { dir: options.worktree, entries: result, cacheHit: false };
+}

@@ -1,0 +1,122 @@
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import PQueue from "p-queue";
+import type { TestResult } from "../events/types.js";
+import { CommandError, runCommand } from "../proc/run.js";
+import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./output.js";
+
+export interface KutHostRun {
+	readonly dir: string;
+	readonly tests: readonly string[];
+	/** ACCEL for KUT (`kvm`, `tcg`); KUT's own default when omitted. */
+	readonly accel?: string;
+	/** TIMEOUT for KUT when the entry has none. */
+	readonly timeout?: string;
+	readonly logRoot: string;
+	readonly parallel: number;
+	/** name → milliseconds, from earlier runs: the longest go first so the slots drain evenly. */
+	readonly durationsFile?: string;
+	readonly signal?: AbortSignal;
+	readonly onResult?: (result: TestResult) => void;
+}
+
+const checkStatus = (c: KutCheck): "pass" | "fail" | "skip" =>
+	c.status === "pass" || c.status === "xfail" || c.status === "kfail" ? "pass" : c.status === "skip" ? "skip" : "fail";
+
+/** The status line of one test, turned into a result with its checks as subtests. */
+export function kutResult(
+	line: string,
+	logLines: readonly string[],
+	durationMs: number,
+	logPath: string,
+): TestResult | undefined {
+	const parsed = parseStatusLine(line);
+	if (parsed === undefined) return undefined;
+	const checks = parseChecks(logLines);
+	const detail = parsed.detail;
+	const status: TestResult["status"] =
+		parsed.status === "PASS"
+			? "pass"
+			: parsed.status === "SKIP"
+				? // A QEMU that aborts at start-up is reported by KUT as a skip; it is the host's fault, not the test's.
+					detail?.includes("QEMU Aborted")
+					? "error"
+					: "skip"
+				: detail?.startsWith("timeout;")
+					? "timeout"
+					: "fail";
+	const summary = parsed.summary ?? findSummary(logLines);
+	return {
+		suite: "kut",
+		testId: parsed.name,
+		status,
+		durationMs,
+		attempt: 1,
+		logPath,
+		...(detail === undefined ? {} : { detail }),
+		...(checks.length > 0 ? { subtests: checks.map((c) => ({ name: c.text, status: checkStatus(c) })) } : {}),
+		...(summary === undefined ? {} : { checks: summary }),
+	};
+}
+
+/**
+ * Runs KUT tests on this machine's KVM through KUT's own `run_tests.sh`, one test per call with
+ * its own `unittest_log_dir` (KUT moves an existing log directory aside, so parallel calls must
+ * not share one), N at a time, longest first.
+ */
+export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
+	const durations: Record<string, number> =
+		options.durationsFile !== undefined && existsSync(options.durationsFile)
+			? (JSON.parse(await readFile(options.durationsFile, "utf8")) as Record<string, number>)
+			: {};
+	// Unknown durations first: a new test may be the longest of all.
+	const order = [...options.tests].sort(
+		(a, b) => (durations[b] ?? Number.POSITIVE_INFINITY) - (durations[a] ?? Number.POSITIVE_INFINITY),
+	);
+	const queue = new PQueue({ concurrency: Math.max(1, options.parallel) });
+	const results: TestResult[] = [];
+	await mkdir(options.logRoot, { recursive: true });
+	await Promise.all(
+		order.map((name) =>
+			queue.add(
+				async () => {
+					const logDir = path.join(options.logRoot, name);
+					const started = performance.now();
+					let lines: string[] = [];
+					try {
+						lines = await runCommand("./run_tests.sh", [name], {
+							cwd: options.dir,
+							env: {
+								unittest_log_dir: logDir,
+								...(options.accel === undefined ? {} : { ACCEL: options.accel }),
+								...(options.timeout === undefined ? {} : { TIMEOUT: options.timeout }),
+							},
+							...(options.signal === undefined ? {} : { signal: options.signal }),
+						});
+					} catch (error) {
+						// run_tests.sh exits non-zero when a test failed; its output is still the result.
+						if (!(error instanceof CommandError)) throw error;
+						lines = [...error.output];
+					}
+					const ms = Math.round(performance.now() - started);
+					const logPath = path.join(logDir, `${name}.log`);
+					const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
+					const line = lines.find((l) => parseStatusLine(l)?.name === name);
+					const result = line === undefined ? undefined : kutResult(line, log, ms, logPath);
+					if (result !== undefined) {
+						results.push(result);
+						durations[name] = ms;
+						options.onResult?.(result);
+					}
+				},
+				options.signal === undefined ? {} : { signal: options.signal },
+			),
+		),
+	);
+	if (options.durationsFile !== undefined) {
+		await mkdir(path.dirname(options.durationsFile), { recursive: true });
+		await writeFile(options.durationsFile, JSON.stringify(durations));
+	}
+	return results;
+}

@@ -1,0 +1,233 @@
+// A FIXTURE, not kvm-unit-tests: a small git repository shaped like upstream KUT as FACTS.md
+// documents it, because KUT cannot be installed here. Its `configure`, `Makefile`,
+// `x86/unittests.cfg`, `x86/run` and `run_tests.sh` follow KUT's interface (options, environment,
+// log directory, status lines with colour codes, SUMMARY lines, exit codes); its "images" are
+// small native programs that print real-format check lines instead of booting under QEMU.
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execa } from "execa";
+
+const CONFIGURE = `#!/usr/bin/env bash
+# Fixture configure: accepts KUT's --arch option and writes config.mak.
+arch=$(uname -m)
+for opt in "$@"; do
+	case "$opt" in
+	--arch=*) arch=\${opt#--arch=} ;;
+	*) echo "Unknown option '$opt'" >&2; exit 1 ;;
+	esac
+done
+[ "$arch" = x86_64 ] || [ "$arch" = i386 ] || { echo "arch $arch is not supported!" >&2; exit 1; }
+printf 'ARCH=%s\\nTEST_DIR=x86\\n' "$arch" > config.mak
+`;
+
+const MAKEFILE = `ifeq ($(wildcard config.mak),)
+$(error run ./configure first. See ./configure -h)
+endif
+include config.mak
+IMAGES := $(patsubst %.c,%.flat,$(wildcard x86/*.c))
+all: $(IMAGES)
+x86/%.flat: x86/%.c
+\t$(CC) -O1 -o $@ $<
+clean:
+\trm -f x86/*.flat
+`;
+
+// Each "image" prints check lines and a SUMMARY as KUT's libcflat does, then exits the way
+// x86/run reports a test: 0 pass, 77 skip, non-zero fail; hang and crash never reach SUMMARY.
+const IMAGES: Record<string, string> = {
+	pass: `int main(int c, char **v) { for (int i = 1; i < c; i++) printf("PASS: arg %s\\n", v[i]); puts("PASS: apic: x2apic mode"); puts("PASS: apic: tsc deadline"); printf("SUMMARY: %d tests\\n", c + 1); return 0; }`,
+	fail: `int main(void) { puts("PASS: msr: MSR_IA32_SYSENTER_CS"); puts("FAIL: msr: MSR_IA32_TSC_ADJUST"); puts("SKIP: msr: MSR_K7_HWCR"); puts("SUMMARY: 3 tests, 1 unexpected failures, 1 skipped"); return 1; }`,
+	skip: `int main(void) { puts("SKIP: vmx not supported"); puts("SUMMARY: 1 tests, 1 skipped"); return 77; }`,
+	hang: `int main(void) { puts("PASS: started"); fflush(stdout); for (;;) sleep(1); }`,
+	crash: `int main(void) { puts("PASS: before the crash"); fflush(stdout); raise(SIGSEGV); return 0; }`,
+};
+
+const UNITTESTS_CFG = `##############################################################################
+# kvm-matrix FIXTURE unittests.cfg (KUT's format)
+##############################################################################
+
+[pass]
+file = pass.flat
+
+[pass-args]
+file = pass.flat
+smp = $MAX_SMP
+test_args = "one two"
+qemu_params = """-cpu max \\
+  -m 256"""
+groups = args
+
+[fail]
+file = fail.flat
+smp = 2
+extra_params = -cpu qemu64
+
+[skip]
+file = skip.flat
+arch = x86_64
+
+[timeout]
+file = hang.flat
+timeout = 2s
+
+[crash]
+file = crash.flat
+
+[kvm-only]
+file = pass.flat
+accel = kvm
+
+[checked]
+file = pass.flat
+check = /nonexistent/kvm/parameters/ept=Y
+
+[manual]
+file = pass.flat
+groups = nodefault manual
+
+[i386-only]
+file = pass.flat
+arch = i386
+
+[disabled]
+file = pass.flat
+disabled_if = [[ "$ACCEL" = tcg ]]
+
+[machine-q35]
+file = pass.flat
+machine = q35
+`;
+
+const X86_RUN = `#!/usr/bin/env bash
+# Fixture x86/run: x86/run <image> [-smp N] [-append ARGS] [QEMU options...]; honours TIMEOUT
+# and ACCEL like KUT's; exit 0 pass, 77 skip, 124 timeout, 128+n killed by signal n.
+image=$1; shift
+args=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-append) args=($2); shift 2 ;;
+	*) shift ;;
+	esac
+done
+echo "timeout -k 1s --foreground \${TIMEOUT:-90s} qemu-system-x86_64 -accel \${ACCEL:-kvm} -kernel $image # fixture"
+timeout -k 1s --foreground "\${TIMEOUT:-90s}" "./$image" "\${args[@]}"
+`;
+
+const RUN_TESTS = `#!/usr/bin/env bash
+# Fixture run_tests.sh: run_tests.sh [-h] [-v] [-a] [-g group] [-j N] [-t] [-l] [tests...]
+# Reads x86/unittests.cfg, decides and words skips as KUT's runtime.bash does, writes
+# <unittest_log_dir>/<name>.log and SUMMARY, prints coloured status lines (or TAP with -t).
+source config.mak
+: "\${MAX_SMP:=$(nproc)}"
+: "\${TIMEOUT:=90s}"
+log_dir=\${unittest_log_dir:-logs}
+only_group= run_all= tap= tests=()
+while getopts "hvag:j:tl" opt; do
+	case $opt in
+	g) only_group=$OPTARG ;;
+	a) run_all=yes ;;
+	t) tap=yes ;;
+	h) echo "Usage: $0 [-h] [-v] [-a] [-g group] [-j N] [-t] [-l]"; exit 0 ;;
+	*) ;;
+	esac
+done
+shift $((OPTIND - 1))
+tests=("$@")
+[ -d "$log_dir" ] && rm -rf "$log_dir.old" && mv "$log_dir" "$log_dir.old"
+mkdir -p "$log_dir"
+echo "BUILD_HEAD=$(git rev-parse --short=8 HEAD 2>/dev/null)" > "$log_dir/SUMMARY"
+n=0 failed=0
+result() { # status name text
+	local colour=32; [ "$1" = FAIL ] && colour=31; [ "$1" = SKIP ] && colour=33
+	echo -e "\\e[\${colour}m$1\\e[0m $2 $3"
+	echo "$1 $2 $3" >> "$log_dir/SUMMARY"
+	n=$((n + 1))
+	if [ "$tap" = yes ]; then
+		case "$1" in PASS) echo "ok $n - $2" ;; SKIP) echo "ok $n - $2 # SKIP $3" ;; *) echo "not ok $n - $2" ;; esac
+	fi
+}
+run_one() {
+	local name=$1 file=$2 smp=$3 test_args=$4 opts=$5 arch=$6 machine=$7 check=$8 accel=$9 timeout=\${10} disabled_if=\${11} groups=\${12}
+	[ \${#tests[@]} -gt 0 ] && [[ " \${tests[*]} " != *" $name "* ]] && return
+	if [ -n "$only_group" ] && [[ " $groups " != *" $only_group "* ]]; then return; fi
+	if [ -z "$only_group" ] && [[ " $groups " == *" nodefault "* ]] && [ "$run_all" != yes ]; then result SKIP "$name" "(test marked as manual run only)"; return; fi
+	if [ -n "$arch" ] && [ "$arch" != "$ARCH" ]; then result SKIP "$name" "($arch only)"; return; fi
+	if [ -n "$machine" ] && [ -n "$MACHINE" ] && [ "$machine" != "$MACHINE" ]; then result SKIP "$name" "($machine only)"; return; fi
+	if [ -n "$accel" ] && [ -n "$ACCEL" ] && [[ ! "$ACCEL" =~ ^$accel(,|$) ]]; then result SKIP "$name" "($accel only, but ACCEL=$ACCEL)"; return; fi
+	[ -n "$ACCEL" ] && accel=$ACCEL
+	if [[ "$disabled_if" ]] && (eval $disabled_if); then result SKIP "$name" "(disabled because: $disabled_if)"; return; fi
+	for c in $check; do
+		local p=\${c%%=*} v=\${c#*=}
+		if ! [ -f "$p" ] || [ "$(cat "$p")" != "$v" ]; then result SKIP "$name" "($p not equal to $v)"; return; fi
+	done
+	[ -f "x86/$file" ] || { result SKIP "$name" "(Test file 'x86/$file' not found)"; return; }
+	eval "smp=$smp"
+	local log="$log_dir/$name.log"
+	TIMEOUT=\${timeout:-$TIMEOUT} ACCEL=$accel eval "x86/run x86/$file -smp $smp \${test_args:+-append $test_args} $opts" > "$log" 2>&1 < /dev/null
+	local ret=$?
+	local summary=$(tail -5 "$log" | grep '^SUMMARY: ' | sed 's/^SUMMARY: /(/;s/$/)/')
+	if [ $ret -eq 0 ]; then result PASS "$name" "$summary"
+	elif [ $ret -eq 77 ]; then result SKIP "$name" "$summary"
+	elif [ $ret -eq 124 ]; then result FAIL "$name" "(timeout; duration=\${timeout:-$TIMEOUT})"; failed=1
+	elif [ $ret -gt 127 ]; then result FAIL "$name" "(terminated on SIG$(kill -l $((ret - 128))))"; failed=1
+	else result FAIL "$name" "$summary"; failed=1
+	fi
+}
+[ "$tap" = yes ] && echo "TAP version 13"
+name= file= smp=1 test_args= opts= arch= machine= check= accel= timeout= disabled_if= groups=
+flush() { [ -n "$name" ] && run_one "$name" "$file" "$smp" "$test_args" "$opts" "$arch" "$machine" "$check" "$accel" "$timeout" "$disabled_if" "$groups"; }
+# Its own descriptor, as KUT does: a test reading stdin must not eat the config.
+exec {cfg}<x86/unittests.cfg
+while IFS= read -r -u $cfg line || [ -n "$line" ]; do
+	if [[ "$line" =~ ^\\[(.*)\\]$ ]]; then next=\${BASH_REMATCH[1]}; flush; name=$next; file= smp=1 test_args= opts= arch= machine= check= accel= timeout= disabled_if= groups=
+	elif [[ "$line" =~ ^file\\ *=\\ *(.*)$ ]]; then file=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^smp\\ *=\\ *(.*)$ ]]; then smp=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^test_args\\ *=\\ *(.*)$ ]]; then test_args=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^(extra_params|qemu_params)\\ *=\\ *'"""'(.*)$ ]]; then
+		opts=\${BASH_REMATCH[2]}
+		while [[ "$opts" != *'"""' ]] && IFS= read -r -u $cfg line; do opts="\${opts%\\\\} $line"; done
+		opts=\${opts%'"""'}; opts=\${opts//\\\\/}
+	elif [[ "$line" =~ ^(extra_params|qemu_params)\\ *=\\ *(.*)$ ]]; then opts=\${BASH_REMATCH[2]}
+	elif [[ "$line" =~ ^arch\\ *=\\ *(.*)$ ]]; then arch=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^machine\\ *=\\ *(.*)$ ]]; then machine=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^check\\ *=\\ *(.*)$ ]]; then check=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^accel\\ *=\\ *(.*)$ ]]; then accel=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^timeout\\ *=\\ *(.*)$ ]]; then timeout=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^disabled_if\\ *=\\ *(.*)$ ]]; then disabled_if=\${BASH_REMATCH[1]}
+	elif [[ "$line" =~ ^groups\\ *=\\ *(.*)$ ]]; then groups=\${BASH_REMATCH[1]}
+	fi
+done
+flush
+[ "$tap" = yes ] && echo "1..$n"
+exit $failed
+`;
+
+export async function kutFixture(): Promise<string> {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-fixture-"));
+	const write = (rel: string, text: string, mode = 0o644) => {
+		mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+		writeFileSync(path.join(dir, rel), text);
+		chmodSync(path.join(dir, rel), mode);
+	};
+	write("README.md", "FIXTURE shaped like kvm-unit-tests, generated by kvm-matrix's tests.\n");
+	write("configure", CONFIGURE, 0o755);
+	write("Makefile", MAKEFILE);
+	write("run_tests.sh", RUN_TESTS, 0o755);
+	write("x86/run", X86_RUN, 0o755);
+	write("x86/unittests.cfg", UNITTESTS_CFG);
+	write(".gitignore", "config.mak\n*.flat\nlogs*\n");
+	for (const [name, body] of Object.entries(IMAGES)) {
+		write(`x86/${name}.c`, `#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n${body}\n`);
+	}
+	const env = {
+		GIT_AUTHOR_NAME: "T",
+		GIT_AUTHOR_EMAIL: "t@e.org",
+		GIT_COMMITTER_NAME: "T",
+		GIT_COMMITTER_EMAIL: "t@e.org",
+	};
+	await execa("git", ["init", "-q", "-b", "master"], { cwd: dir });
+	await execa("git", ["add", "-A"], { cwd: dir });
+	await execa("git", ["commit", "-q", "-m", "kut fixture"], { cwd: dir, env });
+	return dir;
+}
