@@ -1,6 +1,6 @@
 // kvm-matrix driving a KUT-shaped FIXTURE (KUT cannot be installed here) through KUT's own
 // interface: ./configure, make, x86/unittests.cfg, ./run_tests.sh with unittest_log_dir.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
@@ -9,6 +9,7 @@ import { buildKut } from "../packages/orchestrator/src/kut/build.js";
 import { runKutOnHost } from "../packages/orchestrator/src/kut/run-host.js";
 import { cachePaths } from "../packages/orchestrator/src/paths/cache.js";
 import { worktreeFor } from "../packages/orchestrator/src/sources/git.js";
+import { CLI, REPO } from "./support/cli.js";
 import { kutFixture } from "./support/kut-fixture.js";
 
 test("KUT is built once per commit and every test's status, reason and checks come back as KUT reports them", async (t) => {
@@ -79,4 +80,48 @@ test("KUT is built once per commit and every test's status, reason and checks co
 		onResult: (r) => order.push(r.testId),
 	});
 	t.is(order[0], "timeout");
+});
+
+test("kvm-matrix run with a host target runs the KUT suite and reports statuses and check counts", async (t) => {
+	t.timeout(300_000);
+	const repo = await kutFixture();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-run-"));
+	const matrix = path.join(dir, "m.yaml");
+	writeFileSync(
+		matrix,
+		`name: kut-host
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
+targets:
+  - { name: host, host: true }
+suites:
+  kut: { tree: kut, ref: master, accel: tcg, exclude: [timeout] }
+`,
+	);
+	const runDir = path.join(dir, "run");
+	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], {
+		cwd: REPO,
+		reject: false,
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
+	});
+	t.is(run.exitCode, 0, run.stderr);
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
+		cells: {
+			id: string;
+			state: string;
+			counts: Record<string, number>;
+			notes: string[];
+			results: { testId: string; status: string; checks?: { tests: number } }[];
+		}[];
+	};
+	const cell = results.cells[0];
+	t.is(cell?.id, "running/host");
+	t.is(cell?.state, "done");
+	t.deepEqual(cell?.counts, { pass: 3, fail: 2, skip: 6, timeout: 0, crash: 0, error: 0 });
+	t.is(cell?.results.find((r) => r.testId === "fail")?.checks?.tests, 3);
+	t.false(cell?.results.some((r) => r.testId === "timeout"));
+	t.true(cell?.notes.some((n) => n.startsWith("host target: ran on this machine's kernel")));
+	t.regex(run.stdout, /running\/host: SKIP {4}kvm-only 0\.\ds \(kvm only, but ACCEL=tcg\)/);
 });

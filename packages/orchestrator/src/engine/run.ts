@@ -7,6 +7,8 @@ import { type Actor, assign, createActor, fromPromise, setup } from "xstate";
 import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel.js";
 import type { EventBus } from "../events/bus.js";
 import type { CellStage, EngineEvent, TestResult } from "../events/types.js";
+import { buildKut, type KutBuild } from "../kut/build.js";
+import { runKutOnHost } from "../kut/run-host.js";
 import type { Matrix, PrebuiltKernel, TreeRef } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { planToJson } from "../plan/json.js";
@@ -99,6 +101,8 @@ function refsOf(matrix: Matrix): TreeRef[] {
 	}
 	const st = matrix.suites.selftests?.source;
 	if (st?.kind === "tree") refs.push({ tree: st.tree, ref: st.ref });
+	const kut = matrix.suites.kut;
+	if (kut !== undefined) refs.push({ tree: kut.tree, ref: kut.ref });
 	const unique = new Map(refs.map((r) => [refKey(r), r]));
 	return [...unique.values()];
 }
@@ -259,6 +263,29 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			})) as SelftestsBuild;
 		});
 
+	const kutBuild = (id: string) =>
+		runJob(
+			id,
+			(job) =>
+				buildQueue.add(async (): Promise<KutBuild> => {
+					const dir = await worktree(job.needs[0] ?? "");
+					const result = await buildKut({
+						worktree: dir,
+						sha: job.revision.sha ?? "",
+						cache,
+						jobs: cpus,
+						signal,
+						onLine: (line) =>
+							bus.emit({ type: "log-line", at: now(), subject: { kind: "job", id }, stream: "build", line }),
+					});
+					jobEvent(
+						job,
+						result.cacheHit ? "cache hit: kvm-unit-tests" : `built kvm-unit-tests (${result.entries.length} tests)`,
+					);
+					return result;
+				}) as Promise<KutBuild>,
+		);
+
 	const byId = new Map(cells.map((c) => [c.id, c]));
 	const builds = new Map<string, KernelBuild>();
 	const notes = new Map<string, string[]>();
@@ -277,8 +304,23 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		},
 		build: async (cellId) => {
 			const c = cell(cellId);
+			if (c.target.host) {
+				// Nothing to build or boot: the suites run against this machine's own kernel.
+				note(
+					cellId,
+					`host target: ran on this machine's kernel ${os.release()}; ${c.kernel.id} was not built or booted`,
+				);
+				if (c.jobs.kut !== undefined) {
+					try {
+						await kutBuild(c.jobs.kut);
+					} catch (error) {
+						throw asStageError(error);
+					}
+				}
+				return { kernel: { image: "" }, notes: [] } satisfies PreparedCell;
+			}
 			if (matrix.suites.kut !== undefined)
-				note(cellId, "kvm-unit-tests are not run yet by this version; only selftests ran");
+				note(cellId, "kvm-unit-tests inside a booted guest are not run yet; use a host target");
 			try {
 				const [kernel] = await Promise.all([
 					c.jobs.kernel === undefined ? undefined : kernelBuild(c.jobs.kernel),
@@ -299,6 +341,37 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		},
 		suites: async (cellId, prepared, attempt, send, cellSignal) => {
 			const c = cell(cellId);
+			const report = (result: TestResult) => {
+				runDir.append({ type: "test-result", cell: cellId, result });
+				bus.emit({ type: "test-result", at: now(), cellId, result });
+				send({ type: "RESULT", result });
+			};
+			if (c.target.host) {
+				send({ type: "RUNNING" });
+				const kut = matrix.suites.kut;
+				if (matrix.suites.selftests !== undefined) note(cellId, "selftests on a host target are not run yet");
+				if (kut === undefined || c.jobs.kut === undefined) return;
+				const built = await kutBuild(c.jobs.kut);
+				const include = picomatch([...kut.include], { bash: true });
+				const exclude = kut.exclude.length === 0 ? () => false : picomatch([...kut.exclude], { bash: true });
+				const names = built.entries
+					.filter((e) => include(e.name) && !exclude(e.name))
+					.filter((e) => kut.groups.length === 0 || e.groups.some((g) => kut.groups.includes(g)))
+					.map((e) => e.name);
+				await runKutOnHost({
+					dir: built.dir,
+					tests: names,
+					...(kut.accel === "auto" ? {} : { accel: kut.accel }),
+					...(kut.timeoutMs === undefined ? {} : { timeout: `${Math.ceil(kut.timeoutMs / 1000)}s` }),
+					logRoot: path.join(runDir.cellDir(cellId), "kut"),
+					parallel: vmSlots,
+					queue: vmQueue,
+					durationsFile: path.join(cache.root, "kut-durations", `${kut.tree}.json`),
+					signal: AbortSignal.any([signal, cellSignal]),
+					onResult: report,
+				});
+				return;
+			}
 			const suite = matrix.suites.selftests;
 			if (suite === undefined || c.jobs.selftests === undefined) {
 				send({ type: "RUNNING" });
@@ -341,11 +414,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 										stream: "console",
 										line,
 									}),
-								onResult: (result) => {
-									runDir.append({ type: "test-result", cell: cellId, result });
-									bus.emit({ type: "test-result", at: now(), cellId, result });
-									send({ type: "RESULT", result });
-								},
+								onResult: report,
 							});
 							const first = run.boots[0];
 							if (first?.accelWarning !== undefined) note(cellId, first.accelWarning);

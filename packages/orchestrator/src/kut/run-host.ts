@@ -15,6 +15,8 @@ export interface KutHostRun {
 	readonly timeout?: string;
 	readonly logRoot: string;
 	readonly parallel: number;
+	/** The run's VM queue, so KUT tests share the machine's slots with boots; one of its own otherwise. */
+	readonly queue?: PQueue;
 	/** name → milliseconds, from earlier runs: the longest go first so the slots drain evenly. */
 	readonly durationsFile?: string;
 	readonly signal?: AbortSignal;
@@ -74,7 +76,7 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 	const order = [...options.tests].sort(
 		(a, b) => (durations[b] ?? Number.POSITIVE_INFINITY) - (durations[a] ?? Number.POSITIVE_INFINITY),
 	);
-	const queue = new PQueue({ concurrency: Math.max(1, options.parallel) });
+	const queue = options.queue ?? new PQueue({ concurrency: Math.max(1, options.parallel) });
 	const results: TestResult[] = [];
 	await mkdir(options.logRoot, { recursive: true });
 	await Promise.all(

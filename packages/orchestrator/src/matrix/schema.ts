@@ -282,6 +282,8 @@ const targetSchema = z.strictObject({
 		.default({ smp: 2, memoryBytes: 2 * GIB, accel: "auto" }),
 	cmdline: z.array(kernelParam).default([]),
 	modparams: moduleParams.default({}),
+	/** Run the suites on this machine's running kernel instead of booting the cell's kernel. */
+	host: z.boolean({ error: "host must be true or false" }).default(false),
 });
 
 const selftestsSchema = z
@@ -392,7 +394,7 @@ export function matrixSchema(ctx: PathContext) {
 				trees,
 				kernels,
 				targets: raw.targets.map(
-					(t): Target => ({ name: t.name, qemu: t.qemu, cmdline: t.cmdline, moduleParams: t.modparams }),
+					(t): Target => ({ name: t.name, qemu: t.qemu, cmdline: t.cmdline, moduleParams: t.modparams, host: t.host }),
 				),
 				suites: raw.suites,
 				...(raw.baseline === undefined ? {} : { baseline: raw.baseline }),

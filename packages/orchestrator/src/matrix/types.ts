@@ -65,6 +65,8 @@ export interface Target {
 	readonly qemu: QemuOptions;
 	readonly cmdline: readonly string[];
 	readonly moduleParams: ModuleParams;
+	/** The suites run on this machine's running kernel: nothing is built or booted for the cell's kernel. */
+	readonly host: boolean;
 }
 
 /** Which tree the selftests are built from: the kernel under test's own, or a fixed one. */

@@ -19,6 +19,7 @@ const target = (name: string): Target => ({
 	qemu: { smp: 2, memoryBytes: 2 ** 31, accel: "auto" },
 	cmdline: [],
 	moduleParams: {},
+	host: false,
 });
 
 function matrix(parts: Partial<Matrix> & Pick<Matrix, "kernels" | "targets">): Matrix {
