@@ -125,3 +125,53 @@ suites:
 	t.true(cell?.notes.some((n) => n.startsWith("host target: ran on this machine's kernel")));
 	t.regex(run.stdout, /running\/host: SKIP {4}kvm-only 0\.\ds \(kvm only, but ACCEL=tcg\)/);
 });
+
+test("the same KUT suite on a booted-kernel target runs inside the guest (host root shared read-only, chroot)", async (t) => {
+	t.timeout(600_000);
+	const repo = await kutFixture();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-guest-"));
+	const matrix = path.join(dir, "m.yaml");
+	writeFileSync(
+		matrix,
+		`name: kut-guest
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: debian, prebuilt: { kernel: /boot/vmlinuz-*-amd64, modules: /lib/modules } }
+targets:
+  - { name: tcg, qemu: { cpu: max, smp: 2, memory: 1G, accel: tcg } }
+suites:
+  kut: { tree: kut, ref: master, accel: tcg, include: [pass-args, fail, kvm-only] }
+`,
+	);
+	const runDir = path.join(dir, "run");
+	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], {
+		cwd: REPO,
+		reject: false,
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
+	});
+	t.is(run.exitCode, 0, run.stderr);
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
+		cells: {
+			id: string;
+			state: string;
+			results: { testId: string; status: string; detail?: string; logPath: string }[];
+		}[];
+	};
+	const cell = results.cells[0];
+	t.is(cell?.state, "done");
+	t.deepEqual(cell?.results.map((r) => [r.testId, r.status, r.detail]).sort(), [
+		["fail", "fail", "3 tests, 1 unexpected failures, 1 skipped"],
+		["kvm-only", "skip", "kvm only, but ACCEL=tcg"],
+		["pass-args", "pass", "4 tests"],
+	]);
+	// The log came back from the guest, and KUT ran in the guest: its boot's console shows the chroot.
+	t.true(
+		readFileSync(cell?.results.find((r) => r.testId === "pass-args")?.logPath ?? "", "utf8").includes("PASS: arg two"),
+	);
+	t.true(
+		readFileSync(path.join(runDir, "cells", "debian__tcg", "kut", "boot", "console.log"), "utf8").includes(
+			"@@kvm-matrix-kut-start fail@@",
+		),
+	);
+});

@@ -8,6 +8,7 @@ import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel
 import type { EventBus } from "../events/bus.js";
 import type { CellStage, EngineEvent, TestResult } from "../events/types.js";
 import { buildKut, type KutBuild } from "../kut/build.js";
+import { runKutInGuest } from "../kut/run-guest.js";
 import { runKutOnHost } from "../kut/run-host.js";
 import type { Matrix, PrebuiltKernel, TreeRef } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
@@ -286,6 +287,18 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				}) as Promise<KutBuild>,
 		);
 
+	/** The KUT tests the suite's include/exclude globs and groups select, by name. */
+	const kutSelection = (built: KutBuild): string[] => {
+		const kut = matrix.suites.kut;
+		if (kut === undefined) return [];
+		const include = picomatch([...kut.include], { bash: true });
+		const exclude = kut.exclude.length === 0 ? () => false : picomatch([...kut.exclude], { bash: true });
+		return built.entries
+			.filter((e) => include(e.name) && !exclude(e.name))
+			.filter((e) => kut.groups.length === 0 || e.groups.some((g) => kut.groups.includes(g)))
+			.map((e) => e.name);
+	};
+
 	const byId = new Map(cells.map((c) => [c.id, c]));
 	const builds = new Map<string, KernelBuild>();
 	const notes = new Map<string, string[]>();
@@ -319,12 +332,11 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				}
 				return { kernel: { image: "" }, notes: [] } satisfies PreparedCell;
 			}
-			if (matrix.suites.kut !== undefined)
-				note(cellId, "kvm-unit-tests inside a booted guest are not run yet; use a host target");
 			try {
 				const [kernel] = await Promise.all([
 					c.jobs.kernel === undefined ? undefined : kernelBuild(c.jobs.kernel),
 					c.jobs.selftests === undefined ? undefined : selftestsBuild(c.jobs.selftests),
+					c.jobs.kut === undefined ? undefined : kutBuild(c.jobs.kut),
 				]);
 				if (kernel !== undefined) {
 					builds.set(cellId, kernel);
@@ -352,12 +364,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				if (matrix.suites.selftests !== undefined) note(cellId, "selftests on a host target are not run yet");
 				if (kut === undefined || c.jobs.kut === undefined) return;
 				const built = await kutBuild(c.jobs.kut);
-				const include = picomatch([...kut.include], { bash: true });
-				const exclude = kut.exclude.length === 0 ? () => false : picomatch([...kut.exclude], { bash: true });
-				const names = built.entries
-					.filter((e) => include(e.name) && !exclude(e.name))
-					.filter((e) => kut.groups.length === 0 || e.groups.some((g) => kut.groups.includes(g)))
-					.map((e) => e.name);
+				const names = kutSelection(built);
 				await runKutOnHost({
 					dir: built.dir,
 					tests: names,
@@ -372,9 +379,37 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				});
 				return;
 			}
+			const both = AbortSignal.any([signal, cellSignal]);
+			const kut = matrix.suites.kut;
+			const kutInGuest = async () => {
+				if (kut === undefined || c.jobs.kut === undefined) return;
+				const built = await kutBuild(c.jobs.kut);
+				const names = kutSelection(built);
+				if (names.length === 0) return;
+				await vmQueue.add(
+					async () => {
+						const run = await runKutInGuest({
+							kernel: prepared.kernel,
+							target: c.target,
+							dir: built.dir,
+							tests: names,
+							...(kut.accel === "auto" ? {} : { accel: kut.accel }),
+							timeoutS: kut.timeoutMs === undefined ? 90 : Math.ceil(kut.timeoutMs / 1000),
+							logDir: path.join(runDir.cellDir(cellId), "kut", attempt > 1 ? `attempt-${attempt}` : ""),
+							cacheDir: path.join(cache.root, "qemu"),
+							signal: both,
+							onResult: report,
+						});
+						if (run.boot.kind !== "completed")
+							note(cellId, `kvm-unit-tests guest: ${run.boot.kind}: ${run.boot.summary}`);
+					},
+					{ signal: both },
+				);
+			};
 			const suite = matrix.suites.selftests;
 			if (suite === undefined || c.jobs.selftests === undefined) {
 				send({ type: "RUNNING" });
+				await kutInGuest();
 				return;
 			}
 			const built = await selftestsBuild(c.jobs.selftests);
@@ -384,7 +419,6 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				suite.exclude,
 			);
 			const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
-			const both = AbortSignal.any([signal, cellSignal]);
 			// `parallel: N` runs the tests N at a time, each share in its own guest on the VM queue
 			// (one guest's tests stay sequential, so each test's log is its own).
 			const groups = Array.from({ length: Math.max(1, Math.min(suite.parallel, ids.length)) }, (_, g) =>
@@ -427,6 +461,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 					),
 				),
 			);
+			await kutInGuest();
 		},
 	});
 

@@ -38,7 +38,7 @@ export const logName = (id: string) => `${id.replaceAll("/", "__")}.log`;
 const GUEST_DIR = "/kvm-matrix-selftests";
 
 /** KVM as modules (a distro kernel): load the vendor module the guest CPU has; the other fails harmlessly. */
-function kvmModules(target: Target): ModuleRequest[] {
+export function kvmModules(target: Target): ModuleRequest[] {
 	return ["kvm_amd", "kvm_intel"].map((name) => {
 		const params = Object.entries(target.moduleParams[name] ?? target.moduleParams[name.replace("_", "-")] ?? {}).map(
 			([k, v]) => `${k}=${v}`,
@@ -47,7 +47,7 @@ function kvmModules(target: Target): ModuleRequest[] {
 	});
 }
 
-function builtinModuleParams(target: Target): string[] {
+export function builtinModuleParams(target: Target): string[] {
 	// Built-in modules take their parameters on the kernel command line as module.param=value.
 	return Object.entries(target.moduleParams).flatMap(([mod, params]) =>
 		Object.entries(params).map(([k, v]) => `${mod}.${k}=${v}`),
