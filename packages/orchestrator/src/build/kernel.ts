@@ -137,7 +137,9 @@ export async function buildKernel(options: {
 			...(options.signal === undefined ? {} : { signal: options.signal }),
 			onLine: (line) => {
 				options.onLine?.(line);
-				if (OBJECT_LINE.test(line)) options.onProgress?.(++objects, total);
+				if (!OBJECT_LINE.test(line)) return;
+				objects++;
+				options.onProgress?.(objects, total);
 			},
 		});
 	} catch (error) {
