@@ -122,10 +122,11 @@ source config.mak
 : "\${MAX_SMP:=$(nproc)}"
 : "\${TIMEOUT:=90s}"
 log_dir=\${unittest_log_dir:-logs}
-only_group= run_all= tap= tests=()
+only_group= run_all= tap= tests=() jobs=1
 while getopts "hvag:j:tl" opt; do
 	case $opt in
 	g) only_group=$OPTARG ;;
+	j) jobs=$OPTARG ;;
 	a) run_all=yes ;;
 	t) tap=yes ;;
 	h) echo "Usage: $0 [-h] [-v] [-a] [-g group] [-j N] [-t] [-l]"; exit 0 ;;
@@ -176,7 +177,16 @@ run_one() {
 }
 [ "$tap" = yes ] && echo "TAP version 13"
 name= file= smp=1 test_args= opts= arch= machine= check= accel= timeout= disabled_if= groups=
-flush() { [ -n "$name" ] && run_one "$name" "$file" "$smp" "$test_args" "$opts" "$arch" "$machine" "$check" "$accel" "$timeout" "$disabled_if" "$groups"; }
+flush() {
+	[ -n "$name" ] || return 0
+	if [ "$jobs" -gt 1 ]; then
+		# -j N: up to N tests at once, as KUT's run_tests.sh does.
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		run_one "$name" "$file" "$smp" "$test_args" "$opts" "$arch" "$machine" "$check" "$accel" "$timeout" "$disabled_if" "$groups" &
+	else
+		run_one "$name" "$file" "$smp" "$test_args" "$opts" "$arch" "$machine" "$check" "$accel" "$timeout" "$disabled_if" "$groups"
+	fi
+}
 # Its own descriptor, as KUT does: a test reading stdin must not eat the config.
 exec {cfg}<x86/unittests.cfg
 while IFS= read -r -u $cfg line || [ -n "$line" ]; do
@@ -199,8 +209,10 @@ while IFS= read -r -u $cfg line || [ -n "$line" ]; do
 	fi
 done
 flush
+wait
 [ "$tap" = yes ] && echo "1..$n"
-exit $failed
+grep -q '^FAIL' "$log_dir/SUMMARY" && exit 1
+exit 0
 `;
 
 export async function kutFixture(): Promise<string> {
