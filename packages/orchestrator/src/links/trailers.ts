@@ -1,0 +1,120 @@
+/**
+ * Trailers and message-ids, as KVM and kvm-unit-tests commits carry them (FACTS.md, "Link:
+ * trailers in real history"). Pure: text in, normalised references out. Every link is reduced to
+ * what it identifies — a mail (message-id), a bug, or just a URL — so that a test commit's
+ * references and a kernel commit's can be compared whatever URL shape each used.
+ */
+
+export type Reference =
+	| { readonly kind: "message-id"; readonly id: string }
+	| { readonly kind: "bug"; readonly tracker: string; readonly id: string }
+	| { readonly kind: "url"; readonly url: string };
+
+export interface Trailer {
+	readonly key: string;
+	readonly value: string;
+}
+
+const TRAILER = /^([A-Za-z][A-Za-z0-9-]*):\s*(.+?)\s*$/;
+
+/**
+ * The trailer block: the last paragraph, when every line of it is `Key: value` (continuations
+ * indented). `Link:`/`Message-Id:` lines elsewhere in the body are kept too: applied patches
+ * sometimes carry them above a maintainer's note.
+ */
+export function parseTrailers(message: string): Trailer[] {
+	const lines = message.replace(/\r/g, "").trimEnd().split("\n");
+	const trailers: Trailer[] = [];
+	for (const line of lines) {
+		const m = TRAILER.exec(line);
+		if (m === null) continue;
+		const key = m[1] ?? "";
+		if (
+			/^(link|message-id|closes|fixes|reported-by|signed-off-by|reviewed-by|acked-by|tested-by|suggested-by|co-developed-by|cc)$/i.test(
+				key,
+			)
+		) {
+			trailers.push({ key, value: m[2] ?? "" });
+		}
+	}
+	return trailers;
+}
+
+/** `<id>` or `id`, percent-decoded, without a trailing slash: the form two mentions can be compared in. */
+export function normaliseMessageId(text: string): string {
+	let id = text.trim().replace(/^<|>$/g, "");
+	try {
+		id = decodeURIComponent(id);
+	} catch {
+		// A stray % is left as it is: better an id that matches nothing than no id.
+	}
+	return id.replace(/\/+$/, "");
+}
+
+const LORE =
+	/^https?:\/\/(?:lore\.kernel\.org|lkml\.kernel\.org)\/(?:r|all|[a-z0-9._-]+)\/([^\s/]+(?:%2F)?)(?:\/.*)?$/i;
+const MSGID_LINK = /^https?:\/\/patch\.msgid\.link\/([^\s/]+)(?:\/.*)?$/i;
+const BUGZILLA = /^https?:\/\/bugzilla\.kernel\.org\/show_bug\.cgi\?id=(\d+)/i;
+const GITLAB_ISSUE = /^https?:\/\/gitlab\.com\/([^\s]+?)\/-\/issues\/(\d+)/i;
+const GITHUB_ISSUE = /^https?:\/\/github\.com\/([^/\s]+\/[^/\s]+)\/issues\/(\d+)/i;
+
+/** What one link points at. A trailing ` # [1]` comment and `<>` around the URL are ignored. */
+export function referenceFromUrl(raw: string): Reference {
+	const url = raw
+		.replace(/\s+#.*$/, "")
+		.trim()
+		.replace(/^<|>$/g, "");
+	const lore = LORE.exec(url) ?? MSGID_LINK.exec(url);
+	if (lore !== null && (lore[1] ?? "").includes("@"))
+		return { kind: "message-id", id: normaliseMessageId(lore[1] ?? "") };
+	if (lore !== null && /%40/i.test(lore[1] ?? "")) return { kind: "message-id", id: normaliseMessageId(lore[1] ?? "") };
+	const bz = BUGZILLA.exec(url);
+	if (bz !== null) return { kind: "bug", tracker: "bugzilla.kernel.org", id: bz[1] ?? "" };
+	const gl = GITLAB_ISSUE.exec(url);
+	if (gl !== null) return { kind: "bug", tracker: `gitlab.com/${gl[1]}`, id: gl[2] ?? "" };
+	const gh = GITHUB_ISSUE.exec(url);
+	if (gh !== null) return { kind: "bug", tracker: `github.com/${gh[1]}`, id: gh[2] ?? "" };
+	return { kind: "url", url };
+}
+
+/** Every reference a commit message makes through its trailers, in order. */
+export function referencesOf(message: string): Reference[] {
+	return parseTrailers(message).flatMap(({ key, value }): Reference[] => {
+		const k = key.toLowerCase();
+		if (k === "message-id") return [{ kind: "message-id", id: normaliseMessageId(value) }];
+		if (k === "link" || k === "closes") return [referenceFromUrl(value)];
+		return [];
+	});
+}
+
+/** A message-id's series: the stem all patches of one posting share, and this patch's index. */
+export type Series = { readonly stem: string; readonly index: number } | undefined;
+
+// git send-email: <YYYYMMDDhhmmss>.<pid>-<n>-<author>@<domain>
+const SEND_EMAIL = /^(\d{14}\.\d+)-(\d+)-(.+@.+)$/;
+// b4: <YYYYMMDD>-<topic>-v<k>-<n>-<hash>@<domain>
+const B4 = /^(\d{8}-.+-v\d+)-(\d+)-([0-9a-f]+@.+)$/;
+
+/** The series a message-id belongs to; undefined for shapes that identify a single mail only. */
+export function seriesOf(messageId: string): Series {
+	const send = SEND_EMAIL.exec(messageId);
+	if (send !== null) return { stem: `${send[1]}-*-${send[3]}`, index: Number(send[2]) };
+	const b4 = B4.exec(messageId);
+	if (b4 !== null) return { stem: `${b4[1]}-*-${b4[3]}`, index: Number(b4[2]) };
+	return undefined;
+}
+
+/** A kernel commit cited in prose, the kernel's way: `commit f402ecd7a8b6 ("KVM: nSVM: ...")`. */
+export interface Citation {
+	readonly sha: string;
+	readonly subject: string;
+}
+
+/** Citations in a commit body; line breaks inside the quoted subject are joined. */
+export function citationsOf(message: string): Citation[] {
+	const text = message.replace(/\s*\n\s*/g, " ");
+	return [...text.matchAll(/\bcommit ([0-9a-f]{12,40}) \("(.+?)"\)/g)].map((m) => ({
+		sha: m[1] ?? "",
+		subject: m[2] ?? "",
+	}));
+}
