@@ -1,0 +1,91 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { execa } from "execa";
+import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
+import { fixDependencies, locateFix } from "./fixes.js";
+import { updateLinkIndex } from "./index.js";
+import { commitsAddingEntry, commitsTouching, testSources } from "./test-commits.js";
+
+const env = {
+	GIT_AUTHOR_NAME: "Dev",
+	GIT_AUTHOR_EMAIL: "d@e.org",
+	GIT_COMMITTER_NAME: "Dev",
+	GIT_COMMITTER_EMAIL: "d@e.org",
+};
+const git = async (cwd: string, ...args: string[]) => (await execa("git", args, { cwd, env })).stdout.trim();
+async function commit(dir: string, files: Record<string, string>, message: string) {
+	for (const [file, text] of Object.entries(files)) {
+		mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+		writeFileSync(path.join(dir, file), text);
+	}
+	await git(dir, "add", "-A");
+	await git(dir, "commit", "-q", "-m", message);
+	return git(dir, "rev-parse", "HEAD");
+}
+
+test("a KUT test maps to the commits that touched its source, and through their links to the KVM fix", async (t) => {
+	// The kernel side: the fix is patch 1 of a series, only in next.
+	const kernel = mkdtempSync(path.join(os.tmpdir(), "kernel-"));
+	await git(kernel, "init", "-q", "-b", "master");
+	await commit(kernel, { "base.c": "x" }, "Initial");
+	await git(kernel, "checkout", "-q", "-b", "next");
+	const fix = await commit(
+		kernel,
+		{ "arch/x86/kvm/emulate.c": "fix" },
+		"KVM: x86: Fix emulated MMIO with ENTER\n\nLink: https://patch.msgid.link/20260225012049.920665-2-seanjc@google.com",
+	);
+	// The test side (KUT-shaped): the test commit links the series' cover letter, then its own posting.
+	const kut = mkdtempSync(path.join(os.tmpdir(), "kut-"));
+	await git(kut, "init", "-q", "-b", "master");
+	await commit(
+		kut,
+		{ "x86/unittests.cfg": "[emulator]\nfile = emulator.flat\n", "x86/emulator.c": "v1" },
+		"x86: add emulator test",
+	);
+	await commit(
+		kut,
+		{
+			"x86/emulator.c": "v2",
+			"x86/unittests.cfg":
+				"[emulator]\nfile = emulator.flat\n\n[emulator-mmio]\nfile = emulator.flat\ntest_args = mmio\n",
+		},
+		"x86/emulator: Add testcases for ENTER + emulated MMIO\n\nLink: https://lore.kernel.org/all/20260225012049.920665-1-seanjc@google.com\nLink: https://patch.msgid.link/20260301000000.5555-3-seanjc@google.com",
+	);
+	const cfg = parseUnittestsCfg(await git(kut, "show", "master:x86/unittests.cfg")).entries;
+	const mmio = cfg.find((e) => e.name === "emulator-mmio");
+	if (mmio === undefined) return t.fail();
+	t.deepEqual(testSources({ suite: "kut", entry: mmio }), ["x86/emulator.c"]);
+	t.deepEqual(testSources({ suite: "selftests", id: "x86_64/cpuid_test" }), [
+		"tools/testing/selftests/kvm/x86_64/cpuid_test.c",
+	]);
+	const touching = await commitsTouching(kut, "master", testSources({ suite: "kut", entry: mmio }));
+	t.is(touching.length, 2);
+	const added = await commitsAddingEntry(kut, "master", "emulator-mmio");
+	t.deepEqual(
+		added.map((c) => c.subject),
+		["x86/emulator: Add testcases for ENTER + emulated MMIO"],
+	);
+
+	const index = await updateLinkIndex(
+		kernel,
+		["master", "next"],
+		path.join(mkdtempSync(path.join(os.tmpdir(), "i-")), "k.json"),
+	);
+	const deps = touching.flatMap((c) => fixDependencies(c).messageIds);
+	t.deepEqual(deps, ["20260225012049.920665-1-seanjc@google.com"]);
+	const where = await locateFix({
+		repo: kernel,
+		index,
+		messageId: deps[0] ?? "",
+		kernel: "master",
+		branches: { "kvm/master": "master", "kvm-x86/next": "next" },
+	});
+	t.deepEqual(where, {
+		kind: "not-contained",
+		commit: fix,
+		subject: "KVM: x86: Fix emulated MMIO with ENTER",
+		containedIn: ["kvm-x86/next"],
+	});
+});
