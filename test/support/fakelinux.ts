@@ -112,3 +112,52 @@ export async function fakeLinux(): Promise<string> {
 	await git("checkout", "-q", "master");
 	return dir;
 }
+
+/**
+ * The verdict story on the fakelinux tree, as real commits (DESIGN.md, the maintainers' thread):
+ * `story-next` carries a KVM fix (patch 2 of a series); `story-master` does not, but carries the
+ * test commit that links the fix's series (cover letter) and its own posting, and a commit that
+ * breaks regress_test, which passes on story-next: one pending fix, one real regression.
+ */
+export async function fakeLinuxWithStory(): Promise<string> {
+	const dir = await fakeLinux();
+	const write = (rel: string, text: string) => {
+		mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+		writeFileSync(path.join(dir, rel), text);
+	};
+	const git = (...args: string[]) => execa("git", args, { cwd: dir, env });
+	const kvmTests = "tools/testing/selftests/kvm";
+	await git("checkout", "-q", "-b", "story-base", "master");
+	write(`${kvmTests}/x86_64/regress_test.c`, '#include <stdio.h>\nint main(void) { puts("fine"); return 0; }\n');
+	const makefile = (await execa("cat", [path.join(dir, kvmTests, "Makefile")])).stdout;
+	write(
+		`${kvmTests}/Makefile`,
+		`${makefile.replace("x86_64/broken_test", "x86_64/broken_test x86_64/regress_test")}\n`,
+	);
+	await git("add", "-A");
+	await git("commit", "-q", "-m", "KVM: selftests: add regress_test");
+	await git("checkout", "-q", "-b", "story-next", "story-base");
+	write("arch/x86/kvm/x86.c", "/* the fix */\n");
+	await git("add", "-A");
+	await git(
+		"commit",
+		"-q",
+		"-m",
+		"KVM: x86: Fix the thing fail_test checks\n\nLink: https://patch.msgid.link/20260101000000.4242-2-dev@example.org",
+	);
+	await git("checkout", "-q", "-b", "story-master", "story-base");
+	const failTest = (await execa("cat", [path.join(dir, kvmTests, "x86_64/fail_test.c")])).stdout;
+	write(`${kvmTests}/x86_64/fail_test.c`, `${failTest}\n/* checks the thing */\n`);
+	await git("add", "-A");
+	await git(
+		"commit",
+		"-q",
+		"-m",
+		"KVM: selftests: check the thing in fail_test\n\nLink: https://lore.kernel.org/all/20260101000000.4242-1-dev@example.org\nLink: https://lore.kernel.org/r/20260102000000.777-1-qa@example.org",
+	);
+	write(`${kvmTests}/x86_64/regress_test.c`, '#include <stdio.h>\nint main(void) { puts("broken"); return 1; }\n');
+	await git("add", "-A");
+	await git("commit", "-q", "-m", "KVM: selftests: a change that breaks regress_test");
+	await git("checkout", "-q", "master");
+	return dir;
+}

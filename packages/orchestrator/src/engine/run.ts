@@ -20,6 +20,9 @@ import { buildSelftests, cachedSelftests, type SelftestsBuild } from "../selftes
 import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import { resolveRef, syncTree, worktreeFor } from "../sources/git.js";
+import { describeVerdict, type KnownIssue, testKey, type Verdict } from "../verdicts/classify.js";
+import { type CellSources, verdictsForRun } from "../verdicts/for-run.js";
+import { loadKnownIssues } from "../verdicts/known-issues.js";
 import { type CellContext, cellStateOf, createCellMachine, type PreparedCell, StageError } from "./cell-machine.js";
 import { RunDirectory, timestamp } from "./run-dir.js";
 
@@ -47,7 +50,9 @@ export interface CellSummary {
 	readonly state: "done" | "failed" | "cancelled";
 	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
 	readonly counts: Readonly<Record<TestResult["status"], number>>;
-	readonly results: readonly TestResult[];
+	/** Every result; non-passing ones carry their verdict and its one-line explanation. */
+	readonly results: readonly (TestResult & { readonly verdict?: Verdict; readonly explanation?: string })[];
+	readonly verdicts: Readonly<Partial<Record<Verdict["verdict"], number>>>;
 	readonly notes: readonly string[];
 }
 
@@ -164,6 +169,12 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	);
 	// Created only now: a run refused before it started leaves nothing behind.
 	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
+	let knownIssues: KnownIssue[] = [];
+	if (matrix.knownIssues !== undefined) {
+		const loaded = await loadKnownIssues(matrix.knownIssues);
+		if (loaded.problems.length > 0) throw new RunSetupError(loaded.problems[0] ?? "bad known-issues file");
+		knownIssues = loaded.issues;
+	}
 	runDir.write("plan.json", {
 		runId,
 		matrix: matrix.file,
@@ -297,6 +308,32 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			.filter((e) => include(e.name) && !exclude(e.name))
 			.filter((e) => kut.groups.length === 0 || e.groups.some((g) => kut.groups.includes(g)))
 			.map((e) => e.name);
+	};
+
+	/** What verdicts need to know of a cell: its kernel's tree and commit, its tests' repositories. */
+	const cellSources = async (c: PlannedCell, results: readonly TestResult[]): Promise<CellSources> => {
+		const kernelRef = c.kernel.kind === "source" ? { tree: c.kernel.tree, ref: c.kernel.ref } : c.kernel.source;
+		const kernelSha = kernelRef === undefined ? undefined : resolutions.get(refKey(kernelRef));
+		const revisionOf = (id: string | undefined) => (id === undefined ? undefined : jobs.get(id)?.revision);
+		const st = revisionOf(c.jobs.selftests);
+		const kt = revisionOf(c.jobs.kut);
+		const kutBuilt =
+			c.jobs.kut === undefined
+				? undefined
+				: await (running.get(c.jobs.kut) as Promise<KutBuild> | undefined)?.catch(() => undefined);
+		return {
+			cell: c.id,
+			kernelId: c.kernel.id,
+			target: c.target.name,
+			...(kernelRef === undefined || kernelSha === undefined
+				? {}
+				: { kernel: { tree: kernelRef.tree, repo: await repoOf(kernelRef.tree), sha: kernelSha } }),
+			...(st?.sha === undefined ? {} : { selftests: { repo: await repoOf(st.tree), sha: st.sha } }),
+			...(kt?.sha === undefined || kutBuilt === undefined
+				? {}
+				: { kut: { repo: await repoOf(kt.tree), sha: kt.sha, entries: kutBuilt.entries } }),
+			results,
+		};
 	};
 
 	const byId = new Map(cells.map((c) => [c.id, c]));
@@ -551,6 +588,26 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const outcome = await finished;
 	signal.removeEventListener("abort", onAbort);
 
+	// Verdicts: which failures a missing fix explains, which are regressions (DESIGN.md).
+	let verdicts = new Map<string, Map<string, Verdict>>();
+	if (outcome === "completed") {
+		try {
+			verdicts = await verdictsForRun({
+				cells: await Promise.all(cells.map((c) => cellSources(c, finals.get(c.id)?.context.results ?? []))),
+				...(matrix.baseline?.kind === "kernel" ? { baselineKernel: matrix.baseline.kernelId } : {}),
+				knownIssues,
+				branches: (tree) =>
+					Object.fromEntries(
+						[...resolutions.keys()].filter((k) => k.startsWith(`${tree}@`)).map((k) => [k, k.slice(tree.length + 1)]),
+					),
+				linkCacheDir: path.join(cache.root, "links"),
+			});
+		} catch (error) {
+			for (const c of cells)
+				note(c.id, `verdicts could not be computed: ${error instanceof Error ? error.message : String(error)}`);
+		}
+	}
+
 	const summaries: CellSummary[] = cells.map((c) => {
 		const final = finals.get(c.id);
 		const context = final?.context;
@@ -571,7 +628,11 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			state,
 			...(context?.failure === undefined ? {} : { failure: context.failure }),
 			counts,
-			results,
+			results: results.map((r) => {
+				const verdict = verdicts.get(c.id)?.get(testKey(r));
+				return verdict === undefined ? r : { ...r, verdict, explanation: describeVerdict(verdict) };
+			}),
+			verdicts: countVerdicts(verdicts.get(c.id)),
 			notes: [...new Set(notes.get(c.id) ?? [])],
 		};
 	});
@@ -586,4 +647,10 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	runDir.append({ type: "run-finished", outcome });
 	bus.emit({ type: "run-finished", at: now(), runId, outcome });
 	return { runId, dir: runDir.dir, outcome, cells: summaries, resultsFile };
+}
+
+function countVerdicts(perTest: ReadonlyMap<string, Verdict> | undefined): Partial<Record<Verdict["verdict"], number>> {
+	const counts: Partial<Record<Verdict["verdict"], number>> = {};
+	for (const v of perTest?.values() ?? []) counts[v.verdict] = (counts[v.verdict] ?? 0) + 1;
+	return counts;
 }

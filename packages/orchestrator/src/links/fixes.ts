@@ -37,8 +37,13 @@ export async function locateFix(options: {
 	readonly messageId: string;
 	readonly kernel: string;
 	readonly branches: Readonly<Record<string, string>>;
+	/** The test's own commits: in a kernel tree (selftests) they carry the same links and are not the fix. */
+	readonly exclude?: readonly string[];
 }): Promise<FixLocation> {
-	const { exact, series } = options.index.commitsFor(options.messageId);
+	const found = options.index.commitsFor(options.messageId);
+	const skip = new Set(options.exclude ?? []);
+	const exact = found.exact.filter((sha) => !skip.has(sha));
+	const series = found.series.filter((sha) => !skip.has(sha));
 	const candidates = exact.length > 0 ? exact : series;
 	if (candidates.length === 0) return { kind: "not-applied", messageId: options.messageId };
 	for (const sha of candidates) {

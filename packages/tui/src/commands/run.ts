@@ -35,6 +35,9 @@ function summaryLines(summary: RunSummary): string[] {
 				: `${cell.state}${cell.failure ? ` in ${cell.failure.stage}: ${cell.failure.reason}` : ""}`;
 		lines.push(`  ${cell.id.padEnd(width)}  ${state}`);
 		for (const line of cell.failure?.evidence ?? []) lines.push(`  ${" ".repeat(width)}  | ${line}`);
+		const explained = cell.results.filter((r) => r.explanation !== undefined);
+		const testWidth = Math.max(0, ...explained.map((r) => r.testId.length));
+		for (const r of explained) lines.push(`  ${" ".repeat(width)}  ${r.testId.padEnd(testWidth)}  ${r.explanation}`);
 		for (const n of cell.notes) lines.push(`  ${" ".repeat(width)}  note: ${n}`);
 	}
 	lines.push("", `run directory: ${summary.dir}`, `results: ${summary.resultsFile}`);

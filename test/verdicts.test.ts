@@ -1,0 +1,74 @@
+// Verdicts in a real run: real commits with Link: trailers on the fakelinux tree, real builds,
+// real boots. Nothing is hard-coded: the verdicts come from the history.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { execa } from "execa";
+import { CLI, REPO } from "./support/cli.js";
+import { fakeLinuxWithStory } from "./support/fakelinux.js";
+
+interface Results {
+	cells: {
+		id: string;
+		state: string;
+		verdicts: Record<string, number>;
+		results: { testId: string; status: string; verdict?: { verdict: string }; explanation?: string }[];
+	}[];
+}
+
+test.serial("a fix only in the other branch is pending-fix; a test broken by a commit is a regression", async (t) => {
+	t.timeout(600_000);
+	const tree = await fakeLinuxWithStory();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "verdicts-"));
+	const matrix = path.join(dir, "m.yaml");
+	writeFileSync(
+		matrix,
+		`name: story
+trees:
+  fake: { path: ${tree} }
+config: { base: tinyconfig }
+kernels:
+  - { tree: fake, ref: story-master }
+  - { tree: fake, ref: story-next }
+targets:
+  - { name: t, qemu: { smp: 1, memory: 768M, accel: tcg } }
+suites:
+  selftests: { include: [x86_64/pass_test, x86_64/fail_test, x86_64/tap_test, x86_64/regress_test], timeout: 30s }
+baseline: { tree: fake, ref: story-next }
+`,
+	);
+	const runDir = path.join(dir, "run");
+	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], {
+		cwd: REPO,
+		reject: false,
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
+	});
+	t.is(run.exitCode, 0, run.stderr);
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+	const verdictOf = (cell: string, test: string) =>
+		results.cells.find((c) => c.id === cell)?.results.find((r) => r.testId === test)?.explanation;
+	t.is(
+		verdictOf("fake@story-master/t", "x86_64/fail_test"),
+		"pending-fix: needs " +
+			(await execa("git", ["-C", tree, "rev-parse", "--short=12", "story-next"])).stdout +
+			' ("KVM: x86: Fix the thing fail_test checks"), in fake@story-next',
+	);
+	t.regex(
+		verdictOf("fake@story-master/t", "x86_64/regress_test") ?? "",
+		/^regression: passed on fake@story-next \([0-9a-f]{12}\)$/,
+	);
+	t.is(verdictOf("fake@story-master/t", "x86_64/tap_test"), "still-failing: fail on fake@story-next too");
+	t.is(verdictOf("fake@story-master/t", "x86_64/pass_test"), undefined);
+	// On the baseline itself the test's source has no link and there is nothing to compare with.
+	t.is(
+		verdictOf("fake@story-next/t", "x86_64/fail_test"),
+		"new-failure: no baseline result and no linked fix; needs a human",
+	);
+	t.deepEqual(results.cells.find((c) => c.id === "fake@story-master/t")?.verdicts, {
+		"pending-fix": 1,
+		regression: 1,
+		"still-failing": 1,
+	});
+	t.regex(run.stdout, /x86_64\/fail_test +pending-fix: needs [0-9a-f]{12}/);
+});
