@@ -44,16 +44,12 @@ export async function makeConfig(options: {
 	readonly worktree: string;
 	readonly out: string;
 	readonly config: KernelConfig;
-	readonly signal?: AbortSignal;
-	readonly onLine?: (line: string) => void;
+	readonly signal?: AbortSignal | undefined;
+	readonly onLine?: ((line: string) => void) | undefined;
 }): Promise<string> {
 	const { worktree, out } = options;
 	const run = (file: string, args: string[]) =>
-		runCommand(file, args, {
-			cwd: worktree,
-			...(options.signal === undefined ? {} : { signal: options.signal }),
-			...(options.onLine === undefined ? {} : { onLine: options.onLine }),
-		});
+		runCommand(file, args, { cwd: worktree, signal: options.signal, onLine: options.onLine });
 	const kvmFragment = path.join(out, "kvm-matrix.config");
 	await writeFile(kvmFragment, KVM_TEST_FRAGMENT);
 	const selftests = path.join(worktree, SELFTESTS_CONFIG);

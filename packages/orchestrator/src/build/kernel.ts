@@ -70,10 +70,7 @@ export async function buildKernel(options: {
 	const configId = hashText(JSON.stringify(options.config)).slice(0, 12);
 	const out = path.join(options.cache.builds, "out", `${options.sha.slice(0, 12)}-${configId}`);
 	await mkdir(out, { recursive: true });
-	const common = {
-		...(options.signal === undefined ? {} : { signal: options.signal }),
-		...(options.onLine === undefined ? {} : { onLine: options.onLine }),
-	};
+	const common = { signal: options.signal, onLine: options.onLine };
 	// The inputs that decide the final .config; if they were built before, skip even the config
 	// steps (a few seconds of make each), which is what keeps a warm run near zero.
 	const compiler = await compilerId();

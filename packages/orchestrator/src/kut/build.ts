@@ -36,11 +36,7 @@ export async function buildKut(options: {
 	if (existsSync(marker) && existsSync(path.join(options.worktree, "config.mak"))) {
 		return { dir: options.worktree, entries: await entries(), cacheHit: true };
 	}
-	const common = {
-		cwd: options.worktree,
-		...(options.signal === undefined ? {} : { signal: options.signal }),
-		...(options.onLine === undefined ? {} : { onLine: options.onLine }),
-	};
+	const common = { cwd: options.worktree, signal: options.signal, onLine: options.onLine };
 	try {
 		await runCommand("./configure", ["--arch=x86_64"], common);
 		await runCommand("make", [`-j${options.jobs ?? os.availableParallelism()}`], common);

@@ -20,12 +20,13 @@ export class CancelledError extends Error {
 	}
 }
 
+// Optional fields accept an explicit undefined so callers can pass their own optional options on.
 export interface RunOptions {
-	readonly cwd?: string;
-	readonly env?: Readonly<Record<string, string>>;
-	readonly signal?: AbortSignal;
+	readonly cwd?: string | undefined;
+	readonly env?: Readonly<Record<string, string>> | undefined;
+	readonly signal?: AbortSignal | undefined;
 	/** Every output line (stdout and stderr interleaved), as it comes. */
-	readonly onLine?: (line: string) => void;
+	readonly onLine?: ((line: string) => void) | undefined;
 	/** How many trailing lines to keep for the error message. */
 	readonly keepLines?: number;
 }

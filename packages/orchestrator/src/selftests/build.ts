@@ -83,11 +83,7 @@ export async function buildSelftests(options: {
 	const headers = path.join(root, "headers");
 	const outputDir = path.join(root, "out");
 	await mkdir(outputDir, { recursive: true });
-	const common = {
-		cwd: options.worktree,
-		...(options.signal === undefined ? {} : { signal: options.signal }),
-		...(options.onLine === undefined ? {} : { onLine: options.onLine }),
-	};
+	const common = { cwd: options.worktree, signal: options.signal, onLine: options.onLine };
 	const kvmDir = path.join(options.worktree, SELFTESTS_DIR);
 	if (!existsSync(kvmDir)) throw new BuildFailedError(`no ${SELFTESTS_DIR} in this tree`, []);
 	try {
