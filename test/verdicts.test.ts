@@ -72,3 +72,63 @@ baseline: { tree: fake, ref: story-next }
 	});
 	t.regex(run.stdout, /x86_64\/fail_test +pending-fix: needs [0-9a-f]{12}/);
 });
+
+test.serial(
+	"classify re-derives the verdicts from a run directory, and a known-issues entry changes them",
+	async (t) => {
+		t.timeout(600_000);
+		const tree = await fakeLinuxWithStory();
+		const dir = mkdtempSync(path.join(os.tmpdir(), "classify-"));
+		const yaml = `name: story
+trees:
+  fake: { path: ${tree} }
+config: { base: tinyconfig }
+kernels:
+  - { tree: fake, ref: story-master }
+  - { tree: fake, ref: story-next }
+targets:
+  - { name: t, qemu: { smp: 1, memory: 768M, accel: tcg } }
+suites:
+  selftests: { include: [x86_64/fail_test, x86_64/regress_test], timeout: 30s }
+baseline: { tree: fake, ref: story-next }
+`;
+		writeFileSync(path.join(dir, "m.yaml"), yaml);
+		const env = { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") };
+		const runDir = path.join(dir, "run");
+		const run = await execa("node", [CLI, "run", path.join(dir, "m.yaml"), "--run-dir", runDir], {
+			cwd: REPO,
+			reject: false,
+			env,
+		});
+		t.is(run.exitCode, 0, run.stderr);
+		const again = await execa("node", [CLI, "classify", runDir], { cwd: REPO, reject: false, env });
+		t.is(again.exitCode, 0, again.stderr);
+		t.regex(
+			again.stdout,
+			/^fake@story-master\/t: 2 to explain\n {2}x86_64\/fail_test +pending-fix: needs [0-9a-f]{12} /m,
+		);
+		t.regex(again.stdout, /x86_64\/regress_test {2}regression: passed on fake@story-next/);
+
+		writeFileSync(
+			path.join(dir, "known.yaml"),
+			'- { test: "selftests:x86_64/regress_test", reason: "broken on purpose", bug: "https://bugzilla.kernel.org/show_bug.cgi?id=1" }\n',
+		);
+		writeFileSync(path.join(dir, "m2.yaml"), `${yaml}known-issues: known.yaml\n`);
+		const known = await execa("node", [CLI, "classify", runDir, "--matrix", path.join(dir, "m2.yaml")], {
+			cwd: REPO,
+			reject: false,
+			env,
+		});
+		t.is(known.exitCode, 0, known.stderr);
+		t.regex(
+			known.stdout,
+			/x86_64\/regress_test {2}known: broken on purpose \(https:\/\/bugzilla\.kernel\.org\/show_bug\.cgi\?id=1\)/,
+		);
+		const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+		t.deepEqual(results.cells.find((c) => c.id === "fake@story-master/t")?.verdicts, { "pending-fix": 1, known: 1 });
+
+		const notARun = await execa("node", [CLI, "classify", dir], { cwd: REPO, reject: false, env });
+		t.is(notARun.exitCode, 2);
+		t.is(notARun.stderr, `kvm-matrix classify: ${dir}: not a run directory (no plan.json)`);
+	},
+);

@@ -6,3 +6,4 @@ export { type CachePaths, cachePaths, cacheRoot } from "./paths/cache.js";
 export * from "./plan/index.js";
 export { CancelledError } from "./proc/run.js";
 export { err, ok, type Result } from "./result.js";
+export { reclassifyRun, runMatrixFile } from "./verdicts/reclassify.js";

@@ -3,6 +3,7 @@ import path from "node:path";
 import { ensureDemoTree } from "@kvm-matrix/orchestrator";
 import { Command, CommanderError } from "commander";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
+import { classifyCommand } from "./commands/classify.js";
 import { planCommand } from "./commands/plan.js";
 import { type RunCommandOptions, runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
@@ -79,6 +80,15 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")
 		.option("-v, --verbose", "also print build output and guest consoles", false)
 		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
+
+	program
+		.command("classify")
+		.description("give a finished run's failures their verdicts again, from its run directory, running nothing")
+		.argument("<run-dir>", "a run directory (runs/<timestamp>-<name>)")
+		.option("--matrix <file>", "use this matrix instead of the run's (e.g. with a new known-issues file)")
+		.action(async (runDir: string, options: { matrix?: string }) =>
+			setExit(await classifyCommand(runDir, options, io)),
+		);
 
 	program
 		.command("demo-tree")

@@ -167,14 +167,14 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const prebuilt = new Map(
 		cells.flatMap((c) => (c.kernel.kind === "prebuilt" ? [[c.kernel.id, prebuiltFiles(c.kernel)] as const] : [])),
 	);
-	// Created only now: a run refused before it started leaves nothing behind.
-	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
 	let knownIssues: KnownIssue[] = [];
 	if (matrix.knownIssues !== undefined) {
 		const loaded = await loadKnownIssues(matrix.knownIssues);
 		if (loaded.problems.length > 0) throw new RunSetupError(loaded.problems[0] ?? "bad known-issues file");
 		knownIssues = loaded.issues;
 	}
+	// Created only now: a run refused before it started leaves nothing behind.
+	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
 	runDir.write("plan.json", {
 		runId,
 		matrix: matrix.file,
