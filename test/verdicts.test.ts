@@ -132,3 +132,43 @@ baseline: { tree: fake, ref: story-next }
 		t.is(notARun.stderr, `kvm-matrix classify: ${dir}: not a run directory (no plan.json)`);
 	},
 );
+
+test("explain shows a test's fixes and where each is merged, without running anything", async (t) => {
+	const tree = await fakeLinuxWithStory();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "explain-"));
+	writeFileSync(
+		path.join(dir, "m.yaml"),
+		`name: story
+trees:
+  fake: { path: ${tree} }
+kernels:
+  - { tree: fake, ref: story-master }
+  - { tree: fake, ref: story-next }
+targets:
+  - { name: t }
+suites:
+  selftests: {}
+`,
+	);
+	const env = { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") };
+	const explain = (test: string) =>
+		execa("node", [CLI, "explain", test, "--matrix", path.join(dir, "m.yaml")], { cwd: REPO, reject: false, env });
+	const fix = (await execa("git", ["-C", tree, "rev-parse", "--short=12", "story-next"])).stdout;
+	const run = await explain("selftests:x86_64/fail_test");
+	t.is(run.exitCode, 0, run.stderr);
+	t.regex(run.stdout, /^selftests:x86_64\/fail_test \(from fake@story-master\)\n/);
+	t.true(
+		run.stdout.includes(
+			`    needs ${fix} ("KVM: x86: Fix the thing fail_test checks") via 20260101000000.4242-1-dev@example.org: in fake@story-next; not in fake@story-master\n`,
+		),
+	);
+	const bad = await explain("fail_test");
+	t.is(bad.exitCode, 2);
+	t.is(bad.stderr, 'kvm-matrix explain: "fail_test" is not SUITE:TEST (e.g. selftests:x86_64/cpuid_test, kut:vmx)');
+	const none = await explain("selftests:x86_64/nope");
+	t.is(none.exitCode, 2);
+	t.is(
+		none.stderr,
+		"kvm-matrix explain: no commit in fake@story-master touches tools/testing/selftests/kvm/x86_64/nope.c",
+	);
+});

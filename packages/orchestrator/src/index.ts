@@ -6,4 +6,6 @@ export { type CachePaths, cachePaths, cacheRoot } from "./paths/cache.js";
 export * from "./plan/index.js";
 export { CancelledError } from "./proc/run.js";
 export { err, ok, type Result } from "./result.js";
+export { SourceError } from "./sources/git.js";
+export { ExplainError, explainTest, type TestExplanation } from "./verdicts/explain.js";
 export { reclassifyRun, runMatrixFile } from "./verdicts/reclassify.js";

@@ -4,6 +4,7 @@ import { ensureDemoTree } from "@kvm-matrix/orchestrator";
 import { Command, CommanderError } from "commander";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { classifyCommand } from "./commands/classify.js";
+import { explainCommand } from "./commands/explain.js";
 import { planCommand } from "./commands/plan.js";
 import { type RunCommandOptions, runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
@@ -89,6 +90,13 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.action(async (runDir: string, options: { matrix?: string }) =>
 			setExit(await classifyCommand(runDir, options, io)),
 		);
+
+	program
+		.command("explain")
+		.description("show the KVM fixes a test depends on and where each is merged, running nothing")
+		.argument("<test>", "SUITE:TEST, e.g. selftests:x86_64/cpuid_test or kut:vmx")
+		.requiredOption("--matrix <file>", "the matrix whose trees and branches to look in")
+		.action(async (test: string, options: { matrix: string }) => setExit(await explainCommand(test, options, io)));
 
 	program
 		.command("demo-tree")
