@@ -8,6 +8,17 @@ import { CommandError, capture, runCommand } from "../proc/run.js";
 import { droppedOptions, hashText, makeConfig } from "./kconfig.js";
 import { KVM_TEST_FRAGMENT } from "./kvm-test-fragment.js";
 
+/** What every build step (kernel, selftests, KUT) works on: one commit's worktree, in the cache. */
+export interface BuildInput {
+	readonly worktree: string;
+	readonly sha: string;
+	readonly cache: CachePaths;
+	/** make's -j; all CPUs by default. */
+	readonly jobs?: number;
+	readonly signal?: AbortSignal;
+	readonly onLine?: (line: string) => void;
+}
+
 /** A build that failed: the first compiler error lines are the evidence for an `infra` result. */
 export class BuildFailedError extends Error {
 	override readonly name = "BuildFailedError";
@@ -56,16 +67,12 @@ const hasCcache = async () =>
  * the final .config (after olddefconfig and the fragments) plus the commit and the compiler: a
  * hit skips make entirely. A miss builds out of tree (`O=`) and stores the image.
  */
-export async function buildKernel(options: {
-	readonly worktree: string;
-	readonly sha: string;
-	readonly config: KernelConfig;
-	readonly cache: CachePaths;
-	readonly jobs?: number;
-	readonly signal?: AbortSignal;
-	readonly onLine?: (line: string) => void;
-	readonly onProgress?: (done: number, total: number | undefined) => void;
-}): Promise<KernelBuild> {
+export async function buildKernel(
+	options: BuildInput & {
+		readonly config: KernelConfig;
+		readonly onProgress?: (done: number, total: number | undefined) => void;
+	},
+): Promise<KernelBuild> {
 	const started = performance.now();
 	const configId = hashText(JSON.stringify(options.config)).slice(0, 12);
 	const out = path.join(options.cache.builds, "out", `${options.sha.slice(0, 12)}-${configId}`);

@@ -2,8 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { BuildFailedError, firstErrors } from "../build/kernel.js";
-import type { CachePaths } from "../paths/cache.js";
+import { BuildFailedError, type BuildInput, firstErrors } from "../build/kernel.js";
 import { CommandError, runCommand } from "../proc/run.js";
 import { type KutEntry, parseUnittestsCfg } from "./unittests-cfg.js";
 
@@ -18,14 +17,7 @@ export interface KutBuild {
  * `./configure --arch=x86_64 && make -j` in a worktree of the KUT commit, as KUT's README says,
  * cached by commit (a marker written last, checked against the tree still being configured).
  */
-export async function buildKut(options: {
-	readonly worktree: string;
-	readonly sha: string;
-	readonly cache: CachePaths;
-	readonly jobs?: number;
-	readonly signal?: AbortSignal;
-	readonly onLine?: (line: string) => void;
-}): Promise<KutBuild> {
+export async function buildKut(options: BuildInput): Promise<KutBuild> {
 	const marker = path.join(options.cache.root, "kut", `${options.sha}.built`);
 	const cfgFile = path.join(options.worktree, "x86/unittests.cfg");
 	const entries = async () => {

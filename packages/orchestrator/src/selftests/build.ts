@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { BuildFailedError, firstErrors } from "../build/kernel.js";
+import { BuildFailedError, type BuildInput, firstErrors } from "../build/kernel.js";
 import type { CachePaths } from "../paths/cache.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
 
@@ -67,14 +67,7 @@ export async function cachedSelftests(cache: CachePaths, sha: string): Promise<S
  * `make headers` into a private directory, then `make -k` so one test that does not compile
  * costs only that test. Writes a manifest last, so a killed build is not taken for a cached one.
  */
-export async function buildSelftests(options: {
-	readonly worktree: string;
-	readonly sha: string;
-	readonly cache: CachePaths;
-	readonly jobs?: number;
-	readonly signal?: AbortSignal;
-	readonly onLine?: (line: string) => void;
-}): Promise<SelftestsBuild> {
+export async function buildSelftests(options: BuildInput): Promise<SelftestsBuild> {
 	const root = path.join(options.cache.selftests, options.sha);
 	const manifest = path.join(root, "manifest.json");
 	const cached = await cachedSelftests(options.cache, options.sha);
