@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { KernelConfig } from "../matrix/types.js";
+import { copyAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
 import { droppedOptions, hashText, makeConfig } from "./kconfig.js";
@@ -158,9 +159,8 @@ export async function buildKernel(
 	const built = path.join(out, "arch/x86/boot/bzImage");
 	if (!existsSync(built)) throw new BuildFailedError("kernel build produced no arch/x86/boot/bzImage", []);
 	await mkdir(stored, { recursive: true });
-	await copyFile(built, `${image}.partial`);
 	await writeFile(path.join(stored, "config"), finalConfig);
-	await rename(`${image}.partial`, image);
+	await copyAtomically(built, image);
 	await mkdir(path.dirname(statsFile), { recursive: true });
 	await writeFile(statsFile, JSON.stringify({ objects }));
 	await remember();

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
+import { writeAtomically } from "../paths/atomic.js";
 import { capture, runCommand } from "../proc/run.js";
 import { citationsOf, referencesOf, seriesOf } from "./trailers.js";
 
@@ -142,8 +143,8 @@ export async function updateLinkIndex(repo: string, refs: readonly string[], cac
 		for (const commit of parseLog(lines.join("\n"))) index.add(commit);
 		index.setTips([...new Set([...index.tips, ...tips])]);
 		await mkdir(path.dirname(cacheFile), { recursive: true });
-		await writeFile(`${cacheFile}.partial`, JSON.stringify(index));
-		await rename(`${cacheFile}.partial`, cacheFile);
+		// Two runs may update the same tree's index at once.
+		await writeAtomically(cacheFile, JSON.stringify(index));
 	}
 	return index;
 }

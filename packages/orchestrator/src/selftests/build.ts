@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { BuildFailedError, type BuildInput, firstErrors } from "../build/kernel.js";
+import { writeAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
 
@@ -114,7 +115,6 @@ export async function buildSelftests(options: BuildInput): Promise<SelftestsBuil
 	const tests = ids.map((id): Selftest => (existsSync(path.join(outputDir, id)) ? { id, binary: id } : { id }));
 	const settings = await readFile(path.join(kvmDir, "settings"), "utf8").catch(() => undefined);
 	const result = { outputDir, tests, defaultTimeoutS: settingsTimeout(settings), errors };
-	await writeFile(`${manifest}.partial`, JSON.stringify(result));
-	await rename(`${manifest}.partial`, manifest);
+	await writeAtomically(manifest, JSON.stringify(result));
 	return { ...result, cacheHit: false };
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -94,8 +94,10 @@ export async function baseArchive(options: {
 		...modules.map((m): CpioEntry => ({ kind: "file", path: m.guest, data: m.data })),
 	]);
 	await mkdir(path.dirname(file), { recursive: true });
-	// Written aside then renamed, so a concurrent boot never reads half an image.
-	const partial = `${file}.${process.pid}.partial`;
+	// Written aside under a name no other writer uses, then renamed: concurrent boots (in this
+	// process or another) may build the same image; each rename is atomic and the last one wins
+	// with identical bytes, so no boot ever reads half an image.
+	const partial = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.partial`;
 	await writeFile(partial, await gzipCpio(entries));
 	await rename(partial, file);
 	return { path: file, hash, cached: false };
