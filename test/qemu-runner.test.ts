@@ -131,6 +131,18 @@ test.serial("sleep 100000: hung after the no-output limit, and timeout under the
 	t.is(await qemuMentioning(ticking.workDir ?? "?"), 0);
 });
 
+test.serial("a payload stuck while the kernel keeps printing is hung: only the payload shows progress", async (t) => {
+	t.timeout(300_000);
+	// What a soft lockup looks like from outside: kernel messages go on, the payload says nothing.
+	const { outcome } = await run(
+		request(sh("echo started; while :; do echo kernel-noise > /dev/kmsg; sleep 1; done"), {
+			noOutputTimeoutMs: 12_000,
+		}),
+	);
+	t.is(outcome.kind, "hung", outcome.summary);
+	t.true(readFileSync(outcome.consoleLog, "utf8").includes("kernel-noise"));
+});
+
 test.serial("a 200 MB flood: the log is capped and marked, host memory stays bounded", async (t) => {
 	t.timeout(400_000);
 	const cap = 8 * 2 ** 20;

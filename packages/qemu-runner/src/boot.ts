@@ -297,12 +297,14 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		handlers.onConsoleLine?.(line);
 	};
 
-	const pump = async (stream: Readable | null, onLine: (line: string) => Promise<void>) => {
+	// Once the payload runs, only its own output and records show progress: a guest whose kernel
+	// keeps printing soft-lockup traces while the payload is stuck is hung, not busy.
+	const pump = async (stream: Readable | null, onLine: (line: string) => Promise<void>, kernel = false) => {
 		if (stream === null) return;
 		const splitter = new LineSplitter();
 		try {
 			for await (const chunk of stream) {
-				lastOutput = performance.now();
+				if (!kernel || bootMs === undefined) lastOutput = performance.now();
 				for (const line of splitter.push(chunk as Buffer)) await onLine(line);
 			}
 		} catch {
@@ -311,17 +313,21 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		for (const line of splitter.end()) await onLine(line);
 	};
 
-	const consoleDone = pump(qemu.stdout, async (line) => {
-		sawOutput = true;
-		const fault = scanner.push(line);
-		await emit({ source: "kernel", line });
-		// A panic's trace is complete at its end marker; QEMU then exits on its own (panic=-1).
-		if (fault?.kind === "panic") {
-			if (fault.complete) end({ why: "panic" });
-			// Normally the guest restarts (panic=-1) and QEMU exits; if a cmdline override stops that, don't wait for a hang.
-			else setTimeout(() => end({ why: "panic" }), 5000);
-		}
-	});
+	const consoleDone = pump(
+		qemu.stdout,
+		async (line) => {
+			sawOutput = true;
+			const fault = scanner.push(line);
+			await emit({ source: "kernel", line });
+			// A panic's trace is complete at its end marker; QEMU then exits on its own (panic=-1).
+			if (fault?.kind === "panic") {
+				if (fault.complete) end({ why: "panic" });
+				// Normally the guest restarts (panic=-1) and QEMU exits; if a cmdline override stops that, don't wait for a hang.
+				else setTimeout(() => end({ why: "panic" }), 5000);
+			}
+		},
+		true,
+	);
 	const stderrDone = pump(qemu.stderr, async (line) => {
 		if (stderrLines.length < 50) stderrLines.push(line);
 	});
