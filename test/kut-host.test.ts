@@ -21,7 +21,7 @@ test("KUT is built once per commit and every test's status, reason and checks co
 	const built = await buildKut({ worktree, sha, cache, jobs: 2 });
 	t.false(built.cacheHit);
 	t.true(existsSync(path.join(worktree, "x86/pass.flat")));
-	t.is(built.entries.length, 12);
+	t.is(built.entries.length, 13);
 	t.true((await buildKut({ worktree, sha, cache })).cacheHit);
 
 	const logRoot = mkdtempSync(path.join(os.tmpdir(), "kut-logs-"));
@@ -51,6 +51,7 @@ test("KUT is built once per commit and every test's status, reason and checks co
 		"i386-only": ["skip", "i386 only"],
 		disabled: ["skip", 'disabled because: [[ "$ACCEL" = tcg ]]'],
 		"machine-q35": ["pass", "2 tests"],
+		flaky: ["skip", "test marked as manual run only"],
 	});
 	t.deepEqual(byName.fail?.subtests, [
 		{ name: "msr: MSR_IA32_SYSENTER_CS", status: "pass" },
@@ -66,7 +67,7 @@ test("KUT is built once per commit and every test's status, reason and checks co
 	});
 	// test_args reached the image (through KUT's own eval of the cfg line).
 	t.true(readFileSync(byName["pass-args"]?.logPath ?? "", "utf8").includes("PASS: arg two"));
-	t.is(seen.length, 12);
+	t.is(seen.length, 13);
 
 	// The next run starts with the longest test (the 2 s timeout) now that durations are known.
 	const order: string[] = [];
@@ -106,7 +107,8 @@ suites:
 		reject: false,
 		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
 	});
-	t.is(run.exitCode, 0, run.stderr);
+	// fail and crash have no baseline and no linked fix: new failures, which need a human.
+	t.is(run.exitCode, 1, run.stderr);
 	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
 		cells: {
 			id: string;
@@ -119,7 +121,7 @@ suites:
 	const cell = results.cells[0];
 	t.is(cell?.id, "running/host");
 	t.is(cell?.state, "done");
-	t.deepEqual(cell?.counts, { pass: 3, fail: 2, skip: 6, timeout: 0, crash: 0, error: 0 });
+	t.deepEqual(cell?.counts, { pass: 3, fail: 2, skip: 7, timeout: 0, crash: 0, error: 0 });
 	t.is(cell?.results.find((r) => r.testId === "fail")?.checks?.tests, 3);
 	t.false(cell?.results.some((r) => r.testId === "timeout"));
 	t.true(cell?.notes.some((n) => n.startsWith("host target: ran on this machine's kernel")));
@@ -150,16 +152,36 @@ suites:
 		reject: false,
 		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
 	});
-	t.is(run.exitCode, 0, run.stderr);
+	t.is(run.exitCode, 1, run.stderr);
 	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
 		cells: {
 			id: string;
 			state: string;
-			results: { testId: string; status: string; detail?: string; logPath: string }[];
+			results: {
+				testId: string;
+				status: string;
+				detail?: string;
+				logPath: string;
+				attempt: number;
+				earlier?: { status: string }[];
+			}[];
 		}[];
 	};
 	const cell = results.cells[0];
 	t.is(cell?.state, "done");
+	// The failing test ran again, alone, in a second guest; both attempts are kept.
+	const fail = cell?.results.find((r) => r.testId === "fail");
+	t.is(fail?.attempt, 2);
+	t.deepEqual(
+		fail?.earlier?.map((e) => e.status),
+		["fail"],
+	);
+	const retryConsole = readFileSync(
+		path.join(runDir, "cells", "debian__tcg", "kut", "attempt-2", "boot", "console.log"),
+		"utf8",
+	);
+	t.true(retryConsole.includes("@@kvm-matrix-kut-start fail@@"));
+	t.false(retryConsole.includes("@@kvm-matrix-kut-start pass-args@@"));
 	t.deepEqual(cell?.results.map((r) => [r.testId, r.status, r.detail]).sort(), [
 		["fail", "fail", "3 tests, 1 unexpected failures, 1 skipped"],
 		["kvm-only", "skip", "kvm only, but ACCEL=tcg"],
@@ -173,5 +195,51 @@ suites:
 		readFileSync(path.join(runDir, "cells", "debian__tcg", "kut", "boot", "console.log"), "utf8").includes(
 			"@@kvm-matrix-kut-start fail@@",
 		),
+	);
+});
+
+test("a KUT test that fails and then passes on its retry is flaky; a nodefault test runs when its group is asked for", async (t) => {
+	t.timeout(300_000);
+	const repo = await kutFixture();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-flaky-"));
+	const matrix = path.join(dir, "m.yaml");
+	const yaml = (retries: number) => `name: kut-flaky
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
+targets:
+  - { name: host, host: true }
+suites:
+  kut: { tree: kut, ref: master, accel: tcg, groups: [flaky, manual] }
+retries: ${retries}
+`;
+	writeFileSync(matrix, yaml(1));
+	const env = { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") };
+	const runDir = path.join(dir, "run");
+	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], { cwd: REPO, reject: false, env });
+	t.is(run.exitCode, 0, run.stderr);
+	type Stored = { testId: string; status: string; attempt: number; explanation?: string; earlier?: unknown[] };
+	const resultsOf = (d: string) =>
+		(JSON.parse(readFileSync(path.join(d, "results.json"), "utf8")) as { cells: { results: Stored[] }[] }).cells[0]
+			?.results ?? [];
+	const results = resultsOf(runDir);
+	t.deepEqual(results.map((r) => [r.testId, r.status, r.attempt, r.explanation]).sort(), [
+		["flaky", "pass", 2, "flaky: fail → pass"],
+		// nodefault, but in an asked-for group: KUT runs it as `run_tests.sh -g manual` would.
+		["manual", "pass", 1, undefined],
+	]);
+	t.regex(run.stdout, /flaky +flaky: fail → pass/);
+
+	// Without retries the first failure stands, and nothing explains it.
+	const fresh = await kutFixture();
+	writeFileSync(matrix, yaml(0).replace(repo, fresh));
+	const noRetry = path.join(dir, "run-0");
+	const again = await execa("node", [CLI, "run", matrix, "--run-dir", noRetry], { cwd: REPO, reject: false, env });
+	t.is(again.exitCode, 1, again.stderr);
+	const once = resultsOf(noRetry).find((r) => r.testId === "flaky");
+	t.deepEqual(
+		[once?.status, once?.attempt, once?.earlier, once?.explanation],
+		["fail", 1, undefined, "new-failure: no baseline result and no linked fix; needs a human"],
 	);
 });

@@ -84,6 +84,7 @@ const CORPUS: [file: string, stderr: string][] = [
 	],
 	["ref-dash.yaml", 'ref-dash.yaml:7:23: kernels[0].ref: "-next" is not a usable git ref: it starts with "-"'],
 	["scalar.yaml", 'scalar.yaml:1:1: expected a map, got the string "just text"'],
+	["retries-negative.yaml", "retries-negative.yaml:10:10: retries: retries must be 0 or more"],
 	["smp-zero.yaml", "smp-zero.yaml:10:18: targets[0].qemu.smp: smp must be at least 1"],
 	["suites-empty.yaml", "suites-empty.yaml:5:3: suites: name at least one suite: selftests or kut"],
 	["tab-indent.yaml", "tab-indent.yaml:3:1: YAML: Tabs are not allowed as indentation"],
@@ -108,7 +109,7 @@ const CORPUS: [file: string, stderr: string][] = [
 	],
 	[
 		"unknown-top.yaml",
-		'unknown-top.yaml:10:1: tragets: unknown key "tragets" (did you mean "targets"?); expected one of: name, trees, config, kernels, targets, suites, baseline, known-issues, exclude, include',
+		'unknown-top.yaml:10:1: tragets: unknown key "tragets" (did you mean "targets"?); expected one of: name, trees, config, kernels, targets, suites, baseline, retries, known-issues, exclude, include',
 	],
 	["unknown-tree.yaml", 'unknown-tree.yaml:7:13: kernels[0].tree: unknown tree "kvm-x68"; trees: kvm'],
 ];

@@ -44,7 +44,8 @@ baseline: { tree: fake, ref: story-next }
 		reject: false,
 		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
 	});
-	t.is(run.exitCode, 0, run.stderr);
+	// A regression (and, on the baseline itself, a new failure): red.
+	t.is(run.exitCode, 1, run.stderr);
 	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
 	const verdictOf = (cell: string, test: string) =>
 		results.cells.find((c) => c.id === cell)?.results.find((r) => r.testId === test)?.explanation;
@@ -100,7 +101,7 @@ baseline: { tree: fake, ref: story-next }
 			reject: false,
 			env,
 		});
-		t.is(run.exitCode, 0, run.stderr);
+		t.is(run.exitCode, 1, run.stderr);
 		const again = await execa("node", [CLI, "classify", runDir], { cwd: REPO, reject: false, env });
 		t.is(again.exitCode, 0, again.stderr);
 		t.regex(

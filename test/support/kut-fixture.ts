@@ -41,6 +41,8 @@ const IMAGES: Record<string, string> = {
 	skip: `int main(void) { puts("SKIP: vmx not supported"); puts("SUMMARY: 1 tests, 1 skipped"); return 77; }`,
 	hang: `int main(void) { puts("PASS: started"); fflush(stdout); for (;;) sleep(1); }`,
 	crash: `int main(void) { puts("PASS: before the crash"); fflush(stdout); raise(SIGSEGV); return 0; }`,
+	// Fails the first time it runs in a tree and passes from then on, as a racy test might.
+	flaky: `int main(void) { if (access(".flaky-ran", F_OK) != 0) { fclose(fopen(".flaky-ran", "w")); puts("FAIL: flaky: first run"); puts("SUMMARY: 1 tests, 1 unexpected failures"); return 1; } puts("PASS: flaky: rerun"); puts("SUMMARY: 1 tests"); return 0; }`,
 };
 
 const UNITTESTS_CFG = `##############################################################################
@@ -97,6 +99,10 @@ disabled_if = [[ "$ACCEL" = tcg ]]
 [machine-q35]
 file = pass.flat
 machine = q35
+
+[flaky]
+file = flaky.flat
+groups = flaky nodefault
 `;
 
 const X86_RUN = `#!/usr/bin/env bash
@@ -228,7 +234,7 @@ export async function kutFixture(): Promise<string> {
 	write("run_tests.sh", RUN_TESTS, 0o755);
 	write("x86/run", X86_RUN, 0o755);
 	write("x86/unittests.cfg", UNITTESTS_CFG);
-	write(".gitignore", "config.mak\n*.flat\nlogs*\n");
+	write(".gitignore", "config.mak\n*.flat\nlogs*\n.flaky-ran\n");
 	for (const [name, body] of Object.entries(IMAGES)) {
 		write(`x86/${name}.c`, `#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n${body}\n`);
 	}

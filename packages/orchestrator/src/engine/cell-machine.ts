@@ -1,4 +1,5 @@
 import { assign, fromCallback, fromPromise, setup } from "xstate";
+import { failingInAttempt } from "../events/attempts.js";
 import type { CellStage, CellState, TestResult } from "../events/types.js";
 
 /** What a cell's build stage hands to its VM stage. */
@@ -23,23 +24,35 @@ export interface CellContext {
 	readonly cellId: string;
 	readonly prepared?: PreparedCell;
 	readonly results: readonly TestResult[];
+	/** Guests started so far (first runs, boot retries, test retries): each gets its own log directory. */
 	readonly bootAttempts: number;
 	readonly maxBootAttempts: number;
+	/** The test attempt under way: 1, then 2... for the failing tests a retry runs again. */
+	readonly attempt: number;
+	readonly maxAttempts: number;
+	/** The tests this attempt runs (`suite:testId`); all selected tests when absent. */
+	readonly only?: readonly string[];
 	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
 	readonly buildTimeoutMs: number;
+}
+
+/** One pass of the VM stage: which guest this is, which test attempt, and which tests. */
+export interface SuitesPass {
+	readonly cellId: string;
+	readonly prepared: PreparedCell;
+	/** 1 for the first guest, counting boot retries and test retries; names log directories. */
+	readonly pass: number;
+	/** The attempt number the results of this pass carry. */
+	readonly attempt: number;
+	/** Only these tests (`suite:testId`); every selected test when absent. */
+	readonly only?: readonly string[];
 }
 
 /** The work each stage does; the run supplies them, tests can supply their own. */
 export interface CellActors {
 	readonly checkout: (cellId: string, signal: AbortSignal) => Promise<void>;
 	readonly build: (cellId: string, signal: AbortSignal) => Promise<PreparedCell>;
-	readonly suites: (
-		cellId: string,
-		prepared: PreparedCell,
-		attempt: number,
-		send: (event: SuitesEvent) => void,
-		signal: AbortSignal,
-	) => Promise<void>;
+	readonly suites: (pass: SuitesPass, send: (event: SuitesEvent) => void, signal: AbortSignal) => Promise<void>;
 }
 
 /** An error a stage throws with the lines that explain it (the compiler's first errors, a QEMU message). */
@@ -68,28 +81,34 @@ export function createCellMachine(actors: CellActors) {
 		types: {
 			context: {} as CellContext,
 			events: {} as CellEvent,
-			input: {} as { cellId: string; buildTimeoutMs: number; maxBootAttempts: number },
+			input: {} as { cellId: string; buildTimeoutMs: number; maxBootAttempts: number; retries: number },
 		},
 		actors: {
 			checkout: fromPromise<void, { cellId: string }>(({ input, signal }) => actors.checkout(input.cellId, signal)),
 			build: fromPromise<PreparedCell, { cellId: string }>(({ input, signal }) => actors.build(input.cellId, signal)),
-			suites: fromCallback<CellEvent, { cellId: string; prepared: PreparedCell; attempt: number }>(
-				({ input, sendBack }) => {
-					const controller = new AbortController();
-					actors.suites(input.cellId, input.prepared, input.attempt, sendBack, controller.signal).then(
-						() => sendBack({ type: "SUITES_DONE", outcome: { ok: true } }),
-						(error: unknown) =>
-							sendBack({
-								type: "SUITES_DONE",
-								outcome: { ok: false, reason: error instanceof Error ? error.message : String(error), infra: true },
-							}),
-					);
-					return () => controller.abort();
-				},
-			),
+			suites: fromCallback<CellEvent, SuitesPass>(({ input, sendBack }) => {
+				const controller = new AbortController();
+				actors.suites(input, sendBack, controller.signal).then(
+					() => sendBack({ type: "SUITES_DONE", outcome: { ok: true } }),
+					(error: unknown) =>
+						sendBack({
+							type: "SUITES_DONE",
+							outcome: { ok: false, reason: error instanceof Error ? error.message : String(error), infra: true },
+						}),
+				);
+				return () => controller.abort();
+			}),
 		},
 		guards: {
 			suitesOk: ({ event }) => event.type === "SUITES_DONE" && event.outcome.ok,
+			// Failing tests run again, alone, until they pass or the matrix's retries are spent.
+			canRetryTests: ({ context, event }) =>
+				event.type === "SUITES_DONE" &&
+				event.outcome.ok &&
+				context.attempt < context.maxAttempts &&
+				failingInAttempt(context.results, context.attempt).length > 0,
+			// A retry whose guest could not start leaves the first attempt's results standing.
+			isRetry: ({ context }) => context.attempt > 1,
 			// A boot that failed before any test ran (QEMU error, boot failure) is retried once.
 			canRetryBoot: ({ context, event }) =>
 				event.type === "SUITES_DONE" &&
@@ -107,6 +126,8 @@ export function createCellMachine(actors: CellActors) {
 			results: [],
 			bootAttempts: 0,
 			maxBootAttempts: input.maxBootAttempts,
+			attempt: 1,
+			maxAttempts: input.retries + 1,
 			buildTimeoutMs: input.buildTimeoutMs,
 		}),
 		initial: "queued",
@@ -151,7 +172,9 @@ export function createCellMachine(actors: CellActors) {
 					input: ({ context }) => ({
 						cellId: context.cellId,
 						prepared: context.prepared ?? { kernel: { image: "" }, notes: [] },
-						attempt: context.bootAttempts,
+						pass: context.bootAttempts,
+						attempt: context.attempt,
+						...(context.only === undefined ? {} : { only: context.only }),
 					}),
 				},
 				initial: "boot",
@@ -162,8 +185,18 @@ export function createCellMachine(actors: CellActors) {
 				on: {
 					RESULT: { actions: assign({ results: ({ context, event }) => [...context.results, event.result] }) },
 					SUITES_DONE: [
+						{
+							guard: "canRetryTests",
+							target: "vm",
+							reenter: true,
+							actions: assign({
+								only: ({ context }) => failingInAttempt(context.results, context.attempt),
+								attempt: ({ context }) => context.attempt + 1,
+							}),
+						},
 						{ guard: "suitesOk", target: "done" },
 						{ guard: "canRetryBoot", target: "vm", reenter: true },
+						{ guard: "isRetry", target: "done" },
 						{
 							target: "failed",
 							actions: assign({

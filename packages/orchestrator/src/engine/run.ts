@@ -5,11 +5,13 @@ import PQueue from "p-queue";
 import picomatch from "picomatch";
 import { type Actor, assign, createActor, fromPromise, setup } from "xstate";
 import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel.js";
+import { collapseAttempts, type FinalResult } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { CellStage, EngineEvent, TestResult } from "../events/types.js";
 import { buildKut, type KutBuild } from "../kut/build.js";
 import { runKutInGuest } from "../kut/run-guest.js";
-import { runKutOnHost } from "../kut/run-host.js";
+import { runKutOnHost, runTestsArgs } from "../kut/run-host.js";
+import { timeoutSeconds } from "../kut/unittests-cfg.js";
 import type { Matrix, PrebuiltKernel, TreeRef } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { planToJson } from "../plan/json.js";
@@ -51,7 +53,7 @@ export interface CellSummary {
 	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
 	readonly counts: Readonly<Record<TestResult["status"], number>>;
 	/** Every result; non-passing ones carry their verdict and its one-line explanation. */
-	readonly results: readonly (TestResult & { readonly verdict?: Verdict; readonly explanation?: string })[];
+	readonly results: readonly (FinalResult & { readonly verdict?: Verdict; readonly explanation?: string })[];
 	readonly verdicts: Readonly<Partial<Record<Verdict["verdict"], number>>>;
 	readonly notes: readonly string[];
 }
@@ -310,8 +312,22 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			.map((e) => e.name);
 	};
 
+	/** run_tests.sh's arguments for each test: the matrix's groups and `all`, in KUT's own terms. */
+	const kutArgs = (built: KutBuild) => {
+		const groups = new Map(built.entries.map((e) => [e.name, e.groups]));
+		const selection = { groups: matrix.suites.kut?.groups ?? [], all: matrix.suites.kut?.all ?? false };
+		return (name: string) => runTestsArgs(name, groups.get(name) ?? [], selection);
+	};
+	/** KUT's per-test timeout: the entry's own, else the suite's, else KUT's 90 s. */
+	const kutTimeouts = (built: KutBuild) => {
+		const suite = matrix.suites.kut?.timeoutMs;
+		const own = new Map(built.entries.map((e) => [e.name, e.timeout]));
+		return (name: string) =>
+			timeoutSeconds(own.get(name), suite === undefined ? undefined : `${Math.ceil(suite / 1000)}s`);
+	};
+
 	/** What verdicts need to know of a cell: its kernel's tree and commit, its tests' repositories. */
-	const cellSources = async (c: PlannedCell, results: readonly TestResult[]): Promise<CellSources> => {
+	const cellSources = async (c: PlannedCell, results: readonly FinalResult[]): Promise<CellSources> => {
 		const kernelRef = c.kernel.kind === "source" ? { tree: c.kernel.tree, ref: c.kernel.ref } : c.kernel.source;
 		const kernelSha = kernelRef === undefined ? undefined : resolutions.get(refKey(kernelRef));
 		const revisionOf = (id: string | undefined) => (id === undefined ? undefined : jobs.get(id)?.revision);
@@ -388,26 +404,37 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				throw asStageError(error);
 			}
 		},
-		suites: async (cellId, prepared, attempt, send, cellSignal) => {
+		suites: async ({ cellId, prepared, pass, attempt, only }, send, cellSignal) => {
 			const c = cell(cellId);
-			const report = (result: TestResult) => {
+			const report = (raw: TestResult) => {
+				const result = { ...raw, attempt };
 				runDir.append({ type: "test-result", cell: cellId, result });
 				bus.emit({ type: "test-result", at: now(), cellId, result });
 				send({ type: "RESULT", result });
 			};
+			// A retry runs only the tests that failed; its logs go next to the first attempt's.
+			const wanted = only === undefined ? () => true : (key: string) => only.includes(key);
+			const attemptDir = (suite: string) =>
+				path.join(
+					runDir.cellDir(cellId),
+					suite,
+					pass > 1 ? `attempt-${attempt}${pass > attempt ? `-boot-${pass}` : ""}` : "",
+				);
 			if (c.target.host) {
 				send({ type: "RUNNING" });
 				const kut = matrix.suites.kut;
 				if (matrix.suites.selftests !== undefined) note(cellId, "selftests on a host target are not run yet");
 				if (kut === undefined || c.jobs.kut === undefined) return;
 				const built = await kutBuild(c.jobs.kut);
-				const names = kutSelection(built);
+				const names = kutSelection(built).filter((n) => wanted(`kut:${n}`));
 				await runKutOnHost({
 					dir: built.dir,
 					tests: names,
+					argsFor: kutArgs(built),
+					timeoutSFor: kutTimeouts(built),
 					...(kut.accel === "auto" ? {} : { accel: kut.accel }),
 					...(kut.timeoutMs === undefined ? {} : { timeout: `${Math.ceil(kut.timeoutMs / 1000)}s` }),
-					logRoot: path.join(runDir.cellDir(cellId), "kut"),
+					logRoot: attemptDir("kut"),
 					parallel: vmSlots,
 					queue: vmQueue,
 					durationsFile: path.join(cache.root, "kut-durations", `${kut.tree}.json`),
@@ -421,7 +448,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			const kutInGuest = async () => {
 				if (kut === undefined || c.jobs.kut === undefined) return;
 				const built = await kutBuild(c.jobs.kut);
-				const names = kutSelection(built);
+				const names = kutSelection(built).filter((n) => wanted(`kut:${n}`));
 				if (names.length === 0) return;
 				await vmQueue.add(
 					async () => {
@@ -430,9 +457,11 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 							target: c.target,
 							dir: built.dir,
 							tests: names,
+							argsFor: kutArgs(built),
 							...(kut.accel === "auto" ? {} : { accel: kut.accel }),
-							timeoutS: kut.timeoutMs === undefined ? 90 : Math.ceil(kut.timeoutMs / 1000),
-							logDir: path.join(runDir.cellDir(cellId), "kut", attempt > 1 ? `attempt-${attempt}` : ""),
+							timeoutSFor: kutTimeouts(built),
+							...(kut.timeoutMs === undefined ? {} : { timeout: `${Math.ceil(kut.timeoutMs / 1000)}s` }),
+							logDir: attemptDir("kut"),
 							cacheDir: path.join(cache.root, "qemu"),
 							signal: both,
 							onResult: report,
@@ -444,17 +473,21 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				);
 			};
 			const suite = matrix.suites.selftests;
-			if (suite === undefined || c.jobs.selftests === undefined) {
+			const built =
+				suite === undefined || c.jobs.selftests === undefined ? undefined : await selftestsBuild(c.jobs.selftests);
+			const ids =
+				suite === undefined || built === undefined
+					? []
+					: selectTests(
+							built.tests.map((t) => t.id),
+							suite.include,
+							suite.exclude,
+						).filter((id) => wanted(`selftests:${id}`));
+			if (suite === undefined || built === undefined || ids.length === 0) {
 				send({ type: "RUNNING" });
 				await kutInGuest();
 				return;
 			}
-			const built = await selftestsBuild(c.jobs.selftests);
-			const ids = selectTests(
-				built.tests.map((t) => t.id),
-				suite.include,
-				suite.exclude,
-			);
 			const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
 			// `parallel: N` runs the tests N at a time, each share in its own guest on the VM queue
 			// (one guest's tests stay sequential, so each test's log is its own).
@@ -470,7 +503,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 								target: c.target,
 								build: built,
 								tests: group.map((id) => ({ id, timeoutS })),
-								logDir: path.join(runDir.cellDir(cellId), "selftests", attempt > 1 ? `attempt-${attempt}` : ""),
+								logDir: attemptDir("selftests"),
 								...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
 								cacheDir: path.join(cache.root, "qemu"),
 								signal: both,
@@ -544,7 +577,9 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const finals = new Map<string, { value: unknown; context: CellContext; lastStage: CellStage }>();
 	const cellPromises = new Map<string, Promise<void>>();
 	for (const c of cells) {
-		const actor = createActor(machine, { input: { cellId: c.id, buildTimeoutMs: 4 * 3_600_000, maxBootAttempts: 2 } });
+		const actor = createActor(machine, {
+			input: { cellId: c.id, buildTimeoutMs: 4 * 3_600_000, maxBootAttempts: 2, retries: matrix.retries },
+		});
 		actors.set(c.id, actor);
 		let lastStage: CellStage = "queued";
 		let lastKey = "";
@@ -593,7 +628,9 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	if (outcome === "completed") {
 		try {
 			verdicts = await verdictsForRun({
-				cells: await Promise.all(cells.map((c) => cellSources(c, finals.get(c.id)?.context.results ?? []))),
+				cells: await Promise.all(
+					cells.map((c) => cellSources(c, collapseAttempts(finals.get(c.id)?.context.results ?? []))),
+				),
 				...(matrix.baseline?.kind === "kernel" ? { baselineKernel: matrix.baseline.kernelId } : {}),
 				knownIssues,
 				branches: (tree) =>
@@ -611,7 +648,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const summaries: CellSummary[] = cells.map((c) => {
 		const final = finals.get(c.id);
 		const context = final?.context;
-		const results = context?.results ?? [];
+		const results = collapseAttempts(context?.results ?? []);
 		const counts = emptyCounts();
 		for (const r of results) counts[r.status]++;
 		const kernelBuild = builds.get(c.id);

@@ -1,6 +1,7 @@
 import test from "ava";
 import { findSummary, kutStatus, parseChecks, parseStatusLine, parseSummary } from "./output.js";
-import { type AdmissionContext, admit, parseUnittestsCfg, timeoutSeconds } from "./unittests-cfg.js";
+import { runTestsArgs } from "./run-host.js";
+import { parseUnittestsCfg, timeoutSeconds } from "./unittests-cfg.js";
 
 // Shapes from upstream x86/unittests.cfg, one of each key FACTS.md lists.
 const CFG = `##############################################################################
@@ -81,48 +82,19 @@ test("every key of unittests.cfg is read, values kept as written", (t) => {
 	t.is(smp?.line, 11);
 });
 
-const ctx = (over: Partial<AdmissionContext> = {}): AdmissionContext => ({
-	arch: "x86_64",
-	readFile: (p) => ({ "/sys/module/kvm_intel/parameters/ept": "Y\n", "/sys/module/kvm/parameters/foo": "1\n" })[p],
-	disabled: () => false,
-	imageExists: () => true,
-	...over,
-});
 const byName = (name: string) => {
 	const entry = parseUnittestsCfg(CFG).entries.find((e) => e.name === name);
 	if (entry === undefined) throw new Error(name);
 	return entry;
 };
 
-test("admission: the same decisions and words as runtime.bash", (t) => {
-	t.deepEqual(admit(byName("pmu_lbr"), ctx()), { run: false, reason: "test marked as manual run only" });
-	t.deepEqual(admit(byName("pmu_lbr"), ctx({ onlyGroup: "pmu" })), { run: true });
-	t.deepEqual(admit(byName("pmu_lbr"), ctx({ runAll: true, machine: "pc" })), { run: false, reason: "q35 only" });
-	t.deepEqual(admit(byName("vmx"), ctx({ onlyGroup: "pmu" })), { run: false, silent: true });
-	t.deepEqual(admit(byName("apic-split"), ctx({ arch: "i386" })), { run: false, reason: "x86_64 only" });
-	t.deepEqual(admit(byName("hyperv_stimer"), ctx({ accel: "tcg" })), { run: false, reason: "kvm only, but ACCEL=tcg" });
-	t.deepEqual(admit(byName("hyperv_stimer"), ctx()), { run: true, accel: "kvm" });
-	t.deepEqual(admit(byName("hyperv_stimer"), ctx({ accel: "kvm,kernel-irqchip=split" })), {
-		run: true,
-		accel: "kvm,kernel-irqchip=split",
-	});
-	t.deepEqual(admit(byName("hyperv_stimer"), ctx({ disabled: () => true })), {
-		run: false,
-		reason: 'disabled because: [[ "$TARGET" != qemu ]]',
-	});
-	t.deepEqual(admit(byName("ept"), ctx()), { run: true });
-	t.deepEqual(admit(byName("ept"), ctx({ readFile: () => "N\n" })), {
-		run: false,
-		reason: "/sys/module/kvm_intel/parameters/ept not equal to Y",
-	});
-	t.deepEqual(admit(byName("ept"), ctx({ readFile: () => undefined })), {
-		run: false,
-		reason: "/sys/module/kvm_intel/parameters/ept not equal to Y",
-	});
-	t.deepEqual(admit(byName("smptest"), ctx({ imageExists: () => false })), {
-		run: false,
-		reason: "Test file 'smptest.flat' not found",
-	});
+test("run_tests.sh is asked for a test as the matrix selected it: -g its group, -a for all", (t) => {
+	const lbr = byName("pmu_lbr");
+	t.deepEqual(runTestsArgs("pmu_lbr", lbr.groups), ["pmu_lbr"]);
+	// A nodefault test in an asked-for group runs, as with `run_tests.sh -g pmu`.
+	t.deepEqual(runTestsArgs("pmu_lbr", lbr.groups, { groups: ["vmx", "pmu"], all: false }), ["-g", "pmu", "pmu_lbr"]);
+	t.deepEqual(runTestsArgs("vmx", byName("vmx").groups, { groups: [], all: true }), ["-a", "vmx"]);
+	t.deepEqual(runTestsArgs("ept", byName("ept").groups, { groups: ["pmu"], all: false }), ["ept"]);
 });
 
 test("timeouts: the entry's, else 90s; seconds, minutes, bare numbers", (t) => {
@@ -130,6 +102,8 @@ test("timeouts: the entry's, else 90s; seconds, minutes, bare numbers", (t) => {
 	t.is(timeoutSeconds("240"), 240);
 	t.is(timeoutSeconds("2m"), 120);
 	t.is(timeoutSeconds("90s"), 90);
+	t.is(timeoutSeconds("", "30s"), 30);
+	t.is(timeoutSeconds(undefined, "2m"), 120);
 });
 
 const ESC = String.fromCharCode(27);

@@ -12,8 +12,13 @@ export interface KutGuestRun {
 	/** The built KUT tree on the host; the guest sees it through the read-only root share. */
 	readonly dir: string;
 	readonly tests: readonly string[];
+	/** run_tests.sh's arguments for a test (see `runTestsArgs`); its name alone when omitted. */
+	readonly argsFor?: (name: string) => readonly string[];
 	readonly accel?: string;
-	readonly timeoutS: number;
+	/** TIMEOUT for KUT when an entry has none (KUT's 90 s when omitted). */
+	readonly timeout?: string;
+	/** Each test's own timeout in seconds, for the guest's time budget. */
+	readonly timeoutSFor: (name: string) => number;
 	readonly logDir: string;
 	readonly cacheDir: string;
 	readonly signal?: AbortSignal;
@@ -30,7 +35,13 @@ const MARK = /^@@kvm-matrix-kut-(start|log|end) (\S+)@@$/;
  * the kernel under test, on its nested KVM. Scratch space is a tmpfs; each test's log is printed
  * back between markers because the share cannot be written.
  */
-export function kutGuestScript(dir: string, tests: readonly string[], accel: string | undefined): string {
+export function kutGuestScript(
+	dir: string,
+	tests: readonly string[],
+	accel: string | undefined,
+	argsFor: (name: string) => readonly string[] = (name) => [name],
+	timeout?: string,
+): string {
 	// Scratch lives under the guest's own /dev (devtmpfs): a tmpfs over /tmp would hide a KUT tree kept there.
 	const scratch = "/dev/shm";
 	const env = [
@@ -38,6 +49,7 @@ export function kutGuestScript(dir: string, tests: readonly string[], accel: str
 		`HOME=${scratch}`,
 		`TMPDIR=${scratch}`,
 		...(accel === undefined ? [] : [`ACCEL=${accel}`]),
+		...(timeout === undefined ? [] : [`TIMEOUT=${timeout}`]),
 	];
 	return [
 		`R=${ROOT}`,
@@ -45,7 +57,7 @@ export function kutGuestScript(dir: string, tests: readonly string[], accel: str
 		"[ -e $R/dev/fd ] || ln -s /proc/self/fd $R/dev/fd",
 		...tests.flatMap((name) => [
 			`echo "@@kvm-matrix-kut-start ${name}@@"`,
-			`chroot $R /usr/bin/env -i ${env.join(" ")} unittest_log_dir=${scratch}/kut-logs/${name} /bin/bash -c ${quote(`cd ${quote(dir)} && ./run_tests.sh ${quote(name)}`)}`,
+			`chroot $R /usr/bin/env -i ${env.join(" ")} unittest_log_dir=${scratch}/kut-logs/${name} /bin/bash -c ${quote(`cd ${quote(dir)} && ./run_tests.sh ${argsFor(name).map(quote).join(" ")}`)}`,
 			`echo "@@kvm-matrix-kut-log ${name}@@"`,
 			`cat $R${scratch}/kut-logs/${name}/${name}.log 2>/dev/null`,
 			`echo "@@kvm-matrix-kut-end ${name}@@"`,
@@ -68,14 +80,19 @@ export async function runKutInGuest(options: KutGuestRun): Promise<{ results: Te
 				? {}
 				: { modulesDir: options.kernel.modulesDir, modules: kvmModules(options.target) }),
 			shares: [{ host: "/", guest: ROOT }],
-			payload: { kind: "script", text: kutGuestScript(options.dir, options.tests, options.accel) },
+			payload: {
+				kind: "script",
+				text: kutGuestScript(options.dir, options.tests, options.accel, options.argsFor, options.timeout),
+			},
 			cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
 			...(qemu.cpu === undefined ? {} : { cpu: qemu.cpu }),
 			smp: qemu.smp,
 			memoryBytes: qemu.memoryBytes,
 			accel: qemu.accel,
-			timeoutMs: (options.tests.length * (options.timeoutS + 30) + 180) * 1000,
-			noOutputTimeoutMs: (options.timeoutS + 60) * 1000,
+			// KUT keeps a test's output in its log until the test ends: the guest is quiet for as long
+			// as the longest test may take, and the whole list may take the sum.
+			timeoutMs: (options.tests.reduce((sum, name) => sum + options.timeoutSFor(name) + 30, 0) + 180) * 1000,
+			noOutputTimeoutMs: (Math.max(0, ...options.tests.map(options.timeoutSFor)) + 60) * 1000,
 			workDir: path.join(options.logDir, "boot"),
 			cacheDir: options.cacheDir,
 			...(options.signal === undefined ? {} : { signal: options.signal }),

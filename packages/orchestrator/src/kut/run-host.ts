@@ -9,10 +9,15 @@ import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./outp
 export interface KutHostRun {
 	readonly dir: string;
 	readonly tests: readonly string[];
+	/** run_tests.sh's arguments for a test (see `runTestsArgs`); its name alone when omitted. */
+	readonly argsFor?: (name: string) => readonly string[];
 	/** ACCEL for KUT (`kvm`, `tcg`); KUT's own default when omitted. */
 	readonly accel?: string;
 	/** TIMEOUT for KUT when the entry has none. */
 	readonly timeout?: string;
+	/** Each test's own timeout in seconds (its cfg entry's, else TIMEOUT): KUT enforces it; kvm-matrix
+	 * stops a run_tests.sh that outlives it by a minute, so a stuck QEMU costs a result, not the run. */
+	readonly timeoutSFor?: (name: string) => number;
 	readonly logRoot: string;
 	readonly parallel: number;
 	/** The run's VM queue, so KUT tests share the machine's slots with boots; one of its own otherwise. */
@@ -21,6 +26,24 @@ export interface KutHostRun {
 	readonly durationsFile?: string;
 	readonly signal?: AbortSignal;
 	readonly onResult?: (result: TestResult) => void;
+}
+
+/** What the matrix asked for, in run_tests.sh's own terms. */
+export interface KutSelection {
+	/** The matrix's groups: a test is asked for with `-g <its group>`, as `run_tests.sh -g` would run it. */
+	readonly groups: readonly string[];
+	/** `-a`: nodefault tests run too. */
+	readonly all: boolean;
+}
+
+/**
+ * run_tests.sh's arguments for one test. With the group the matrix selected it by, KUT itself
+ * decides as `run_tests.sh -g group` would (a nodefault test in an asked-for group runs); with
+ * `all`, as `run_tests.sh -a` would.
+ */
+export function runTestsArgs(name: string, groupsOfTest: readonly string[], selection?: KutSelection): string[] {
+	const group = selection?.groups.find((g) => groupsOfTest.includes(g));
+	return [...(selection?.all ? ["-a"] : []), ...(group === undefined ? [] : ["-g", group]), name];
 }
 
 const checkStatus = (c: KutCheck): "pass" | "fail" | "skip" =>
@@ -86,26 +109,55 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 					const logDir = path.join(options.logRoot, name);
 					const started = performance.now();
 					let lines: string[] = [];
+					const limitS = (options.timeoutSFor?.(name) ?? 90) + 60;
+					// One controller per test, detached from the run's signal afterwards: hundreds of tests
+					// must not pile listeners onto it.
+					const stop = new AbortController();
+					const deadline = stop.signal;
+					let overdue = false;
+					const timer = setTimeout(() => {
+						overdue = true;
+						stop.abort();
+					}, limitS * 1000);
+					const cancel = () => stop.abort();
+					options.signal?.addEventListener("abort", cancel, { once: true });
+					if (options.signal?.aborted) cancel();
 					try {
-						lines = await runCommand("./run_tests.sh", [name], {
+						lines = await runCommand("./run_tests.sh", [...(options.argsFor?.(name) ?? [name])], {
 							cwd: options.dir,
 							env: {
 								unittest_log_dir: logDir,
 								...(options.accel === undefined ? {} : { ACCEL: options.accel }),
 								...(options.timeout === undefined ? {} : { TIMEOUT: options.timeout }),
 							},
-							...(options.signal === undefined ? {} : { signal: options.signal }),
+							signal: deadline,
 						});
 					} catch (error) {
 						// run_tests.sh exits non-zero when a test failed; its output is still the result.
-						if (!(error instanceof CommandError)) throw error;
-						lines = [...error.output];
+						if (error instanceof CommandError) lines = [...error.output];
+						else if (!overdue || options.signal?.aborted) throw error;
+					} finally {
+						clearTimeout(timer);
+						options.signal?.removeEventListener("abort", cancel);
 					}
 					const ms = Math.round(performance.now() - started);
 					const logPath = path.join(logDir, `${name}.log`);
 					const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
 					const line = lines.find((l) => parseStatusLine(l)?.name === name);
-					const result = line === undefined ? undefined : kutResult(line, log, ms, logPath);
+					const result =
+						line !== undefined
+							? kutResult(line, log, ms, logPath)
+							: overdue
+								? ({
+										suite: "kut",
+										testId: name,
+										status: "timeout",
+										durationMs: ms,
+										attempt: 1,
+										logPath,
+										detail: `run_tests.sh still running after ${limitS} s; stopped by kvm-matrix`,
+									} satisfies TestResult)
+								: undefined;
 					if (result !== undefined) {
 						results.push(result);
 						durations[name] = ms;

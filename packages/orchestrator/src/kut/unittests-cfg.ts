@@ -128,59 +128,6 @@ export function parseUnittestsCfg(text: string): { entries: KutEntry[]; problems
 	return { entries, problems };
 }
 
-/** What KUT's `run()` decides before starting QEMU: run the test, or print SKIP with this reason. */
-export type Admission =
-	| { readonly run: true; readonly accel?: string }
-	| { readonly run: false; readonly reason: string }
-	| { readonly run: false; readonly silent: true };
-
-export interface AdmissionContext {
-	readonly arch: string;
-	/** `ACCEL` as the user set it (run_tests.sh's environment), if at all. */
-	readonly accel?: string;
-	readonly machine?: string;
-	/** `-g group`: only that group runs, and nodefault tests in it are not skipped. */
-	readonly onlyGroup?: string;
-	/** `-a`: run nodefault tests too. */
-	readonly runAll?: boolean;
-	/** Reads a `check` file; undefined when it does not exist. */
-	readonly readFile: (path: string) => string | undefined;
-	/** Evaluates a `disabled_if` condition (bash), true when it holds. */
-	readonly disabled: (condition: string) => boolean;
-	readonly imageExists: (file: string) => boolean;
-}
-
-/**
- * The same decisions, in the same order, with the same words as `scripts/runtime.bash`: group
- * filter (silent), nodefault, arch, machine, accel, disabled_if, check, missing image.
- */
-export function admit(entry: KutEntry, ctx: AdmissionContext): Admission {
-	if (ctx.onlyGroup !== undefined && !entry.groups.includes(ctx.onlyGroup)) return { run: false, silent: true };
-	if (ctx.onlyGroup === undefined && entry.groups.includes("nodefault") && !ctx.runAll) {
-		return { run: false, reason: "test marked as manual run only" };
-	}
-	if (entry.arch !== undefined && entry.arch !== "" && entry.arch !== ctx.arch)
-		return { run: false, reason: `${entry.arch} only` };
-	if (entry.machine && ctx.machine && entry.machine !== ctx.machine)
-		return { run: false, reason: `${entry.machine} only` };
-	let accel = entry.accel || undefined;
-	if (entry.accel && ctx.accel) {
-		if (!new RegExp(`^${entry.accel}(,|$)`).test(ctx.accel))
-			return { run: false, reason: `${entry.accel} only, but ACCEL=${ctx.accel}` };
-		accel = ctx.accel;
-	} else if (ctx.accel) {
-		accel = ctx.accel;
-	}
-	if (entry.disabledIf && ctx.disabled(entry.disabledIf))
-		return { run: false, reason: `disabled because: ${entry.disabledIf}` };
-	for (const { path, value } of entry.check) {
-		if (path && ctx.readFile(path)?.replace(/\n+$/, "") !== value)
-			return { run: false, reason: `${path} not equal to ${value}` };
-	}
-	if (!ctx.imageExists(entry.file)) return { run: false, reason: `Test file '${entry.file}' not found` };
-	return accel === undefined ? { run: true } : { run: true, accel };
-}
-
 /** KUT's per-test timeout in seconds: the entry's, else `TIMEOUT`, else 90 s (`90s`, `2m`, `180`). */
 export function timeoutSeconds(value: string | undefined, fallback = "90s"): number {
 	const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec((value || fallback).trim());

@@ -37,6 +37,7 @@ export interface MatrixShape {
 	readonly kernels: readonly KernelSpec[];
 	readonly targets: readonly Target[];
 	readonly suites: Suites;
+	readonly retries: number;
 	readonly baseline?: TreeRef | "previous-run";
 	readonly knownIssues?: string;
 	readonly exclude: readonly CellFilter[];
@@ -329,6 +330,7 @@ const kutSchema = z
 		exclude: z.array(glob).default([]),
 		accel: accel.default("auto"),
 		timeout: duration.optional(),
+		all: z.boolean().default(false),
 	})
 	.transform(
 		({ timeout, ...suite }): KutSuite => ({ ...suite, ...(timeout === undefined ? {} : { timeoutMs: timeout }) }),
@@ -372,6 +374,12 @@ export function matrixSchema(ctx: PathContext) {
 			targets: z.array(targetSchema).min(1, { error: "list at least one target" }),
 			suites: suitesSchema,
 			baseline: baselineSchema.optional(),
+			retries: z
+				.number()
+				.int({ error: "retries must be a whole number" })
+				.min(0, { error: "retries must be 0 or more" })
+				.max(10, { error: "retries must be at most 10" })
+				.default(1),
 			"known-issues": filePath(ctx, "known-issues file", true).optional(),
 			exclude: z.array(cellFilter).default([]),
 			include: z.array(cellFilter).default([]),
@@ -397,6 +405,7 @@ export function matrixSchema(ctx: PathContext) {
 					(t): Target => ({ name: t.name, qemu: t.qemu, cmdline: t.cmdline, moduleParams: t.modparams, host: t.host }),
 				),
 				suites: raw.suites,
+				retries: raw.retries,
 				...(raw.baseline === undefined ? {} : { baseline: raw.baseline }),
 				...(raw["known-issues"] === undefined ? {} : { knownIssues: raw["known-issues"] }),
 				exclude: raw.exclude,

@@ -86,6 +86,8 @@ export interface KutSuite extends TreeRef {
 	readonly exclude: readonly string[];
 	readonly accel: Accel;
 	readonly timeoutMs?: number;
+	/** KUT's `-a`: run `nodefault` tests too. */
+	readonly all: boolean;
 }
 
 export interface Suites {
@@ -109,6 +111,8 @@ export interface Matrix {
 	readonly kernels: readonly KernelSpec[];
 	readonly targets: readonly Target[];
 	readonly suites: Suites;
+	/** How many times a failing test is run again before its result stands (DESIGN.md: flaky). */
+	readonly retries: number;
 	readonly baseline?: Baseline;
 	readonly knownIssues?: string;
 	readonly exclude: readonly CellFilter[];

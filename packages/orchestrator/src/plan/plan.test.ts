@@ -29,10 +29,11 @@ function matrix(parts: Partial<Matrix> & Pick<Matrix, "kernels" | "targets">): M
 		trees: new Map(),
 		suites: {
 			selftests: { source: { kind: "kernel" }, include: ["**"], exclude: [], parallel: 1 },
-			kut: { tree: "kut", ref: "master", groups: [], include: ["*"], exclude: [], accel: "auto" },
+			kut: { tree: "kut", ref: "master", groups: [], include: ["*"], exclude: [], accel: "auto", all: false },
 		},
 		exclude: [],
 		include: [],
+		retries: 1,
 		...parts,
 	};
 }

@@ -1,4 +1,5 @@
 import picomatch from "picomatch";
+import { isFailingStatus, testKey } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { FixLocation } from "../links/fixes.js";
 
@@ -43,9 +44,7 @@ export interface Knowledge {
 	readonly baseline: (cell: string, testKey: string) => BaselineResult | undefined;
 }
 
-const FAILING: ReadonlySet<TestResult["status"]> = new Set(["fail", "timeout", "crash"]);
-
-export const testKey = (r: TestResult) => `${r.suite}:${r.testId}`;
+export { testKey };
 
 /**
  * The verdict for one non-passing result (undefined for a pass or a skip). Pure and ordered:
@@ -57,7 +56,7 @@ export function classify(item: Classifiable, knowledge: Knowledge): Verdict | un
 	const { result } = item;
 	const attempts = item.attempts ?? [];
 	// A failure that a retry turned into a pass is the one passing result that still gets a verdict.
-	if (attempts.some((s) => FAILING.has(s)) && result.status === "pass") {
+	if (attempts.some(isFailingStatus) && result.status === "pass") {
 		return { verdict: "flaky", evidence: { attempts: [...attempts, result.status] } };
 	}
 	if (result.status === "pass" || result.status === "skip") return undefined;

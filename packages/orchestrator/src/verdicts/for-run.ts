@@ -1,4 +1,5 @@
 import path from "node:path";
+import { type FinalResult, isFailing } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { KutEntry } from "../kut/unittests-cfg.js";
 import { type FixLocation, fixDependencies, locateFix } from "../links/fixes.js";
@@ -16,7 +17,8 @@ export interface CellSources {
 	readonly kernel?: { readonly tree: string; readonly repo: string; readonly sha: string };
 	readonly selftests?: { readonly repo: string; readonly sha: string };
 	readonly kut?: { readonly repo: string; readonly sha: string; readonly entries: readonly KutEntry[] };
-	readonly results: readonly TestResult[];
+	/** One result per test, as it stands after retries. */
+	readonly results: readonly FinalResult[];
 }
 
 export interface RunVerdictInput {
@@ -28,8 +30,6 @@ export interface RunVerdictInput {
 	readonly branches: (tree: string) => Readonly<Record<string, string>>;
 	readonly linkCacheDir: string;
 }
-
-const FAILING = new Set<TestResult["status"]>(["fail", "timeout", "crash"]);
 
 /**
  * The I/O half of classification: which commits are behind each failing test, which fixes they
@@ -121,12 +121,17 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	for (const cell of input.cells) {
 		const fixes = new Map<string, FixLocation[]>();
 		for (const result of cell.results) {
-			if (FAILING.has(result.status)) fixes.set(testKey(result), await fixesFor(cell, result));
+			if (isFailing(result)) fixes.set(testKey(result), await fixesFor(cell, result));
 		}
 		const perTest = new Map<string, Verdict>();
 		for (const result of cell.results) {
 			const verdict = classify(
-				{ cell: cell.cell, kernel: cell.kernelId, result },
+				{
+					cell: cell.cell,
+					kernel: cell.kernelId,
+					result,
+					...(result.earlier === undefined ? {} : { attempts: result.earlier.map((r) => r.status) }),
+				},
 				{
 					knownIssues: input.knownIssues,
 					fixes: (_c, key) => fixes.get(key) ?? [],

@@ -6,6 +6,7 @@ import {
 	createEventBus,
 	type EngineEvent,
 	executeRun,
+	isFailing,
 	RunSetupError,
 	type RunSummary,
 } from "@kvm-matrix/orchestrator";
@@ -44,6 +45,20 @@ function summaryLines(summary: RunSummary): string[] {
 	return lines;
 }
 
+/**
+ * A run is red when a person has to look: a regression, a failure nothing explains, the harness
+ * failing, or a cell that never got to run its tests. A pending fix, a known issue, a flaky test
+ * and a test failing on the baseline too are already explained.
+ */
+export function needsAttention(summary: RunSummary): boolean {
+	const red = new Set(["regression", "new-failure", "infra"]);
+	return summary.cells.some(
+		(c) =>
+			c.state === "failed" ||
+			c.results.some((r) => (r.verdict === undefined ? isFailing(r) : red.has(r.verdict.verdict))),
+	);
+}
+
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
 	const matrix = await loadOrReport(file, io);
 	if (matrix === undefined) return EXIT.usage;
@@ -63,7 +78,8 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 		for (const line of summaryLines(summary)) io.stdout(`${line}\n`);
 		if (options.json !== undefined)
 			await writeFile(path.resolve(io.cwd, options.json), `${JSON.stringify(summary, null, 2)}\n`);
-		return summary.outcome === "cancelled" ? EXIT.interrupted : EXIT.ok;
+		if (summary.outcome === "cancelled") return EXIT.interrupted;
+		return needsAttention(summary) ? EXIT.testFailures : EXIT.ok;
 	} catch (error) {
 		if (error instanceof RunSetupError) {
 			io.stderr(`kvm-matrix run: ${error.message}\n`);
