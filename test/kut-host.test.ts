@@ -243,3 +243,63 @@ retries: ${retries}
 		["fail", 1, undefined, "new-failure: no baseline result and no linked fix; needs a human"],
 	);
 });
+
+test("baseline: previous-run compares each cell with the last completed run of the same matrix", async (t) => {
+	t.timeout(300_000);
+	const repo = await kutFixture();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-previous-"));
+	const matrix = path.join(dir, "m.yaml");
+	writeFileSync(
+		matrix,
+		`name: kut-previous
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
+targets:
+  - { name: host, host: true }
+suites:
+  kut: { tree: kut, ref: master, accel: tcg, include: [pass, fail] }
+baseline: previous-run
+retries: 0
+`,
+	);
+	const env = { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") };
+	const run = (name: string) =>
+		execa("node", [CLI, "run", matrix, "--run-dir", path.join(dir, "runs", name)], { cwd: REPO, reject: false, env });
+	type Stored = { runId: string; cells: { results: { testId: string; explanation?: string }[] }[] };
+	const explained = (name: string) => {
+		const stored = JSON.parse(readFileSync(path.join(dir, "runs", name, "results.json"), "utf8")) as Stored;
+		return {
+			runId: stored.runId,
+			verdicts: Object.fromEntries(stored.cells[0]?.results.map((r) => [r.testId, r.explanation]) ?? []),
+		};
+	};
+
+	const first = await run("1");
+	t.is(first.exitCode, 1, first.stderr);
+	t.deepEqual(explained("1").verdicts, {
+		pass: undefined,
+		fail: "new-failure: no baseline result and no linked fix; needs a human",
+	});
+
+	// A commit to the test repository breaks `pass`; the next run compares with the first.
+	const image = path.join(repo, "x86", "pass.c");
+	writeFileSync(image, readFileSync(image, "utf8").replace("return 0; }", "return 1; }"));
+	await execa("git", ["-C", repo, "commit", "-qam", "x86: break pass"], {
+		env: { GIT_AUTHOR_NAME: "T", GIT_AUTHOR_EMAIL: "t@e.org", GIT_COMMITTER_NAME: "T", GIT_COMMITTER_EMAIL: "t@e.org" },
+	});
+	const second = await run("2");
+	t.is(second.exitCode, 1, second.stderr);
+	const firstId = explained("1").runId;
+	t.deepEqual(explained("2").verdicts, {
+		pass: `regression: passed on running in run ${firstId}`,
+		fail: `still-failing: fail on running in run ${firstId} too`,
+	});
+	// classify finds the same baseline for the second run, and none for the first.
+	const again = await execa("node", [CLI, "classify", path.join(dir, "runs", "2")], { cwd: REPO, reject: false, env });
+	t.is(again.exitCode, 0, again.stderr);
+	t.regex(again.stdout, new RegExp(`pass +regression: passed on running in run ${firstId}`));
+	const none = await execa("node", [CLI, "classify", path.join(dir, "runs", "1")], { cwd: REPO, reject: false, env });
+	t.regex(none.stdout, /fail +new-failure/);
+});

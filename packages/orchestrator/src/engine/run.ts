@@ -23,8 +23,7 @@ import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import { resolveRef, syncTree, worktreeFor } from "../sources/git.js";
 import { describeVerdict, type KnownIssue, testKey, type Verdict } from "../verdicts/classify.js";
-import { type CellSources, verdictsForRun } from "../verdicts/for-run.js";
-import { loadKnownIssues } from "../verdicts/known-issues.js";
+import { baselineFor, loadKnownIssuesOf, verdictsFromPlan } from "../verdicts/reclassify.js";
 import { type CellContext, cellStateOf, createCellMachine, type PreparedCell, StageError } from "./cell-machine.js";
 import { RunDirectory, timestamp } from "./run-dir.js";
 
@@ -170,19 +169,15 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		cells.flatMap((c) => (c.kernel.kind === "prebuilt" ? [[c.kernel.id, prebuiltFiles(c.kernel)] as const] : [])),
 	);
 	let knownIssues: KnownIssue[] = [];
-	if (matrix.knownIssues !== undefined) {
-		const loaded = await loadKnownIssues(matrix.knownIssues);
-		if (loaded.problems.length > 0) throw new RunSetupError(loaded.problems[0] ?? "bad known-issues file");
-		knownIssues = loaded.issues;
+	try {
+		knownIssues = await loadKnownIssuesOf(matrix);
+	} catch (error) {
+		throw new RunSetupError(error instanceof Error ? error.message : String(error));
 	}
 	// Created only now: a run refused before it started leaves nothing behind.
 	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
-	runDir.write("plan.json", {
-		runId,
-		matrix: matrix.file,
-		resolved: Object.fromEntries(resolutions),
-		...planToJson(plan),
-	});
+	const planFile = { runId, matrix: matrix.file, resolved: Object.fromEntries(resolutions), ...planToJson(plan) };
+	runDir.write("plan.json", planFile);
 
 	const cpus = options.cpus ?? os.availableParallelism();
 	const memory = options.memoryBytes ?? os.totalmem();
@@ -324,32 +319,6 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		const own = new Map(built.entries.map((e) => [e.name, e.timeout]));
 		return (name: string) =>
 			timeoutSeconds(own.get(name), suite === undefined ? undefined : `${Math.ceil(suite / 1000)}s`);
-	};
-
-	/** What verdicts need to know of a cell: its kernel's tree and commit, its tests' repositories. */
-	const cellSources = async (c: PlannedCell, results: readonly FinalResult[]): Promise<CellSources> => {
-		const kernelRef = c.kernel.kind === "source" ? { tree: c.kernel.tree, ref: c.kernel.ref } : c.kernel.source;
-		const kernelSha = kernelRef === undefined ? undefined : resolutions.get(refKey(kernelRef));
-		const revisionOf = (id: string | undefined) => (id === undefined ? undefined : jobs.get(id)?.revision);
-		const st = revisionOf(c.jobs.selftests);
-		const kt = revisionOf(c.jobs.kut);
-		const kutBuilt =
-			c.jobs.kut === undefined
-				? undefined
-				: await (running.get(c.jobs.kut) as Promise<KutBuild> | undefined)?.catch(() => undefined);
-		return {
-			cell: c.id,
-			kernelId: c.kernel.id,
-			target: c.target.name,
-			...(kernelRef === undefined || kernelSha === undefined
-				? {}
-				: { kernel: { tree: kernelRef.tree, repo: await repoOf(kernelRef.tree), sha: kernelSha } }),
-			...(st?.sha === undefined ? {} : { selftests: { repo: await repoOf(st.tree), sha: st.sha } }),
-			...(kt?.sha === undefined || kutBuilt === undefined
-				? {}
-				: { kut: { repo: await repoOf(kt.tree), sha: kt.sha, entries: kutBuilt.entries } }),
-			results,
-		};
 	};
 
 	const byId = new Map(cells.map((c) => [c.id, c]));
@@ -627,16 +596,13 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	let verdicts = new Map<string, Map<string, Verdict>>();
 	if (outcome === "completed") {
 		try {
-			verdicts = await verdictsForRun({
-				cells: await Promise.all(
-					cells.map((c) => cellSources(c, collapseAttempts(finals.get(c.id)?.context.results ?? []))),
-				),
-				...(matrix.baseline?.kind === "kernel" ? { baselineKernel: matrix.baseline.kernelId } : {}),
+			verdicts = await verdictsFromPlan({
+				matrix,
+				plan: planFile,
+				results: new Map(cells.map((c) => [c.id, collapseAttempts(finals.get(c.id)?.context.results ?? [])])),
+				baseline: baselineFor(matrix, runDir.dir, started.toISOString()),
 				knownIssues,
-				branches: (tree) =>
-					Object.fromEntries(
-						[...resolutions.keys()].filter((k) => k.startsWith(`${tree}@`)).map((k) => [k, k.slice(tree.length + 1)]),
-					),
+				repoOf,
 				linkCacheDir: path.join(cache.root, "links"),
 			});
 		} catch (error) {

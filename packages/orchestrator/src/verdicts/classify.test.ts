@@ -103,3 +103,29 @@ test("removing the link changes the verdict: nothing is hard-coded", (t) => {
 	t.is(withLink?.verdict, "pending-fix");
 	t.is(withoutLink?.verdict, "new-failure");
 });
+
+test("a regression names the commits between baseline and kernel; a previous run names the run", (t) => {
+	const base = (over: Partial<BaselineResult>): BaselineResult => ({ kernel: "kvm@master", status: "pass", ...over });
+	const regression = (b: BaselineResult) =>
+		describeVerdict(classify(item(result("vmx", "fail")), knowledge({ baseline: () => b })) ?? fail());
+	const fail = (): never => {
+		throw new Error("no verdict");
+	};
+	t.is(
+		regression(base({ sha: "1".repeat(40), range: `${"1".repeat(40)}..${"2".repeat(40)}` })),
+		"regression: passed on kvm@master (111111111111); commits 111111111111..222222222222",
+	);
+	t.is(
+		regression(
+			base({ sha: "1".repeat(40), run: "20261124-010000-nightly", range: `${"1".repeat(40)}..${"1".repeat(40)}` }),
+		),
+		"regression: passed on kvm@master (111111111111) in run 20261124-010000-nightly; same commit",
+	);
+	t.is(
+		describeVerdict(
+			classify(item(result("vmx", "timeout")), knowledge({ baseline: () => base({ status: "fail", run: "r1" }) })) ??
+				fail(),
+		),
+		"still-failing: fail on kvm@master in run r1 too",
+	);
+});

@@ -26,6 +26,10 @@ export interface BaselineResult {
 	readonly kernel: string;
 	readonly sha?: string;
 	readonly status: TestResult["status"];
+	/** The earlier run it comes from, for `baseline: previous-run`. */
+	readonly run?: string;
+	/** `base..sha`: the commits between the baseline kernel and the kernel under test. */
+	readonly range?: string;
 }
 
 export interface Classifiable {
@@ -97,10 +101,22 @@ export function describeVerdict(v: Verdict): string {
 				)
 				.join("; ")}`;
 		case "regression":
-			return `regression: passed on ${v.evidence.baseline.kernel}${v.evidence.baseline.sha === undefined ? "" : ` (${v.evidence.baseline.sha.slice(0, 12)})`}`;
+			return `regression: passed on ${where(v.evidence.baseline)}${range(v.evidence.baseline)}`;
 		case "still-failing":
-			return `still-failing: ${v.evidence.baseline.status} on ${v.evidence.baseline.kernel} too`;
+			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too`;
 		case "new-failure":
 			return "new-failure: no baseline result and no linked fix; needs a human";
 	}
+}
+
+/** `kvm@next (0123456789ab)`, or `kvm@next (0123456789ab) in run 20261125-101010-nightly`. */
+function where(b: BaselineResult): string {
+	return `${b.kernel}${b.sha === undefined ? "" : ` (${b.sha.slice(0, 12)})`}${b.run === undefined ? "" : ` in run ${b.run}`}`;
+}
+
+/** The commits between baseline and kernel under test, or that there are none. */
+function range(b: BaselineResult): string {
+	if (b.range === undefined) return "";
+	const [from = "", to = ""] = b.range.split("..");
+	return from === to ? "; same commit" : `; commits ${from.slice(0, 12)}..${to.slice(0, 12)}`;
 }

@@ -6,7 +6,8 @@ import { type FixLocation, fixDependencies, locateFix } from "../links/fixes.js"
 import { isAncestor, type LinkIndex, updateLinkIndex } from "../links/index.js";
 import { commitsAddingEntry, commitsTouching, testSources } from "../links/test-commits.js";
 import { seriesOf } from "../links/trailers.js";
-import { type BaselineResult, classify, type KnownIssue, testKey, type Verdict } from "./classify.js";
+import { type BaselineSource, baselineResult } from "./baseline.js";
+import { classify, type KnownIssue, testKey, type Verdict } from "./classify.js";
 
 /** Where a cell's tests and kernel come from, as far as verdicts need to know. */
 export interface CellSources {
@@ -23,8 +24,8 @@ export interface CellSources {
 
 export interface RunVerdictInput {
 	readonly cells: readonly CellSources[];
-	/** The baseline kernel's id; its cell on the same target is the reference. */
-	readonly baselineKernel?: string;
+	/** What each cell is compared with: a kernel of this run (same target), or an earlier run. */
+	readonly baseline: BaselineSource;
 	readonly knownIssues: readonly KnownIssue[];
 	/** The configured branches of each kernel tree: name (`kvm-x86/next`) → ref in that tree's repo. */
 	readonly branches: (tree: string) => Readonly<Record<string, string>>;
@@ -46,13 +47,7 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 		return index;
 	};
 	const byCell = new Map(input.cells.map((c) => [c.cell, c]));
-	const baselineOf = (cell: CellSources, key: string): BaselineResult | undefined => {
-		if (input.baselineKernel === undefined || input.baselineKernel === cell.kernelId) return undefined;
-		const base = byCell.get(`${input.baselineKernel}/${cell.target}`);
-		const r = base?.results.find((x) => testKey(x) === key);
-		if (base === undefined || r === undefined) return undefined;
-		return { kernel: base.kernelId, ...(base.kernel === undefined ? {} : { sha: base.kernel.sha }), status: r.status };
-	};
+	const baselineOf = (cell: CellSources, key: string) => baselineResult(input.baseline, byCell, cell, key);
 
 	const fixesFor = async (cell: CellSources, result: TestResult): Promise<FixLocation[]> => {
 		if (cell.kernel === undefined) return [];

@@ -1,25 +1,111 @@
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { TestResult } from "../events/types.js";
+import { type FinalResult, testKey } from "../events/attempts.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
 import type { Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
 import { repositoryFor } from "../sources/git.js";
-import { describeVerdict, type KnownIssue, testKey, type Verdict } from "./classify.js";
+import { type BaselineSource, findPreviousRun } from "./baseline.js";
+import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
 import { type CellSources, verdictsForRun } from "./for-run.js";
 import { loadKnownIssues } from "./known-issues.js";
 
-interface PlanFile {
+/** The parts of plan.json verdicts need: every ref's commit, each cell's kernel and test jobs. */
+export interface PlanFile {
+	readonly runId: string;
 	readonly matrix: string;
-	readonly resolved: Record<string, string>;
-	readonly cells: readonly { id: string; kernel: string; target: string; jobs: { selftests?: string; kut?: string } }[];
-	readonly jobs: readonly { id: string; tree: string; ref: string; sha?: string }[];
+	readonly resolved: Readonly<Record<string, string>>;
+	readonly cells: readonly {
+		readonly id: string;
+		readonly kernel: string;
+		readonly target: string;
+		readonly jobs: { readonly selftests?: string; readonly kut?: string };
+	}[];
+	readonly jobs: readonly { readonly id: string; readonly tree: string; readonly ref: string; readonly sha?: string }[];
 }
 
-type StoredResult = TestResult & { verdict?: Verdict; explanation?: string };
+export interface PlanVerdictInput {
+	readonly matrix: Matrix;
+	readonly plan: PlanFile;
+	/** Each cell's results as they stand after retries. */
+	readonly results: ReadonlyMap<string, readonly FinalResult[]>;
+	readonly baseline: BaselineSource;
+	readonly knownIssues: readonly KnownIssue[];
+	/** The local repository of a tree (a mirror or the user's own clone). */
+	readonly repoOf: (tree: string) => string | Promise<string>;
+	readonly linkCacheDir: string;
+}
+
+/**
+ * Verdicts for a run from what its plan.json records: the same input whether the run has just
+ * finished or is classified again later, so both give the same answer for the same histories.
+ */
+export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<string, Map<string, Verdict>>> {
+	const { matrix, plan } = input;
+	const jobs = new Map(plan.jobs.map((j) => [j.id, j]));
+	const cells: CellSources[] = [];
+	for (const planned of plan.cells) {
+		const spec = matrix.kernels.find((k) => k.id === planned.kernel);
+		if (spec === undefined) continue;
+		const kernelRef = spec.kind === "source" ? { tree: spec.tree, ref: spec.ref } : spec.source;
+		const kernelSha = kernelRef === undefined ? undefined : plan.resolved[refKey(kernelRef)];
+		const st = planned.jobs.selftests === undefined ? undefined : jobs.get(planned.jobs.selftests);
+		const kt = planned.jobs.kut === undefined ? undefined : jobs.get(planned.jobs.kut);
+		const kutRepo = kt?.sha === undefined ? undefined : await input.repoOf(kt.tree);
+		// The test list as that KUT commit had it: entries map test names to their source files.
+		const kutCfg =
+			kt?.sha === undefined || kutRepo === undefined
+				? undefined
+				: await capture("git", ["-C", kutRepo, "show", `${kt.sha}:x86/unittests.cfg`]).catch(() => undefined);
+		cells.push({
+			cell: planned.id,
+			kernelId: spec.id,
+			target: planned.target,
+			...(kernelRef === undefined || kernelSha === undefined
+				? {}
+				: { kernel: { tree: kernelRef.tree, repo: await input.repoOf(kernelRef.tree), sha: kernelSha } }),
+			...(st?.sha === undefined ? {} : { selftests: { repo: await input.repoOf(st.tree), sha: st.sha } }),
+			...(kt?.sha === undefined || kutRepo === undefined || kutCfg === undefined
+				? {}
+				: { kut: { repo: kutRepo, sha: kt.sha, entries: parseUnittestsCfg(kutCfg).entries } }),
+			results: input.results.get(planned.id) ?? [],
+		});
+	}
+	return verdictsForRun({
+		cells,
+		baseline: input.baseline,
+		knownIssues: input.knownIssues,
+		// The configured branches of a tree: every ref of it the run resolved.
+		branches: (tree) =>
+			Object.fromEntries(
+				Object.keys(plan.resolved)
+					.filter((k) => k.startsWith(`${tree}@`))
+					.map((k) => [k, k.slice(tree.length + 1)]),
+			),
+		linkCacheDir: input.linkCacheDir,
+	});
+}
+
+/** The baseline a matrix asks for; for `previous-run`, the newest earlier run next to `runDir`. */
+export function baselineFor(matrix: Matrix, runDir: string, started: string): BaselineSource {
+	if (matrix.baseline === undefined) return { kind: "none" };
+	if (matrix.baseline.kind === "kernel") return { kind: "kernel", kernelId: matrix.baseline.kernelId };
+	const run = findPreviousRun(path.dirname(path.resolve(runDir)), matrix.name, started, runDir);
+	return run === undefined ? { kind: "previous-run" } : { kind: "previous-run", run };
+}
+
+export async function loadKnownIssuesOf(matrix: Matrix): Promise<KnownIssue[]> {
+	if (matrix.knownIssues === undefined) return [];
+	const loaded = await loadKnownIssues(matrix.knownIssues);
+	if (loaded.problems.length > 0) throw new Error(loaded.problems[0]);
+	return loaded.issues;
+}
+
+type StoredResult = FinalResult & { verdict?: Verdict; explanation?: string };
 interface ResultsFile {
+	started: string;
 	cells: { id: string; results: StoredResult[]; verdicts?: Record<string, number> }[];
 	[key: string]: unknown;
 }
@@ -39,61 +125,25 @@ export async function reclassifyRun(runDir: string, matrix: Matrix, cacheRoot: s
 	const resultsPath = path.join(runDir, "results.json");
 	const results = JSON.parse(await readFile(resultsPath, "utf8")) as ResultsFile;
 	const cache = cachePaths(cacheRoot);
-	const repoOf = (tree: string) => {
-		const source = matrix.trees.get(tree);
-		if (source === undefined) throw new Error(`the matrix has no tree ${tree}`);
-		return repositoryFor(source, cache.mirrors);
-	};
-	const jobs = new Map(plan.jobs.map((j) => [j.id, j]));
-	let knownIssues: KnownIssue[] = [];
-	if (matrix.knownIssues !== undefined) {
-		const loaded = await loadKnownIssues(matrix.knownIssues);
-		if (loaded.problems.length > 0) throw new Error(loaded.problems[0]);
-		knownIssues = loaded.issues;
-	}
-	const cells: CellSources[] = [];
-	for (const stored of results.cells) {
-		const planned = plan.cells.find((c) => c.id === stored.id);
-		const spec = matrix.kernels.find((k) => k.id === planned?.kernel);
-		if (planned === undefined || spec === undefined) continue;
-		const kernelRef = spec.kind === "source" ? { tree: spec.tree, ref: spec.ref } : spec.source;
-		const kernelSha = kernelRef === undefined ? undefined : plan.resolved[refKey(kernelRef)];
-		const st = planned.jobs.selftests === undefined ? undefined : jobs.get(planned.jobs.selftests);
-		const kt = planned.jobs.kut === undefined ? undefined : jobs.get(planned.jobs.kut);
-		const kutCfg =
-			kt?.sha === undefined
-				? undefined
-				: await capture("git", ["-C", repoOf(kt.tree), "show", `${kt.sha}:x86/unittests.cfg`]).catch(() => undefined);
-		cells.push({
-			cell: stored.id,
-			kernelId: spec.id,
-			target: planned.target,
-			...(kernelRef === undefined || kernelSha === undefined
-				? {}
-				: { kernel: { tree: kernelRef.tree, repo: repoOf(kernelRef.tree), sha: kernelSha } }),
-			...(st?.sha === undefined ? {} : { selftests: { repo: repoOf(st.tree), sha: st.sha } }),
-			...(kt?.sha === undefined || kutCfg === undefined
-				? {}
-				: { kut: { repo: repoOf(kt.tree), sha: kt.sha, entries: parseUnittestsCfg(kutCfg).entries } }),
-			results: stored.results.map(({ verdict: _v, explanation: _e, ...r }) => r),
-		});
-	}
-	const verdicts = await verdictsForRun({
-		cells,
-		...(matrix.baseline?.kind === "kernel" ? { baselineKernel: matrix.baseline.kernelId } : {}),
-		knownIssues,
-		branches: (tree) =>
-			Object.fromEntries(
-				Object.keys(plan.resolved)
-					.filter((k) => k.startsWith(`${tree}@`))
-					.map((k) => [k, k.slice(tree.length + 1)]),
-			),
+	const strip = ({ verdict: _v, explanation: _e, ...r }: StoredResult): FinalResult => r;
+	const verdicts = await verdictsFromPlan({
+		matrix,
+		plan,
+		results: new Map(results.cells.map((c) => [c.id, c.results.map(strip)] as const)),
+		baseline: baselineFor(matrix, runDir, results.started),
+		knownIssues: await loadKnownIssuesOf(matrix),
+		repoOf: (tree) => {
+			const source = matrix.trees.get(tree);
+			if (source === undefined) throw new Error(`the matrix has no tree ${tree}`);
+			return repositoryFor(source, cache.mirrors);
+		},
 		linkCacheDir: path.join(cache.root, "links"),
 	});
 	for (const stored of results.cells) {
 		const perTest = verdicts.get(stored.id);
 		const counts: Record<string, number> = {};
-		stored.results = stored.results.map(({ verdict: _v, explanation: _e, ...r }) => {
+		stored.results = stored.results.map((stored) => {
+			const r = strip(stored);
 			const verdict = perTest?.get(testKey(r));
 			if (verdict === undefined) return r;
 			counts[verdict.verdict] = (counts[verdict.verdict] ?? 0) + 1;

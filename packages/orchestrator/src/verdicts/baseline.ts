@@ -1,0 +1,99 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { testKey } from "../events/attempts.js";
+import type { TestResult } from "../events/types.js";
+import type { BaselineResult } from "./classify.js";
+
+/** What the verdicts compare a cell with (DESIGN.md: a baseline kernel in this run, or the last run). */
+export type BaselineSource =
+	| { readonly kind: "none" }
+	| { readonly kind: "kernel"; readonly kernelId: string }
+	| { readonly kind: "previous-run"; readonly run?: PreviousRun };
+
+/** The parts of an earlier run's results.json a baseline needs. */
+export interface PreviousRun {
+	readonly runId: string;
+	readonly started: string;
+	readonly cells: readonly {
+		readonly id: string;
+		readonly kernel: { readonly id: string; readonly sha?: string };
+		readonly results: readonly Pick<TestResult, "suite" | "testId" | "status">[];
+	}[];
+}
+
+interface CellView {
+	readonly cell: string;
+	readonly kernelId: string;
+	readonly target: string;
+	readonly kernel?: { readonly sha: string };
+	readonly results: readonly Pick<TestResult, "suite" | "testId" | "status">[];
+}
+
+/**
+ * The same test's result on the baseline, with the commit range between the two kernels. Pure:
+ * `cells` are this run's cells (for a baseline kernel), `source.run` the earlier run.
+ */
+export function baselineResult(
+	source: BaselineSource,
+	cells: ReadonlyMap<string, CellView>,
+	cell: CellView,
+	key: string,
+): BaselineResult | undefined {
+	const compare = (base: CellView | PreviousRun["cells"][number], extra: { run?: string }) => {
+		const r = base.results.find((x) => testKey(x) === key);
+		if (r === undefined) return undefined;
+		const baseSha = "cell" in base ? base.kernel?.sha : base.kernel.sha;
+		const kernelId = "cell" in base ? base.kernelId : base.kernel.id;
+		return {
+			kernel: kernelId,
+			...(baseSha === undefined ? {} : { sha: baseSha }),
+			status: r.status,
+			...extra,
+			...(baseSha === undefined || cell.kernel === undefined ? {} : { range: `${baseSha}..${cell.kernel.sha}` }),
+		} satisfies BaselineResult;
+	};
+	switch (source.kind) {
+		case "none":
+			return undefined;
+		case "kernel": {
+			if (source.kernelId === cell.kernelId) return undefined;
+			const base = cells.get(`${source.kernelId}/${cell.target}`);
+			return base === undefined ? undefined : compare(base, {});
+		}
+		case "previous-run": {
+			const base = source.run?.cells.find((c) => c.id === cell.cell);
+			return base === undefined || source.run === undefined ? undefined : compare(base, { run: source.run.runId });
+		}
+	}
+}
+
+/**
+ * The newest completed run of the same matrix in `runsDir` that started before `before`: the
+ * baseline of `baseline: previous-run`. Directories that are not runs, or whose results cannot
+ * be read, are passed over.
+ */
+export function findPreviousRun(
+	runsDir: string,
+	matrixName: string,
+	before: string,
+	exclude?: string,
+): PreviousRun | undefined {
+	if (!existsSync(runsDir)) return undefined;
+	let best: PreviousRun | undefined;
+	for (const entry of readdirSync(runsDir, { withFileTypes: true })) {
+		if (!entry.isDirectory()) continue;
+		const dir = path.join(runsDir, entry.name);
+		if (exclude !== undefined && path.resolve(dir) === path.resolve(exclude)) continue;
+		const file = path.join(dir, "results.json");
+		if (!existsSync(file)) continue;
+		let run: PreviousRun & { matrix?: string; outcome?: string };
+		try {
+			run = JSON.parse(readFileSync(file, "utf8")) as typeof run;
+		} catch {
+			continue;
+		}
+		if (run.matrix !== matrixName || run.outcome !== "completed" || !(run.started < before)) continue;
+		if (best === undefined || run.started > best.started) best = run;
+	}
+	return best;
+}
