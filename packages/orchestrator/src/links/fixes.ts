@@ -51,15 +51,19 @@ export async function locateFix(options: {
 			return { kind: "contained", commit: sha, subject: options.index.commit(sha)?.subject ?? "" };
 		}
 	}
+	// The commit named is the one in the first configured branch that has the fix (the original,
+	// when branches are listed upstream first), not whichever git log happened to list first.
 	const containedIn: string[] = [];
+	let named: string | undefined;
 	for (const [name, ref] of Object.entries(options.branches)) {
 		for (const sha of candidates) {
 			if (await isAncestor(options.repo, sha, ref)) {
 				containedIn.push(name);
+				named ??= sha;
 				break;
 			}
 		}
 	}
-	const first = candidates[0] ?? "";
+	const first = named ?? [...candidates].sort()[0] ?? "";
 	return { kind: "not-contained", commit: first, subject: options.index.commit(first)?.subject ?? "", containedIn };
 }

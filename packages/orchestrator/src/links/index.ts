@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "../paths/atomic.js";
 import { capture, runCommand } from "../proc/run.js";
@@ -16,16 +16,10 @@ export interface IndexedCommit {
 	readonly citations: readonly { readonly sha: string; readonly subject: string }[];
 }
 
-interface Stored {
-	readonly version: 1;
-	readonly tips: readonly string[];
-	readonly commits: readonly IndexedCommit[];
-}
-
 /**
  * A tree's history reduced to its references: commit → message-ids, bugs, citations, and back
  * (message-id, series stem, subject → commits). Built once from `git log`, then updated from the
- * tips it was built at; stored as JSON in the cache.
+ * tips it was built at; stored in the cache as one line per commit, appended to as history grows.
  */
 export class LinkIndex {
 	readonly #commits = new Map<string, IndexedCommit>();
@@ -86,20 +80,70 @@ export class LinkIndex {
 		this.#tips = [...tips];
 	}
 
-	toJSON(): Stored {
-		return { version: 1, tips: this.#tips, commits: [...this.#commits.values()] };
-	}
-
-	static fromJSON(stored: Stored): LinkIndex {
+	/** An index from a store's lines (see `commitLine`); a line that does not parse is skipped. */
+	static fromLines(text: string, tips: readonly string[]): LinkIndex {
 		const index = new LinkIndex();
-		for (const c of stored.commits) index.add(c);
-		index.setTips(stored.tips);
+		let start = 0;
+		while (start < text.length) {
+			let end = text.indexOf("\n", start);
+			if (end === -1) end = text.length;
+			const commit = parseCommitLine(text.slice(start, end));
+			if (commit !== undefined) index.add(commit);
+			start = end + 1;
+		}
+		index.setTips(tips);
 		return index;
 	}
 }
 
+const SEP = "\t";
+const LIST = "\u001f";
+
+/** One commit as one line of the store: sha, subject, message-ids, bugs, citations (tab-separated). */
+export function commitLine(c: IndexedCommit): string {
+	const clean = (s: string) => s.replaceAll(SEP, " ").replaceAll("\n", " ").replaceAll(LIST, " ");
+	return [
+		c.sha,
+		clean(c.subject),
+		c.messageIds.map(clean).join(LIST),
+		c.bugs.map(clean).join(LIST),
+		c.citations.map((x) => `${x.sha} ${clean(x.subject)}`).join(LIST),
+	].join(SEP);
+}
+
+export function parseCommitLine(line: string): IndexedCommit | undefined {
+	const [sha = "", subject = "", ids = "", bugs = "", citations = ""] = line.split(SEP);
+	if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;
+	const list = (s: string) => (s === "" ? [] : s.split(LIST));
+	return {
+		sha,
+		subject,
+		messageIds: list(ids),
+		bugs: list(bugs),
+		citations: list(citations).map((x) => {
+			const space = x.indexOf(" ");
+			return { sha: x.slice(0, space), subject: x.slice(space + 1) };
+		}),
+	};
+}
+
 const FIELD = "\u0000";
 const RECORD = "\u001e";
+
+const LOG_FORMAT = "--format=%H%x00%s%x00%B%x1e";
+
+/** One `git log --format=%H%x00%s%x00%B%x1e` record (pure). */
+function parseRecord(record: string): IndexedCommit {
+	const [sha = "", subject = "", body = ""] = record.split(FIELD);
+	const refs = referencesOf(body);
+	return {
+		sha,
+		subject,
+		messageIds: refs.flatMap((r) => (r.kind === "message-id" ? [r.id] : [])),
+		bugs: refs.flatMap((r) => (r.kind === "bug" ? [`${r.tracker}#${r.id}`] : [])),
+		citations: citationsOf(body),
+	};
+}
 
 /** Parses `git log --format=%H%x00%s%x00%B%x1e` output (pure). */
 export function parseLog(text: string): IndexedCommit[] {
@@ -107,46 +151,65 @@ export function parseLog(text: string): IndexedCommit[] {
 		.split(RECORD)
 		.map((r) => r.replace(/^\n+/, ""))
 		.filter((r) => r.length > 0)
-		.map((record) => {
-			const [sha = "", subject = "", body = ""] = record.split(FIELD);
-			const refs = referencesOf(body);
-			return {
-				sha,
-				subject,
-				messageIds: refs.flatMap((r) => (r.kind === "message-id" ? [r.id] : [])),
-				bugs: refs.flatMap((r) => (r.kind === "bug" ? [`${r.tracker}#${r.id}`] : [])),
-				citations: citationsOf(body),
-			};
-		});
+		.map(parseRecord);
 }
 
+/** Where a tree's index lives: its commit lines, and the tips they cover. */
+const storeFiles = (store: string) => ({ lines: `${store}.links`, tips: `${store}.tips` });
+
 /**
- * The index of `repo` covering `refs`, from the cache when it has one: only commits not reachable
- * from the tips indexed last time are read (`git log NEW --not OLD`).
+ * Brings the store at `store` up to `refs`: only commits not reachable from the tips indexed
+ * last time are read (`git log NEW --not OLD`), parsed as git streams them, and appended; the
+ * index is never read for this. Returns how many commits were added.
  */
-export async function updateLinkIndex(repo: string, refs: readonly string[], cacheFile: string): Promise<LinkIndex> {
-	const index = existsSync(cacheFile)
-		? LinkIndex.fromJSON(JSON.parse(await readFile(cacheFile, "utf8")) as Stored)
-		: new LinkIndex();
+export async function updateLinkStore(repo: string, refs: readonly string[], store: string): Promise<number> {
+	const files = storeFiles(store);
+	const known: string[] = existsSync(files.tips)
+		? (await readFile(files.tips, "utf8")).split("\n").filter(Boolean)
+		: [];
 	const tips = await Promise.all(
 		refs.map((ref) => capture("git", ["-C", repo, "rev-parse", "--verify", `${ref}^{commit}`])),
 	);
-	const unchanged = tips.every((t) => index.tips.includes(t));
-	if (!unchanged) {
-		// Old tips that a force-push removed are no longer objects git can exclude.
-		const old = (await Promise.all(index.tips.map(async (t) => ((await isObject(repo, t)) ? [t] : [])))).flat();
-		const lines = await runCommand(
-			"git",
-			["-C", repo, "log", "--format=%H%x00%s%x00%B%x1e", ...tips, ...(old.length > 0 ? ["--not", ...old] : [])],
-			{ keepLines: Number.MAX_SAFE_INTEGER },
-		);
-		for (const commit of parseLog(lines.join("\n"))) index.add(commit);
-		index.setTips([...new Set([...index.tips, ...tips])]);
-		await mkdir(path.dirname(cacheFile), { recursive: true });
-		// Two runs may update the same tree's index at once.
-		await writeAtomically(cacheFile, JSON.stringify(index));
-	}
-	return index;
+	if (tips.every((t) => known.includes(t))) return 0;
+	// Old tips that a force-push removed are no longer objects git can exclude.
+	const old = (await Promise.all(known.map(async (t) => ((await isObject(repo, t)) ? [t] : [])))).flat();
+	const out: string[] = [];
+	let record: string[] = [];
+	let added = 0;
+	await runCommand("git", ["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])], {
+		keepLines: 0,
+		onLine: (line) => {
+			const end = line.indexOf(RECORD);
+			if (end === -1) {
+				record.push(line);
+				return;
+			}
+			record.push(line.slice(0, end));
+			const text = record.join("\n").replace(/^\n+/, "");
+			record = [];
+			if (text.length === 0) return;
+			out.push(commitLine(parseRecord(text)));
+			added++;
+		},
+	});
+	await mkdir(path.dirname(files.lines), { recursive: true });
+	// Appending is safe for two runs at once: a commit written twice is read once.
+	if (out.length > 0) await appendFile(files.lines, `${out.join("\n")}\n`);
+	await writeAtomically(files.tips, [...new Set([...known, ...tips])].join("\n"));
+	return added;
+}
+
+/** The index the store at `store` holds (empty when there is none yet). */
+export async function loadLinkIndex(store: string): Promise<LinkIndex> {
+	const files = storeFiles(store);
+	const tips = existsSync(files.tips) ? (await readFile(files.tips, "utf8")).split("\n").filter(Boolean) : [];
+	return LinkIndex.fromLines(existsSync(files.lines) ? await readFile(files.lines, "utf8") : "", tips);
+}
+
+/** The index of `repo` covering `refs`, updated in the cache first. */
+export async function updateLinkIndex(repo: string, refs: readonly string[], store: string): Promise<LinkIndex> {
+	await updateLinkStore(repo, refs, store);
+	return loadLinkIndex(store);
 }
 
 /** Whether `sha` is in the history of `ref` (git's own ancestry test). */

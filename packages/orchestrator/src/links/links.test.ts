@@ -1,10 +1,11 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
+import fc from "fast-check";
 import { fixDependencies, locateFix } from "./fixes.js";
-import { parseLog, updateLinkIndex } from "./index.js";
+import { commitLine, type IndexedCommit, LinkIndex, parseCommitLine, parseLog, updateLinkIndex } from "./index.js";
 
 const env = {
 	GIT_AUTHOR_NAME: "Dev",
@@ -91,4 +92,39 @@ test("where a test's fix stands: not in master, in next and (cherry-picked) stab
 		kind: "not-applied",
 		messageId: "20260301000000.999-1-someone@example.org",
 	});
+});
+
+test("a commit survives its store line, whatever its subject and ids hold", (t) => {
+	const text = fc.string({ unit: fc.constantFrom("a", " ", "\t", "\n", "\u001f", "é", "(", '"') });
+	const commit = fc.record({
+		sha: fc.stringMatching(/^[0-9a-f]{40}$/),
+		subject: text,
+		messageIds: fc.array(text.filter((s) => s.length > 0)),
+		bugs: fc.array(text.filter((s) => s.length > 0)),
+		citations: fc.array(fc.record({ sha: fc.stringMatching(/^[0-9a-f]{12}$/), subject: text })),
+	});
+	const flat = (s: string) => s.replaceAll("\t", " ").replaceAll("\n", " ").replaceAll("\u001f", " ");
+	fc.assert(
+		fc.property(commit, (c: IndexedCommit) => {
+			t.deepEqual(parseCommitLine(commitLine(c)), {
+				sha: c.sha,
+				subject: flat(c.subject),
+				messageIds: c.messageIds.map(flat),
+				bugs: c.bugs.map(flat),
+				citations: c.citations.map((x) => ({ sha: x.sha, subject: flat(x.subject) })),
+			});
+		}),
+	);
+});
+
+test("the store is appended to, and a commit written twice (two runs at once) is read once", async (t) => {
+	const { dir, fix } = await kernelTree();
+	const store = path.join(mkdtempSync(path.join(os.tmpdir(), "idx-")), "kvm");
+	await updateLinkIndex(dir, ["master", "next", "stable"], store);
+	const lines = readFileSync(`${store}.links`, "utf8");
+	t.is(lines.trim().split("\n").length, 3);
+	appendFileSync(`${store}.links`, lines);
+	const index = LinkIndex.fromLines(readFileSync(`${store}.links`, "utf8"), []);
+	t.is(index.size, 3);
+	t.is(index.commit(fix)?.subject, "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR");
 });

@@ -77,14 +77,31 @@ export function referenceFromUrl(raw: string): Reference {
 	return { kind: "url", url };
 }
 
-/** Every reference a commit message makes through its trailers, in order. */
+const REFERENCE_TRAILER = /^(link|message-id|closes):\s*(.+?)\s*$/i;
+
+/**
+ * Every reference a commit message makes through its trailers, in order. This runs on every
+ * commit of a kernel's history when a tree is indexed, so a line is only matched when it starts
+ * with the first letter of one of the three keys.
+ */
 export function referencesOf(message: string): Reference[] {
-	return parseTrailers(message).flatMap(({ key, value }): Reference[] => {
-		const k = key.toLowerCase();
-		if (k === "message-id") return [{ kind: "message-id", id: normaliseMessageId(value) }];
-		if (k === "link" || k === "closes") return [referenceFromUrl(value)];
-		return [];
-	});
+	const refs: Reference[] = [];
+	let start = 0;
+	while (start < message.length) {
+		let end = message.indexOf("\n", start);
+		if (end === -1) end = message.length;
+		const first = message.charCodeAt(start) | 0x20; // lower case for ASCII letters
+		if (first === 0x6c || first === 0x6d || first === 0x63) {
+			const m = REFERENCE_TRAILER.exec(message.slice(start, end));
+			if (m !== null) {
+				const key = (m[1] ?? "").toLowerCase();
+				const value = m[2] ?? "";
+				refs.push(key === "message-id" ? { kind: "message-id", id: normaliseMessageId(value) } : referenceFromUrl(value));
+			}
+		}
+		start = end + 1;
+	}
+	return refs;
 }
 
 /** A message-id's series: the stem all patches of one posting share, and this patch's index. */
@@ -112,6 +129,7 @@ export interface Citation {
 
 /** Citations in a commit body; line breaks inside the quoted subject are joined. */
 export function citationsOf(message: string): Citation[] {
+	if (!message.includes("commit")) return [];
 	const text = message.replace(/\s*\n\s*/g, " ");
 	return [...text.matchAll(/\bcommit ([0-9a-f]{12,40}) \("(.+?)"\)/g)].map((m) => ({
 		sha: m[1] ?? "",

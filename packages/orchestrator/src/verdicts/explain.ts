@@ -97,7 +97,7 @@ export async function explainTest(test: string, matrix: Matrix, cacheRoot: strin
 				const index = await updateLinkIndex(
 					repo,
 					refs.map((r) => r.ref),
-					path.join(cache.root, "links", `${tree}.json`),
+					path.join(cache.root, "links", tree),
 				);
 				const { exact, series } = index.commitsFor(messageId);
 				const candidates = (exact.filter((s) => !testShas.includes(s)).length > 0 ? exact : series).filter(

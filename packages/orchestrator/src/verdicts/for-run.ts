@@ -41,7 +41,7 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	const indexOf = (tree: string, repo: string) => {
 		let index = indexes.get(tree);
 		if (index === undefined) {
-			index = updateLinkIndex(repo, Object.values(input.branches(tree)), path.join(input.linkCacheDir, `${tree}.json`));
+			index = updateLinkIndex(repo, Object.values(input.branches(tree)), path.join(input.linkCacheDir, tree));
 			indexes.set(tree, index);
 		}
 		return index;
