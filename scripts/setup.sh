@@ -27,6 +27,7 @@ PACKAGES=(
 	"rsync:make headers_install"
 	"xz-utils:unpacks linux-source"
 	"git:checkouts and fix-containment checks"
+	"tmux:a real terminal for the interactive view's end-to-end test"
 )
 
 say() { printf 'setup: %s\n' "$*"; }

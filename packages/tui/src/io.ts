@@ -8,6 +8,8 @@ export interface CliIo {
 	readonly isTty: boolean;
 	/** Aborted on Ctrl-C (SIGINT) or SIGTERM, so long commands can stop cleanly. */
 	readonly signal?: AbortSignal;
+	/** The terminal itself, for the interactive view; absent when stdin or stdout is not one. */
+	readonly terminal?: { readonly stdin: NodeJS.ReadStream; readonly stdout: NodeJS.WriteStream };
 }
 
 export function processIo(): CliIo {
@@ -27,5 +29,8 @@ export function processIo(): CliIo {
 		env: process.env,
 		cwd: process.cwd(),
 		isTty: process.stdout.isTTY === true,
+		...(process.stdout.isTTY === true && process.stdin.isTTY === true
+			? { terminal: { stdin: process.stdin, stdout: process.stdout } }
+			: {}),
 	};
 }

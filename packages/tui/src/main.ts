@@ -75,7 +75,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.command("run")
 		.description("build, boot and test every cell of a matrix; results go to a run directory")
 		.argument("<file>", "the matrix file (YAML)")
-		.option("--headless", "plain line output (the default until the interactive view exists)", false)
+		.option("--headless", "plain line output even in a terminal (the default when stdout is not one)", false)
 		.option("--run-dir <dir>", "where results go (default: runs/<timestamp>-<name>)")
 		.option("--json <file>", "also write the run summary as JSON to FILE")
 		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")

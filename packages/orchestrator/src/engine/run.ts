@@ -7,7 +7,7 @@ import { type Actor, assign, createActor, fromPromise, setup } from "xstate";
 import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel.js";
 import { collapseAttempts, type FinalResult } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
-import type { CellStage, EngineEvent, TestResult } from "../events/types.js";
+import type { CellStage, EngineEvent, SuiteName, TestResult } from "../events/types.js";
 import { buildKut, type KutBuild } from "../kut/build.js";
 import { runKutInGuest } from "../kut/run-guest.js";
 import { runKutOnHost, runTestsArgs } from "../kut/run-host.js";
@@ -324,7 +324,11 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const byId = new Map(cells.map((c) => [c.id, c]));
 	const builds = new Map<string, KernelBuild>();
 	const notes = new Map<string, string[]>();
-	const note = (cellId: string, text: string) => notes.set(cellId, [...(notes.get(cellId) ?? []), text]);
+	const note = (cellId: string, text: string) => {
+		if (notes.get(cellId)?.includes(text)) return;
+		notes.set(cellId, [...(notes.get(cellId) ?? []), text]);
+		bus.emit({ type: "cell-note", at: now(), cellId, text });
+	};
 	const cell = (id: string): PlannedCell => byId.get(id) as PlannedCell;
 	const asStageError = (error: unknown) =>
 		error instanceof BuildFailedError ? new StageError(error.message, error.errors) : error;
@@ -511,6 +515,19 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		matrix: matrix.name,
 		cells: cells.map((c) => c.id),
 		jobs: plan.jobs.map((j) => j.id),
+		grid: {
+			kernels: [...new Map(cells.map((c) => [c.kernel.id, c.kernel])).values()].map((k) => {
+				const sha = k.kind === "source" ? resolutions.get(refKey(k)) : undefined;
+				const label =
+					k.kind === "source"
+						? `${k.tree}@${k.ref}`
+						: `prebuilt ${path.basename(prebuilt.get(k.id)?.image ?? k.image)}`;
+				return { id: k.id, label, ...(sha === undefined ? {} : { sha }) };
+			}),
+			targets: [...new Set(cells.map((c) => c.target.name))],
+			cells: cells.map((c) => ({ id: c.id, kernel: c.kernel.id, target: c.target.name, jobs: c.needs })),
+		},
+		dir: runDir.dir,
 	});
 	runDir.append({ type: "run-started", runId, at: started.toISOString(), cells: cells.map((c) => c.id) });
 
@@ -609,6 +626,23 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 			for (const c of cells)
 				note(c.id, `verdicts could not be computed: ${error instanceof Error ? error.message : String(error)}`);
 		}
+	}
+
+	for (const [cellId, perTest] of verdicts) {
+		bus.emit({
+			type: "verdicts",
+			at: now(),
+			cellId,
+			verdicts: [...perTest].map(([key, v]) => {
+				const colon = key.indexOf(":");
+				return {
+					suite: key.slice(0, colon) as SuiteName,
+					testId: key.slice(colon + 1),
+					verdict: v.verdict,
+					explanation: describeVerdict(v),
+				};
+			}),
+		});
 	}
 
 	const summaries: CellSummary[] = cells.map((c) => {

@@ -42,6 +42,19 @@ export interface TestResult {
 	};
 }
 
+/** Rows, columns and what each cell waits on. */
+export interface RunGrid {
+	readonly kernels: readonly { readonly id: string; readonly label: string; readonly sha?: string }[];
+	readonly targets: readonly string[];
+	readonly cells: readonly {
+		readonly id: string;
+		readonly kernel: string;
+		readonly target: string;
+		/** The shared jobs (checkouts, builds) this cell needs: their progress is the cell's. */
+		readonly jobs: readonly string[];
+	}[];
+}
+
 /** What an event is about: a shared job (a build) or one cell. */
 export type Subject = { readonly kind: "job"; readonly id: string } | { readonly kind: "cell"; readonly id: string };
 
@@ -56,6 +69,28 @@ export type EngineEvent =
 			readonly matrix: string;
 			readonly cells: readonly string[];
 			readonly jobs: readonly string[];
+			/** The matrix as a grid, so a view can lay it out before anything happens. */
+			readonly grid: RunGrid;
+			readonly dir: string;
+	  }
+	| {
+			/** Something worth telling about a cell: a cache hit, a TCG fallback, a guest that died. */
+			readonly type: "cell-note";
+			readonly at: number;
+			readonly cellId: string;
+			readonly text: string;
+	  }
+	| {
+			/** The run's verdicts, once every cell is final. */
+			readonly type: "verdicts";
+			readonly at: number;
+			readonly cellId: string;
+			readonly verdicts: readonly {
+				readonly suite: SuiteName;
+				readonly testId: string;
+				readonly verdict: string;
+				readonly explanation: string;
+			}[];
 	  }
 	| {
 			readonly type: "run-finished";

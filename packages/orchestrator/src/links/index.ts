@@ -1,5 +1,5 @@
-import { existsSync } from "node:fs";
-import { appendFile, mkdir, readFile } from "node:fs/promises";
+import { createWriteStream, existsSync } from "node:fs";
+import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "../paths/atomic.js";
 import { capture, runCommand } from "../proc/run.js";
@@ -22,10 +22,14 @@ export interface IndexedCommit {
  * tips it was built at; stored in the cache as one line per commit, appended to as history grows.
  */
 export class LinkIndex {
-	readonly #commits = new Map<string, IndexedCommit>();
+	/** Every commit as its store line; parsed only when a query needs it. */
+	readonly #lines: string[] = [];
+	/** sha → line, for the commits that carry references (the only ones `commitsFor` returns). */
+	readonly #referencing = new Map<string, number>();
 	readonly #byMessageId = new Map<string, string[]>();
 	readonly #bySeries = new Map<string, string[]>();
-	readonly #bySubject = new Map<string, string[]>();
+	/** Built on the first subject query: most runs never need it. */
+	#bySubject: Map<string, string[]> | undefined;
 	#tips: readonly string[] = [];
 
 	get tips(): readonly string[] {
@@ -33,27 +37,42 @@ export class LinkIndex {
 	}
 
 	get size(): number {
-		return this.#commits.size;
+		return this.#lines.length;
 	}
 
 	add(commit: IndexedCommit): void {
-		if (this.#commits.has(commit.sha)) return;
-		this.#commits.set(commit.sha, commit);
-		const push = (map: Map<string, string[]>, key: string) => {
-			const list = map.get(key);
-			if (list === undefined) map.set(key, [commit.sha]);
-			else list.push(commit.sha);
-		};
-		for (const id of commit.messageIds) {
-			push(this.#byMessageId, id);
+		this.#addLine(commitLine(commit));
+	}
+
+	/**
+	 * One store line. Only its message-ids are looked at now; a line without any (most of a
+	 * kernel's history) costs an array slot. A commit stored twice (two runs appending at once)
+	 * is indexed once when it carries references; a duplicate of one without is harmless.
+	 */
+	#addLine(line: string): void {
+		const sha = line.slice(0, 40);
+		const afterSubject = line.indexOf(SEP, line.indexOf(SEP) + 1);
+		const idsEnd = afterSubject === -1 ? -1 : line.indexOf(SEP, afterSubject + 1);
+		const ids = afterSubject === -1 ? "" : line.slice(afterSubject + 1, idsEnd === -1 ? undefined : idsEnd);
+		const rest = idsEnd === -1 ? "" : line.slice(idsEnd + 1);
+		const references = ids !== "" || rest.replaceAll(SEP, "") !== "";
+		if (references && this.#referencing.has(sha)) return;
+		const at = this.#lines.push(line) - 1;
+		this.#bySubject = undefined;
+		if (!references) return;
+		this.#referencing.set(sha, at);
+		if (ids === "") return;
+		for (const id of ids.split(LIST)) {
+			push(this.#byMessageId, id, sha);
 			const series = seriesOf(id);
-			if (series !== undefined) push(this.#bySeries, series.stem);
+			if (series !== undefined) push(this.#bySeries, series.stem, sha);
 		}
-		push(this.#bySubject, commit.subject);
 	}
 
 	commit(sha: string): IndexedCommit | undefined {
-		return this.#commits.get(sha);
+		const at = this.#referencing.get(sha);
+		if (at !== undefined) return parseCommitLine(this.#lines[at] ?? "");
+		return this.commitByPrefix(sha);
 	}
 
 	/** Commits that carry this message-id, or (for a cover letter or another patch) one of its series. */
@@ -66,13 +85,23 @@ export class LinkIndex {
 
 	/** Commits with exactly this subject: how a rebased or re-posted fix is still found. */
 	commitsWithSubject(subject: string): readonly string[] {
+		if (this.#bySubject === undefined) {
+			const bySubject = new Map<string, string[]>();
+			for (const line of this.#lines) {
+				const tab = line.indexOf(SEP, 41);
+				const sha = line.slice(0, 40);
+				const list = bySubject.get(line.slice(41, tab === -1 ? undefined : tab));
+				if (list === undefined) bySubject.set(line.slice(41, tab === -1 ? undefined : tab), [sha]);
+				else if (!list.includes(sha)) list.push(sha);
+			}
+			this.#bySubject = bySubject;
+		}
 		return this.#bySubject.get(subject) ?? [];
 	}
 
 	/** A commit by sha prefix (a body citation uses 12 characters). */
 	commitByPrefix(prefix: string): IndexedCommit | undefined {
-		if (prefix.length >= 40) return this.#commits.get(prefix);
-		for (const [sha, commit] of this.#commits) if (sha.startsWith(prefix)) return commit;
+		for (const line of this.#lines) if (line.startsWith(prefix)) return parseCommitLine(line);
 		return undefined;
 	}
 
@@ -87,13 +116,18 @@ export class LinkIndex {
 		while (start < text.length) {
 			let end = text.indexOf("\n", start);
 			if (end === -1) end = text.length;
-			const commit = parseCommitLine(text.slice(start, end));
-			if (commit !== undefined) index.add(commit);
+			if (end - start > 41 && text.charCodeAt(start + 40) === 9) index.#addLine(text.slice(start, end));
 			start = end + 1;
 		}
 		index.setTips(tips);
 		return index;
 	}
+}
+
+function push(map: Map<string, string[]>, key: string, sha: string): void {
+	const list = map.get(key);
+	if (list === undefined) map.set(key, [sha]);
+	else list.push(sha);
 }
 
 const SEP = "\t";
@@ -173,28 +207,41 @@ export async function updateLinkStore(repo: string, refs: readonly string[], sto
 	if (tips.every((t) => known.includes(t))) return 0;
 	// Old tips that a force-push removed are no longer objects git can exclude.
 	const old = (await Promise.all(known.map(async (t) => ((await isObject(repo, t)) ? [t] : [])))).flat();
-	const out: string[] = [];
+	await mkdir(path.dirname(files.lines), { recursive: true });
+	// Appended as git streams, in batches: memory stays flat however long the history. Appending
+	// is safe for two runs at once: a commit written twice is found once.
+	const out = createWriteStream(files.lines, { flags: "a" });
+	let batch: string[] = [];
+	const flush = () => {
+		if (batch.length > 0) out.write(`${batch.join("\n")}\n`);
+		batch = [];
+	};
 	let record: string[] = [];
 	let added = 0;
-	await runCommand("git", ["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])], {
-		keepLines: 0,
-		onLine: (line) => {
-			const end = line.indexOf(RECORD);
-			if (end === -1) {
-				record.push(line);
-				return;
-			}
-			record.push(line.slice(0, end));
-			const text = record.join("\n").replace(/^\n+/, "");
-			record = [];
-			if (text.length === 0) return;
-			out.push(commitLine(parseRecord(text)));
-			added++;
-		},
-	});
-	await mkdir(path.dirname(files.lines), { recursive: true });
-	// Appending is safe for two runs at once: a commit written twice is read once.
-	if (out.length > 0) await appendFile(files.lines, `${out.join("\n")}\n`);
+	try {
+		await runCommand("git", ["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])], {
+			keepLines: 0,
+			onLine: (line) => {
+				const end = line.indexOf(RECORD);
+				if (end === -1) {
+					record.push(line);
+					return;
+				}
+				record.push(line.slice(0, end));
+				const text = record.length === 1 ? (record[0] ?? "") : record.join("\n");
+				record = [];
+				if (text.length === 0 || text === "\n") return;
+				batch.push(commitLine(parseRecord(text.replace(/^\n+/, ""))));
+				added++;
+				if (batch.length >= 10_000) flush();
+			},
+		});
+		flush();
+	} finally {
+		await new Promise<void>((resolve, reject) =>
+			out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+		);
+	}
 	await writeAtomically(files.tips, [...new Set([...known, ...tips])].join("\n"));
 	return added;
 }

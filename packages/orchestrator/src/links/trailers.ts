@@ -96,7 +96,9 @@ export function referencesOf(message: string): Reference[] {
 			if (m !== null) {
 				const key = (m[1] ?? "").toLowerCase();
 				const value = m[2] ?? "";
-				refs.push(key === "message-id" ? { kind: "message-id", id: normaliseMessageId(value) } : referenceFromUrl(value));
+				refs.push(
+					key === "message-id" ? { kind: "message-id", id: normaliseMessageId(value) } : referenceFromUrl(value),
+				);
 			}
 		}
 		start = end + 1;

@@ -5,11 +5,15 @@ import {
 	cacheRoot,
 	createEventBus,
 	type EngineEvent,
+	type EventSource,
 	executeRun,
 	isFailing,
 	RunSetupError,
 	type RunSummary,
 } from "@kvm-matrix/orchestrator";
+import { render } from "ink";
+import { App } from "../app/App.js";
+import { RunStore } from "../app/store.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { attachLineReporter } from "../render/line-reporter.js";
@@ -59,28 +63,53 @@ export function needsAttention(summary: RunSummary): boolean {
 	);
 }
 
+/** The Ink app on the terminal, fed by the engine's events through a store it reads at ≤ 10 fps. */
+function startTui(
+	bus: EventSource<EngineEvent>,
+	terminal: NonNullable<CliIo["terminal"]>,
+	cancel: AbortController,
+): { done: Promise<unknown>; stop: () => void } {
+	const store = new RunStore();
+	bus.subscribe((event) => store.apply(event));
+	const instance = render(<App store={store} control={{ cancel: () => cancel.abort() }} />, {
+		stdin: terminal.stdin,
+		stdout: terminal.stdout,
+		exitOnCtrlC: false,
+		patchConsole: false,
+		maxFps: 10,
+	});
+	return { done: instance.waitUntilExit(), stop: () => instance.unmount() };
+}
+
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
 	const matrix = await loadOrReport(file, io);
 	if (matrix === undefined) return EXIT.usage;
 	const bus = createEventBus<EngineEvent>();
 	const colours = palette(colourEnabled(io.env, io.isTty));
-	// The interactive TUI comes later; for now every run uses the plain line reporter.
-	attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
+	// The view's only way into the engine: cancel (Ctrl-C or q in the TUI, a signal otherwise).
+	const cancel = new AbortController();
+	const signal = io.signal === undefined ? cancel.signal : AbortSignal.any([io.signal, cancel.signal]);
+	const tui = io.terminal !== undefined && !options.headless ? startTui(bus, io.terminal, cancel) : undefined;
+	if (tui === undefined)
+		attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
 	try {
 		const summary = await executeRun(matrix, {
 			cacheRoot: cacheRoot(io.env),
 			cwd: io.cwd,
 			bus,
+			signal,
 			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
 			...(options.only === undefined ? {} : { only: options.only }),
-			...(io.signal === undefined ? {} : { signal: io.signal }),
 		});
-		for (const line of summaryLines(summary)) io.stdout(`${line}\n`);
+		if (tui !== undefined) await tui.done;
+		for (const line of tui === undefined ? summaryLines(summary) : [`results: ${summary.resultsFile}`])
+			io.stdout(`${line}\n`);
 		if (options.json !== undefined)
 			await writeFile(path.resolve(io.cwd, options.json), `${JSON.stringify(summary, null, 2)}\n`);
 		if (summary.outcome === "cancelled") return EXIT.interrupted;
 		return needsAttention(summary) ? EXIT.testFailures : EXIT.ok;
 	} catch (error) {
+		tui?.stop();
 		if (error instanceof RunSetupError) {
 			io.stderr(`kvm-matrix run: ${error.message}\n`);
 			return EXIT.usage;

@@ -1,0 +1,196 @@
+import type { EngineEvent, TestResult } from "@kvm-matrix/orchestrator";
+import test from "ava";
+import { render } from "ink-testing-library";
+import { App } from "./App.js";
+import { RunStore } from "./store.js";
+
+const T0 = 1_700_000_000_000;
+const started: EngineEvent = {
+	type: "run-started",
+	at: T0,
+	runId: "20261125-120000-demo",
+	matrix: "demo",
+	cells: ["linux@demo/tcg", "debian/tcg"],
+	jobs: ["checkout:linux@demo", "kernel:linux@demo+cfg", "selftests:linux@demo"],
+	grid: {
+		kernels: [
+			{ id: "linux@demo", label: "linux@demo", sha: "c5c0a34847d3aaaaaaaaaaaaaaaaaaaaaaaaaaaa" },
+			{ id: "debian", label: "prebuilt vmlinuz-6.1.0-28-amd64" },
+		],
+		targets: ["tcg"],
+		cells: [
+			{
+				id: "linux@demo/tcg",
+				kernel: "linux@demo",
+				target: "tcg",
+				jobs: ["checkout:linux@demo", "kernel:linux@demo+cfg"],
+			},
+			{ id: "debian/tcg", kernel: "debian", target: "tcg", jobs: ["selftests:linux@demo"] },
+		],
+	},
+	dir: "/tmp/runs/20261125-120000-demo",
+};
+const result = (testId: string, status: TestResult["status"], durationMs = 500): TestResult => ({
+	suite: "selftests",
+	testId,
+	status,
+	durationMs,
+	attempt: 1,
+});
+
+function storeOf(events: EngineEvent[]): RunStore {
+	const store = new RunStore();
+	for (const e of events) store.apply(e);
+	return store;
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 60));
+const control = { cancel: () => {} };
+const strip = (s: string | undefined) => (s ?? "").replace(/\s+$/gm, "");
+
+test.serial("a running build shows its progress bar and object counts; the log pane tails the build", async (t) => {
+	const store = storeOf([
+		started,
+		{ type: "cell-state", at: T0 + 1000, cellId: "linux@demo/tcg", state: { stage: "build" } },
+		{
+			type: "step-progress",
+			at: T0 + 2000,
+			subject: { kind: "job", id: "kernel:linux@demo+cfg" },
+			step: "build",
+			done: 813,
+			total: 1626,
+			unit: "objects",
+		},
+		{
+			type: "log-line",
+			at: T0 + 2000,
+			subject: { kind: "job", id: "kernel:linux@demo+cfg" },
+			stream: "build",
+			line: "  CC      arch/x86/kvm/x86.o",
+		},
+	]);
+	const app = render(<App store={store} control={control} now={() => T0 + 75_000} />);
+	t.teardown(() => app.unmount());
+	const frame = strip(app.lastFrame());
+	t.true(frame.includes("kvm-matrix · demo · run 20261125-120000-demo · 01:15"), frame);
+	t.regex(frame, /linux@demo +. build █████░░░░░ 813\/1626/);
+	t.regex(frame, /c5c0a34847d3/);
+	t.regex(frame, /prebuilt vmlinuz-6\.1\.0-28-amd64 +. queued/);
+	t.regex(frame, /log: linux@demo\/tcg\n {4}CC {6}arch\/x86\/kvm\/x86\.o/);
+});
+
+const finishedCells: EngineEvent[] = [
+	started,
+	{ type: "cell-state", at: T0, cellId: "linux@demo/tcg", state: { stage: "running" } },
+	{ type: "test-result", at: T0, cellId: "linux@demo/tcg", result: result("x86_64/cpuid_test", "fail", 900) },
+	{ type: "test-result", at: T0, cellId: "linux@demo/tcg", result: result("x86_64/set_sregs_test", "pass") },
+	{ type: "cell-state", at: T0, cellId: "linux@demo/tcg", state: { stage: "done" } },
+	{ type: "cell-state", at: T0, cellId: "debian/tcg", state: { stage: "running" } },
+	{ type: "test-result", at: T0, cellId: "debian/tcg", result: result("x86_64/cpuid_test", "pass") },
+	{ type: "test-result", at: T0, cellId: "debian/tcg", result: result("x86_64/set_sregs_test", "fail", 700) },
+	{ type: "cell-state", at: T0, cellId: "debian/tcg", state: { stage: "done" } },
+	{
+		type: "verdicts",
+		at: T0,
+		cellId: "linux@demo/tcg",
+		verdicts: [
+			{
+				suite: "selftests",
+				testId: "x86_64/cpuid_test",
+				verdict: "regression",
+				explanation: "regression: passed on debian (ea4069b619c3); commits ea4069b619c3..c5c0a34847d3",
+			},
+		],
+	},
+	{
+		type: "verdicts",
+		at: T0,
+		cellId: "debian/tcg",
+		verdicts: [
+			{
+				suite: "selftests",
+				testId: "x86_64/set_sregs_test",
+				verdict: "pending-fix",
+				explanation: 'pending-fix: needs f60e5d6f371a ("KVM: x86: Reject reserved CR8"), in linux@demo',
+			},
+		],
+	},
+];
+
+test.serial("cells with failures show their counts and worst verdict; the failures pane gives the evidence", (t) => {
+	const app = render(<App store={storeOf(finishedCells)} control={control} now={() => T0} />);
+	t.teardown(() => app.unmount());
+	const frame = strip(app.lastFrame());
+	t.regex(frame, /linux@demo +✓1 ✗1 -0 regression/);
+	t.regex(frame, /prebuilt vmlinuz-6\.1\.0-28-amd64 +✓1 ✗1 -0 pending-fix/);
+	t.regex(frame, /failures: 2/);
+	t.regex(frame, /x86_64\/cpuid_test +linux@demo\/tcg +regression +passed on debian \(ea4069b619c3/);
+	t.regex(frame, /x86_64\/set_sregs_test +debian\/tcg +pending-fix +needs f60e5d6f371a/);
+});
+
+test.serial("f filters the failures by verdict, one verdict after another", async (t) => {
+	const app = render(<App store={storeOf(finishedCells)} control={control} now={() => T0} />);
+	t.teardown(() => app.unmount());
+	app.stdin.write("f"); // regression
+	await tick();
+	let frame = strip(app.lastFrame());
+	t.regex(frame, /failures \(regression\): 1/);
+	t.regex(frame, /x86_64\/cpuid_test/);
+	t.false(frame.includes("x86_64/set_sregs_test  "), frame);
+	// Keys typed faster than a frame arrive together; each counts.
+	app.stdin.write("ffff"); // new-failure, infra, still-failing, pending-fix
+	await tick();
+	frame = strip(app.lastFrame());
+	t.regex(frame, /failures \(pending-fix\): 1/);
+	t.regex(frame, /x86_64\/set_sregs_test +debian\/tcg +pending-fix/);
+});
+
+test.serial("? opens the help overlay and any key closes it; enter shows the cell's tests", async (t) => {
+	const app = render(<App store={storeOf(finishedCells)} control={control} now={() => T0} />);
+	t.teardown(() => app.unmount());
+	app.stdin.write("?");
+	await tick();
+	t.regex(strip(app.lastFrame()), /keys[\s\S]*enter +the selected cell's tests/);
+	app.stdin.write("x");
+	await tick();
+	t.false(strip(app.lastFrame()).includes("keys"));
+	app.stdin.write("\r");
+	await tick();
+	const detail = strip(app.lastFrame());
+	t.regex(detail, /linux@demo\/tcg: 2 tests/);
+	t.regex(detail, /FAIL +x86_64\/cpuid_test +0\.9s +regression: passed on debian/);
+	t.regex(detail, /PASS +x86_64\/set_sregs_test +0\.5s/);
+});
+
+test.serial("q while work runs asks first; y cancels through the engine's command", async (t) => {
+	let cancelled = 0;
+	const store = storeOf([started, { type: "cell-state", at: T0, cellId: "debian/tcg", state: { stage: "boot" } }]);
+	const app = render(<App store={store} control={{ cancel: () => cancelled++ }} now={() => T0} />);
+	t.teardown(() => app.unmount());
+	app.stdin.write("q");
+	await tick();
+	t.regex(strip(app.lastFrame()), /Cancel the run\? \(y\/n\)/);
+	app.stdin.write("n");
+	await tick();
+	t.is(cancelled, 0);
+	app.stdin.write("q");
+	await tick();
+	app.stdin.write("y");
+	await tick();
+	t.is(cancelled, 1);
+	t.regex(strip(app.lastFrame()), /cancelling: stopping builds and guests, keeping the results/);
+});
+
+test.serial("the summary names totals by verdict, the slowest tests and where the results are", async (t) => {
+	const store = storeOf([
+		...finishedCells,
+		{ type: "run-finished", at: T0 + 61_000, runId: "20261125-120000-demo", outcome: "completed" },
+	]);
+	const app = render(<App store={store} control={control} now={() => T0} />);
+	t.teardown(() => app.unmount());
+	await tick();
+	const frame = strip(app.lastFrame());
+	t.regex(frame, /run completed: 4 tests in 2 cells\n {2}1 regression, 1 pending-fix/);
+	t.regex(frame, /slowest\n +0\.9s x86_64\/cpuid_test \(linux@demo\/tcg\)/);
+	t.regex(frame, /results: \/tmp\/runs\/20261125-120000-demo/);
+});

@@ -1,0 +1,342 @@
+import { Box, Text, useApp, useInput } from "ink";
+import { useEffect, useState } from "react";
+import { type CellRow, type RunStore, type TestRow, VERDICTS, type VerdictName } from "./store.js";
+
+/** What the TUI may ask of the engine: nothing else reaches it (DESIGN.md: engine → events → views). */
+export interface RunControl {
+	readonly cancel: () => void;
+	/** Runs a cell's test (or its failing tests) again, when the engine can; returns what happened. */
+	readonly retry?: (cellId: string, testKey?: string) => string;
+}
+
+export interface AppProps {
+	readonly store: RunStore;
+	readonly control: RunControl;
+	/** Frames per second at most; the store is read only when a frame is drawn. */
+	readonly fps?: number;
+	readonly now?: () => number;
+}
+
+type Mode = "grid" | "detail" | "help" | "confirm";
+
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+const VERDICT_COLOUR: Record<VerdictName, string> = {
+	regression: "red",
+	"new-failure": "magenta",
+	infra: "yellow",
+	"still-failing": "redBright",
+	"pending-fix": "cyan",
+	flaky: "yellow",
+	known: "gray",
+};
+const STATUS_COLOUR: Record<TestRow["status"], string> = {
+	pass: "green",
+	fail: "red",
+	timeout: "red",
+	crash: "red",
+	error: "yellow",
+	skip: "gray",
+};
+const FILTERS: readonly (VerdictName | undefined)[] = [undefined, ...VERDICTS];
+
+const clock = (ms: number) => {
+	const s = Math.max(0, Math.floor(ms / 1000));
+	return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+};
+const fit = (text: string, width: number) =>
+	text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+
+function bar(done: number, total: number, width: number): string {
+	const filled = Math.round((Math.min(done, total) / Math.max(1, total)) * width);
+	return `${"█".repeat(filled)}${"░".repeat(width - filled)}`;
+}
+
+/** One grid cell's text and colour: its stage, a progress bar, or its counts and worst verdict. */
+function cellText(store: RunStore, cell: CellRow, frame: number): { text: string; colour?: string } {
+	const { state } = cell;
+	if (state.stage === "failed") return { text: `✗ failed in ${state.failedIn}`, colour: "red" };
+	if (state.stage === "cancelled") return { text: `cancelled in ${state.cancelledIn}`, colour: "yellow" };
+	const c = store.counts(cell);
+	const failing = c.fail + c.timeout + c.crash;
+	const counts = `✓${c.pass} ✗${failing} -${c.skip}${c.error > 0 ? ` !${c.error}` : ""}`;
+	if (state.stage === "done" || state.stage === "classified") {
+		const worst = store.worstVerdict(cell);
+		return worst === undefined
+			? { text: counts, colour: failing > 0 ? "red" : "green" }
+			: { text: `${counts} ${worst}`, colour: VERDICT_COLOUR[worst] };
+	}
+	const spin = SPINNER[frame % SPINNER.length];
+	const progress = store.cellProgress(cell);
+	if (progress !== undefined && progress.total !== undefined)
+		return {
+			text: `${spin} ${progress.step} ${bar(progress.done, progress.total, 10)} ${progress.done}/${progress.total}`,
+		};
+	if (progress !== undefined) return { text: `${spin} ${progress.step} ${progress.done} ${progress.unit}` };
+	if (state.stage === "running") return { text: `${spin} running ${counts}` };
+	return { text: `${spin} ${state.stage}` };
+}
+
+function Header({ store, now }: { store: RunStore; now: number }) {
+	const elapsed = (store.finishedAt ?? now) - (store.startedAt ?? now);
+	return (
+		<Box flexDirection="column">
+			<Text>
+				<Text bold>kvm-matrix</Text> · {store.matrix} · run {store.runId} · {clock(elapsed)}
+				{store.outcome === undefined ? "" : ` · ${store.outcome}`}
+			</Text>
+			{store.warnings.map((w) => (
+				<Text key={w} color="yellow">
+					⚠ {w}
+				</Text>
+			))}
+		</Box>
+	);
+}
+
+function Grid({ store, selected, frame }: { store: RunStore; selected: [number, number]; frame: number }) {
+	const labelWidth = Math.max(8, ...store.kernels.map((k) => k.label.length)) + 2;
+	const colWidth = 34;
+	return (
+		<Box flexDirection="column" marginTop={1}>
+			<Text bold>
+				{"".padEnd(labelWidth)}
+				{store.targets.map((t) => fit(t, colWidth)).join("")}
+			</Text>
+			{store.kernels.map((k, row) => (
+				<Box key={k.id} flexDirection="column">
+					<Box>
+						<Text>{fit(k.label, labelWidth)}</Text>
+						{store.targets.map((target, col) => {
+							const cell = store.cells.get(`${k.id}/${target}`);
+							const { text, colour } = cell === undefined ? { text: "·" } : cellText(store, cell, frame);
+							const isSelected = row === selected[0] && col === selected[1];
+							return (
+								<Text key={target} {...(colour === undefined ? {} : { color: colour })} inverse={isSelected}>
+									{fit(text, colWidth - 1)}{" "}
+								</Text>
+							);
+						})}
+					</Box>
+					<Text dimColor>{`  ${k.sha?.slice(0, 12) ?? ""}`}</Text>
+				</Box>
+			))}
+		</Box>
+	);
+}
+
+function Failures({ store, filter }: { store: RunStore; filter: VerdictName | undefined }) {
+	const rows = store.failures(filter);
+	const shown = rows.slice(0, 8);
+	return (
+		<Box flexDirection="column" marginTop={1}>
+			<Text bold>
+				failures{filter === undefined ? "" : ` (${filter})`}: {rows.length}
+			</Text>
+			{shown.map(({ cell, test }) => (
+				<Text key={`${cell} ${test.key}`} wrap="truncate-end">
+					{"  "}
+					{fit(test.testId, 28)} {fit(cell, 22)}{" "}
+					<Text
+						{...(test.verdict === undefined
+							? { color: STATUS_COLOUR[test.status] }
+							: { color: VERDICT_COLOUR[test.verdict] })}
+					>
+						{fit(test.verdict ?? test.status, 14)}
+					</Text>{" "}
+					{test.explanation?.replace(/^[a-z-]+: /, "") ?? test.detail ?? ""}
+				</Text>
+			))}
+			{rows.length > shown.length ? <Text dimColor>{`  … ${rows.length - shown.length} more`}</Text> : null}
+		</Box>
+	);
+}
+
+function LogPane({ store, cell }: { store: RunStore; cell: CellRow | undefined }) {
+	if (cell === undefined) return null;
+	return (
+		<Box flexDirection="column" marginTop={1}>
+			<Text bold>log: {cell.id}</Text>
+			{store.logOf(cell, 8).map((line, i) => (
+				// biome-ignore lint/suspicious/noArrayIndexKey: a log tail has no identity but its place
+				<Text key={i} dimColor wrap="truncate-end">
+					{`  ${line}`}
+				</Text>
+			))}
+		</Box>
+	);
+}
+
+function Detail({ cell }: { cell: CellRow }) {
+	const tests = [...cell.tests.values()];
+	return (
+		<Box flexDirection="column" marginTop={1}>
+			<Text bold>
+				{cell.id}: {tests.length} tests
+			</Text>
+			{tests.map((t) => (
+				<Text key={t.key} wrap="truncate-end">
+					{"  "}
+					<Text color={STATUS_COLOUR[t.status]}>{fit(t.status.toUpperCase(), 8)}</Text>
+					{fit(t.testId, 32)} {`${(t.durationMs / 1000).toFixed(1)}s`.padStart(7)}
+					{t.attempt > 1 ? ` (attempt ${t.attempt})` : ""}
+					{t.verdict === undefined ? "" : `  ${t.explanation ?? t.verdict}`}
+				</Text>
+			))}
+			{cell.notes.map((n) => (
+				<Text key={n} dimColor>
+					{`  note: ${n}`}
+				</Text>
+			))}
+			<Text dimColor>esc: back</Text>
+		</Box>
+	);
+}
+
+const KEYS: readonly [string, string][] = [
+	["arrows / h j k", "move between cells (l is the log pane: → moves right)"],
+	["enter", "the selected cell's tests"],
+	["l", "show or hide the log pane"],
+	["f", "filter failures by verdict (cycles)"],
+	["r", "retry the selected cell's failing tests"],
+	["q / ctrl-c", "cancel the run (asks first while work is running)"],
+	["?", "this help; any key closes it"],
+];
+
+function Help() {
+	return (
+		<Box flexDirection="column" marginTop={1} borderStyle="round" paddingX={1}>
+			<Text bold>keys</Text>
+			{KEYS.map(([k, what]) => (
+				<Text key={k}>{`${k.padEnd(18)} ${what}`}</Text>
+			))}
+		</Box>
+	);
+}
+
+/** The end of a run: what it found and where it is; the last frame stays in the scrollback. */
+export function Summary({ store }: { store: RunStore }) {
+	const totals = new Map<string, number>();
+	for (const { test } of store.failures()) {
+		const key = test.verdict ?? test.status;
+		totals.set(key, (totals.get(key) ?? 0) + 1);
+	}
+	return (
+		<Box flexDirection="column" marginTop={1}>
+			<Text bold>
+				run {store.outcome}: {[...store.cells.values()].reduce((n, c) => n + c.tests.size, 0)} tests in{" "}
+				{store.cells.size} cells
+			</Text>
+			<Text>
+				{"  "}
+				{totals.size === 0 ? "nothing to explain" : [...totals].map(([k, n]) => `${n} ${k}`).join(", ")}
+			</Text>
+			<Text bold>slowest</Text>
+			{store.slowest(3).map(({ cell, test }) => (
+				<Text key={`${cell} ${test.key}`}>
+					{"  "}
+					{`${(test.durationMs / 1000).toFixed(1)}s`.padStart(7)} {test.testId} ({cell})
+				</Text>
+			))}
+			<Text>results: {store.dir}</Text>
+		</Box>
+	);
+}
+
+export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
+	const { exit } = useApp();
+	const [frame, setFrame] = useState(0);
+	const [mode, setMode] = useState<Mode>("grid");
+	const [selected, setSelected] = useState<[number, number]>([0, 0]);
+	const [showLog, setShowLog] = useState(true);
+	const [filterIndex, setFilterIndex] = useState(0);
+	const [message, setMessage] = useState<string | undefined>(undefined);
+
+	// A frame when something changed or the clock moved a second, never more than `fps` a second:
+	// the cost of drawing does not grow with how fast events come.
+	useEffect(() => {
+		let seenVersion = store.version;
+		let seenSecond = Math.floor(now() / 1000);
+		const id = setInterval(
+			() => {
+				const second = Math.floor(now() / 1000);
+				if (store.version === seenVersion && second === seenSecond) return;
+				seenVersion = store.version;
+				seenSecond = second;
+				setFrame((f) => f + 1);
+			},
+			Math.max(1, Math.round(1000 / fps)),
+		);
+		return () => clearInterval(id);
+	}, [store, fps, now]);
+
+	const finished = store.outcome !== undefined;
+	useEffect(() => {
+		if (finished) exit();
+	}, [finished, exit]);
+
+	const selectedCell = store.cells.get(`${store.kernels[selected[0]]?.id}/${store.targets[selected[1]]}`);
+	const filter = FILTERS[filterIndex % FILTERS.length];
+
+	useInput((input, key) => {
+		const quit = input === "q" || (key.ctrl && input === "c");
+		if (mode === "confirm") {
+			if (input === "y" || (key.ctrl && input === "c")) {
+				control.cancel();
+				setMessage("cancelling: stopping builds and guests, keeping the results");
+			}
+			setMode("grid");
+			return;
+		}
+		if (mode === "help") {
+			setMode("grid");
+			return;
+		}
+		if (mode === "detail") {
+			if (key.escape || key.return || input === "q") setMode("grid");
+			return;
+		}
+		if (quit) {
+			if (finished) exit();
+			else setMode("confirm");
+			return;
+		}
+		const rows = store.kernels.length;
+		const cols = store.targets.length;
+		if (key.upArrow || input === "k") setSelected(([r, c]) => [Math.max(0, r - 1), c]);
+		else if (key.downArrow || input === "j") setSelected(([r, c]) => [Math.min(rows - 1, r + 1), c]);
+		else if (key.leftArrow || input === "h") setSelected(([r, c]) => [r, Math.max(0, c - 1)]);
+		else if (key.rightArrow || input === "l") {
+			if (key.rightArrow) setSelected(([r, c]) => [r, Math.min(cols - 1, c + 1)]);
+			else setShowLog((v) => !v);
+		} else if (key.return) setMode("detail");
+		else if (input.length > 0 && [...input].every((ch) => ch === "f")) setFilterIndex((i) => i + input.length);
+		else if (input === "?") setMode("help");
+		else if (input === "r" && selectedCell !== undefined)
+			setMessage(control.retry?.(selectedCell.id) ?? "retry: this run cannot retry from the TUI");
+	});
+
+	if (finished)
+		return (
+			<Box flexDirection="column">
+				<Header store={store} now={now()} />
+				<Grid store={store} selected={[-1, -1]} frame={frame} />
+				<Failures store={store} filter={undefined} />
+				<Summary store={store} />
+			</Box>
+		);
+	return (
+		<Box flexDirection="column">
+			<Header store={store} now={now()} />
+			<Grid store={store} selected={selected} frame={frame} />
+			{mode === "detail" && selectedCell !== undefined ? <Detail cell={selectedCell} /> : null}
+			{mode === "help" ? <Help /> : null}
+			{mode === "grid" || mode === "confirm" ? <Failures store={store} filter={filter} /> : null}
+			{showLog && (mode === "grid" || mode === "confirm") ? <LogPane store={store} cell={selectedCell} /> : null}
+			{mode === "confirm" ? <Text color="yellow">Work is running. Cancel the run? (y/n)</Text> : null}
+			{message === undefined ? null : <Text color="yellow">{message}</Text>}
+			<Text dimColor>
+				q quit · ? help · enter details · l log · f filter{filter === undefined ? "" : ` (${filter})`} · r retry
+			</Text>
+		</Box>
+	);
+}

@@ -1,0 +1,83 @@
+// The interactive view in a real terminal: tmux runs the real `kvm-matrix run` on a small matrix
+// (the KUT-shaped FIXTURE on a host target, so it needs no kernel build), keys go in with
+// send-keys and the screen comes back with capture-pane.
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { execa } from "execa";
+import { CLI, REPO } from "./support/cli.js";
+import { kutFixture } from "./support/kut-fixture.js";
+
+const gitEnv = {
+	GIT_AUTHOR_NAME: "T",
+	GIT_AUTHOR_EMAIL: "t@e.org",
+	GIT_COMMITTER_NAME: "T",
+	GIT_COMMITTER_EMAIL: "t@e.org",
+};
+
+test("kvm-matrix run in a terminal: the grid at start, live counts, the failure filter, q asks and cancels", async (t) => {
+	t.timeout(120_000);
+	const repo = await kutFixture();
+	// A slow test keeps the run going while the screen is read.
+	const cfg = path.join(repo, "x86", "unittests.cfg");
+	writeFileSync(cfg, readFileSync(cfg, "utf8").replace("timeout = 2s", "timeout = 60s"));
+	await execa("git", ["-C", repo, "commit", "-qam", "x86: a slow timeout test"], { env: gitEnv });
+	const dir = mkdtempSync(path.join(os.tmpdir(), "tui-"));
+	writeFileSync(
+		path.join(dir, "m.yaml"),
+		`name: tui
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
+targets:
+  - { name: host, host: true }
+suites:
+  kut: { tree: kut, ref: master, accel: tcg, include: [pass, fail, skip, timeout] }
+retries: 0
+`,
+	);
+	const runDir = path.join(dir, "run");
+	const session = `kvm-matrix-${process.pid}`;
+	const command = `cd ${REPO} && KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${path.join(dir, "m.yaml")} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
+	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command]);
+	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
+	const screen = async () => (await execa("tmux", ["capture-pane", "-p", "-t", session])).stdout;
+	const until = async (what: RegExp) => {
+		for (let i = 0; i < 300; i++) {
+			const text = await screen();
+			if (what.test(text)) return text;
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+		throw new Error(`the screen never showed ${what}:\n${await screen()}`);
+	};
+	const keys = (...k: string[]) => execa("tmux", ["send-keys", "-t", session, ...k]);
+
+	const start = await until(/kvm-matrix · tui · run \S+-tui/);
+	t.regex(start, /^ +host$/m);
+	t.regex(start, /^prebuilt vmlinuz-\S+ +\S+ (queued|checkout|build|running)/m);
+	t.regex(start, /q quit · \? help · enter details · l log · f filter · r retry/);
+
+	// While the 60 s test runs, the three quick ones are in: live counts, and the failure listed.
+	const running = await until(/running ✓1 ✗1 -1/);
+	t.regex(running, /failures: 1\n {2}fail +running\/host +fail +3 tests, 1 unexpected failures, 1 skipped/);
+	t.regex(running, /log: running\/host\n(.*\n)*? {2}FAIL fail \(\d\.\ds\)/);
+
+	// f: only regressions, and there are none (verdicts come when the run ends).
+	await keys("f");
+	const filtered = await until(/failures \(regression\): 0/);
+	t.false(/^ {2}fail +running\/host/m.test(filtered));
+
+	// q: work is running, so it asks; y cancels, and the results are kept on disk.
+	await keys("q");
+	await until(/Work is running\. Cancel the run\? \(y\/n\)/);
+	await keys("y");
+	const end = await until(/EXIT=\d+/);
+	t.regex(end, /run cancelled: 3 tests in 1 cells/);
+	t.regex(end, new RegExp(`results: ${runDir.replaceAll("/", "\\/")}/results\\.json`));
+	t.regex(end, /EXIT=130/);
+	t.true(existsSync(path.join(runDir, "results.json")));
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as { outcome: string };
+	t.is(results.outcome, "cancelled");
+});
