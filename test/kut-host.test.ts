@@ -3,6 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createEventBus, type EngineEvent, executeRun, loadMatrixFile, RunCommands } from "@kvm-matrix/orchestrator";
 import test from "ava";
 import { execa } from "execa";
 import { buildKut } from "../packages/orchestrator/src/kut/build.js";
@@ -302,4 +303,47 @@ retries: 0
 	t.regex(again.stdout, new RegExp(`pass +regression: passed on running in run ${firstId}`));
 	const none = await execa("node", [CLI, "classify", path.join(dir, "runs", "1")], { cwd: REPO, reject: false, env });
 	t.regex(none.stdout, /fail +new-failure/);
+});
+
+test("a view's retry command runs a cell's failing test again in the same run, after the cell ends", async (t) => {
+	t.timeout(300_000);
+	const repo = await kutFixture();
+	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-retry-"));
+	const file = path.join(dir, "m.yaml");
+	writeFileSync(
+		file,
+		`name: kut-retry
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
+targets:
+  - { name: host, host: true }
+suites:
+  kut: { tree: kut, ref: master, accel: tcg, groups: [flaky] }
+retries: 0
+`,
+	);
+	const loaded = await loadMatrixFile(file, dir);
+	if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));
+	const bus = createEventBus<EngineEvent>();
+	const commands = new RunCommands();
+	const answers: string[] = [];
+	// As a view would: the first failure it sees, it asks to run again (the cell is still running).
+	bus.subscribe((e) => {
+		if (e.type === "test-result" && e.result.status === "fail") answers.push(commands.retry(e.cellId));
+	});
+	const summary = await executeRun(loaded.value, {
+		cacheRoot: path.join(dir, "cache"),
+		cwd: dir,
+		runDir: path.join(dir, "run"),
+		bus,
+		commands,
+	});
+	t.deepEqual(answers, ["retry: running/host is still running; its failing tests will run again when it ends"]);
+	const flaky = summary.cells[0]?.results.find((r) => r.testId === "flaky");
+	t.deepEqual([flaky?.status, flaky?.attempt, flaky?.earlier?.map((e) => e.status)], ["pass", 2, ["fail"]]);
+	t.is(flaky?.explanation, "flaky: fail → pass");
+	t.is(commands.retry("running/host"), "retry: the run is not running");
+	t.is(summary.outcome, "completed");
 });

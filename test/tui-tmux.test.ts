@@ -57,7 +57,7 @@ retries: 0
 	const start = await until(/kvm-matrix · tui · run \S+-tui/);
 	t.regex(start, /^ +host$/m);
 	t.regex(start, /^prebuilt vmlinuz-\S+ +\S+ (queued|checkout|build|running)/m);
-	t.regex(start, /q quit · \? help · enter details · l log · f filter · r retry/);
+	t.regex(start, /q quit · \? help · enter tests · l log · f filter · r retry/);
 
 	// While the 60 s test runs, the three quick ones are in: live counts, and the failure listed.
 	const running = await until(/running ✓1 ✗1 -1/);

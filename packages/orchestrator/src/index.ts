@@ -1,5 +1,12 @@
 export { ensureDemoTree, findLinuxSource } from "./demo/linux-source.js";
-export { type CellSummary, executeRun, type RunOptions, RunSetupError, type RunSummary } from "./engine/run.js";
+export {
+	type CellSummary,
+	executeRun,
+	RunCommands,
+	type RunOptions,
+	RunSetupError,
+	type RunSummary,
+} from "./engine/run.js";
 export * from "./events/index.js";
 export { LinkIndex, loadLinkIndex, updateLinkStore } from "./links/index.js";
 export * from "./matrix/index.js";

@@ -81,7 +81,15 @@ export function createCellMachine(actors: CellActors) {
 		types: {
 			context: {} as CellContext,
 			events: {} as CellEvent,
-			input: {} as { cellId: string; buildTimeoutMs: number; maxBootAttempts: number; retries: number },
+			input: {} as {
+				cellId: string;
+				buildTimeoutMs: number;
+				maxBootAttempts: number;
+				retries: number;
+				/** A retry asked for later (from a view): these tests only, numbered from this attempt. */
+				only?: readonly string[];
+				firstAttempt?: number;
+			},
 		},
 		actors: {
 			checkout: fromPromise<void, { cellId: string }>(({ input, signal }) => actors.checkout(input.cellId, signal)),
@@ -126,8 +134,9 @@ export function createCellMachine(actors: CellActors) {
 			results: [],
 			bootAttempts: 0,
 			maxBootAttempts: input.maxBootAttempts,
-			attempt: 1,
-			maxAttempts: input.retries + 1,
+			attempt: input.firstAttempt ?? 1,
+			maxAttempts: (input.firstAttempt ?? 1) + input.retries,
+			...(input.only === undefined ? {} : { only: input.only }),
 			buildTimeoutMs: input.buildTimeoutMs,
 		}),
 		initial: "queued",

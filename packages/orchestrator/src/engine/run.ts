@@ -5,7 +5,7 @@ import PQueue from "p-queue";
 import picomatch from "picomatch";
 import { type Actor, assign, createActor, fromPromise, setup } from "xstate";
 import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel.js";
-import { collapseAttempts, type FinalResult } from "../events/attempts.js";
+import { collapseAttempts, type FinalResult, isFailing, testKey as testKey_ } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { CellStage, EngineEvent, SuiteName, TestResult } from "../events/types.js";
 import { buildKut, type KutBuild } from "../kut/build.js";
@@ -38,6 +38,28 @@ export interface RunOptions {
 	/** CPUs for builds and VMs; defaults to this machine's. */
 	readonly cpus?: number;
 	readonly memoryBytes?: number;
+	/** Commands a view may send while the run goes on (retry a cell or a test). */
+	readonly commands?: RunCommands;
+}
+
+/**
+ * The engine's side of a view's commands (DESIGN.md: views never call in otherwise). A view
+ * calls `retry`; the run that was given this object answers with what it did, in words.
+ */
+export class RunCommands {
+	#handler: ((cellId: string, testKey?: string) => string) | undefined;
+
+	retry(cellId: string, testKey?: string): string {
+		return this.#handler?.(cellId, testKey) ?? "retry: the run is not running";
+	}
+
+	/** For the engine: answer commands until the returned function is called. */
+	serve(handler: (cellId: string, testKey?: string) => string): () => void {
+		this.#handler = handler;
+		return () => {
+			this.#handler = undefined;
+		};
+	}
 }
 
 export interface CellSummary {
@@ -562,39 +584,87 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const actors = new Map<string, CellActor>();
 	const finals = new Map<string, { value: unknown; context: CellContext; lastStage: CellStage }>();
 	const cellPromises = new Map<string, Promise<void>>();
-	for (const c of cells) {
+	const retries = new Set<Promise<void>>();
+	const queuedRetries = new Map<string, string | undefined>();
+	const lastStages = new Map<string, CellStage>();
+	/** Drives one cell machine (the cell's own, or a retry asked for later) and records its end. */
+	const launch = (cellId: string, extra: { only?: readonly string[]; firstAttempt?: number } = {}) => {
+		const isRetry = extra.firstAttempt !== undefined;
 		const actor = createActor(machine, {
-			input: { cellId: c.id, buildTimeoutMs: 4 * 3_600_000, maxBootAttempts: 2, retries: matrix.retries },
+			input: {
+				cellId,
+				buildTimeoutMs: 4 * 3_600_000,
+				maxBootAttempts: 2,
+				retries: isRetry ? 0 : matrix.retries,
+				...extra,
+			},
 		});
-		actors.set(c.id, actor);
-		let lastStage: CellStage = "queued";
+		actors.set(cellId, actor);
+		let lastStage: CellStage = lastStages.get(cellId) ?? "queued";
 		let lastKey = "";
-		cellPromises.set(
-			c.id,
-			new Promise<void>((resolve) => {
-				actor.subscribe((snapshot) => {
-					const state = cellStateOf(snapshot.value, snapshot.context, lastStage);
-					const key = JSON.stringify(state);
-					if (key !== lastKey) {
-						lastKey = key;
-						if (state.stage !== "failed" && state.stage !== "cancelled") lastStage = state.stage;
-						bus.emit({ type: "cell-state", at: now(), cellId: c.id, state });
-						runDir.append({ type: "cell-state", cell: c.id, state });
-					}
-					if (snapshot.status === "done") {
-						finals.set(c.id, { value: snapshot.value, context: snapshot.context, lastStage });
-						resolve();
-					}
-				});
-			}),
-		);
-	}
-	const runCells = async () => {
-		for (const actor of actors.values()) {
+		return new Promise<void>((resolve) => {
+			actor.subscribe((snapshot) => {
+				const state = cellStateOf(snapshot.value, snapshot.context, lastStage);
+				const key = JSON.stringify(state);
+				if (key !== lastKey) {
+					lastKey = key;
+					if (state.stage !== "failed" && state.stage !== "cancelled") lastStage = state.stage;
+					bus.emit({ type: "cell-state", at: now(), cellId, state });
+					runDir.append({ type: "cell-state", cell: cellId, state });
+				}
+				if (snapshot.status !== "done") return;
+				lastStages.set(cellId, lastStage);
+				const before = finals.get(cellId);
+				if (before === undefined) finals.set(cellId, { value: snapshot.value, context: snapshot.context, lastStage });
+				else {
+					// A retry adds its attempts; the cell stays done even if the retry's guest did not start.
+					const results = [...before.context.results, ...snapshot.context.results];
+					finals.set(cellId, { ...before, context: { ...before.context, results } });
+					if (snapshot.value !== "done")
+						note(cellId, `a retry asked for from the view ended ${String(snapshot.value)}`);
+				}
+				resolve();
+				const queued = queuedRetries.get(cellId);
+				if (queuedRetries.has(cellId)) {
+					queuedRetries.delete(cellId);
+					retry(cellId, queued);
+				}
+			});
 			actor.start();
 			actor.send({ type: "START" });
+		});
+	};
+	/** A view's retry: the cell's failing tests (or one test), as the next attempt, in this run. */
+	const retry = (cellId: string, testKey?: string): string => {
+		if (!byId.has(cellId)) return `retry: no cell ${cellId}`;
+		if (signal.aborted) return "retry: the run is being cancelled";
+		const final = finals.get(cellId);
+		if (final === undefined || actors.get(cellId)?.getSnapshot().status !== "done") {
+			queuedRetries.set(cellId, testKey);
+			return `retry: ${cellId} is still running; its ${testKey ?? "failing tests"} will run again when it ends`;
 		}
-		await Promise.all(cellPromises.values());
+		if (final.value !== "done") return `retry: ${cellId} ${String(final.value)} before its tests ran; nothing to retry`;
+		const results = collapseAttempts(final.context.results);
+		const only = testKey === undefined ? results.filter(isFailing).map(testKey_) : [testKey];
+		if (only.length === 0) return `retry: nothing failed in ${cellId}`;
+		const firstAttempt = Math.max(0, ...final.context.results.map((r) => r.attempt)) + 1;
+		const done = launch(cellId, { only, firstAttempt });
+		retries.add(done);
+		void done.then(() => retries.delete(done));
+		return `retry: running ${only.length === 1 ? only[0] : `${only.length} tests`} of ${cellId} again (attempt ${firstAttempt})`;
+	};
+	// Once: the run machine waits on it while running and again while cancelling.
+	let cellsDone: Promise<void> | undefined;
+	const runCells = () => {
+		cellsDone ??= (async () => {
+			const stopServing = options.commands?.serve(retry);
+			for (const c of cells) cellPromises.set(c.id, launch(c.id));
+			await Promise.all(cellPromises.values());
+			// Retries asked for while the run went on are part of it.
+			while (retries.size > 0) await Promise.all([...retries]);
+			stopServing?.();
+		})();
+		return cellsDone;
 	};
 	const run = createActor(runMachine);
 	const finished = new Promise<"completed" | "cancelled">((resolve) =>

@@ -194,3 +194,29 @@ test.serial("the summary names totals by verdict, the slowest tests and where th
 	t.regex(frame, /slowest\n +0\.9s x86_64\/cpuid_test \(linux@demo\/tcg\)/);
 	t.regex(frame, /results: \/tmp\/runs\/20261125-120000-demo/);
 });
+
+test.serial(
+	"r asks the engine to retry: the cell's failing tests from the grid, the selected test from its list",
+	async (t) => {
+		const asked: [string, string | undefined][] = [];
+		const retry = (cellId: string, testKey?: string) => {
+			asked.push([cellId, testKey]);
+			return `retry: running ${testKey ?? "the failing tests"} of ${cellId} again (attempt 2)`;
+		};
+		const app = render(<App store={storeOf(finishedCells)} control={{ cancel: () => {}, retry }} now={() => T0} />);
+		t.teardown(() => app.unmount());
+		app.stdin.write("r");
+		await tick();
+		t.regex(strip(app.lastFrame()), /retry: running the failing tests of linux@demo\/tcg again \(attempt 2\)/);
+		app.stdin.write("\r");
+		await tick();
+		app.stdin.write("j");
+		await tick();
+		app.stdin.write("r");
+		await tick();
+		t.deepEqual(asked, [
+			["linux@demo/tcg", undefined],
+			["linux@demo/tcg", "selftests:x86_64/set_sregs_test"],
+		]);
+	},
+);

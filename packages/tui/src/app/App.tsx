@@ -166,15 +166,15 @@ function LogPane({ store, cell }: { store: RunStore; cell: CellRow | undefined }
 	);
 }
 
-function Detail({ cell }: { cell: CellRow }) {
+function Detail({ cell, selected }: { cell: CellRow; selected: number }) {
 	const tests = [...cell.tests.values()];
 	return (
 		<Box flexDirection="column" marginTop={1}>
 			<Text bold>
 				{cell.id}: {tests.length} tests
 			</Text>
-			{tests.map((t) => (
-				<Text key={t.key} wrap="truncate-end">
+			{tests.map((t, i) => (
+				<Text key={t.key} wrap="truncate-end" inverse={i === selected}>
 					{"  "}
 					<Text color={STATUS_COLOUR[t.status]}>{fit(t.status.toUpperCase(), 8)}</Text>
 					{fit(t.testId, 32)} {`${(t.durationMs / 1000).toFixed(1)}s`.padStart(7)}
@@ -187,7 +187,7 @@ function Detail({ cell }: { cell: CellRow }) {
 					{`  note: ${n}`}
 				</Text>
 			))}
-			<Text dimColor>esc: back</Text>
+			<Text dimColor>↑/↓ select · r retry the selected test · esc: back</Text>
 		</Box>
 	);
 }
@@ -197,7 +197,7 @@ const KEYS: readonly [string, string][] = [
 	["enter", "the selected cell's tests"],
 	["l", "show or hide the log pane"],
 	["f", "filter failures by verdict (cycles)"],
-	["r", "retry the selected cell's failing tests"],
+	["r", "retry the selected cell's failing tests (in its test list: the selected test)"],
 	["q / ctrl-c", "cancel the run (asks first while work is running)"],
 	["?", "this help; any key closes it"],
 ];
@@ -250,6 +250,7 @@ export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
 	const [showLog, setShowLog] = useState(true);
 	const [filterIndex, setFilterIndex] = useState(0);
 	const [message, setMessage] = useState<string | undefined>(undefined);
+	const [detailIndex, setDetailIndex] = useState(0);
 
 	// A frame when something changed or the clock moved a second, never more than `fps` a second:
 	// the cost of drawing does not grow with how fast events come.
@@ -292,7 +293,14 @@ export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
 			return;
 		}
 		if (mode === "detail") {
+			const count = selectedCell?.tests.size ?? 0;
 			if (key.escape || key.return || input === "q") setMode("grid");
+			else if (key.upArrow || input === "k") setDetailIndex((i) => Math.max(0, i - 1));
+			else if (key.downArrow || input === "j") setDetailIndex((i) => Math.min(Math.max(0, count - 1), i + 1));
+			else if (input === "r" && selectedCell !== undefined) {
+				const test = [...selectedCell.tests.values()][detailIndex];
+				setMessage(control.retry?.(selectedCell.id, test?.key) ?? "retry: this run cannot retry from here");
+			}
 			return;
 		}
 		if (quit) {
@@ -308,11 +316,13 @@ export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
 		else if (key.rightArrow || input === "l") {
 			if (key.rightArrow) setSelected(([r, c]) => [r, Math.min(cols - 1, c + 1)]);
 			else setShowLog((v) => !v);
-		} else if (key.return) setMode("detail");
-		else if (input.length > 0 && [...input].every((ch) => ch === "f")) setFilterIndex((i) => i + input.length);
+		} else if (key.return) {
+			setDetailIndex(0);
+			setMode("detail");
+		} else if (input.length > 0 && [...input].every((ch) => ch === "f")) setFilterIndex((i) => i + input.length);
 		else if (input === "?") setMode("help");
 		else if (input === "r" && selectedCell !== undefined)
-			setMessage(control.retry?.(selectedCell.id) ?? "retry: this run cannot retry from the TUI");
+			setMessage(control.retry?.(selectedCell.id) ?? "retry: this run cannot retry from here");
 	});
 
 	if (finished)
@@ -328,14 +338,14 @@ export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
 		<Box flexDirection="column">
 			<Header store={store} now={now()} />
 			<Grid store={store} selected={selected} frame={frame} />
-			{mode === "detail" && selectedCell !== undefined ? <Detail cell={selectedCell} /> : null}
+			{mode === "detail" && selectedCell !== undefined ? <Detail cell={selectedCell} selected={detailIndex} /> : null}
 			{mode === "help" ? <Help /> : null}
 			{mode === "grid" || mode === "confirm" ? <Failures store={store} filter={filter} /> : null}
 			{showLog && (mode === "grid" || mode === "confirm") ? <LogPane store={store} cell={selectedCell} /> : null}
 			{mode === "confirm" ? <Text color="yellow">Work is running. Cancel the run? (y/n)</Text> : null}
 			{message === undefined ? null : <Text color="yellow">{message}</Text>}
 			<Text dimColor>
-				q quit · ? help · enter details · l log · f filter{filter === undefined ? "" : ` (${filter})`} · r retry
+				q quit · ? help · enter tests · l log · f filter{filter === undefined ? "" : ` (${filter})`} · r retry
 			</Text>
 		</Box>
 	);

@@ -8,6 +8,7 @@ import {
 	type EventSource,
 	executeRun,
 	isFailing,
+	RunCommands,
 	RunSetupError,
 	type RunSummary,
 } from "@kvm-matrix/orchestrator";
@@ -68,16 +69,23 @@ function startTui(
 	bus: EventSource<EngineEvent>,
 	terminal: NonNullable<CliIo["terminal"]>,
 	cancel: AbortController,
+	commands: RunCommands,
 ): { done: Promise<unknown>; stop: () => void } {
 	const store = new RunStore();
 	bus.subscribe((event) => store.apply(event));
-	const instance = render(<App store={store} control={{ cancel: () => cancel.abort() }} />, {
-		stdin: terminal.stdin,
-		stdout: terminal.stdout,
-		exitOnCtrlC: false,
-		patchConsole: false,
-		maxFps: 10,
-	});
+	const instance = render(
+		<App
+			store={store}
+			control={{ cancel: () => cancel.abort(), retry: (cellId, testKey) => commands.retry(cellId, testKey) }}
+		/>,
+		{
+			stdin: terminal.stdin,
+			stdout: terminal.stdout,
+			exitOnCtrlC: false,
+			patchConsole: false,
+			maxFps: 10,
+		},
+	);
 	return { done: instance.waitUntilExit(), stop: () => instance.unmount() };
 }
 
@@ -89,7 +97,8 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 	// The view's only way into the engine: cancel (Ctrl-C or q in the TUI, a signal otherwise).
 	const cancel = new AbortController();
 	const signal = io.signal === undefined ? cancel.signal : AbortSignal.any([io.signal, cancel.signal]);
-	const tui = io.terminal !== undefined && !options.headless ? startTui(bus, io.terminal, cancel) : undefined;
+	const commands = new RunCommands();
+	const tui = io.terminal !== undefined && !options.headless ? startTui(bus, io.terminal, cancel, commands) : undefined;
 	if (tui === undefined)
 		attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
 	try {
@@ -98,6 +107,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 			cwd: io.cwd,
 			bus,
 			signal,
+			commands,
 			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
 			...(options.only === undefined ? {} : { only: options.only }),
 		});
