@@ -8,10 +8,10 @@ import { Writable } from "node:stream";
 import { createEventBus, type EngineEvent } from "@kvm-matrix/orchestrator";
 import { execa } from "execa";
 import { render } from "ink";
-import { App } from "../packages/tui/src/app/App.js";
-import { RunStore } from "../packages/tui/src/app/store.js";
-import { attachLineReporter } from "../packages/tui/src/render/line-reporter.js";
-import { palette } from "../packages/tui/src/render/palette.js";
+import { App } from "../packages/tui/dist/app/App.js";
+import { RunStore } from "../packages/tui/dist/app/store.js";
+import { attachLineReporter } from "../packages/tui/dist/render/line-reporter.js";
+import { palette } from "../packages/tui/dist/render/palette.js";
 
 const LINES_PER_SECOND = 5_000;
 const TICK_MS = 10;
@@ -137,10 +137,10 @@ async function replay(mode: "tui" | "headless" | "headless-verbose", seconds: nu
 		});
 	}
 	// Module loading (a TypeScript loader thread, Ink's lazy imports) is not what is measured: the
-	// first batch and half a second of idle go before the clock starts.
+	// first batch and two seconds of idle go before the clock starts.
 	const stream = events(seconds);
 	for (const e of stream.next().value ?? []) bus.emit(e);
-	await new Promise((resolve) => setTimeout(resolve, 500));
+	await new Promise((resolve) => setTimeout(resolve, 2000));
 	frames = 0;
 	const cpu = process.cpuUsage();
 	const started = performance.now();

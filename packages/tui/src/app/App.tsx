@@ -252,17 +252,25 @@ export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
 	const [message, setMessage] = useState<string | undefined>(undefined);
 	const [detailIndex, setDetailIndex] = useState(0);
 
-	// A frame when something changed or the clock moved a second, never more than `fps` a second:
-	// the cost of drawing does not grow with how fast events come.
+	// A frame when the run's state changed or the clock moved a second, at most `fps` a second;
+	// log lines and progress counts alone (thousands a second during a build) refresh twice a second.
+	// Drawing costs the same whatever the log volume.
 	useEffect(() => {
-		let seenVersion = store.version;
+		let seenState = store.stateVersion;
+		let seenLog = store.version;
 		let seenSecond = Math.floor(now() / 1000);
+		let lastFrame = now();
 		const id = setInterval(
 			() => {
-				const second = Math.floor(now() / 1000);
-				if (store.version === seenVersion && second === seenSecond) return;
-				seenVersion = store.version;
+				const t = now();
+				const second = Math.floor(t / 1000);
+				const stateChanged = store.stateVersion !== seenState || second !== seenSecond;
+				const logChanged = store.version !== seenLog && t - lastFrame >= 500;
+				if (!stateChanged && !logChanged) return;
+				seenState = store.stateVersion;
+				seenLog = store.version;
 				seenSecond = second;
+				lastFrame = t;
 				setFrame((f) => f + 1);
 			},
 			Math.max(1, Math.round(1000 / fps)),

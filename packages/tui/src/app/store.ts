@@ -58,7 +58,11 @@ const LOG_LINES = 400;
  * says whether anything changed since.
  */
 export class RunStore {
+	/** Bumped by every event. */
 	version = 0;
+	/** Bumped by events that change what a cell is (stage, results, verdicts), not by the stream
+	 * of log lines and progress counts a build emits. */
+	stateVersion = 0;
 	runId = "";
 	matrix = "";
 	dir = "";
@@ -76,6 +80,7 @@ export class RunStore {
 
 	apply(event: EngineEvent): void {
 		this.version++;
+		if (event.type !== "log-line" && event.type !== "step-progress") this.stateVersion++;
 		switch (event.type) {
 			case "run-started":
 				this.runId = event.runId;
