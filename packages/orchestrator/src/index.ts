@@ -12,7 +12,7 @@ export { LinkIndex, loadLinkIndex, updateLinkStore } from "./links/index.js";
 export * from "./matrix/index.js";
 export { type CachePaths, cachePaths, cacheRoot } from "./paths/cache.js";
 export * from "./plan/index.js";
-export { CancelledError } from "./proc/run.js";
+export { CancelledError, streamRecords } from "./proc/run.js";
 export { err, ok, type Result } from "./result.js";
 export { SourceError } from "./sources/git.js";
 export { ExplainError, explainTest, type TestExplanation } from "./verdicts/explain.js";

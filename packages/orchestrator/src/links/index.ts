@@ -2,7 +2,7 @@ import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "../paths/atomic.js";
-import { capture, runCommand } from "../proc/run.js";
+import { capture, streamRecords } from "../proc/run.js";
 import { citationsOf, referencesOf, seriesOf } from "./trailers.js";
 
 /** What one commit says about itself and others. */
@@ -216,26 +216,21 @@ export async function updateLinkStore(repo: string, refs: readonly string[], sto
 		if (batch.length > 0) out.write(`${batch.join("\n")}\n`);
 		batch = [];
 	};
-	let record: string[] = [];
 	let added = 0;
 	try {
-		await runCommand("git", ["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])], {
-			keepLines: 0,
-			onLine: (line) => {
-				const end = line.indexOf(RECORD);
-				if (end === -1) {
-					record.push(line);
-					return;
-				}
-				record.push(line.slice(0, end));
-				const text = record.length === 1 ? (record[0] ?? "") : record.join("\n");
-				record = [];
-				if (text.length === 0 || text === "\n") return;
-				batch.push(commitLine(parseRecord(text.replace(/^\n+/, ""))));
+		await streamRecords(
+			"git",
+			["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])],
+			RECORD,
+			(raw) => {
+				// Each record after the first starts with the newline that ended the one before.
+				const text = raw.charCodeAt(0) === 10 ? raw.slice(1) : raw;
+				if (text.length === 0) return;
+				batch.push(commitLine(parseRecord(text)));
 				added++;
 				if (batch.length >= 10_000) flush();
 			},
-		});
+		);
 		flush();
 	} finally {
 		await new Promise<void>((resolve, reject) =>

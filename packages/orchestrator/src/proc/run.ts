@@ -101,3 +101,44 @@ export async function capture(file: string, args: readonly string[], cwd?: strin
 	}
 	return result.stdout.trim();
 }
+
+/**
+ * Runs a command whose stdout is a stream of `separator`-terminated records (`git log
+ * --format=...%x1e`) and hands each record over as it arrives, so a history of a million commits
+ * is never held whole. Fails like `runCommand`, with stderr's last line.
+ */
+export async function streamRecords(
+	file: string,
+	args: readonly string[],
+	separator: string,
+	onRecord: (record: string) => void,
+): Promise<void> {
+	const child = execa(file, args, { stdin: "ignore", buffer: false, reject: false, env: { LC_ALL: "C" } });
+	const stderr: string[] = [];
+	child.stderr?.setEncoding("utf8");
+	child.stderr?.on("data", (chunk: string) => {
+		stderr.push(chunk);
+	});
+	child.stdout?.setEncoding("utf8");
+	let partial = "";
+	for await (const chunk of child.stdout ?? []) {
+		const text = partial + (chunk as string);
+		let start = 0;
+		for (let end = text.indexOf(separator); end !== -1; end = text.indexOf(separator, start)) {
+			onRecord(text.slice(start, end));
+			start = end + separator.length;
+		}
+		partial = text.slice(start);
+	}
+	const result = await child;
+	if (result.exitCode !== 0) {
+		const lines = stderr.join("").split("\n");
+		const last = lines.filter((l) => l.trim() !== "").at(-1) ?? "";
+		throw new CommandError(
+			[file, ...args],
+			result.exitCode,
+			lines,
+			`${file} ${args[0] ?? ""} failed (exit ${result.exitCode ?? result.signal})${last === "" ? "" : `: ${last.trim()}`}`,
+		);
+	}
+}
