@@ -352,6 +352,14 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		bus.emit({ type: "cell-note", at: now(), cellId, text });
 	};
 	const cell = (id: string): PlannedCell => byId.get(id) as PlannedCell;
+	/** Which accelerator a cell's guests got, once per cell, with the fallback's reason if any. */
+	const accels = new Map<string, string>();
+	const accelUsed = (cellId: string, accel: "kvm" | "tcg", warning: string | undefined) => {
+		if (accels.get(cellId) === accel) return;
+		accels.set(cellId, accel);
+		bus.emit({ type: "cell-accel", at: now(), cellId, accel, ...(warning === undefined ? {} : { warning }) });
+		if (warning !== undefined) note(cellId, warning);
+	};
 	const asStageError = (error: unknown) =>
 		error instanceof BuildFailedError ? new StageError(error.message, error.errors) : error;
 
@@ -461,6 +469,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 							signal: both,
 							onResult: report,
 						});
+						accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
 						if (run.boot.kind !== "completed")
 							note(cellId, `kvm-unit-tests guest: ${run.boot.kind}: ${run.boot.summary}`);
 					},
@@ -516,7 +525,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 								onResult: report,
 							});
 							const first = run.boots[0];
-							if (first?.accelWarning !== undefined) note(cellId, first.accelWarning);
+							if (first !== undefined) accelUsed(cellId, first.accel, first.accelWarning);
 							const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
 							if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
 								throw new Error(`${first.kind}: ${first.summary}`);

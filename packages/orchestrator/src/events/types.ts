@@ -81,6 +81,14 @@ export type EngineEvent =
 			readonly text: string;
 	  }
 	| {
+			/** The accelerator a cell's guests run on; a TCG fallback says why. */
+			readonly type: "cell-accel";
+			readonly at: number;
+			readonly cellId: string;
+			readonly accel: "kvm" | "tcg";
+			readonly warning?: string;
+	  }
+	| {
 			/** The run's verdicts, once every cell is final. */
 			readonly type: "verdicts";
 			readonly at: number;

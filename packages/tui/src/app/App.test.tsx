@@ -68,11 +68,19 @@ test.serial("a running build shows its progress bar and object counts; the log p
 			stream: "build",
 			line: "  CC      arch/x86/kvm/x86.o",
 		},
+		{
+			type: "cell-accel",
+			at: T0 + 3000,
+			cellId: "debian/tcg",
+			accel: "tcg",
+			warning: "KVM cannot run this guest here (failed to set MSR 0x10a): using TCG",
+		},
 	]);
 	const app = render(<App store={store} control={control} now={() => T0 + 75_000} />);
 	t.teardown(() => app.unmount());
 	const frame = strip(app.lastFrame());
-	t.true(frame.includes("kvm-matrix · demo · run 20261125-120000-demo · 01:15"), frame);
+	t.true(frame.includes("kvm-matrix · demo · run 20261125-120000-demo · 01:15 · accel tcg"), frame);
+	t.true(frame.includes("⚠ KVM cannot run this guest here (failed to set MSR 0x10a): using TCG"), frame);
 	t.regex(frame, /linux@demo +. build █████░░░░░ 813\/1626/);
 	t.regex(frame, /c5c0a34847d3/);
 	t.regex(frame, /prebuilt vmlinuz-6\.1\.0-28-amd64 +. queued/);

@@ -82,6 +82,7 @@ function Header({ store, now }: { store: RunStore; now: number }) {
 		<Box flexDirection="column">
 			<Text>
 				<Text bold>kvm-matrix</Text> · {store.matrix} · run {store.runId} · {clock(elapsed)}
+				{store.accelerators() === "" ? "" : ` · accel ${store.accelerators()}`}
 				{store.outcome === undefined ? "" : ` · ${store.outcome}`}
 			</Text>
 			{store.warnings.map((w) => (

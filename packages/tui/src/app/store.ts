@@ -35,6 +35,7 @@ export interface CellRow {
 	readonly tests: Map<string, TestRow>;
 	readonly log: Ring<string>;
 	readonly notes: string[];
+	accel?: "kvm" | "tcg";
 }
 
 export interface Progress {
@@ -74,7 +75,7 @@ export class RunStore {
 	readonly cells = new Map<string, CellRow>();
 	readonly progress = new Map<string, Progress>();
 	readonly jobLogs = new Map<string, Ring<string>>();
-	/** How each kernel was run (TCG fallbacks and other warnings worth a header line). */
+	/** Why a guest fell back to TCG, once per reason: worth a header line. */
 	readonly warnings: string[] = [];
 	logLines = 0;
 
@@ -104,10 +105,13 @@ export class RunStore {
 				if (cell !== undefined) cell.state = event.state;
 				break;
 			}
-			case "cell-note": {
+			case "cell-note":
 				this.cells.get(event.cellId)?.notes.push(event.text);
-				if (/TCG|tcg|KVM (cannot|could not)/.test(event.text) && !this.warnings.includes(event.text))
-					this.warnings.push(event.text);
+				break;
+			case "cell-accel": {
+				const cell = this.cells.get(event.cellId);
+				if (cell !== undefined) cell.accel = event.accel;
+				if (event.warning !== undefined && !this.warnings.includes(event.warning)) this.warnings.push(event.warning);
 				break;
 			}
 			case "step-progress":
@@ -215,6 +219,14 @@ export class RunStore {
 			}
 		}
 		return cell.log.last(lines);
+	}
+
+	/** `tcg`, `kvm`, or `kvm 2 · tcg 1`: the accelerators the run's guests got so far. */
+	accelerators(): string {
+		const counts = new Map<string, number>();
+		for (const c of this.cells.values()) if (c.accel !== undefined) counts.set(c.accel, (counts.get(c.accel) ?? 0) + 1);
+		if (counts.size <= 1) return [...counts.keys()][0] ?? "";
+		return [...counts].map(([a, n]) => `${a} ${n}`).join(" · ");
 	}
 
 	/** The slowest tests of the run, for the summary. */
