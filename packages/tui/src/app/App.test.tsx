@@ -200,7 +200,7 @@ test.serial("the summary names totals by verdict, the slowest tests and where th
 	const frame = strip(app.lastFrame());
 	t.regex(frame, /run completed: 4 tests in 2 cells\n {2}1 regression, 1 pending-fix/);
 	t.regex(frame, /slowest\n +0\.9s x86_64\/cpuid_test \(linux@demo\/tcg\)/);
-	t.regex(frame, /results: \/tmp\/runs\/20261125-120000-demo/);
+	t.regex(frame, /run directory: \/tmp\/runs\/20261125-120000-demo/);
 });
 
 test.serial(

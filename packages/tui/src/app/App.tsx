@@ -238,7 +238,7 @@ export function Summary({ store }: { store: RunStore }) {
 					{`${(test.durationMs / 1000).toFixed(1)}s`.padStart(7)} {test.testId} ({cell})
 				</Text>
 			))}
-			<Text>results: {store.dir}</Text>
+			<Text>run directory: {store.dir}</Text>
 		</Box>
 	);
 }
