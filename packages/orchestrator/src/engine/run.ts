@@ -5,7 +5,7 @@ import PQueue from "p-queue";
 import picomatch from "picomatch";
 import { type Actor, assign, createActor, fromPromise, setup } from "xstate";
 import { BuildFailedError, buildKernel, type KernelBuild } from "../build/kernel.js";
-import { collapseAttempts, type FinalResult, isFailing, testKey as testKey_ } from "../events/attempts.js";
+import { collapseAttempts, type FinalResult, isFailing } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { CellStage, EngineEvent, SuiteName, TestResult } from "../events/types.js";
 import { buildKut, type KutBuild } from "../kut/build.js";
@@ -644,17 +644,17 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		});
 	};
 	/** A view's retry: the cell's failing tests (or one test), as the next attempt, in this run. */
-	const retry = (cellId: string, testKey?: string): string => {
+	const retry = (cellId: string, test?: string): string => {
 		if (!byId.has(cellId)) return `retry: no cell ${cellId}`;
 		if (signal.aborted) return "retry: the run is being cancelled";
 		const final = finals.get(cellId);
 		if (final === undefined || actors.get(cellId)?.getSnapshot().status !== "done") {
-			queuedRetries.set(cellId, testKey);
-			return `retry: ${cellId} is still running; its ${testKey ?? "failing tests"} will run again when it ends`;
+			queuedRetries.set(cellId, test);
+			return `retry: ${cellId} is still running; its ${test ?? "failing tests"} will run again when it ends`;
 		}
 		if (final.value !== "done") return `retry: ${cellId} ${String(final.value)} before its tests ran; nothing to retry`;
 		const results = collapseAttempts(final.context.results);
-		const only = testKey === undefined ? results.filter(isFailing).map(testKey_) : [testKey];
+		const only = test === undefined ? results.filter(isFailing).map(testKey) : [test];
 		if (only.length === 0) return `retry: nothing failed in ${cellId}`;
 		const firstAttempt = Math.max(0, ...final.context.results.map((r) => r.attempt)) + 1;
 		const done = launch(cellId, { only, firstAttempt });
