@@ -135,7 +135,10 @@ const LIST = "\u001f";
 
 /** One commit as one line of the store: sha, subject, message-ids, bugs, citations (tab-separated). */
 export function commitLine(c: IndexedCommit): string {
-	const clean = (s: string) => s.replaceAll(SEP, " ").replaceAll("\n", " ").replaceAll(LIST, " ");
+	const clean = (s: string) =>
+		s.includes(SEP) || s.includes("\n") || s.includes(LIST)
+			? s.replaceAll(SEP, " ").replaceAll("\n", " ").replaceAll(LIST, " ")
+			: s;
 	return [
 		c.sha,
 		clean(c.subject),
@@ -168,15 +171,19 @@ const LOG_FORMAT = "--format=%H%x00%s%x00%B%x1e";
 
 /** One `git log --format=%H%x00%s%x00%B%x1e` record (pure). */
 function parseRecord(record: string): IndexedCommit {
-	const [sha = "", subject = "", body = ""] = record.split(FIELD);
-	const refs = referencesOf(body);
-	return {
-		sha,
-		subject,
-		messageIds: refs.flatMap((r) => (r.kind === "message-id" ? [r.id] : [])),
-		bugs: refs.flatMap((r) => (r.kind === "bug" ? [`${r.tracker}#${r.id}`] : [])),
-		citations: citationsOf(body),
-	};
+	// Runs once per commit of a tree's history: indexOf and slice, no intermediate arrays.
+	const first = record.indexOf(FIELD);
+	const second = first === -1 ? -1 : record.indexOf(FIELD, first + 1);
+	const sha = first === -1 ? record : record.slice(0, first);
+	const subject = first === -1 ? "" : record.slice(first + 1, second === -1 ? undefined : second);
+	const body = second === -1 ? "" : record.slice(second + 1);
+	const messageIds: string[] = [];
+	const bugs: string[] = [];
+	for (const r of referencesOf(body)) {
+		if (r.kind === "message-id") messageIds.push(r.id);
+		else if (r.kind === "bug") bugs.push(`${r.tracker}#${r.id}`);
+	}
+	return { sha, subject, messageIds, bugs, citations: citationsOf(body) };
 }
 
 /** Parses `git log --format=%H%x00%s%x00%B%x1e` output (pure). */

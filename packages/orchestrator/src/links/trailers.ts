@@ -42,6 +42,8 @@ export function parseTrailers(message: string): Trailer[] {
 
 /** `<id>` or `id`, percent-decoded, without a trailing slash: the form two mentions can be compared in. */
 export function normaliseMessageId(text: string): string {
+	// The common case, a bare id, costs no regular expression: this runs for every link in a history.
+	if (!/[<>%/\s]/.test(text)) return text;
 	let id = text.trim().replace(/^<|>$/g, "");
 	try {
 		id = decodeURIComponent(id);

@@ -1,3 +1,8 @@
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { type FileHandle, mkdtemp, open, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { execa } from "execa";
 
 /** A command that failed: what was run, how it ended, and the tail of what it said. */
@@ -105,7 +110,10 @@ export async function capture(file: string, args: readonly string[], cwd?: strin
 /**
  * Runs a command whose stdout is a stream of `separator`-terminated records (`git log
  * --format=...%x1e`) and hands each record over as it arrives, so a history of a million commits
- * is never held whole. Fails like `runCommand`, with stderr's last line.
+ * is never held whole. The command writes into a private temporary file that is read as it
+ * grows: through a pipe, git log of a large history takes a third longer than into a file (the
+ * pipe's small buffer makes the writer wait), and the records are parsed on the other core while
+ * git still writes. Fails like `runCommand`, with stderr's last line.
  */
 export async function streamRecords(
 	file: string,
@@ -113,32 +121,63 @@ export async function streamRecords(
 	separator: string,
 	onRecord: (record: string) => void,
 ): Promise<void> {
-	const child = execa(file, args, { stdin: "ignore", buffer: false, reject: false, env: { LC_ALL: "C" } });
-	const stderr: string[] = [];
-	child.stderr?.setEncoding("utf8");
-	child.stderr?.on("data", (chunk: string) => {
-		stderr.push(chunk);
-	});
-	child.stdout?.setEncoding("utf8");
-	let partial = "";
-	for await (const chunk of child.stdout ?? []) {
-		const text = partial + (chunk as string);
-		let start = 0;
-		for (let end = text.indexOf(separator); end !== -1; end = text.indexOf(separator, start)) {
-			onRecord(text.slice(start, end));
-			start = end + separator.length;
+	const dir = await mkdtemp(path.join(os.tmpdir(), "kvm-matrix-stream-"));
+	const out = path.join(dir, "stdout");
+	try {
+		// The child writes straight into the file through its own descriptor (an opened file stream
+		// is handed to it as one): nothing in between.
+		const sink = createWriteStream(out);
+		await once(sink, "open");
+		const child = execa(file, args, { stdin: "ignore", stdout: sink, reject: false, env: { LC_ALL: "C" } });
+		void child.finally(() => sink.close());
+		let exited = false;
+		const done = child.then((result) => {
+			exited = true;
+			return result;
+		});
+		const decoder = new TextDecoder();
+		const buffer = Buffer.allocUnsafe(1 << 20);
+		let handle: FileHandle | undefined;
+		let position = 0;
+		let partial = "";
+		const take = (text: string) => {
+			const all = partial + text;
+			let start = 0;
+			for (let end = all.indexOf(separator); end !== -1; end = all.indexOf(separator, start)) {
+				onRecord(all.slice(start, end));
+				start = end + separator.length;
+			}
+			partial = all.slice(start);
+		};
+		for (;;) {
+			// Whether the writer had finished is read before the file, so a last chunk is never missed.
+			const finished = exited;
+			handle ??= await open(out, "r").catch(() => undefined);
+			const { bytesRead } =
+				handle === undefined ? { bytesRead: 0 } : await handle.read(buffer, 0, buffer.length, position);
+			if (bytesRead > 0) {
+				position += bytesRead;
+				take(decoder.decode(buffer.subarray(0, bytesRead), { stream: true }));
+				continue;
+			}
+			if (finished) break;
+			// Caught up with the writer: let it get ahead, so that reads stay large.
+			await new Promise((resolve) => setTimeout(resolve, 20));
 		}
-		partial = text.slice(start);
-	}
-	const result = await child;
-	if (result.exitCode !== 0) {
-		const lines = stderr.join("").split("\n");
-		const last = lines.filter((l) => l.trim() !== "").at(-1) ?? "";
-		throw new CommandError(
-			[file, ...args],
-			result.exitCode,
-			lines,
-			`${file} ${args[0] ?? ""} failed (exit ${result.exitCode ?? result.signal})${last === "" ? "" : `: ${last.trim()}`}`,
-		);
+		take(decoder.decode());
+		await handle?.close();
+		const result = await done;
+		if (result.exitCode !== 0) {
+			const lines = String(result.stderr ?? "").split("\n");
+			const last = lines.filter((l) => l.trim() !== "").at(-1) ?? "";
+			throw new CommandError(
+				[file, ...args],
+				result.exitCode,
+				lines,
+				`${file} ${args[0] ?? ""} failed (exit ${result.exitCode ?? result.signal})${last === "" ? "" : `: ${last.trim()}`}`,
+			);
+		}
+	} finally {
+		await rm(dir, { recursive: true, force: true });
 	}
 }
