@@ -22,8 +22,10 @@ import { buildSelftests, cachedSelftests, type SelftestsBuild } from "../selftes
 import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import { resolveRef, syncTree, worktreeFor } from "../sources/git.js";
+import { baselineFor } from "../verdicts/baseline.js";
 import { describeVerdict, type KnownIssue, testKey, type Verdict } from "../verdicts/classify.js";
-import { baselineFor, loadKnownIssuesOf, verdictsFromPlan } from "../verdicts/reclassify.js";
+import { loadKnownIssuesOf } from "../verdicts/known-issues.js";
+import { verdictsFromPlan } from "../verdicts/reclassify.js";
 import { type CellContext, cellStateOf, createCellMachine, type PreparedCell, StageError } from "./cell-machine.js";
 import { RunDirectory, timestamp } from "./run-dir.js";
 
@@ -749,7 +751,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				return verdict === undefined ? r : { ...r, verdict, explanation: describeVerdict(verdict) };
 			}),
 			verdicts: countVerdicts(verdicts.get(c.id)),
-			notes: [...new Set(notes.get(c.id) ?? [])],
+			notes: notes.get(c.id) ?? [],
 		};
 	});
 	const resultsFile = runDir.write("results.json", {

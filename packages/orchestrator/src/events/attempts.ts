@@ -31,11 +31,6 @@ export function collapseAttempts(results: readonly TestResult[]): FinalResult[] 
 	});
 }
 
-/** The inverse, for code that keeps results flat (the journal, re-classification). */
-export function expandAttempts(results: readonly FinalResult[]): TestResult[] {
-	return results.flatMap(({ earlier, ...last }) => [...(earlier ?? []), last]);
-}
-
 /** The tests of one attempt that failed, so the next attempt runs only those. */
 export function failingInAttempt(results: readonly TestResult[], attempt: number): string[] {
 	return [...new Set(results.filter((r) => r.attempt === attempt && isFailing(r)).map(testKey))];

@@ -1,6 +1,5 @@
 export {
 	collapseAttempts,
-	expandAttempts,
 	type FinalResult,
 	failingInAttempt,
 	isFailing,

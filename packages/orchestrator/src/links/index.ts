@@ -40,10 +40,6 @@ export class LinkIndex {
 		return this.#lines.length;
 	}
 
-	add(commit: IndexedCommit): void {
-		this.#addLine(commitLine(commit));
-	}
-
 	/**
 	 * One store line. Only its message-ids are looked at now; a line without any (most of a
 	 * kernel's history) costs an array slot. A commit stored twice (two runs appending at once)

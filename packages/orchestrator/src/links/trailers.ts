@@ -10,36 +10,6 @@ export type Reference =
 	| { readonly kind: "bug"; readonly tracker: string; readonly id: string }
 	| { readonly kind: "url"; readonly url: string };
 
-export interface Trailer {
-	readonly key: string;
-	readonly value: string;
-}
-
-const TRAILER = /^([A-Za-z][A-Za-z0-9-]*):\s*(.+?)\s*$/;
-
-/**
- * The trailer block: the last paragraph, when every line of it is `Key: value` (continuations
- * indented). `Link:`/`Message-Id:` lines elsewhere in the body are kept too: applied patches
- * sometimes carry them above a maintainer's note.
- */
-export function parseTrailers(message: string): Trailer[] {
-	const lines = message.replace(/\r/g, "").trimEnd().split("\n");
-	const trailers: Trailer[] = [];
-	for (const line of lines) {
-		const m = TRAILER.exec(line);
-		if (m === null) continue;
-		const key = m[1] ?? "";
-		if (
-			/^(link|message-id|closes|fixes|reported-by|signed-off-by|reviewed-by|acked-by|tested-by|suggested-by|co-developed-by|cc)$/i.test(
-				key,
-			)
-		) {
-			trailers.push({ key, value: m[2] ?? "" });
-		}
-	}
-	return trailers;
-}
-
 /** `<id>` or `id`, percent-decoded, without a trailing slash: the form two mentions can be compared in. */
 export function normaliseMessageId(text: string): string {
 	// The common case, a bare id, costs no regular expression: this runs for every link in a history.

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { testKey } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
+import type { Matrix } from "../matrix/types.js";
 import type { BaselineResult } from "./classify.js";
 
 /** What the verdicts compare a cell with (DESIGN.md: a baseline kernel in this run, or the last run). */
@@ -96,4 +97,12 @@ export function findPreviousRun(
 		if (best === undefined || run.started > best.started) best = run;
 	}
 	return best;
+}
+
+/** The baseline a matrix asks for; for `previous-run`, the newest earlier run next to `runDir`. */
+export function baselineFor(matrix: Matrix, runDir: string, started: string): BaselineSource {
+	if (matrix.baseline === undefined) return { kind: "none" };
+	if (matrix.baseline.kind === "kernel") return { kind: "kernel", kernelId: matrix.baseline.kernelId };
+	const run = findPreviousRun(path.dirname(path.resolve(runDir)), matrix.name, started, runDir);
+	return run === undefined ? { kind: "previous-run" } : { kind: "previous-run", run };
 }

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import * as z from "zod";
+import type { Matrix } from "../matrix/types.js";
 import type { KnownIssue } from "./classify.js";
 
 const entry = z.strictObject({
@@ -35,4 +36,12 @@ export async function loadKnownIssues(file: string): Promise<{ issues: KnownIssu
 			return `${at(node?.range?.[0])}: ${issue.path.join(".")}: ${issue.message}`;
 		}),
 	};
+}
+
+/** The matrix's known-issues file, or none; its first problem as an error. */
+export async function loadKnownIssuesOf(matrix: Matrix): Promise<KnownIssue[]> {
+	if (matrix.knownIssues === undefined) return [];
+	const loaded = await loadKnownIssues(matrix.knownIssues);
+	if (loaded.problems.length > 0) throw new Error(loaded.problems[0]);
+	return loaded.issues;
 }

@@ -7,10 +7,10 @@ import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
 import { repositoryFor } from "../sources/git.js";
-import { type BaselineSource, findPreviousRun } from "./baseline.js";
+import { type BaselineSource, baselineFor } from "./baseline.js";
 import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
 import { type CellSources, verdictsForRun } from "./for-run.js";
-import { loadKnownIssues } from "./known-issues.js";
+import { loadKnownIssuesOf } from "./known-issues.js";
 
 /** The parts of plan.json verdicts need: every ref's commit, each cell's kernel and test jobs. */
 export interface PlanFile {
@@ -45,6 +45,17 @@ export interface PlanVerdictInput {
 export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<string, Map<string, Verdict>>> {
 	const { matrix, plan } = input;
 	const jobs = new Map(plan.jobs.map((j) => [j.id, j]));
+	// The test list as each KUT commit had it (entries map test names to their source files): read
+	// once per commit, however many cells ran it.
+	const cfgs = new Map<string, Promise<string | undefined>>();
+	const cfgAt = (repo: string, sha: string) => {
+		let cfg = cfgs.get(sha);
+		if (cfg === undefined) {
+			cfg = capture("git", ["-C", repo, "show", `${sha}:x86/unittests.cfg`]).catch(() => undefined);
+			cfgs.set(sha, cfg);
+		}
+		return cfg;
+	};
 	const cells: CellSources[] = [];
 	for (const planned of plan.cells) {
 		const spec = matrix.kernels.find((k) => k.id === planned.kernel);
@@ -54,11 +65,7 @@ export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<str
 		const st = planned.jobs.selftests === undefined ? undefined : jobs.get(planned.jobs.selftests);
 		const kt = planned.jobs.kut === undefined ? undefined : jobs.get(planned.jobs.kut);
 		const kutRepo = kt?.sha === undefined ? undefined : await input.repoOf(kt.tree);
-		// The test list as that KUT commit had it: entries map test names to their source files.
-		const kutCfg =
-			kt?.sha === undefined || kutRepo === undefined
-				? undefined
-				: await capture("git", ["-C", kutRepo, "show", `${kt.sha}:x86/unittests.cfg`]).catch(() => undefined);
+		const kutCfg = kt?.sha === undefined || kutRepo === undefined ? undefined : await cfgAt(kutRepo, kt.sha);
 		cells.push({
 			cell: planned.id,
 			kernelId: spec.id,
@@ -86,21 +93,6 @@ export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<str
 			),
 		linkCacheDir: input.linkCacheDir,
 	});
-}
-
-/** The baseline a matrix asks for; for `previous-run`, the newest earlier run next to `runDir`. */
-export function baselineFor(matrix: Matrix, runDir: string, started: string): BaselineSource {
-	if (matrix.baseline === undefined) return { kind: "none" };
-	if (matrix.baseline.kind === "kernel") return { kind: "kernel", kernelId: matrix.baseline.kernelId };
-	const run = findPreviousRun(path.dirname(path.resolve(runDir)), matrix.name, started, runDir);
-	return run === undefined ? { kind: "previous-run" } : { kind: "previous-run", run };
-}
-
-export async function loadKnownIssuesOf(matrix: Matrix): Promise<KnownIssue[]> {
-	if (matrix.knownIssues === undefined) return [];
-	const loaded = await loadKnownIssues(matrix.knownIssues);
-	if (loaded.problems.length > 0) throw new Error(loaded.problems[0]);
-	return loaded.issues;
 }
 
 type StoredResult = FinalResult & { verdict?: Verdict; explanation?: string };

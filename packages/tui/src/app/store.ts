@@ -77,7 +77,6 @@ export class RunStore {
 	readonly jobLogs = new Map<string, Ring<string>>();
 	/** Why a guest fell back to TCG, once per reason: worth a header line. */
 	readonly warnings: string[] = [];
-	logLines = 0;
 
 	apply(event: EngineEvent): void {
 		this.version++;
@@ -123,7 +122,6 @@ export class RunStore {
 				});
 				break;
 			case "log-line": {
-				this.logLines++;
 				if (event.subject.kind === "cell") this.cells.get(event.subject.id)?.log.push(event.line);
 				else {
 					let ring = this.jobLogs.get(event.subject.id);
