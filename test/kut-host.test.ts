@@ -10,8 +10,9 @@ import { buildKut } from "../packages/orchestrator/src/kut/build.js";
 import { runKutOnHost } from "../packages/orchestrator/src/kut/run-host.js";
 import { cachePaths } from "../packages/orchestrator/src/paths/cache.js";
 import { worktreeFor } from "../packages/orchestrator/src/sources/git.js";
-import { CLI, REPO } from "./support/cli.js";
-import { kutFixture } from "./support/kut-fixture.js";
+import { kvmMatrix } from "./support/cli.js";
+import { commitFiles } from "./support/git.js";
+import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
 
 test("KUT is built once per commit and every test's status, reason and checks come back as KUT reports them", async (t) => {
 	t.timeout(180_000);
@@ -87,27 +88,13 @@ test("KUT is built once per commit and every test's status, reason and checks co
 test("kvm-matrix run with a host target runs the KUT suite and reports statuses and check counts", async (t) => {
 	t.timeout(300_000);
 	const repo = await kutFixture();
-	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-run-"));
-	const matrix = path.join(dir, "m.yaml");
-	writeFileSync(
-		matrix,
-		`name: kut-host
-trees:
-  kut: { path: ${repo} }
-kernels:
-  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
-targets:
-  - { name: host, host: true }
-suites:
-  kut: { tree: kut, ref: master, accel: tcg, exclude: [timeout] }
-`,
+	const { dir, file: matrix } = hostMatrix(
+		repo,
+		"kut-host",
+		"{ tree: kut, ref: master, accel: tcg, exclude: [timeout] }",
 	);
 	const runDir = path.join(dir, "run");
-	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], {
-		cwd: REPO,
-		reject: false,
-		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
-	});
+	const run = await kvmMatrix(dir, "run", matrix, "--run-dir", runDir);
 	// fail and crash have no baseline and no linked fix: new failures, which need a human.
 	t.is(run.exitCode, 1, run.stderr);
 	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
@@ -148,11 +135,7 @@ suites:
 `,
 	);
 	const runDir = path.join(dir, "run");
-	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], {
-		cwd: REPO,
-		reject: false,
-		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
-	});
+	const run = await kvmMatrix(dir, "run", matrix, "--run-dir", runDir);
 	t.is(run.exitCode, 1, run.stderr);
 	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
 		cells: {
@@ -202,23 +185,10 @@ suites:
 test("a KUT test that fails and then passes on its retry is flaky; a nodefault test runs when its group is asked for", async (t) => {
 	t.timeout(300_000);
 	const repo = await kutFixture();
-	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-flaky-"));
-	const matrix = path.join(dir, "m.yaml");
-	const yaml = (retries: number) => `name: kut-flaky
-trees:
-  kut: { path: ${repo} }
-kernels:
-  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
-targets:
-  - { name: host, host: true }
-suites:
-  kut: { tree: kut, ref: master, accel: tcg, groups: [flaky, manual] }
-retries: ${retries}
-`;
-	writeFileSync(matrix, yaml(1));
-	const env = { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") };
+	const suite = "{ tree: kut, ref: master, accel: tcg, groups: [flaky, manual] }";
+	const { dir, file: matrix } = hostMatrix(repo, "kut-flaky", suite, "retries: 1\n");
 	const runDir = path.join(dir, "run");
-	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], { cwd: REPO, reject: false, env });
+	const run = await kvmMatrix(dir, "run", matrix, "--run-dir", runDir);
 	t.is(run.exitCode, 0, run.stderr);
 	type Stored = { testId: string; status: string; attempt: number; explanation?: string; earlier?: unknown[] };
 	const resultsOf = (d: string) =>
@@ -233,10 +203,9 @@ retries: ${retries}
 	t.regex(run.stdout, /flaky +flaky: fail → pass/);
 
 	// Without retries the first failure stands, and nothing explains it.
-	const fresh = await kutFixture();
-	writeFileSync(matrix, yaml(0).replace(repo, fresh));
-	const noRetry = path.join(dir, "run-0");
-	const again = await execa("node", [CLI, "run", matrix, "--run-dir", noRetry], { cwd: REPO, reject: false, env });
+	const fresh = hostMatrix(await kutFixture(), "kut-flaky", suite, "retries: 0\n");
+	const noRetry = path.join(fresh.dir, "run-0");
+	const again = await kvmMatrix(fresh.dir, "run", fresh.file, "--run-dir", noRetry);
 	t.is(again.exitCode, 1, again.stderr);
 	const once = resultsOf(noRetry).find((r) => r.testId === "flaky");
 	t.deepEqual(
@@ -248,26 +217,13 @@ retries: ${retries}
 test("baseline: previous-run compares each cell with the last completed run of the same matrix", async (t) => {
 	t.timeout(300_000);
 	const repo = await kutFixture();
-	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-previous-"));
-	const matrix = path.join(dir, "m.yaml");
-	writeFileSync(
-		matrix,
-		`name: kut-previous
-trees:
-  kut: { path: ${repo} }
-kernels:
-  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
-targets:
-  - { name: host, host: true }
-suites:
-  kut: { tree: kut, ref: master, accel: tcg, include: [pass, fail] }
-baseline: previous-run
-retries: 0
-`,
+	const { dir, file: matrix } = hostMatrix(
+		repo,
+		"kut-previous",
+		"{ tree: kut, ref: master, accel: tcg, include: [pass, fail] }",
+		"baseline: previous-run\nretries: 0\n",
 	);
-	const env = { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") };
-	const run = (name: string) =>
-		execa("node", [CLI, "run", matrix, "--run-dir", path.join(dir, "runs", name)], { cwd: REPO, reject: false, env });
+	const run = (name: string) => kvmMatrix(dir, "run", matrix, "--run-dir", path.join(dir, "runs", name));
 	type Stored = { runId: string; cells: { results: { testId: string; explanation?: string }[] }[] };
 	const explained = (name: string) => {
 		const stored = JSON.parse(readFileSync(path.join(dir, "runs", name, "results.json"), "utf8")) as Stored;
@@ -286,10 +242,11 @@ retries: 0
 
 	// A commit to the test repository breaks `pass`; the next run compares with the first.
 	const image = path.join(repo, "x86", "pass.c");
-	writeFileSync(image, readFileSync(image, "utf8").replace("return 0; }", "return 1; }"));
-	await execa("git", ["-C", repo, "commit", "-qam", "x86: break pass"], {
-		env: { GIT_AUTHOR_NAME: "T", GIT_AUTHOR_EMAIL: "t@e.org", GIT_COMMITTER_NAME: "T", GIT_COMMITTER_EMAIL: "t@e.org" },
-	});
+	await commitFiles(
+		repo,
+		{ "x86/pass.c": readFileSync(image, "utf8").replace("return 0; }", "return 1; }") },
+		"x86: break pass",
+	);
 	const second = await run("2");
 	t.is(second.exitCode, 1, second.stderr);
 	const firstId = explained("1").runId;
@@ -298,31 +255,21 @@ retries: 0
 		fail: `still-failing: fail on running in run ${firstId} too`,
 	});
 	// classify finds the same baseline for the second run, and none for the first.
-	const again = await execa("node", [CLI, "classify", path.join(dir, "runs", "2")], { cwd: REPO, reject: false, env });
+	const again = await kvmMatrix(dir, "classify", path.join(dir, "runs", "2"));
 	t.is(again.exitCode, 0, again.stderr);
 	t.regex(again.stdout, new RegExp(`pass +regression: passed on running in run ${firstId}`));
-	const none = await execa("node", [CLI, "classify", path.join(dir, "runs", "1")], { cwd: REPO, reject: false, env });
+	const none = await kvmMatrix(dir, "classify", path.join(dir, "runs", "1"));
 	t.regex(none.stdout, /fail +new-failure/);
 });
 
 test("a view's retry command runs a cell's failing test again in the same run, after the cell ends", async (t) => {
 	t.timeout(300_000);
 	const repo = await kutFixture();
-	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-retry-"));
-	const file = path.join(dir, "m.yaml");
-	writeFileSync(
-		file,
-		`name: kut-retry
-trees:
-  kut: { path: ${repo} }
-kernels:
-  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
-targets:
-  - { name: host, host: true }
-suites:
-  kut: { tree: kut, ref: master, accel: tcg, groups: [flaky] }
-retries: 0
-`,
+	const { dir, file } = hostMatrix(
+		repo,
+		"kut-retry",
+		"{ tree: kut, ref: master, accel: tcg, groups: [flaky] }",
+		"retries: 0\n",
 	);
 	const loaded = await loadMatrixFile(file, dir);
 	if (!loaded.ok) throw new Error(JSON.stringify(loaded.error));

@@ -1,46 +1,33 @@
 // The interactive view in a real terminal: tmux runs the real `kvm-matrix run` on a small matrix
 // (the KUT-shaped FIXTURE on a host target, so it needs no kernel build), keys go in with
 // send-keys and the screen comes back with capture-pane.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { CLI, REPO } from "./support/cli.js";
-import { kutFixture } from "./support/kut-fixture.js";
-
-const gitEnv = {
-	GIT_AUTHOR_NAME: "T",
-	GIT_AUTHOR_EMAIL: "t@e.org",
-	GIT_COMMITTER_NAME: "T",
-	GIT_COMMITTER_EMAIL: "t@e.org",
-};
+import { commitFiles } from "./support/git.js";
+import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
 
 test("kvm-matrix run in a terminal: the grid at start, live counts, the failure filter, q asks and cancels", async (t) => {
 	t.timeout(120_000);
 	const repo = await kutFixture();
 	// A slow test keeps the run going while the screen is read.
-	const cfg = path.join(repo, "x86", "unittests.cfg");
-	writeFileSync(cfg, readFileSync(cfg, "utf8").replace("timeout = 2s", "timeout = 60s"));
-	await execa("git", ["-C", repo, "commit", "-qam", "x86: a slow timeout test"], { env: gitEnv });
-	const dir = mkdtempSync(path.join(os.tmpdir(), "tui-"));
-	writeFileSync(
-		path.join(dir, "m.yaml"),
-		`name: tui
-trees:
-  kut: { path: ${repo} }
-kernels:
-  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
-targets:
-  - { name: host, host: true }
-suites:
-  kut: { tree: kut, ref: master, accel: tcg, include: [pass, fail, skip, timeout] }
-retries: 0
-`,
+	const cfg = readFileSync(path.join(repo, "x86", "unittests.cfg"), "utf8");
+	await commitFiles(
+		repo,
+		{ "x86/unittests.cfg": cfg.replace("timeout = 2s", "timeout = 60s") },
+		"x86: a slow timeout test",
+	);
+	const { dir, file } = hostMatrix(
+		repo,
+		"tui",
+		"{ tree: kut, ref: master, accel: tcg, include: [pass, fail, skip, timeout] }",
+		"retries: 0\n",
 	);
 	const runDir = path.join(dir, "run");
 	const session = `kvm-matrix-${process.pid}`;
-	const command = `cd ${REPO} && KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${path.join(dir, "m.yaml")} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
+	const command = `cd ${REPO} && KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
 	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command]);
 	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
 	const screen = async () => (await execa("tmux", ["capture-pane", "-p", "-t", session])).stdout;

@@ -23,3 +23,11 @@ export async function runCli(args: readonly string[], options: { cwd?: string; e
 	});
 	return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr } satisfies CliRun;
 }
+
+/** `kvm-matrix ARGS` as a user runs it, with its cache in `dir/cache` and colour off. */
+export const kvmMatrix = (dir: string, ...args: string[]) =>
+	execa("node", [CLI, ...args], {
+		cwd: REPO,
+		reject: false,
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: `${dir}/cache` },
+	});

@@ -6,7 +6,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { execa } from "execa";
+import { git } from "./git.js";
 
 const CONFIGURE = `#!/usr/bin/env bash
 # Fixture configure: accepts KUT's --arch option and writes config.mak.
@@ -238,14 +238,31 @@ export async function kutFixture(): Promise<string> {
 	for (const [name, body] of Object.entries(IMAGES)) {
 		write(`x86/${name}.c`, `#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n${body}\n`);
 	}
-	const env = {
-		GIT_AUTHOR_NAME: "T",
-		GIT_AUTHOR_EMAIL: "t@e.org",
-		GIT_COMMITTER_NAME: "T",
-		GIT_COMMITTER_EMAIL: "t@e.org",
-	};
-	await execa("git", ["init", "-q", "-b", "master"], { cwd: dir });
-	await execa("git", ["add", "-A"], { cwd: dir });
-	await execa("git", ["commit", "-q", "-m", "kut fixture"], { cwd: dir, env });
+	await git(dir, "init", "-q", "-b", "master");
+	await git(dir, "add", "-A");
+	await git(dir, "commit", "-q", "-m", "kut fixture");
 	return dir;
+}
+
+/**
+ * A matrix running the fixture at `repo` on this machine's kernel (a `host` target), with the given
+ * `kut` suite line and any further top-level lines, in a fresh directory.
+ */
+export function hostMatrix(repo: string, name: string, suite: string, extra = ""): { dir: string; file: string } {
+	const dir = mkdtempSync(path.join(os.tmpdir(), `${name}-`));
+	const file = path.join(dir, "m.yaml");
+	writeFileSync(
+		file,
+		`name: ${name}
+trees:
+  kut: { path: ${repo} }
+kernels:
+  - { name: running, prebuilt: { kernel: /boot/vmlinuz-*-amd64 } }
+targets:
+  - { name: host, host: true }
+suites:
+  kut: ${suite}
+${extra}`,
+	);
+	return { dir, file };
 }

@@ -1,26 +1,13 @@
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import { execa } from "execa";
 import fc from "fast-check";
+import { commitFiles, git } from "../../../../test/support/git.js";
 import { fixDependencies, locateFix } from "./fixes.js";
 import { commitLine, type IndexedCommit, LinkIndex, parseCommitLine, parseLog, updateLinkIndex } from "./index.js";
 
-const env = {
-	GIT_AUTHOR_NAME: "Dev",
-	GIT_AUTHOR_EMAIL: "d@e.org",
-	GIT_COMMITTER_NAME: "Dev",
-	GIT_COMMITTER_EMAIL: "d@e.org",
-};
-const git = async (cwd: string, ...args: string[]) => (await execa("git", args, { cwd, env })).stdout.trim();
-
-async function commit(dir: string, file: string, message: string) {
-	writeFileSync(path.join(dir, file), `${message}\n`);
-	await git(dir, "add", file);
-	await git(dir, "commit", "-q", "-m", message);
-	return git(dir, "rev-parse", "HEAD");
-}
+const commit = (dir: string, file: string, message: string) => commitFiles(dir, { [file]: `${message}\n` }, message);
 
 /**
  * The seed's story as real history: a KVM fix (patch 2 of a series) lands in `next` only, is

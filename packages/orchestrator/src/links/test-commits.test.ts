@@ -1,29 +1,14 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import { execa } from "execa";
+import { commitFiles, git } from "../../../../test/support/git.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
 import { fixDependencies, locateFix } from "./fixes.js";
 import { updateLinkIndex } from "./index.js";
 import { commitsAddingEntry, commitsTouching, testSources } from "./test-commits.js";
 
-const env = {
-	GIT_AUTHOR_NAME: "Dev",
-	GIT_AUTHOR_EMAIL: "d@e.org",
-	GIT_COMMITTER_NAME: "Dev",
-	GIT_COMMITTER_EMAIL: "d@e.org",
-};
-const git = async (cwd: string, ...args: string[]) => (await execa("git", args, { cwd, env })).stdout.trim();
-async function commit(dir: string, files: Record<string, string>, message: string) {
-	for (const [file, text] of Object.entries(files)) {
-		mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-		writeFileSync(path.join(dir, file), text);
-	}
-	await git(dir, "add", "-A");
-	await git(dir, "commit", "-q", "-m", message);
-	return git(dir, "rev-parse", "HEAD");
-}
+const commit = commitFiles;
 
 test("a KUT test maps to the commits that touched its source, and through their links to the KVM fix", async (t) => {
 	// The kernel side: the fix is patch 1 of a series, only in next.
