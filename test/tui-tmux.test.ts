@@ -27,7 +27,8 @@ test("kvm-matrix run in a terminal: the grid at start, live counts, the failure 
 	);
 	const runDir = path.join(dir, "run");
 	const session = `kvm-matrix-${process.pid}`;
-	const command = `cd ${REPO} && KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
+	// A person's terminal: the CI this test may run under is not the terminal's.
+	const command = `cd ${REPO} && env -u CI -u CONTINUOUS_INTEGRATION KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
 	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command]);
 	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
 	const screen = async () => (await execa("tmux", ["capture-pane", "-p", "-t", session])).stdout;
@@ -67,4 +68,23 @@ test("kvm-matrix run in a terminal: the grid at start, live counts, the failure 
 	t.true(existsSync(path.join(runDir, "results.json")));
 	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as { outcome: string };
 	t.is(results.outcome, "cancelled");
+});
+
+test("kvm-matrix run in a terminal under CI=true prints plain lines and says why", async (t) => {
+	t.timeout(120_000);
+	const repo = await kutFixture();
+	const { dir, file } = hostMatrix(repo, "tui-ci", "{ tree: kut, ref: master, accel: tcg, include: [pass] }");
+	const session = `kvm-matrix-ci-${process.pid}`;
+	const command = `cd ${REPO} && CI=true KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${path.join(dir, "run")}; echo "EXIT=$?"; sleep 30`;
+	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command]);
+	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
+	let text = "";
+	for (let i = 0; i < 600 && !/EXIT=\d+/.test(text); i++) {
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		text = (await execa("tmux", ["capture-pane", "-p", "-S", "-", "-t", session])).stdout;
+	}
+	t.regex(text, /^kvm-matrix run: CI is set, so plain output/m);
+	t.regex(text, /PASS +pass/);
+	t.regex(text, /EXIT=0/);
+	t.false(text.includes("q quit · ? help"));
 });

@@ -27,6 +27,7 @@ Exit status:
 Environment:
   NO_COLOR     set (and not empty) to turn colour off
   FORCE_COLOR  set (and not "0") to keep colour when output is not a terminal
+  CI           set (and not "0" or "false") for plain line output even in a terminal
 `;
 
 /** Usage errors as one line, like every other error kvm-matrix prints. */
@@ -75,7 +76,11 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.command("run")
 		.description("build, boot and test every cell of a matrix; results go to a run directory")
 		.argument("<file>", "the matrix file (YAML)")
-		.option("--headless", "plain line output even in a terminal (the default when stdout is not one)", false)
+		.option(
+			"--headless",
+			"plain line output even in a terminal (the default when stdout is not one, or CI is set)",
+			false,
+		)
 		.option("--run-dir <dir>", "where results go (default: runs/<timestamp>-<name>)")
 		.option("--json <file>", "also write the run summary as JSON to FILE")
 		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")

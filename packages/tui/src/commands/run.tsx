@@ -19,6 +19,7 @@ import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { attachLineReporter } from "../render/line-reporter.js";
 import { colourEnabled, palette } from "../render/palette.js";
+import { chooseView } from "../render/view-choice.js";
 import { loadOrReport } from "./load.js";
 
 export interface RunCommandOptions {
@@ -98,7 +99,10 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 	const cancel = new AbortController();
 	const signal = io.signal === undefined ? cancel.signal : AbortSignal.any([io.signal, cancel.signal]);
 	const commands = new RunCommands();
-	const tui = io.terminal !== undefined && !options.headless ? startTui(bus, io.terminal, cancel, commands) : undefined;
+	const view = chooseView({ terminal: io.terminal !== undefined, headless: options.headless, env: io.env });
+	const tui =
+		view.kind === "interactive" && io.terminal !== undefined ? startTui(bus, io.terminal, cancel, commands) : undefined;
+	if (view.kind === "plain" && view.note !== undefined) io.stderr(`kvm-matrix run: ${view.note}\n`);
 	if (tui === undefined)
 		attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
 	try {
