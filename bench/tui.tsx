@@ -1,7 +1,7 @@
 // What the interactive view costs: one event stream (a kernel build's log at 5,000 lines/s while
 // a matrix's cells boot and report tests) replayed through the Ink app and through the headless
 // line reporter, each in its own process, printing CPU time and the Ink frame rate.
-// Run: pnpm build && pnpm bench:tui [seconds]
+// Run: pnpm build && pnpm bench:tui [seconds] [repeats]
 // Target (issue 7): TUI CPU ≤ 1.05 × headless; ≤ 10 frames/s.
 import { EventEmitter } from "node:events";
 import { Writable } from "node:stream";
@@ -107,25 +107,30 @@ function nullTerminal() {
 	return { stdout, stdin };
 }
 
-async function replay(mode: "tui" | "headless" | "headless-verbose", seconds: number) {
+async function replay(mode: "store" | "tui" | "headless" | "headless-verbose", seconds: number) {
 	const bus = createEventBus<EngineEvent>();
 	let frames = 0;
+	let drawMs = 0;
 	let finish: () => Promise<unknown> = async () => {};
-	if (mode === "tui") {
+	if (mode === "store" || mode === "tui") {
+		// `store` follows the events as the TUI does but never draws: what drawing adds is the rest.
 		const store = new RunStore();
 		bus.subscribe((e) => store.apply(e));
-		const { stdout, stdin } = nullTerminal();
-		const app = render(<App store={store} control={{ cancel: () => {} }} />, {
-			stdout,
-			stdin,
-			exitOnCtrlC: false,
-			patchConsole: false,
-			maxFps: 10,
-			onRender: () => {
-				frames++;
-			},
-		});
-		finish = () => app.waitUntilExit();
+		if (mode === "tui") {
+			const { stdout, stdin } = nullTerminal();
+			const app = render(<App store={store} control={{ cancel: () => {} }} />, {
+				stdout,
+				stdin,
+				exitOnCtrlC: false,
+				patchConsole: false,
+				maxFps: 10,
+				onRender: ({ renderTime }) => {
+					frames++;
+					drawMs += renderTime;
+				},
+			});
+			finish = () => app.waitUntilExit();
+		}
 	} else {
 		const sink = new Writable({
 			write(_c, _e, done) {
@@ -142,6 +147,7 @@ async function replay(mode: "tui" | "headless" | "headless-verbose", seconds: nu
 	for (const e of stream.next().value ?? []) bus.emit(e);
 	await new Promise((resolve) => setTimeout(resolve, 2000));
 	frames = 0;
+	drawMs = 0;
 	const cpu = process.cpuUsage();
 	const started = performance.now();
 	let tick = 0;
@@ -155,33 +161,60 @@ async function replay(mode: "tui" | "headless" | "headless-verbose", seconds: nu
 	await finish();
 	const used = process.cpuUsage(cpu);
 	const wall = (performance.now() - started) / 1000;
-	return { cpuMs: (used.user + used.system) / 1000, wall, frames };
+	return { cpuMs: (used.user + used.system) / 1000, wall, frames, drawMs };
 }
 
 async function main() {
 	const [mode, arg] = process.argv.slice(2);
-	if (mode === "tui" || mode === "headless" || mode === "headless-verbose") {
+	if (mode === "store" || mode === "tui" || mode === "headless" || mode === "headless-verbose") {
 		console.log(JSON.stringify(await replay(mode, Number(arg ?? 10))));
 		return;
 	}
 	const seconds = Number(mode ?? 10);
-	const run = async (m: string) => {
-		// React's production build, as the installed command runs it.
-		const out = await execa("node", ["--import", "tsx", process.argv[1] ?? "", m, String(seconds)], {
-			env: { NODE_ENV: "production" },
-		});
-		return JSON.parse(out.stdout.trim().split("\n").at(-1) ?? "{}") as Awaited<ReturnType<typeof replay>>;
+	const repeats = Number(arg ?? 3);
+	type Figures = Awaited<ReturnType<typeof replay>>;
+	// This shared machine's CPU figures vary by ±15 % run to run: each mode runs `repeats` times,
+	// interleaved, and the median counts.
+	const runs = new Map<string, Figures[]>();
+	for (let i = 0; i < repeats; i++)
+		for (const m of ["headless", "headless-verbose", "store", "tui"]) {
+			// React's production build, as the installed command runs it.
+			const out = await execa("node", ["--import", "tsx", process.argv[1] ?? "", m, String(seconds)], {
+				env: { NODE_ENV: "production" },
+			});
+			const figures = JSON.parse(out.stdout.trim().split("\n").at(-1) ?? "{}") as Figures;
+			runs.set(m, [...(runs.get(m) ?? []), figures]);
+		}
+	const median = (m: string) => {
+		const sorted = [...(runs.get(m) ?? [])].sort((a, b) => a.cpuMs - b.cpuMs);
+		const mid = sorted[Math.floor(sorted.length / 2)];
+		if (mid === undefined) throw new Error(`no figures for ${m}`);
+		return mid;
 	};
-	const headless = await run("headless");
-	const verbose = await run("headless-verbose");
-	const tui = await run("tui");
-	console.log(`${seconds} s of events, ${LINES_PER_SECOND} log lines/s, ${KERNELS.length * TARGETS.length} cells`);
-	console.log(`headless (default):  ${headless.cpuMs.toFixed(0)} ms CPU`);
-	console.log(`headless --verbose:  ${verbose.cpuMs.toFixed(0)} ms CPU (prints every log line)`);
+	const all = (m: string) => (runs.get(m) ?? []).map((f) => f.cpuMs.toFixed(0)).join(", ");
+	const headless = median("headless");
+	const verbose = median("headless-verbose");
+	const store = median("store");
+	const tui = median("tui");
+	const perFrame = (tui.cpuMs - store.cpuMs) / Math.max(1, tui.frames);
 	console.log(
-		`TUI:                 ${tui.cpuMs.toFixed(0)} ms CPU, ${tui.frames} frames in ${tui.wall.toFixed(1)} s = ${(tui.frames / tui.wall).toFixed(1)} frames/s`,
+		`${seconds} s of events, ${LINES_PER_SECOND} log lines/s, ${KERNELS.length * TARGETS.length} cells; medians of ${repeats} runs`,
+	);
+	console.log(`headless (default):  ${headless.cpuMs.toFixed(0)} ms CPU  [${all("headless")}]`);
+	console.log(
+		`headless --verbose:  ${verbose.cpuMs.toFixed(0)} ms CPU  [${all("headless-verbose")}] (prints every log line)`,
+	);
+	console.log(
+		`TUI's store alone:   ${store.cpuMs.toFixed(0)} ms CPU  [${all("store")}] (follows the events, never draws)`,
+	);
+	console.log(
+		`TUI:                 ${tui.cpuMs.toFixed(0)} ms CPU  [${all("tui")}], ${tui.frames} frames in ${tui.wall.toFixed(1)} s = ${(tui.frames / tui.wall).toFixed(1)} frames/s`,
+	);
+	console.log(
+		`per frame:           ${perFrame.toFixed(1)} ms CPU in all, ${(tui.drawMs / Math.max(1, tui.frames)).toFixed(1)} ms of it in Ink's layout and output`,
 	);
 	console.log(`TUI / headless:      ${(tui.cpuMs / headless.cpuMs).toFixed(2)} (target ≤ 1.05)`);
+	console.log(`store / headless:    ${(store.cpuMs / headless.cpuMs).toFixed(2)} (the floor with no frame drawn)`);
 	console.log(`TUI / headless -v:   ${(tui.cpuMs / verbose.cpuMs).toFixed(2)}`);
 }
 
