@@ -246,3 +246,18 @@ test("an unknown ref stops the run before anything starts, in one line naming th
 	t.regex(run.stderr, /^kvm-matrix run: tree fake: unknown ref "nosuch" \(no such branch, tag or commit in .*\)$/);
 	t.false(existsSync(runDir));
 });
+
+test("a run directory that holds a run is refused in one line, and its journal is left as it was", async (t) => {
+	const tree = await fakeLinux();
+	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+	writeFileSync(path.join(runDir, "journal.jsonl"), '{"type":"run-started"}\n');
+	const run = await execa("node", [CLI, "run", matrix(tree, ["master"]), "--run-dir", runDir], {
+		env: cliEnv(cache),
+		reject: false,
+		cwd: REPO,
+	});
+	t.is(run.exitCode, 2);
+	t.is(run.stderr, `kvm-matrix run: ${runDir} already holds a run; give --run-dir a new directory`);
+	t.is(readFileSync(path.join(runDir, "journal.jsonl"), "utf8"), '{"type":"run-started"}\n');
+});

@@ -81,7 +81,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			"plain line output even in a terminal (the default when stdout is not one, or CI is set)",
 			false,
 		)
-		.option("--run-dir <dir>", "where results go (default: runs/<timestamp>-<name>)")
+		.option("--run-dir <dir>", "where results go, a directory without a run in it (default: runs/<timestamp>-<name>)")
 		.option("--json <file>", "also write the run summary as JSON to FILE")
 		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")
 		.option("-v, --verbose", "also print build output and guest consoles", false)

@@ -27,7 +27,7 @@ import { describeVerdict, type KnownIssue, testKey, type Verdict } from "../verd
 import { loadKnownIssuesOf } from "../verdicts/known-issues.js";
 import { verdictsFromPlan } from "../verdicts/reclassify.js";
 import { type CellContext, cellStateOf, createCellMachine, type PreparedCell, StageError } from "./cell-machine.js";
-import { RunDirectory, timestamp } from "./run-dir.js";
+import { claimRunDirectory, RunDirectory, runDirectoryInUse, timestamp } from "./run-dir.js";
 
 export interface RunOptions {
 	readonly cacheRoot: string;
@@ -147,8 +147,9 @@ function refsOf(matrix: Matrix): TreeRef[] {
 export async function executeRun(matrix: Matrix, options: RunOptions): Promise<RunSummary> {
 	const cache = cachePaths(options.cacheRoot);
 	const started = new Date();
-	const runId = `${timestamp(started)}-${matrix.name}`;
 	const bus = options.bus;
+	const inUse = options.runDir === undefined ? undefined : runDirectoryInUse(options.runDir);
+	if (inUse !== undefined) throw new RunSetupError(inUse);
 	const now = () => Date.now();
 	const signal = options.signal ?? new AbortController().signal;
 	const cancelled = () => signal.aborted;
@@ -199,7 +200,11 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		throw new RunSetupError(error instanceof Error ? error.message : String(error));
 	}
 	// Created only now: a run refused before it started leaves nothing behind.
-	const runDir = new RunDirectory(options.runDir ?? path.join(options.cwd, "runs", runId));
+	const runDir = new RunDirectory(
+		options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), `${timestamp(started)}-${matrix.name}`),
+	);
+	// The directory's name when kvm-matrix chose it (it may carry a -2), else the time and matrix.
+	const runId = options.runDir === undefined ? path.basename(runDir.dir) : `${timestamp(started)}-${matrix.name}`;
 	const planFile = { runId, matrix: matrix.file, resolved: Object.fromEntries(resolutions), ...planToJson(plan) };
 	runDir.write("plan.json", planFile);
 
