@@ -88,3 +88,22 @@ test("kvm-matrix run in a terminal under CI=true prints plain lines and says why
 	t.regex(text, /EXIT=0/);
 	t.false(text.includes("q quit · ? help"));
 });
+
+test("in a terminal shorter than the run's summary, the path of the results still gets a line of its own", async (t) => {
+	t.timeout(120_000);
+	const repo = await kutFixture();
+	const { dir, file } = hostMatrix(repo, "tui-short", "{ tree: kut, ref: master, accel: tcg }", "retries: 0\n");
+	const runDir = path.join(dir, "run");
+	const session = `kvm-matrix-short-${process.pid}`;
+	const command = `cd ${REPO} && env -u CI -u CONTINUOUS_INTEGRATION KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
+	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "100", "-y", "12", command]);
+	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
+	let text = "";
+	for (let i = 0; i < 600 && !/EXIT=\d+/.test(text); i++) {
+		await new Promise((resolve) => setTimeout(resolve, 100));
+		text = (await execa("tmux", ["capture-pane", "-p", "-S", "-", "-t", session])).stdout;
+	}
+	const escaped = runDir.replaceAll("/", "\\/");
+	t.regex(text, new RegExp(`^run directory: ${escaped}\\n+results: ${escaped}\\/results\\.json\\n+EXIT=1$`, "m"));
+	t.regex(text, /^run completed: 13 tests in 1 cells$/m);
+});

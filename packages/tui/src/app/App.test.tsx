@@ -230,3 +230,58 @@ test.serial(
 		]);
 	},
 );
+
+/** Lines of a frame as drawn (strip() joins blank ones). */
+const lines = (frame: string) => frame.split("\n").length;
+
+/** A running cell with `failing` failed tests, `passing` passed ones and a console log. */
+function busyStore(failing: number, passing: number): RunStore {
+	const events: EngineEvent[] = [
+		started,
+		{ type: "cell-state", at: T0, cellId: "debian/tcg", state: { stage: "running" } },
+	];
+	for (let i = 0; i < failing; i++)
+		events.push({ type: "test-result", at: T0, cellId: "debian/tcg", result: result(`x86_64/broken_${i}`, "fail") });
+	for (let i = 0; i < passing; i++)
+		events.push({ type: "test-result", at: T0, cellId: "debian/tcg", result: result(`x86_64/fine_${i}`, "pass") });
+	return storeOf(events);
+}
+
+test.serial("a short terminal gets a frame that fits: sha lines and log go, failures say how many more", async (t) => {
+	const store = busyStore(12, 0);
+	const app = render(<App store={store} control={control} now={() => T0} rows={16} />);
+	t.teardown(() => app.unmount());
+	await tick();
+	const frame = strip(app.lastFrame());
+	t.is(lines(app.lastFrame() ?? ""), 15, frame);
+	t.false(frame.includes("c5c0a34847d3"));
+	t.false(frame.includes("log: "));
+	t.regex(frame, /failures: 12\n( {2}x86_64\/broken_\d+ .*\n){6}\s+… 6 more/);
+	t.regex(frame, /q quit · \? help/);
+});
+
+test.serial("a long test list scrolls with the selection, and a resize refits the frame", async (t) => {
+	const store = busyStore(0, 40);
+	const app = render(<App store={store} control={control} now={() => T0} />);
+	t.teardown(() => app.unmount());
+	Object.assign(app.stdout, { rows: 20 });
+	app.stdout.emit("resize");
+	await tick();
+	app.stdin.write("j"); // the second kernel row: debian/tcg
+	await tick();
+	app.stdin.write("\r");
+	await tick();
+	for (let i = 0; i < 30; i++) app.stdin.write("j");
+	await tick();
+	let frame = strip(app.lastFrame());
+	t.true(lines(app.lastFrame() ?? "") <= 19, frame);
+	t.regex(frame, /debian\/tcg: 40 tests \(\d+–\d+ shown\)/);
+	t.regex(frame, /PASS +x86_64\/fine_30 /);
+	t.false(frame.includes("x86_64/fine_0 "));
+	Object.assign(app.stdout, { rows: 60 });
+	app.stdout.emit("resize");
+	await tick();
+	frame = strip(app.lastFrame());
+	t.regex(frame, /debian\/tcg: 40 tests\n/);
+	t.regex(frame, /x86_64\/fine_0 /);
+});

@@ -1,5 +1,6 @@
-import { Box, Text, useApp, useInput } from "ink";
+import { Box, Text, useApp, useInput, useStdout } from "ink";
 import { useEffect, useState } from "react";
+import { type ScreenLayout, screenLayout } from "./layout.js";
 import { type CellRow, type RunStore, type TestRow, VERDICTS, type VerdictName } from "./store.js";
 
 /** What the TUI may ask of the engine: nothing else reaches it (DESIGN.md: engine → events → views). */
@@ -15,6 +16,8 @@ export interface AppProps {
 	/** Frames per second at most; the store is read only when a frame is drawn. */
 	readonly fps?: number;
 	readonly now?: () => number;
+	/** The terminal's rows, when not the output stream's own (tests). */
+	readonly rows?: number;
 }
 
 type Mode = "grid" | "detail" | "help" | "confirm";
@@ -94,7 +97,19 @@ function Header({ store, now }: { store: RunStore; now: number }) {
 	);
 }
 
-function Grid({ store, selected, frame }: { store: RunStore; selected: [number, number]; frame: number }) {
+function Grid({
+	store,
+	selected,
+	frame,
+	layout,
+}: {
+	store: RunStore;
+	selected: [number, number];
+	frame: number;
+	layout: Pick<ScreenLayout, "kernels" | "shaLines">;
+}) {
+	const [first, end] = layout.kernels;
+	const hidden = store.kernels.length - (end - first);
 	const labelWidth = Math.max(8, ...store.kernels.map((k) => k.label.length)) + 2;
 	const colWidth = 34;
 	return (
@@ -103,31 +118,35 @@ function Grid({ store, selected, frame }: { store: RunStore; selected: [number, 
 				{"".padEnd(labelWidth)}
 				{store.targets.map((t) => fit(t, colWidth)).join("")}
 			</Text>
-			{store.kernels.map((k, row) => (
-				<Box key={k.id} flexDirection="column">
-					<Box>
-						<Text>{fit(k.label, labelWidth)}</Text>
-						{store.targets.map((target, col) => {
-							const cell = store.cells.get(`${k.id}/${target}`);
-							const { text, colour } = cell === undefined ? { text: "·" } : cellText(store, cell, frame);
-							const isSelected = row === selected[0] && col === selected[1];
-							return (
-								<Text key={target} {...(colour === undefined ? {} : { color: colour })} inverse={isSelected}>
-									{fit(text, colWidth - 1)}{" "}
-								</Text>
-							);
-						})}
+			{store.kernels.slice(first, end).map((k, i) => {
+				const row = first + i;
+				return (
+					<Box key={k.id} flexDirection="column">
+						<Box>
+							<Text>{fit(k.label, labelWidth)}</Text>
+							{store.targets.map((target, col) => {
+								const cell = store.cells.get(`${k.id}/${target}`);
+								const { text, colour } = cell === undefined ? { text: "·" } : cellText(store, cell, frame);
+								const isSelected = row === selected[0] && col === selected[1];
+								return (
+									<Text key={target} {...(colour === undefined ? {} : { color: colour })} inverse={isSelected}>
+										{fit(text, colWidth - 1)}{" "}
+									</Text>
+								);
+							})}
+						</Box>
+						{layout.shaLines ? <Text dimColor>{`  ${k.sha?.slice(0, 12) ?? ""}`}</Text> : null}
 					</Box>
-					<Text dimColor>{`  ${k.sha?.slice(0, 12) ?? ""}`}</Text>
-				</Box>
-			))}
+				);
+			})}
+			{hidden > 0 ? <Text dimColor>{`  … ${hidden} more kernels (↑/↓)`}</Text> : null}
 		</Box>
 	);
 }
 
-function Failures({ store, filter }: { store: RunStore; filter: VerdictName | undefined }) {
+function Failures({ store, filter, max }: { store: RunStore; filter: VerdictName | undefined; max: number }) {
 	const rows = store.failures(filter);
-	const shown = rows.slice(0, 8);
+	const shown = rows.slice(0, max);
 	return (
 		<Box flexDirection="column" marginTop={1}>
 			<Text bold>
@@ -152,12 +171,12 @@ function Failures({ store, filter }: { store: RunStore; filter: VerdictName | un
 	);
 }
 
-function LogPane({ store, cell }: { store: RunStore; cell: CellRow | undefined }) {
-	if (cell === undefined) return null;
+function LogPane({ store, cell, lines }: { store: RunStore; cell: CellRow | undefined; lines: number }) {
+	if (cell === undefined || lines === 0) return null;
 	return (
 		<Box flexDirection="column" marginTop={1}>
 			<Text bold>log: {cell.id}</Text>
-			{store.logOf(cell, 8).map((line, i) => (
+			{store.logOf(cell, lines).map((line, i) => (
 				// biome-ignore lint/suspicious/noArrayIndexKey: a log tail has no identity but its place
 				<Text key={i} dimColor wrap="truncate-end">
 					{`  ${line}`}
@@ -167,15 +186,17 @@ function LogPane({ store, cell }: { store: RunStore; cell: CellRow | undefined }
 	);
 }
 
-function Detail({ cell, selected }: { cell: CellRow; selected: number }) {
+function Detail({ cell, selected, window }: { cell: CellRow; selected: number; window: readonly [number, number] }) {
 	const tests = [...cell.tests.values()];
+	const [first, end] = window;
 	return (
 		<Box flexDirection="column" marginTop={1}>
 			<Text bold>
 				{cell.id}: {tests.length} tests
+				{end - first < tests.length ? ` (${first + 1}–${end} shown)` : ""}
 			</Text>
-			{tests.map((t, i) => (
-				<Text key={t.key} wrap="truncate-end" inverse={i === selected}>
+			{tests.slice(first, end).map((t, i) => (
+				<Text key={t.key} wrap="truncate-end" inverse={first + i === selected}>
 					{"  "}
 					<Text color={STATUS_COLOUR[t.status]}>{fit(t.status.toUpperCase(), 8)}</Text>
 					{fit(t.testId, 32)} {`${(t.durationMs / 1000).toFixed(1)}s`.padStart(7)}
@@ -214,6 +235,10 @@ function Help() {
 	);
 }
 
+/** The summary's lines besides the slowest tests: margin, outcome, totals, "slowest", directory. */
+const SUMMARY_LINES = 5;
+const SLOWEST = 3;
+
 /** The end of a run: what it found and where it is; the last frame stays in the scrollback. */
 export function Summary({ store }: { store: RunStore }) {
 	const totals = new Map<string, number>();
@@ -232,7 +257,7 @@ export function Summary({ store }: { store: RunStore }) {
 				{totals.size === 0 ? "nothing to explain" : [...totals].map(([k, n]) => `${n} ${k}`).join(", ")}
 			</Text>
 			<Text bold>slowest</Text>
-			{store.slowest(3).map(({ cell, test }) => (
+			{store.slowest(SLOWEST).map(({ cell, test }) => (
 				<Text key={`${cell} ${test.key}`}>
 					{"  "}
 					{`${(test.durationMs / 1000).toFixed(1)}s`.padStart(7)} {test.testId} ({cell})
@@ -243,8 +268,23 @@ export function Summary({ store }: { store: RunStore }) {
 	);
 }
 
-export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
+/** The terminal's rows, following resizes; Infinity when the output is not a terminal. */
+function useRows(given: number | undefined): number {
+	const { stdout } = useStdout();
+	const [rows, setRows] = useState(stdout.rows);
+	useEffect(() => {
+		const resized = () => setRows(stdout.rows);
+		stdout.on("resize", resized);
+		return () => {
+			stdout.off("resize", resized);
+		};
+	}, [stdout]);
+	return given ?? (rows > 0 ? rows : Number.POSITIVE_INFINITY);
+}
+
+export function App({ store, control, fps = 10, now = Date.now, rows: givenRows }: AppProps) {
 	const { exit } = useApp();
+	const rows = useRows(givenRows);
 	const [frame, setFrame] = useState(0);
 	const [mode, setMode] = useState<Mode>("grid");
 	const [selected, setSelected] = useState<[number, number]>([0, 0]);
@@ -334,23 +374,48 @@ export function App({ store, control, fps = 10, now = Date.now }: AppProps) {
 			setMessage(control.retry?.(selectedCell.id) ?? "retry: this run cannot retry from here");
 	});
 
+	const panes = finished || mode === "grid" || mode === "confirm";
+	const layout = screenLayout({
+		rows,
+		// The header and its warnings, then the key line, a message, a prompt; at the end, the
+		// summary instead, which must be whole: it is what stays in the scrollback.
+		fixed:
+			1 +
+			store.warnings.length +
+			(finished
+				? SUMMARY_LINES + Math.min(SLOWEST, store.slowest(SLOWEST).length)
+				: 1 + (message === undefined ? 0 : 1) + (mode === "confirm" ? 1 : 0)),
+		kernels: store.kernels.length,
+		selectedKernel: selected[0],
+		failures: panes ? store.failures(finished ? undefined : filter).length : 0,
+		log: !finished && showLog && panes,
+		...(!finished && mode === "detail" && selectedCell !== undefined
+			? { detail: { tests: selectedCell.tests.size, notes: selectedCell.notes.length, selected: detailIndex } }
+			: {}),
+	});
 	if (finished)
 		return (
 			<Box flexDirection="column">
 				<Header store={store} now={now()} />
-				<Grid store={store} selected={[-1, -1]} frame={frame} />
-				<Failures store={store} filter={undefined} />
+				<Grid store={store} selected={[-1, -1]} frame={frame} layout={layout} />
+				<Failures store={store} filter={undefined} max={layout.failureRows} />
 				<Summary store={store} />
 			</Box>
 		);
 	return (
 		<Box flexDirection="column">
 			<Header store={store} now={now()} />
-			<Grid store={store} selected={selected} frame={frame} />
-			{mode === "detail" && selectedCell !== undefined ? <Detail cell={selectedCell} selected={detailIndex} /> : null}
+			<Grid store={store} selected={selected} frame={frame} layout={layout} />
+			{mode === "detail" && selectedCell !== undefined ? (
+				<Detail cell={selectedCell} selected={detailIndex} window={layout.tests} />
+			) : null}
 			{mode === "help" ? <Help /> : null}
-			{mode === "grid" || mode === "confirm" ? <Failures store={store} filter={filter} /> : null}
-			{showLog && (mode === "grid" || mode === "confirm") ? <LogPane store={store} cell={selectedCell} /> : null}
+			{mode === "grid" || mode === "confirm" ? (
+				<Failures store={store} filter={filter} max={layout.failureRows} />
+			) : null}
+			{mode === "grid" || mode === "confirm" ? (
+				<LogPane store={store} cell={selectedCell} lines={layout.logLines} />
+			) : null}
 			{mode === "confirm" ? <Text color="yellow">Work is running. Cancel the run? (y/n)</Text> : null}
 			{message === undefined ? null : <Text color="yellow">{message}</Text>}
 			<Text dimColor>

@@ -18,6 +18,7 @@ import { RunStore } from "../app/store.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { attachLineReporter } from "../render/line-reporter.js";
+import { lineTracking } from "../render/line-tracking.js";
 import { colourEnabled, palette } from "../render/palette.js";
 import { chooseView } from "../render/view-choice.js";
 import { loadOrReport } from "./load.js";
@@ -71,8 +72,9 @@ function startTui(
 	terminal: NonNullable<CliIo["terminal"]>,
 	cancel: AbortController,
 	commands: RunCommands,
-): { done: Promise<unknown>; stop: () => void } {
+): { done: Promise<unknown>; stop: () => void; atLineStart: () => boolean } {
 	const store = new RunStore();
+	const stdout = lineTracking(terminal.stdout);
 	bus.subscribe((event) => store.apply(event));
 	const instance = render(
 		<App
@@ -81,13 +83,13 @@ function startTui(
 		/>,
 		{
 			stdin: terminal.stdin,
-			stdout: terminal.stdout,
+			stdout: stdout.stream,
 			exitOnCtrlC: false,
 			patchConsole: false,
 			maxFps: 10,
 		},
 	);
-	return { done: instance.waitUntilExit(), stop: () => instance.unmount() };
+	return { done: instance.waitUntilExit(), stop: () => instance.unmount(), atLineStart: stdout.atLineStart };
 }
 
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
@@ -115,7 +117,10 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
 			...(options.only === undefined ? {} : { only: options.only }),
 		});
-		if (tui !== undefined) await tui.done;
+		if (tui !== undefined) {
+			await tui.done;
+			if (!tui.atLineStart()) io.stdout("\n");
+		}
 		for (const line of tui === undefined ? summaryLines(summary) : [`results: ${summary.resultsFile}`])
 			io.stdout(`${line}\n`);
 		if (options.json !== undefined)
