@@ -1,6 +1,6 @@
 import { Box, Text, useApp, useInput, useStdout } from "ink";
 import { useEffect, useState } from "react";
-import { type ScreenLayout, screenLayout } from "./layout.js";
+import { gridWidths, type ScreenLayout, screenLayout } from "./layout.js";
 import { type CellRow, type RunStore, type TestRow, VERDICTS, type VerdictName } from "./store.js";
 
 /** What the TUI may ask of the engine: nothing else reaches it (DESIGN.md: engine → events → views). */
@@ -106,12 +106,15 @@ function Grid({
 	store: RunStore;
 	selected: [number, number];
 	frame: number;
-	layout: Pick<ScreenLayout, "kernels" | "shaLines">;
+	layout: Pick<ScreenLayout, "kernels" | "shaLines"> & { readonly columns: number };
 }) {
 	const [first, end] = layout.kernels;
 	const hidden = store.kernels.length - (end - first);
-	const labelWidth = Math.max(8, ...store.kernels.map((k) => k.label.length)) + 2;
-	const colWidth = 34;
+	const { label: labelWidth, cell: colWidth } = gridWidths(
+		layout.columns,
+		Math.max(0, ...store.kernels.map((k) => k.label.length)),
+		store.targets.length,
+	);
 	return (
 		<Box flexDirection="column" marginTop={1}>
 			<Text bold>
@@ -268,23 +271,24 @@ export function Summary({ store }: { store: RunStore }) {
 	);
 }
 
-/** The terminal's rows, following resizes; Infinity when the output is not a terminal. */
-function useRows(given: number | undefined): number {
+/** The terminal's size, following resizes; Infinity for what the output stream does not know. */
+function useTerminalSize(givenRows: number | undefined): { rows: number; columns: number } {
 	const { stdout } = useStdout();
-	const [rows, setRows] = useState(stdout.rows);
+	const [size, setSize] = useState({ rows: stdout.rows, columns: stdout.columns });
 	useEffect(() => {
-		const resized = () => setRows(stdout.rows);
+		const resized = () => setSize({ rows: stdout.rows, columns: stdout.columns });
 		stdout.on("resize", resized);
 		return () => {
 			stdout.off("resize", resized);
 		};
 	}, [stdout]);
-	return given ?? (rows > 0 ? rows : Number.POSITIVE_INFINITY);
+	const known = (n: number) => (n > 0 ? n : Number.POSITIVE_INFINITY);
+	return { rows: givenRows ?? known(size.rows), columns: known(size.columns) };
 }
 
 export function App({ store, control, fps = 10, now = Date.now, rows: givenRows }: AppProps) {
 	const { exit } = useApp();
-	const rows = useRows(givenRows);
+	const { rows, columns } = useTerminalSize(givenRows);
 	const [frame, setFrame] = useState(0);
 	const [mode, setMode] = useState<Mode>("grid");
 	const [selected, setSelected] = useState<[number, number]>([0, 0]);
@@ -397,7 +401,7 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 		return (
 			<Box flexDirection="column">
 				<Header store={store} now={now()} />
-				<Grid store={store} selected={[-1, -1]} frame={frame} layout={layout} />
+				<Grid store={store} selected={[-1, -1]} frame={frame} layout={{ ...layout, columns }} />
 				<Failures store={store} filter={undefined} max={layout.failureRows} />
 				<Summary store={store} />
 			</Box>
@@ -405,7 +409,7 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 	return (
 		<Box flexDirection="column">
 			<Header store={store} now={now()} />
-			<Grid store={store} selected={selected} frame={frame} layout={layout} />
+			<Grid store={store} selected={selected} frame={frame} layout={{ ...layout, columns }} />
 			{mode === "detail" && selectedCell !== undefined ? (
 				<Detail cell={selectedCell} selected={detailIndex} window={layout.tests} />
 			) : null}

@@ -1,5 +1,5 @@
 import test from "ava";
-import { type ScreenInput, screenLayout, windowAround } from "./layout.js";
+import { gridWidths, type ScreenInput, screenLayout, windowAround } from "./layout.js";
 
 const base: ScreenInput = { rows: 40, fixed: 2, kernels: 2, selectedKernel: 0, failures: 3, log: true };
 
@@ -58,4 +58,21 @@ test("windowAround keeps the selection in view at both ends", (t) => {
 	t.deepEqual(windowAround(10, 4, 9), [6, 10]);
 	t.deepEqual(windowAround(3, 4, 2), [0, 3]);
 	t.deepEqual(windowAround(0, 4, 0), [0, 0]);
+});
+
+test("the grid fits the terminal's width: labels give way first, then the columns", (t) => {
+	// Two targets and a 31-character label fit 120 columns as they are.
+	t.deepEqual(gridWidths(120, 31, 2), { label: 33, cell: 34 });
+	t.deepEqual(gridWidths(Number.POSITIVE_INFINITY, 31, 4), { label: 33, cell: 34 });
+	// One target on 60 columns: the label shrinks to what the column leaves.
+	t.deepEqual(gridWidths(60, 31, 1), { label: 26, cell: 34 });
+	// Four targets on 100 columns: the label keeps a third, the columns share the rest.
+	t.deepEqual(gridWidths(100, 31, 4), { label: 33, cell: 16 });
+	// Short labels are not padded beyond what they need.
+	t.deepEqual(gridWidths(100, 10, 4), { label: 12, cell: 22 });
+	for (const columns of [40, 80, 100, 120, 200])
+		for (const targets of [1, 2, 3, 4, 5]) {
+			const { label, cell } = gridWidths(columns, 31, targets);
+			t.true(label + cell * targets <= columns || cell === 14, `${columns} columns, ${targets} targets`);
+		}
 });

@@ -76,3 +76,14 @@ export function screenLayout(input: ScreenInput): ScreenLayout {
 	room -= logLines === 0 ? 0 : PANE_HEAD + logLines;
 	return { shaLines: shaLines(room), kernels, failureRows, logLines, tests: [0, 0] };
 }
+
+/** Widths of the grid's kernel label and of each target's column, for a terminal `columns` wide. */
+export function gridWidths(columns: number, longestLabel: number, targets: number): { label: number; cell: number } {
+	const CELL = 34;
+	const MIN_CELL = 14;
+	const wanted = Math.max(8, longestLabel) + 2;
+	// The label gives way first, down to a third of the screen; then the cells, down to MIN_CELL.
+	const label = Math.max(Math.min(wanted, columns - targets * CELL), Math.min(wanted, Math.floor(columns / 3)));
+	const cell = Math.max(MIN_CELL, Math.min(CELL, Math.floor((columns - label) / Math.max(1, targets))));
+	return { label, cell };
+}
