@@ -3,11 +3,49 @@
 // send-keys and the screen comes back with capture-pane.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { execa } from "execa";
 import { CLI, REPO } from "./support/cli.js";
 import { commitFiles } from "./support/git.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+
+/**
+ * A real terminal (tmux) `columns` × `rows` running `kvm-matrix run FILE --run-dir RUNDIR` with
+ * `env` (a person's terminal has no CI), then `EXIT=<status>`. The session ends with the test.
+ */
+async function terminal(
+	t: ExecutionContext,
+	options: { dir: string; file: string; runDir: string; columns: number; rows: number; env: string },
+) {
+	const session = `kvm-matrix-${process.pid}-${path.basename(options.dir)}`;
+	const command = `cd ${REPO} && env ${options.env} KVM_MATRIX_CACHE=${path.join(options.dir, "cache")} node ${CLI} run ${options.file} --run-dir ${options.runDir}; echo "EXIT=$?"; sleep 30`;
+	await execa("tmux", [
+		"new-session",
+		"-d",
+		"-s",
+		session,
+		"-x",
+		`${options.columns}`,
+		"-y",
+		`${options.rows}`,
+		command,
+	]);
+	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
+	const capture = async (scrollback: boolean) =>
+		(await execa("tmux", ["capture-pane", "-p", ...(scrollback ? ["-S", "-"] : []), "-t", session])).stdout;
+	/** The screen (or, with `scrollback`, all the terminal has) once it shows `what`. */
+	const until = async (what: RegExp, scrollback = false) => {
+		for (let i = 0; i < 600; i++) {
+			const text = await capture(scrollback);
+			if (what.test(text)) return text;
+			await new Promise((resolve) => setTimeout(resolve, 100));
+		}
+		throw new Error(`the screen never showed ${what}:\n${await capture(scrollback)}`);
+	};
+	const keys = (...k: string[]) => execa("tmux", ["send-keys", "-t", session, ...k]);
+	return { until, keys, ended: () => until(/EXIT=\d+/, true) };
+}
+const PERSON = "-u CI -u CONTINUOUS_INTEGRATION";
 
 test("kvm-matrix run in a terminal: the grid at start, live counts, the failure filter, q asks and cancels", async (t) => {
 	t.timeout(120_000);
@@ -26,21 +64,7 @@ test("kvm-matrix run in a terminal: the grid at start, live counts, the failure 
 		"retries: 0\n",
 	);
 	const runDir = path.join(dir, "run");
-	const session = `kvm-matrix-${process.pid}`;
-	// A person's terminal: the CI this test may run under is not the terminal's.
-	const command = `cd ${REPO} && env -u CI -u CONTINUOUS_INTEGRATION KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
-	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command]);
-	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
-	const screen = async () => (await execa("tmux", ["capture-pane", "-p", "-t", session])).stdout;
-	const until = async (what: RegExp) => {
-		for (let i = 0; i < 300; i++) {
-			const text = await screen();
-			if (what.test(text)) return text;
-			await new Promise((resolve) => setTimeout(resolve, 100));
-		}
-		throw new Error(`the screen never showed ${what}:\n${await screen()}`);
-	};
-	const keys = (...k: string[]) => execa("tmux", ["send-keys", "-t", session, ...k]);
+	const { until, keys } = await terminal(t, { dir, file, runDir, columns: 120, rows: 40, env: PERSON });
 
 	const start = await until(/kvm-matrix · tui · run \S+-tui/);
 	t.regex(start, /^ +host$/m);
@@ -74,15 +98,8 @@ test("kvm-matrix run in a terminal under CI=true prints plain lines and says why
 	t.timeout(120_000);
 	const repo = await kutFixture();
 	const { dir, file } = hostMatrix(repo, "tui-ci", "{ tree: kut, ref: master, accel: tcg, include: [pass] }");
-	const session = `kvm-matrix-ci-${process.pid}`;
-	const command = `cd ${REPO} && CI=true KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${path.join(dir, "run")}; echo "EXIT=$?"; sleep 30`;
-	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "120", "-y", "40", command]);
-	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
-	let text = "";
-	for (let i = 0; i < 600 && !/EXIT=\d+/.test(text); i++) {
-		await new Promise((resolve) => setTimeout(resolve, 100));
-		text = (await execa("tmux", ["capture-pane", "-p", "-S", "-", "-t", session])).stdout;
-	}
+	const runDir = path.join(dir, "run");
+	const text = await (await terminal(t, { dir, file, runDir, columns: 120, rows: 40, env: "CI=true" })).ended();
 	t.regex(text, /^kvm-matrix run: CI is set, so plain output/m);
 	t.regex(text, /PASS +pass/);
 	t.regex(text, /EXIT=0/);
@@ -94,15 +111,7 @@ test("in a terminal shorter than the run's summary, the path of the results stil
 	const repo = await kutFixture();
 	const { dir, file } = hostMatrix(repo, "tui-short", "{ tree: kut, ref: master, accel: tcg }", "retries: 0\n");
 	const runDir = path.join(dir, "run");
-	const session = `kvm-matrix-short-${process.pid}`;
-	const command = `cd ${REPO} && env -u CI -u CONTINUOUS_INTEGRATION KVM_MATRIX_CACHE=${path.join(dir, "cache")} node ${CLI} run ${file} --run-dir ${runDir}; echo "EXIT=$?"; sleep 30`;
-	await execa("tmux", ["new-session", "-d", "-s", session, "-x", "100", "-y", "12", command]);
-	t.teardown(() => execa("tmux", ["kill-session", "-t", session], { reject: false }));
-	let text = "";
-	for (let i = 0; i < 600 && !/EXIT=\d+/.test(text); i++) {
-		await new Promise((resolve) => setTimeout(resolve, 100));
-		text = (await execa("tmux", ["capture-pane", "-p", "-S", "-", "-t", session])).stdout;
-	}
+	const text = await (await terminal(t, { dir, file, runDir, columns: 100, rows: 12, env: PERSON })).ended();
 	const escaped = runDir.replaceAll("/", "\\/");
 	t.regex(text, new RegExp(`^run directory: ${escaped}\\n+results: ${escaped}\\/results\\.json\\n+EXIT=1$`, "m"));
 	t.regex(text, /^run completed: 13 tests in 1 cells$/m);
