@@ -200,11 +200,10 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 		throw new RunSetupError(error instanceof Error ? error.message : String(error));
 	}
 	// Created only now: a run refused before it started leaves nothing behind.
-	const runDir = new RunDirectory(
-		options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), `${timestamp(started)}-${matrix.name}`),
-	);
+	const named = `${timestamp(started)}-${matrix.name}`;
+	const runDir = new RunDirectory(options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), named));
 	// The directory's name when kvm-matrix chose it (it may carry a -2), else the time and matrix.
-	const runId = options.runDir === undefined ? path.basename(runDir.dir) : `${timestamp(started)}-${matrix.name}`;
+	const runId = options.runDir === undefined ? path.basename(runDir.dir) : named;
 	const planFile = { runId, matrix: matrix.file, resolved: Object.fromEntries(resolutions), ...planToJson(plan) };
 	runDir.write("plan.json", planFile);
 

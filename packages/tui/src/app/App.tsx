@@ -1,7 +1,7 @@
 import { Box, Text, useApp, useInput, useStdout } from "ink";
 import { useEffect, useState } from "react";
 import { gridWidths, type ScreenLayout, screenLayout } from "./layout.js";
-import { type CellRow, type RunStore, type TestRow, VERDICTS, type VerdictName } from "./store.js";
+import { type CellRow, type FailureRow, type RunStore, type TestRow, VERDICTS, type VerdictName } from "./store.js";
 
 /** What the TUI may ask of the engine: nothing else reaches it (DESIGN.md: engine → events → views). */
 export interface RunControl {
@@ -147,8 +147,7 @@ function Grid({
 	);
 }
 
-function Failures({ store, filter, max }: { store: RunStore; filter: VerdictName | undefined; max: number }) {
-	const rows = store.failures(filter);
+function Failures({ rows, filter, max }: { rows: FailureRow[]; filter: VerdictName | undefined; max: number }) {
 	const shown = rows.slice(0, max);
 	return (
 		<Box flexDirection="column" marginTop={1}>
@@ -243,9 +242,9 @@ const SUMMARY_LINES = 5;
 const SLOWEST = 3;
 
 /** The end of a run: what it found and where it is; the last frame stays in the scrollback. */
-export function Summary({ store }: { store: RunStore }) {
+function Summary({ store, failures, slowest }: { store: RunStore; failures: FailureRow[]; slowest: FailureRow[] }) {
 	const totals = new Map<string, number>();
-	for (const { test } of store.failures()) {
+	for (const { test } of failures) {
 		const key = test.verdict ?? test.status;
 		totals.set(key, (totals.get(key) ?? 0) + 1);
 	}
@@ -260,7 +259,7 @@ export function Summary({ store }: { store: RunStore }) {
 				{totals.size === 0 ? "nothing to explain" : [...totals].map(([k, n]) => `${n} ${k}`).join(", ")}
 			</Text>
 			<Text bold>slowest</Text>
-			{store.slowest(SLOWEST).map(({ cell, test }) => (
+			{slowest.map(({ cell, test }) => (
 				<Text key={`${cell} ${test.key}`}>
 					{"  "}
 					{`${(test.durationMs / 1000).toFixed(1)}s`.padStart(7)} {test.testId} ({cell})
@@ -379,6 +378,9 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 	});
 
 	const panes = finished || mode === "grid" || mode === "confirm";
+	// Read once per frame: the layout sizes the panes by them and the panes show them.
+	const failures = panes ? store.failures(finished ? undefined : filter) : [];
+	const slowest = finished ? store.slowest(SLOWEST) : [];
 	const layout = screenLayout({
 		rows,
 		// The header and its warnings, then the key line, a message, a prompt; at the end, the
@@ -386,12 +388,10 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 		fixed:
 			1 +
 			store.warnings.length +
-			(finished
-				? SUMMARY_LINES + Math.min(SLOWEST, store.slowest(SLOWEST).length)
-				: 1 + (message === undefined ? 0 : 1) + (mode === "confirm" ? 1 : 0)),
+			(finished ? SUMMARY_LINES + slowest.length : 1 + (message === undefined ? 0 : 1) + (mode === "confirm" ? 1 : 0)),
 		kernels: store.kernels.length,
 		selectedKernel: selected[0],
-		failures: panes ? store.failures(finished ? undefined : filter).length : 0,
+		failures: failures.length,
 		log: !finished && showLog && panes,
 		...(!finished && mode === "detail" && selectedCell !== undefined
 			? { detail: { tests: selectedCell.tests.size, notes: selectedCell.notes.length, selected: detailIndex } }
@@ -402,8 +402,8 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 			<Box flexDirection="column">
 				<Header store={store} now={now()} />
 				<Grid store={store} selected={[-1, -1]} frame={frame} layout={{ ...layout, columns }} />
-				<Failures store={store} filter={undefined} max={layout.failureRows} />
-				<Summary store={store} />
+				<Failures rows={failures} filter={undefined} max={layout.failureRows} />
+				<Summary store={store} failures={failures} slowest={slowest} />
 			</Box>
 		);
 	return (
@@ -415,7 +415,7 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 			) : null}
 			{mode === "help" ? <Help /> : null}
 			{mode === "grid" || mode === "confirm" ? (
-				<Failures store={store} filter={filter} max={layout.failureRows} />
+				<Failures rows={failures} filter={filter} max={layout.failureRows} />
 			) : null}
 			{mode === "grid" || mode === "confirm" ? (
 				<LogPane store={store} cell={selectedCell} lines={layout.logLines} />
