@@ -71,6 +71,10 @@ const CORPUS: [file: string, stderr: string][] = [
 	["kernels-empty.yaml", "kernels-empty.yaml:6:10: kernels: list at least one kernel"],
 	["kernels-map.yaml", "kernels-map.yaml:7:3: kernels: expected a list, got a map"],
 	["list.yaml", "list.yaml:1:1: expected a map, got a list"],
+	[
+		"lore-not-http.yaml",
+		'lore-not-http.yaml:10:7: lore: "ftp://lore.kernel.org/all" is not an http or https URL (e.g. https://lore.kernel.org/all)',
+	],
 	["memory-bad.yaml", 'memory-bad.yaml:10:21: targets[0].qemu.memory: "4 gigs" is not a size (use e.g. 512M, 4G)'],
 	[
 		"memory-no-unit.yaml",
@@ -109,7 +113,7 @@ const CORPUS: [file: string, stderr: string][] = [
 	],
 	[
 		"unknown-top.yaml",
-		'unknown-top.yaml:10:1: tragets: unknown key "tragets" (did you mean "targets"?); expected one of: name, trees, config, kernels, targets, suites, baseline, retries, known-issues, exclude, include',
+		'unknown-top.yaml:10:1: tragets: unknown key "tragets" (did you mean "targets"?); expected one of: name, trees, config, kernels, targets, suites, baseline, retries, known-issues, lore, exclude, include',
 	],
 	["unknown-tree.yaml", 'unknown-tree.yaml:7:13: kernels[0].tree: unknown tree "kvm-x68"; trees: kvm'],
 ];

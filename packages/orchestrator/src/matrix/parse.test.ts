@@ -71,3 +71,35 @@ test("a module parameter value with a space is refused (it would split on the ke
 	const result = parseMatrix(BASE.replace('nested: "1"', 'nested: "1 rm"'), options);
 	t.false(result.ok);
 });
+
+test("lore: an http(s) inbox URL is kept as written; absent means offline", (t) => {
+	const withLore = parseMatrix(`${BASE}lore: https://lore.kernel.org/all\n`, options);
+	t.is(withLore.ok ? withLore.value.lore : "refused", "https://lore.kernel.org/all");
+	const local = parseMatrix(`${BASE}lore: http://127.0.0.1:8080/kvm/\n`, options);
+	t.is(local.ok ? local.value.lore : "refused", "http://127.0.0.1:8080/kvm/");
+	const without = parseMatrix(BASE, options);
+	t.false(without.ok && "lore" in without.value);
+});
+
+const badLore: [value: string, message: string][] = [
+	[
+		"ftp://lore.kernel.org/all",
+		'"ftp://lore.kernel.org/all" is not an http or https URL (e.g. https://lore.kernel.org/all)',
+	],
+	["lore.kernel.org/all", '"lore.kernel.org/all" is not an http or https URL (e.g. https://lore.kernel.org/all)'],
+	[
+		"https://user:pw@lore.kernel.org/all",
+		'lore URL "https://user:pw@lore.kernel.org/all" must not carry a user name or password',
+	],
+	[
+		"https://lore.kernel.org/all/?q=kvm",
+		'lore URL "https://lore.kernel.org/all/?q=kvm" names an inbox: no ?query or #fragment',
+	],
+	["42", "expected a string, got the number 42"],
+];
+for (const [value, message] of badLore) {
+	test(`lore: ${value} is refused at its position`, (t) => {
+		const result = parseMatrix(`${BASE}lore: ${value}\n`, options);
+		t.deepEqual(result.ok ? [] : result.error, [{ file: "m.yaml", line: 17, col: 7, message: `lore: ${message}` }]);
+	});
+}

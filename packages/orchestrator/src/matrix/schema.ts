@@ -40,6 +40,7 @@ export interface MatrixShape {
 	readonly retries: number;
 	readonly baseline?: TreeRef | "previous-run";
 	readonly knownIssues?: string;
+	readonly lore?: string;
 	readonly exclude: readonly CellFilter[];
 	readonly include: readonly CellFilter[];
 }
@@ -105,6 +106,30 @@ const gitUrl = z.string().transform(
 		return URL_SHAPE.test(text)
 			? arg
 			: { ok: false, error: `"${text}" is not a git URL (https://, git://, ssh://, file:// or user@host:path)` };
+	}),
+);
+
+// A public-inbox inbox to ask about links no configured tree has; only fetched over HTTP(S).
+const loreUrl = z.string().transform(
+	checked((text): Result<string> => {
+		const problem = `"${text}" is not an http or https URL (e.g. https://lore.kernel.org/all)`;
+		if (hasControlCharacter(text) || /\s/.test(text)) return { ok: false, error: problem };
+		let url: URL;
+		try {
+			url = new URL(text);
+		} catch {
+			return { ok: false, error: problem };
+		}
+		if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+			return { ok: false, error: problem };
+		}
+		if (url.username !== "" || url.password !== "") {
+			return { ok: false, error: `lore URL "${text}" must not carry a user name or password` };
+		}
+		if (url.search !== "" || url.hash !== "") {
+			return { ok: false, error: `lore URL "${text}" names an inbox: no ?query or #fragment` };
+		}
+		return { ok: true, value: text };
 	}),
 );
 
@@ -381,6 +406,7 @@ export function matrixSchema(ctx: PathContext) {
 				.max(10, { error: "retries must be at most 10" })
 				.default(1),
 			"known-issues": filePath(ctx, "known-issues file", true).optional(),
+			lore: loreUrl.optional(),
 			exclude: z.array(cellFilter).default([]),
 			include: z.array(cellFilter).default([]),
 		})
@@ -408,6 +434,7 @@ export function matrixSchema(ctx: PathContext) {
 				retries: raw.retries,
 				...(raw.baseline === undefined ? {} : { baseline: raw.baseline }),
 				...(raw["known-issues"] === undefined ? {} : { knownIssues: raw["known-issues"] }),
+				...(raw.lore === undefined ? {} : { lore: raw.lore }),
 				exclude: raw.exclude,
 				include: raw.include,
 			};

@@ -115,6 +115,8 @@ export interface Matrix {
 	readonly retries: number;
 	readonly baseline?: Baseline;
 	readonly knownIssues?: string;
+	/** A public-inbox inbox (`https://lore.kernel.org/all`) asked about links no configured tree has. */
+	readonly lore?: string;
 	readonly exclude: readonly CellFilter[];
 	readonly include: readonly CellFilter[];
 }
