@@ -3,7 +3,7 @@
 // `x86/unittests.cfg`, `x86/run` and `run_tests.sh` follow KUT's interface (options, environment,
 // log directory, status lines with colour codes, SUMMARY lines, exit codes); its "images" are
 // small native programs that print real-format check lines instead of booting under QEMU.
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { git } from "./git.js";
@@ -18,19 +18,62 @@ for opt in "$@"; do
 	esac
 done
 [ "$arch" = x86_64 ] || [ "$arch" = i386 ] || { echo "arch $arch is not supported!" >&2; exit 1; }
-printf 'ARCH=%s\\nTEST_DIR=x86\\n' "$arch" > config.mak
+# As KUT's, SRCDIR is absolute: headers found through -I $(SRCDIR)/lib are absolute in .d files.
+printf 'SRCDIR=%s\\nARCH=%s\\nTEST_DIR=x86\\n' "$(cd "$(dirname "$0")"; pwd)" "$arch" > config.mak
 `;
 
+// The build as KUT's: the top Makefile sets the dependency-file flags and includes the arch's
+// Makefile, which names the images and includes x86/Makefile.common with the pattern rules. Every
+// image links its own <image>.o (`%.elf: %.o`) plus what a `$(TEST_DIR)/<image>.$(bin):` rule adds;
+// each object writes x86/.<obj>.d (-MMD -MP), real compiler output. The images are native programs:
+// <image>.elf is linked with $(CC) and <image>.flat is a copy of it.
 const MAKEFILE = `ifeq ($(wildcard config.mak),)
 $(error run ./configure first. See ./configure -h)
 endif
 include config.mak
-IMAGES := $(patsubst %.c,%.flat,$(wildcard x86/*.c))
-all: $(IMAGES)
-x86/%.flat: x86/%.c
-\t$(CC) -O1 -o $@ $<
-clean:
-\trm -f x86/*.flat
+autodepend-flags = -MMD -MP -MF $(dir $*).$(notdir $*).d
+CFLAGS += -O1 -I $(SRCDIR)/lib $(autodepend-flags)
+all:
+include $(TEST_DIR)/Makefile.x86_64
+-include $(TEST_DIR)/.*.d
+clean: arch_clean
+`;
+
+const MAKEFILE_X86_64 = `exe = flat
+bin = elf
+
+tests = $(TEST_DIR)/pass.$(exe) $(TEST_DIR)/fail.$(exe) \\
+	$(TEST_DIR)/skip.$(exe) $(TEST_DIR)/hang.$(exe)
+tests += $(TEST_DIR)/crash.$(exe)
+tests += $(TEST_DIR)/flaky.$(exe)
+tests += $(TEST_DIR)/vmx.$(exe)
+
+include $(TEST_DIR)/Makefile.common
+
+$(TEST_DIR)/vmx.$(bin): $(TEST_DIR)/vmx_tests.o
+`;
+
+const MAKEFILE_COMMON = `all: test_cases
+
+.PRECIOUS: %.elf %.o
+
+%.o: %.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+%.elf: %.o
+	$(CC) -o $@ $(filter %.o, $^)
+
+%.flat: %.elf
+	cp $< $@
+
+tests-common = $(TEST_DIR)/emulator.$(exe)
+
+test_cases: $(tests-common) $(tests)
+
+$(TEST_DIR)/%.o: CFLAGS += -std=gnu99
+
+arch_clean:
+	rm -f $(TEST_DIR)/*.o $(TEST_DIR)/*.elf $(TEST_DIR)/*.flat $(TEST_DIR)/.*.d
 `;
 
 // Each "image" prints check lines and a SUMMARY as KUT's libcflat does, then exits the way
@@ -44,6 +87,65 @@ const IMAGES: Record<string, string> = {
 	// Fails the first time it runs in a tree and passes from then on, as a racy test might.
 	flaky: `int main(void) { if (access(".flaky-ran", F_OK) != 0) { fclose(fopen(".flaky-ran", "w")); puts("FAIL: flaky: first run"); puts("SUMMARY: 1 tests, 1 unexpected failures"); return 1; } puts("PASS: flaky: rerun"); puts("SUMMARY: 1 tests"); return 0; }`,
 };
+
+// Sources shaped like KUT's multi-object images: vmx.flat links vmx.o and vmx_tests.o (which share
+// x86/vmx.h), emulator.c #includes emulator64.c, and lib/libcflat.h is included by every image.
+const SOURCES: Record<string, string> = {
+	"lib/libcflat.h": `/* FIXTURE: shared by every image, as KUT's lib/libcflat.h is. */
+#include <stdio.h>
+static inline void report_pass(const char *what) { printf("PASS: %s\\n", what); }
+`,
+	"x86/vmx.h": `struct vmx_test { const char *name; };
+extern const struct vmx_test vmx_tests[];
+`,
+	"x86/vmx.c": `#include <string.h>
+#include "libcflat.h"
+#include "vmx.h"
+/* Runs every test of vmx_tests[], or only the one named by the first argument. */
+int main(int argc, char **argv) {
+	int n = 0;
+	for (const struct vmx_test *t = vmx_tests; t->name; t++) {
+		if (argc > 1 && strcmp(argv[1], t->name) != 0) continue;
+		report_pass(t->name);
+		n++;
+	}
+	printf("SUMMARY: %d tests\\n", n);
+	return 0;
+}
+`,
+	"x86/vmx_tests.c": `#include "libcflat.h"
+#include "vmx.h"
+const struct vmx_test vmx_tests[] = { { "vmx_basic" }, { "ept_access_test" }, { "vmx_apic_passthrough" }, { 0 } };
+`,
+	"x86/emulator.c": `#include "libcflat.h"
+#include "emulator64.c"
+int main(void) { report_pass("emulator: mov"); emulator64_tests(); puts("SUMMARY: 2 tests"); return 0; }
+`,
+	"x86/emulator64.c": `static void emulator64_tests(void) { report_pass("emulator: movq"); }
+`,
+};
+
+// Entries on the multi-object images; only with { sharedImages: true }, because other tests count
+// the default entries. Three share vmx.flat, as 18 of real KUT's do.
+const SHARED_IMAGE_ENTRIES = `
+[vmx]
+file = vmx.flat
+groups = vmx nodefault
+
+[ept]
+file = vmx.flat
+test_args = "ept_access_test"
+groups = vmx nodefault
+
+[vmx_apic]
+file = vmx.flat
+test_args = "vmx_apic_passthrough"
+groups = vmx nodefault
+
+[emulator]
+file = emulator.flat
+groups = nodefault
+`;
 
 const UNITTESTS_CFG = `##############################################################################
 # kvm-matrix FIXTURE unittests.cfg (KUT's format)
@@ -221,7 +323,12 @@ grep -q '^FAIL' "$log_dir/SUMMARY" && exit 1
 exit 0
 `;
 
-export async function kutFixture(): Promise<string> {
+export interface KutFixtureOptions {
+	/** Adds the entries on the multi-object images (`[vmx]`, `[ept]`, `[vmx_apic]` on vmx.flat, `[emulator]`). */
+	readonly sharedImages?: boolean;
+}
+
+export async function kutFixture(options: KutFixtureOptions = {}): Promise<string> {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "kut-fixture-"));
 	const write = (rel: string, text: string, mode = 0o644) => {
 		mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
@@ -231,17 +338,35 @@ export async function kutFixture(): Promise<string> {
 	write("README.md", "FIXTURE shaped like kvm-unit-tests, generated by kvm-matrix's tests.\n");
 	write("configure", CONFIGURE, 0o755);
 	write("Makefile", MAKEFILE);
+	write("x86/Makefile.x86_64", MAKEFILE_X86_64);
+	write("x86/Makefile.common", MAKEFILE_COMMON);
 	write("run_tests.sh", RUN_TESTS, 0o755);
 	write("x86/run", X86_RUN, 0o755);
-	write("x86/unittests.cfg", UNITTESTS_CFG);
-	write(".gitignore", "config.mak\n*.flat\nlogs*\n.flaky-ran\n");
+	write("x86/unittests.cfg", UNITTESTS_CFG + (options.sharedImages ? SHARED_IMAGE_ENTRIES : ""));
+	write(".gitignore", "config.mak\n*.flat\n*.elf\n*.o\n.*.d\nlogs*\n.flaky-ran\n");
 	for (const [name, body] of Object.entries(IMAGES)) {
-		write(`x86/${name}.c`, `#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n${body}\n`);
+		write(
+			`x86/${name}.c`,
+			`#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n#include "libcflat.h"\n${body}\n`,
+		);
 	}
+	for (const [file, text] of Object.entries(SOURCES)) write(file, text);
 	await git(dir, "init", "-q", "-b", "master");
 	await git(dir, "add", "-A");
 	await git(dir, "commit", "-q", "-m", "kut fixture");
 	return dir;
+}
+
+/**
+ * Commits a change to one source file of the fixture (a comment appended, so it still builds),
+ * with `message` as the whole commit message (subject, body, trailers); returns the new commit.
+ */
+export async function commitSourceChange(dir: string, file: string, message: string): Promise<string> {
+	const target = path.join(dir, file);
+	writeFileSync(target, `${readFileSync(target, "utf8")}/* changed: ${message.split("\n")[0]} */\n`);
+	await git(dir, "add", "--", file);
+	await git(dir, "commit", "-q", "-m", message);
+	return git(dir, "rev-parse", "HEAD");
 }
 
 /**
