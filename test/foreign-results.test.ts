@@ -1,0 +1,157 @@
+// Results read back from the real runners' own output: the KUT-shaped fixture's run_tests.sh (plain,
+// -t, and its log directory) and the real kselftest runner from Debian's linux-source 6.1.
+
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { execa } from "execa";
+import { isFailingStatus } from "../packages/orchestrator/src/events/attempts.js";
+import type { TestStatus } from "../packages/orchestrator/src/events/types.js";
+import { parseStatusLine } from "../packages/orchestrator/src/kut/output.js";
+import {
+	type ForeignRead,
+	type ForeignResults,
+	parseForeignResults,
+	readForeignResults,
+} from "../packages/orchestrator/src/results/foreign.js";
+import { LINUX_SOURCE, realKselftestTap } from "./support/kselftest-runner.js";
+import { kutFixture } from "./support/kut-fixture.js";
+
+function ok(t: { fail: (m: string) => void }, read: ForeignRead): ForeignResults {
+	if ("error" in read) {
+		t.fail(read.error);
+		throw new Error(read.error);
+	}
+	return read;
+}
+const statuses = (read: ForeignResults) =>
+	Object.fromEntries(read.results.map((r) => [r.testId, [r.status, r.detail ?? ""]] as const));
+
+// The fixture's tests that run (and so print checks) under ACCEL=tcg without -a.
+const RAN: Record<string, readonly [TestStatus, string]> = {
+	pass: ["pass", "2 tests"],
+	"pass-args": ["pass", "4 tests"],
+	fail: ["fail", "3 tests, 1 unexpected failures, 1 skipped"],
+	skip: ["skip", "1 tests, 1 skipped"],
+	timeout: ["timeout", "timeout; duration=2s"],
+	crash: ["fail", "terminated on SIGSEGV"],
+	"machine-q35": ["pass", "2 tests"],
+};
+const FAIL_CHECKS = [
+	{ name: "msr: MSR_IA32_SYSENTER_CS", status: "pass" },
+	{ name: "msr: MSR_IA32_TSC_ADJUST", status: "fail" },
+	{ name: "msr: MSR_K7_HWCR", status: "skip" },
+];
+// The ones KUT skips before running them.
+const NOT_RUN = {
+	"kvm-only": ["skip", "kvm only, but ACCEL=tcg"],
+	checked: ["skip", "/nonexistent/kvm/parameters/ept not equal to Y"],
+	manual: ["skip", "test marked as manual run only"],
+	"i386-only": ["skip", "i386 only"],
+	disabled: ["skip", 'disabled because: [[ "$ACCEL" = tcg ]]'],
+	flaky: ["skip", "test marked as manual run only"],
+};
+
+test("KUT's run_tests.sh output, its -t TAP and its log directory all read back as the statuses KUT gave", async (t) => {
+	t.timeout(120_000);
+	const dir = await kutFixture();
+	await execa("./configure", ["--arch=x86_64"], { cwd: dir });
+	await execa("make", ["-j2"], { cwd: dir });
+	const logRoot = mkdtempSync(path.join(os.tmpdir(), "foreign-kut-"));
+	const runTests = (args: string[], logDir: string) =>
+		execa("./run_tests.sh", args, {
+			cwd: dir,
+			reject: false,
+			env: { ACCEL: "tcg", TIMEOUT: "2s", unittest_log_dir: path.join(logRoot, logDir) },
+		});
+
+	const plain = await runTests([], "plain");
+	t.is(plain.exitCode, 1, plain.stderr);
+	const fromPlain = ok(t, parseForeignResults(plain.stdout, { name: "run_tests.sh" }));
+	t.is(fromPlain.format, "kut-status");
+	t.deepEqual(statuses(fromPlain), { ...RAN, ...NOT_RUN });
+	t.deepEqual(fromPlain.results.find((r) => r.testId === "fail")?.checks, {
+		tests: 3,
+		unexpectedFailures: 1,
+		knownFailures: 0,
+		expectedFailures: 0,
+		skipped: 1,
+	});
+
+	// Real KUT prints only check-level TAP under -t (status lines go to /dev/null); a runner that
+	// prints status lines too is read by those. Either way the tests that ran come back the same, with
+	// the details KUT's TAP end lines carry; skips decided before running may print nothing.
+	const tap = await runTests(["-t"], "tap");
+	const fromTap = ok(t, parseForeignResults(tap.stdout, { name: "run_tests.sh -t" }));
+	const printsStatusLines = tap.stdout.split("\n").some((l) => parseStatusLine(l) !== undefined);
+	t.is(fromTap.format, printsStatusLines ? "kut-status" : "kut-tap");
+	const tapStatuses = statuses(fromTap);
+	for (const [name, [status, detail]] of Object.entries(RAN)) {
+		t.is(tapStatuses[name]?.[0], status, name);
+		if (name === "timeout" || name === "crash") t.is(tapStatuses[name]?.[1], detail, name);
+	}
+	for (const name of Object.keys(NOT_RUN)) if (name in tapStatuses) t.is(tapStatuses[name]?.[0], "skip", name);
+	// Only check-level TAP carries the checks (status lines do not; the log directory does, below).
+	if (fromTap.format === "kut-tap")
+		t.deepEqual(fromTap.results.find((r) => r.testId === "fail")?.subtests, FAIL_CHECKS);
+
+	const logDir = path.join(logRoot, "plain");
+	const fromLogs = ok(t, await readForeignResults(logDir));
+	t.is(fromLogs.format, "kut-log-dir");
+	const logStatuses = statuses(fromLogs);
+	for (const [name, [status]] of Object.entries(RAN)) t.is(logStatuses[name]?.[0], status, name);
+	const fail = fromLogs.results.find((r) => r.testId === "fail");
+	t.is(fail?.logPath, path.join(logDir, "fail.log"));
+	t.deepEqual(fail?.subtests, FAIL_CHECKS);
+	t.is(fail?.checks?.unexpectedFailures, 1);
+
+	// Upstream KUT's SUMMARY holds only BUILD_HEAD: the same logs are judged one by one.
+	const summary = readFileSync(path.join(logDir, "SUMMARY"), "utf8");
+	writeFileSync(path.join(logDir, "SUMMARY"), `${summary.split("\n")[0]}\n`);
+	const fromBareLogs = ok(t, await readForeignResults(logDir));
+	const bare = statuses(fromBareLogs);
+	t.deepEqual(Object.keys(bare).sort(), Object.keys(RAN).sort());
+	for (const name of ["pass", "pass-args", "fail", "skip", "machine-q35"]) t.is(bare[name]?.[0], RAN[name]?.[0]);
+	// Killed before their SUMMARY line: failing, whatever the log can still tell.
+	t.true(isFailingStatus(fromBareLogs.results.find((r) => r.testId === "timeout")?.status ?? "pass"));
+	t.true(isFailingStatus(fromBareLogs.results.find((r) => r.testId === "crash")?.status ?? "pass"));
+});
+
+// Tiny KVM "selftests" the real runner runs, each ending one way kselftest knows.
+const SELFTESTS: Record<string, string> = {
+	"kvm/cpuid_test": "echo 'cpuid: ok'\nexit 0",
+	"kvm/fail_test": "echo 'TAP version 13'\necho '1..2'\necho 'ok 1 vm_create'\necho 'not ok 2 vcpu_run'\nexit 1",
+	"kvm/x86_64/vmx_msrs_test": "echo '1..0 # SKIP - Requirement not met: kvm_cpu_has(X86_FEATURE_VMX)'\nexit 4",
+	"kvm/x86_64/xapic_state_test": "echo '==== Test Assertion Failure ===='\nexit 254",
+	"kvm/hang_test": "sleep 30",
+	"timers/posix_timers": "exit 0",
+};
+
+test("kselftest TAP from the real kselftest runner (Debian's linux-source 6.1) reads back per test", async (t) => {
+	if (!existsSync(LINUX_SOURCE)) {
+		t.log(`${LINUX_SOURCE} is absent (apt-get install linux-source): the real kselftest runner cannot be run here`);
+		t.pass();
+		return;
+	}
+	t.timeout(120_000);
+	// The runner reads each collection's `settings`; a 1 s timeout makes hang_test time out fast.
+	const tapText = (await realKselftestTap(SELFTESTS, { kvm: "timeout=1\n" })) ?? "";
+	t.regex(tapText, /^not ok \d+ selftests: kvm: hang_test # TIMEOUT 1 seconds$/m);
+
+	const read = ok(t, parseForeignResults(tapText, { name: "run_kselftest.sh" }));
+	t.is(read.format, "kselftest-tap");
+	// The 6.1 runner prints each test by its basename; the timers collection is not KVM's.
+	t.deepEqual(statuses(read), {
+		cpuid_test: ["pass", ""],
+		fail_test: ["fail", "exit status 1"],
+		vmx_msrs_test: ["skip", "Requirement not met: kvm_cpu_has(X86_FEATURE_VMX)"],
+		xapic_state_test: ["fail", "assertion failed"],
+		hang_test: ["timeout", "TIMEOUT 1 seconds"],
+	});
+	t.deepEqual(read.results.find((r) => r.testId === "fail_test")?.subtests, [
+		{ name: "vm_create", status: "pass" },
+		{ name: "vcpu_run", status: "fail" },
+	]);
+	t.true(read.results.every((r) => r.suite === "selftests" && r.attempt === 1 && r.durationMs === 0));
+});
