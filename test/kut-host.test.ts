@@ -294,3 +294,23 @@ test("a view's retry command runs a cell's failing test again in the same run, a
 	t.is(commands.retry("running/host"), "retry: the run is not running");
 	t.is(summary.outcome, "completed");
 });
+
+test("a test's own cfg timeout stands against a longer suite timeout (KUT's TIMEOUT overrides the cfg's)", async (t) => {
+	t.timeout(300_000);
+	const repo = await kutFixture();
+	const { dir, file: matrix } = hostMatrix(
+		repo,
+		"kut-timeouts",
+		"{ tree: kut, ref: master, accel: tcg, include: [timeout], timeout: 120s }",
+		"retries: 0\n",
+	);
+	const runDir = path.join(dir, "run");
+	await kvmMatrix(dir, "run", matrix, "--run-dir", runDir);
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
+		cells: { results: { testId: string; status: string; detail?: string; durationMs: number }[] }[];
+	};
+	const timedOut = results.cells[0]?.results.find((r) => r.testId === "timeout");
+	// Passing the suite's 120 s as TIMEOUT would have made KUT wait 120 s for this 2 s test.
+	t.is(timedOut?.status, "timeout");
+	t.is(timedOut?.detail, "timeout; duration=2s");
+});

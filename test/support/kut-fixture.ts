@@ -1,8 +1,9 @@
 // A FIXTURE, not kvm-unit-tests: a small git repository shaped like upstream KUT as FACTS.md
 // documents it, because KUT cannot be installed here. Its `configure`, `Makefile`,
 // `x86/unittests.cfg`, `x86/run` and `run_tests.sh` follow KUT's interface (options, environment,
-// log directory, status lines with colour codes, SUMMARY lines, exit codes); its "images" are
-// small native programs that print real-format check lines instead of booting under QEMU.
+// a log directory whose SUMMARY holds only BUILD_HEAD, status lines with colour codes, check-level
+// TAP under -t, exit codes); its "images" are small native programs that print real-format check
+// lines instead of booting under QEMU.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -225,10 +226,10 @@ timeout -k 1s --foreground "\${TIMEOUT:-90s}" "./$image" "\${args[@]}"
 const RUN_TESTS = `#!/usr/bin/env bash
 # Fixture run_tests.sh: run_tests.sh [-h] [-v] [-a] [-g group] [-j N] [-t] [-l] [tests...]
 # Reads x86/unittests.cfg, decides and words skips as KUT's runtime.bash does, writes
-# <unittest_log_dir>/<name>.log and SUMMARY, prints coloured status lines (or TAP with -t).
+# <unittest_log_dir>/<name>.log and SUMMARY (BUILD_HEAD only), prints coloured status lines; with -t,
+# check-level TAP 13 instead: one line per check line of a test's output, numbered as they come.
 source config.mak
 : "\${MAX_SMP:=$(nproc)}"
-: "\${TIMEOUT:=90s}"
 log_dir=\${unittest_log_dir:-logs}
 only_group= run_all= tap= tests=() jobs=1
 while getopts "hvag:j:tl" opt; do
@@ -246,15 +247,39 @@ tests=("$@")
 [ -d "$log_dir" ] && rm -rf "$log_dir.old" && mv "$log_dir" "$log_dir.old"
 mkdir -p "$log_dir"
 echo "BUILD_HEAD=$(git rev-parse --short=8 HEAD 2>/dev/null)" > "$log_dir/SUMMARY"
-n=0 failed=0
 result() { # status name text
 	local colour=32; [ "$1" = FAIL ] && colour=31; [ "$1" = SKIP ] && colour=33
 	echo -e "\\e[\${colour}m$1\\e[0m $2 $3"
-	echo "$1 $2 $3" >> "$log_dir/SUMMARY"
-	n=$((n + 1))
-	if [ "$tap" = yes ]; then
-		case "$1" in PASS) echo "ok $n - $2" ;; SKIP) echo "ok $n - $2 # SKIP $3" ;; *) echo "not ok $n - $2" ;; esac
-	fi
+}
+# Under -t, status lines go to /dev/null and TAP goes to descriptor 3; each TAP line carries the
+# placeholder NUM until number_tap, reading them all in the order they arrive, numbers them.
+tap_line() { # ok|"not ok" name text
+	[ "$tap" = yes ] && echo "$1 NUM - $2: $3" >&3
+	return 0
+}
+log_output() { # name log: the test's output into its log; under -t each check line also as TAP
+	if [ "$tap" != yes ]; then cat >> "$2"; return; fi
+	local line
+	while read -r line; do
+		line=\${line%$'\\r'}
+		case "$line" in
+		PASS*) tap_line ok "$1" "\${line#??????}" ;;
+		FAIL*) tap_line "not ok" "$1" "\${line#??????}" ;;
+		SKIP*) tap_line ok "$1" "\${line#??????} # skip" ;;
+		esac
+		printf '%s\\n' "$line"
+	done >> "$2"
+}
+number_tap() {
+	if [ "$tap" != yes ]; then cat; return; fi
+	local count=0 line
+	while IFS= read -r line; do
+		if [[ "$line" == "ok NUM - "* || "$line" == "not ok NUM - "* ]]; then
+			count=$((count + 1)); line=\${line/ NUM / $count }
+		fi
+		printf '%s\\n' "$line"
+	done
+	echo "1..$count"
 }
 run_one() {
 	local name=$1 file=$2 smp=$3 test_args=$4 opts=$5 arch=$6 machine=$7 check=$8 accel=$9 timeout=\${10} disabled_if=\${11} groups=\${12}
@@ -273,17 +298,29 @@ run_one() {
 	[ -f "x86/$file" ] || { result SKIP "$name" "(Test file 'x86/$file' not found)"; return; }
 	eval "smp=$smp"
 	local log="$log_dir/$name.log"
-	TIMEOUT=\${timeout:-$TIMEOUT} ACCEL=$accel eval "x86/run x86/$file -smp $smp \${test_args:+-append $test_args} $opts" > "$log" 2>&1 < /dev/null
-	local ret=$?
+	# As KUT's runtime.bash: the TIMEOUT environment variable overrides the cfg entry's timeout.
+	timeout=\${TIMEOUT:-\${timeout:-90s}}
+	TIMEOUT=$timeout ACCEL=$accel eval "x86/run x86/$file -smp $smp \${test_args:+-append $test_args} $opts" 2>&1 < /dev/null | log_output "$name" "$log"
+	local ret=\${PIPESTATUS[0]}
 	local summary=$(tail -5 "$log" | grep '^SUMMARY: ' | sed 's/^SUMMARY: /(/;s/$/)/')
+	# A test that did not end by itself gets a TAP line of its own after its checks' lines.
 	if [ $ret -eq 0 ]; then result PASS "$name" "$summary"
 	elif [ $ret -eq 77 ]; then result SKIP "$name" "$summary"
-	elif [ $ret -eq 124 ]; then result FAIL "$name" "(timeout; duration=\${timeout:-$TIMEOUT})"; failed=1
-	elif [ $ret -gt 127 ]; then result FAIL "$name" "(terminated on SIG$(kill -l $((ret - 128))))"; failed=1
-	else result FAIL "$name" "$summary"; failed=1
+	elif [ $ret -eq 124 ]; then
+		result FAIL "$name" "(timeout; duration=$timeout)"
+		tap_line "not ok" "$name" "timeout; duration=$timeout"
+	elif [ $ret -gt 127 ]; then
+		local signame=SIG$(kill -l $((ret - 128)))
+		result FAIL "$name" "(terminated on $signame)"
+		tap_line "not ok" "$name" "terminated on $signame"
+	elif [ $ret -eq 127 ] && [ "$tap" = yes ]; then tap_line "not ok" "$name" aborted
+	else result FAIL "$name" "$summary"
 	fi
 }
 [ "$tap" = yes ] && echo "TAP version 13"
+(
+exec 3>&1
+[ "$tap" = yes ] && exec > /dev/null
 name= file= smp=1 test_args= opts= arch= machine= check= accel= timeout= disabled_if= groups=
 flush() {
 	[ -n "$name" ] || return 0
@@ -318,8 +355,8 @@ while IFS= read -r -u $cfg line || [ -n "$line" ]; do
 done
 flush
 wait
-[ "$tap" = yes ] && echo "1..$n"
-grep -q '^FAIL' "$log_dir/SUMMARY" && exit 1
+) | number_tap
+# As KUT's: the status says whether run_tests.sh ran, not how its tests did.
 exit 0
 `;
 

@@ -15,8 +15,6 @@ export interface KutGuestRun {
 	/** run_tests.sh's arguments for a test (see `runTestsArgs`); its name alone when omitted. */
 	readonly argsFor?: (name: string) => readonly string[];
 	readonly accel?: string;
-	/** TIMEOUT for KUT when an entry has none (KUT's 90 s when omitted). */
-	readonly timeout?: string;
 	/** Each test's own timeout in seconds, for the guest's time budget. */
 	readonly timeoutSFor: (name: string) => number;
 	readonly logDir: string;
@@ -40,7 +38,7 @@ export function kutGuestScript(
 	tests: readonly string[],
 	accel: string | undefined,
 	argsFor: (name: string) => readonly string[] = (name) => [name],
-	timeout?: string,
+	timeoutFor: (name: string) => string | undefined = () => undefined,
 ): string {
 	// Scratch lives under the guest's own /dev (devtmpfs): a tmpfs over /tmp would hide a KUT tree kept there.
 	const scratch = "/dev/shm";
@@ -49,15 +47,19 @@ export function kutGuestScript(
 		`HOME=${scratch}`,
 		`TMPDIR=${scratch}`,
 		...(accel === undefined ? [] : [`ACCEL=${accel}`]),
-		...(timeout === undefined ? [] : [`TIMEOUT=${timeout}`]),
 	];
+	// KUT's TIMEOUT overrides every cfg entry's own timeout: each test gets its own budget.
+	const envFor = (name: string) => {
+		const timeout = timeoutFor(name);
+		return [...env, ...(timeout === undefined ? [] : [`TIMEOUT=${quote(timeout)}`])].join(" ");
+	};
 	return [
 		`R=${ROOT}`,
 		`mount -t proc proc $R/proc && mount -t sysfs sysfs $R/sys && mount -t devtmpfs devtmpfs $R/dev && mkdir -p $R${scratch} && mount -t tmpfs tmpfs $R${scratch} || exit 125`,
 		"[ -e $R/dev/fd ] || ln -s /proc/self/fd $R/dev/fd",
 		...tests.flatMap((name) => [
 			`echo "@@kvm-matrix-kut-start ${name}@@"`,
-			`chroot $R /usr/bin/env -i ${env.join(" ")} unittest_log_dir=${scratch}/kut-logs/${name} /bin/bash -c ${quote(`cd ${quote(dir)} && ./run_tests.sh ${argsFor(name).map(quote).join(" ")}`)}`,
+			`chroot $R /usr/bin/env -i ${envFor(name)} unittest_log_dir=${scratch}/kut-logs/${name} /bin/bash -c ${quote(`cd ${quote(dir)} && ./run_tests.sh ${argsFor(name).map(quote).join(" ")}`)}`,
 			`echo "@@kvm-matrix-kut-log ${name}@@"`,
 			`cat $R${scratch}/kut-logs/${name}/${name}.log 2>/dev/null`,
 			`echo "@@kvm-matrix-kut-end ${name}@@"`,
@@ -82,7 +84,13 @@ export async function runKutInGuest(options: KutGuestRun): Promise<{ results: Te
 			shares: [{ host: "/", guest: ROOT }],
 			payload: {
 				kind: "script",
-				text: kutGuestScript(options.dir, options.tests, options.accel, options.argsFor, options.timeout),
+				text: kutGuestScript(
+					options.dir,
+					options.tests,
+					options.accel,
+					options.argsFor,
+					(name) => `${options.timeoutSFor(name)}s`,
+				),
 			},
 			cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
 			...(qemu.cpu === undefined ? {} : { cpu: qemu.cpu }),

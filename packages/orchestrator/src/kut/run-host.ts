@@ -128,12 +128,13 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 							env: {
 								unittest_log_dir: logDir,
 								...(options.accel === undefined ? {} : { ACCEL: options.accel }),
-								...(options.timeout === undefined ? {} : { TIMEOUT: options.timeout }),
+								// KUT's TIMEOUT overrides every cfg entry's own timeout: pass each test its own budget.
+								...timeoutEnv(options, name),
 							},
 							signal: deadline,
 						});
 					} catch (error) {
-						// run_tests.sh exits non-zero when a test failed; its output is still the result.
+						// A run_tests.sh that failed to run (or a fork's that exits non-zero): its output is still the result.
 						if (error instanceof CommandError) lines = [...error.output];
 						else if (!overdue || options.signal?.aborted) throw error;
 					} finally {
@@ -173,4 +174,10 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 		await writeFile(options.durationsFile, JSON.stringify(durations));
 	}
 	return results;
+}
+
+/** TIMEOUT for one test: its own budget (cfg entry's, else the suite's), or the suite's alone. */
+function timeoutEnv(options: Pick<KutHostRun, "timeout" | "timeoutSFor">, name: string): { TIMEOUT?: string } {
+	if (options.timeoutSFor !== undefined) return { TIMEOUT: `${options.timeoutSFor(name)}s` };
+	return options.timeout === undefined ? {} : { TIMEOUT: options.timeout };
 }
