@@ -55,9 +55,10 @@ baseline: { tree: fake, ref: story-next }
 			(await execa("git", ["-C", tree, "rev-parse", "--short=12", "story-next"])).stdout +
 			' ("KVM: x86: Fix the thing fail_test checks"), in fake@story-next',
 	);
+	// story-master and story-next diverged from story-base: the evidence gives both ranges.
 	t.regex(
 		verdictOf("fake@story-master/t", "x86_64/regress_test") ?? "",
-		/^regression: passed on fake@story-next \(([0-9a-f]{12})\); commits \1\.\.[0-9a-f]{12}$/,
+		/^regression: passed on fake@story-next \(([0-9a-f]{12})\); diverged at ([0-9a-f]{12}): 2 commits \2\.\.[0-9a-f]{12} here, 1 \2\.\.\1 there$/,
 	);
 	t.regex(
 		verdictOf("fake@story-master/t", "x86_64/tap_test") ?? "",
@@ -160,12 +161,25 @@ suites:
 	const fix = (await execa("git", ["-C", tree, "rev-parse", "--short=12", "story-next"])).stdout;
 	const run = await explain("selftests:x86_64/fail_test");
 	t.is(run.exitCode, 0, run.stderr);
-	t.regex(run.stdout, /^selftests:x86_64\/fail_test \(from fake@story-master\)\n/);
-	t.true(
-		run.stdout.includes(
-			`    needs ${fix} ("KVM: x86: Fix the thing fail_test checks") via 20260101000000.4242-1-dev@example.org: in fake@story-next; not in fake@story-master\n`,
-		),
+	t.is(
+		run.stdout,
+		"selftests:x86_64/fail_test (from fake@story-master; sources tools/testing/selftests/kvm/x86_64/fail_test.c, from the test's name; no build or Makefile rule to read)\n" +
+			`  needs "KVM: x86: Fix the thing fail_test checks" (20260101000000.4242-2-dev@example.org): in fake@story-next (${fix.slice(0, 8)}); not in fake@story-master`,
 	);
+	// --all: every commit that touched the test, each link typed.
+	const all = await execa(
+		"node",
+		[CLI, "explain", "selftests:x86_64/fail_test", "--all", "--matrix", path.join(dir, "m.yaml")],
+		{
+			cwd: REPO,
+			reject: false,
+			env,
+		},
+	);
+	t.is(all.exitCode, 0, all.stderr);
+	t.regex(all.stdout, /\nevery commit that touched it \(\d+\):\n/);
+	t.regex(all.stdout, /\n {4}fix: 20260101000000\.4242-1-dev@example\.org → fake [0-9a-f]{12} \(by series\)\n/);
+	t.regex(all.stdout, /\n {4}its own posting: 20260102000000\.777-1-qa@example\.org\n/);
 	const bad = await explain("fail_test");
 	t.is(bad.exitCode, 2);
 	t.is(bad.stderr, 'kvm-matrix explain: "fail_test" is not SUITE:TEST (e.g. selftests:x86_64/cpuid_test, kut:vmx)');

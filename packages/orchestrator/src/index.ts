@@ -8,12 +8,58 @@ export {
 	type RunSummary,
 } from "./engine/run.js";
 export * from "./events/index.js";
+export {
+	depFileOf,
+	type ImageRules,
+	imageName,
+	kutBuildDir,
+	kutEntrySources,
+	kutImageRules,
+	kutSources,
+	parseDepFile,
+	parseImageRules,
+	readKutDepFiles,
+	testsForFiles,
+} from "./kut/sources.js";
 export { LinkIndex, loadLinkIndex, updateLinkStore } from "./links/index.js";
+export { createLoreClient, type LoreAnswer, type LoreClient, type LoreClientOptions } from "./links/lore.js";
+export { type LoreMessage, parseMbox, parseMessage } from "./links/mail.js";
+export {
+	describePosting,
+	type LorePosting,
+	type LorePostingKind,
+	type LoreProject,
+	type LoreSeries,
+	normalisePatchSubject,
+} from "./links/posting.js";
+export { normalizeSourcePath, type TestSourceSet } from "./links/test-sources.js";
+export { type TypedLink, targetText } from "./links/typing.js";
 export * from "./matrix/index.js";
 export { type CachePaths, cachePaths, cacheRoot } from "./paths/cache.js";
 export * from "./plan/index.js";
 export { CancelledError, streamRecords } from "./proc/run.js";
 export { err, ok, type Result } from "./result.js";
+export {
+	type ForeignFormat,
+	type ForeignRead,
+	type ForeignResult,
+	type ForeignResults,
+	type KutLogDir,
+	parseForeignResults,
+	parseKutLogDir,
+	readForeignResults,
+} from "./results/foreign.js";
+export { selftestEntrySources, selftestSources } from "./selftests/sources.js";
 export { SourceError } from "./sources/git.js";
-export { ExplainError, explainTest, type TestExplanation } from "./verdicts/explain.js";
+export {
+	ExplainError,
+	explainTest,
+	type PatchDependency,
+	type TestExplanation,
+} from "./verdicts/explain.js";
+export {
+	classifyForeignResults,
+	type ForeignClassified,
+	ForeignResultsError,
+} from "./verdicts/foreign.js";
 export { reclassifyRun, runMatrixFile } from "./verdicts/reclassify.js";

@@ -3,7 +3,7 @@ import path from "node:path";
 import { ensureDemoTree } from "@kvm-matrix/orchestrator";
 import { Command, CommanderError } from "commander";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
-import { classifyCommand } from "./commands/classify.js";
+import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
 import { planCommand } from "./commands/plan.js";
 import { type RunCommandOptions, runCommand } from "./commands/run.js";
@@ -85,23 +85,50 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option("--json <file>", "also write the run summary as JSON to FILE")
 		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")
 		.option("-v, --verbose", "also print build output and guest consoles", false)
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox (overrides the matrix's lore)")
 		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
 
+	const collectResults = (value: string, previous: string[]) => [...previous, value];
 	program
 		.command("classify")
-		.description("give a finished run's failures their verdicts again, from its run directory, running nothing")
-		.argument("<run-dir>", "a run directory (runs/<timestamp>-<name>)")
-		.option("--matrix <file>", "use this matrix instead of the run's (e.g. with a new known-issues file)")
-		.action(async (runDir: string, options: { matrix?: string }) =>
+		.description(
+			"give failures their verdicts, running nothing: a run directory again, or results produced elsewhere (--results)",
+		)
+		.argument("[run-dir]", "a run directory (runs/<timestamp>-<name>)")
+		.option("--matrix <file>", "the matrix whose trees to look in (for a run directory: instead of the run's)")
+		.option(
+			"--results <kernel=file>",
+			"results of KERNEL (tree@ref or tree@sha of the matrix's trees): run_tests.sh output, a KUT log directory, TAP, or results.json (repeatable)",
+			collectResults,
+			[],
+		)
+		.option("--json", "print the verdicts as JSON", false)
+		.option(
+			"--lore <url>",
+			"look links no configured tree has up on this public-inbox (e.g. https://lore.kernel.org/all)",
+		)
+		.addHelpText(
+			"after",
+			`
+Examples:
+  $ kvm-matrix classify runs/20261125-101010-nightly
+  $ kvm-matrix classify --matrix m.yaml --results kvm@master=run_tests.out --results kvm-x86@next=logs/
+  $ kvm-matrix classify --matrix m.yaml --results kvm@v6.1=report.txt --json | jq '.results[]'`,
+		)
+		.action(async (runDir: string | undefined, options: ClassifyOptions) =>
 			setExit(await classifyCommand(runDir, options, io)),
 		);
 
 	program
 		.command("explain")
-		.description("show the KVM fixes a test depends on and where each is merged, running nothing")
+		.description("show the KVM patches a test depends on and every configured branch that has each, running nothing")
 		.argument("<test>", "SUITE:TEST, e.g. selftests:x86_64/cpuid_test or kut:vmx")
 		.requiredOption("--matrix <file>", "the matrix whose trees and branches to look in")
-		.action(async (test: string, options: { matrix: string }) => setExit(await explainCommand(test, options, io)));
+		.option("--all", "also show every commit that touched the test, with each of its links typed", false)
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox")
+		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string }) =>
+			setExit(await explainCommand(test, options, io)),
+		);
 
 	program
 		.command("demo-tree")

@@ -22,10 +22,10 @@ import { buildSelftests, cachedSelftests, type SelftestsBuild } from "../selftes
 import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import { resolveRef, syncTree, worktreeFor } from "../sources/git.js";
-import { baselineFor } from "../verdicts/baseline.js";
+import { baselineFor, earlierRun } from "../verdicts/baseline.js";
 import { describeVerdict, type KnownIssue, testKey, type Verdict } from "../verdicts/classify.js";
 import { loadKnownIssuesOf } from "../verdicts/known-issues.js";
-import { verdictsFromPlan } from "../verdicts/reclassify.js";
+import { loreFor, optional, verdictsFromPlan } from "../verdicts/reclassify.js";
 import { type CellContext, cellStateOf, createCellMachine, type PreparedCell, StageError } from "./cell-machine.js";
 import { claimRunDirectory, RunDirectory, runDirectoryInUse, timestamp } from "./run-dir.js";
 
@@ -42,6 +42,8 @@ export interface RunOptions {
 	readonly memoryBytes?: number;
 	/** Commands a view may send while the run goes on (retry a cell or a test). */
 	readonly commands?: RunCommands;
+	/** A lore (public-inbox) base URL for links no configured tree has; overrides the matrix's `lore`. */
+	readonly lore?: string;
 }
 
 /**
@@ -442,7 +444,6 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 					argsFor: kutArgs(built),
 					timeoutSFor: kutTimeouts(built),
 					...(kut.accel === "auto" ? {} : { accel: kut.accel }),
-					...(kut.timeoutMs === undefined ? {} : { timeout: `${Math.ceil(kut.timeoutMs / 1000)}s` }),
 					logRoot: attemptDir("kut"),
 					parallel: vmSlots,
 					queue: vmQueue,
@@ -469,7 +470,6 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 							argsFor: kutArgs(built),
 							...(kut.accel === "auto" ? {} : { accel: kut.accel }),
 							timeoutSFor: kutTimeouts(built),
-							...(kut.timeoutMs === undefined ? {} : { timeout: `${Math.ceil(kut.timeoutMs / 1000)}s` }),
 							logDir: attemptDir("kut"),
 							cacheDir: path.join(cache.root, "qemu"),
 							signal: both,
@@ -703,9 +703,11 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 				plan: planFile,
 				results: new Map(cells.map((c) => [c.id, collapseAttempts(finals.get(c.id)?.context.results ?? [])])),
 				baseline: baselineFor(matrix, runDir.dir, started.toISOString()),
+				...optional("earlier", earlierRun(matrix, runDir.dir, started.toISOString())),
+				...optional("lore", loreFor(options.lore ?? matrix.lore, cache.root)),
 				knownIssues,
 				repoOf,
-				linkCacheDir: path.join(cache.root, "links"),
+				cacheRoot: cache.root,
 			});
 		} catch (error) {
 			for (const c of cells)

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { BuildFailedError, type BuildInput, firstErrors } from "../build/kernel.js";
+import type { CachePaths } from "../paths/cache.js";
 import { CommandError, runCommand } from "../proc/run.js";
 import { type KutEntry, parseUnittestsCfg } from "./unittests-cfg.js";
 
@@ -13,12 +14,15 @@ export interface KutBuild {
 	readonly cacheHit: boolean;
 }
 
+/** Written last by a finished build of `sha`: what `buildKut` and the verdicts trust. */
+export const kutBuildMarker = (cache: CachePaths, sha: string) => path.join(cache.root, "kut", `${sha}.built`);
+
 /**
  * `./configure --arch=x86_64 && make -j` in a worktree of the KUT commit, as KUT's README says,
  * cached by commit (a marker written last, checked against the tree still being configured).
  */
 export async function buildKut(options: BuildInput): Promise<KutBuild> {
-	const marker = path.join(options.cache.root, "kut", `${options.sha}.built`);
+	const marker = kutBuildMarker(options.cache, options.sha);
 	const cfgFile = path.join(options.worktree, "x86/unittests.cfg");
 	const entries = async () => {
 		if (!existsSync(cfgFile))

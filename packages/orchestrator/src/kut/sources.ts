@@ -12,6 +12,7 @@ import path from "node:path";
 import { normalizeSourcePath, parseDepFile, type TestSourceSet } from "../links/test-sources.js";
 import { cachePaths } from "../paths/cache.js";
 import { capture } from "../proc/run.js";
+import { kutBuildMarker } from "./build.js";
 import type { KutEntry } from "./unittests-cfg.js";
 
 export { parseDepFile, type TestSourceSet } from "../links/test-sources.js";
@@ -242,7 +243,7 @@ export async function kutSources(options: {
  */
 export function kutBuildDir(cacheRoot: string, sha: string): string | undefined {
 	const cache = cachePaths(cacheRoot);
-	const marker = path.join(cache.root, "kut", `${sha}.built`);
+	const marker = kutBuildMarker(cache, sha);
 	const worktree = path.join(cache.worktrees, sha);
 	return existsSync(marker) && existsSync(path.join(worktree, "config.mak")) ? worktree : undefined;
 }

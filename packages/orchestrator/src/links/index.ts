@@ -3,6 +3,7 @@ import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "../paths/atomic.js";
 import { capture, streamRecords } from "../proc/run.js";
+import { normalisePatchSubject } from "./posting.js";
 import { citationsOf, referencesOf, seriesOf } from "./trailers.js";
 
 /** What one commit says about itself and others. */
@@ -30,6 +31,7 @@ export class LinkIndex {
 	readonly #bySeries = new Map<string, string[]>();
 	/** Built on the first subject query: most runs never need it. */
 	#bySubject: Map<string, string[]> | undefined;
+	#byPatchSubject: Map<string, string[]> | undefined;
 	#tips: readonly string[] = [];
 
 	get tips(): readonly string[] {
@@ -55,6 +57,7 @@ export class LinkIndex {
 		if (references && this.#referencing.has(sha)) return;
 		const at = this.#lines.push(line) - 1;
 		this.#bySubject = undefined;
+		this.#byPatchSubject = undefined;
 		if (!references) return;
 		this.#referencing.set(sha, at);
 		if (ids === "") return;
@@ -81,18 +84,27 @@ export class LinkIndex {
 
 	/** Commits with exactly this subject: how a rebased or re-posted fix is still found. */
 	commitsWithSubject(subject: string): readonly string[] {
-		if (this.#bySubject === undefined) {
-			const bySubject = new Map<string, string[]>();
-			for (const line of this.#lines) {
-				const tab = line.indexOf(SEP, 41);
-				const sha = line.slice(0, 40);
-				const list = bySubject.get(line.slice(41, tab === -1 ? undefined : tab));
-				if (list === undefined) bySubject.set(line.slice(41, tab === -1 ? undefined : tab), [sha]);
-				else if (!list.includes(sha)) list.push(sha);
-			}
-			this.#bySubject = bySubject;
-		}
+		this.#bySubject ??= this.#subjectMap((s) => s);
 		return this.#bySubject.get(subject) ?? [];
+	}
+
+	/** Commits whose subject is this one once tags and spacing are normalised (`normalisePatchSubject`). */
+	commitsWithPatchSubject(subject: string): readonly string[] {
+		this.#byPatchSubject ??= this.#subjectMap(normalisePatchSubject);
+		return this.#byPatchSubject.get(normalisePatchSubject(subject)) ?? [];
+	}
+
+	#subjectMap(key: (subject: string) => string): Map<string, string[]> {
+		const map = new Map<string, string[]>();
+		for (const line of this.#lines) {
+			const tab = line.indexOf(SEP, 41);
+			const sha = line.slice(0, 40);
+			const subject = key(line.slice(41, tab === -1 ? undefined : tab));
+			const list = map.get(subject);
+			if (list === undefined) map.set(subject, [sha]);
+			else if (!list.includes(sha)) list.push(sha);
+		}
+		return map;
 	}
 
 	/** A commit by sha prefix (a body citation uses 12 characters). */
@@ -257,18 +269,10 @@ export async function updateLinkIndex(repo: string, refs: readonly string[], sto
 	return loadLinkIndex(store);
 }
 
-/** Whether `sha` is in the history of `ref` (git's own ancestry test). */
-export async function isAncestor(repo: string, sha: string, ref: string): Promise<boolean> {
-	try {
-		await capture("git", ["-C", repo, "merge-base", "--is-ancestor", sha, ref]);
-		return true;
-	} catch {
-		return false;
-	}
-}
-
 const isObject = (repo: string, sha: string) =>
 	capture("git", ["-C", repo, "cat-file", "-e", `${sha}^{commit}`]).then(
 		() => true,
 		() => false,
 	);
+
+export { isAncestor } from "./ancestry.js";

@@ -4,8 +4,10 @@ import path from "node:path";
 import test from "ava";
 import fc from "fast-check";
 import { commitFiles, git } from "../../../../test/support/git.js";
-import { fixDependencies, locateFix } from "./fixes.js";
+import { GitFactError, isAncestor } from "./ancestry.js";
+import { branchesHaving, fixStatusIn } from "./fix-status.js";
 import { commitLine, type IndexedCommit, LinkIndex, parseCommitLine, parseLog, updateLinkIndex } from "./index.js";
+import { isFixLink, typeLinks } from "./typing.js";
 
 const commit = (dir: string, file: string, message: string) => commitFiles(dir, { [file]: `${message}\n` }, message);
 
@@ -50,8 +52,8 @@ test("the index maps message-ids and series to commits, and updates incrementall
 	t.deepEqual(updated.commitsFor("20260101000000.42-1-a@b.c").exact, [later]);
 });
 
-test("where a test's fix stands: not in master, in next and (cherry-picked) stable; a posting applied nowhere", async (t) => {
-	const { dir, fix } = await kernelTree();
+test("where a test's fix stands: not in master, in next and (cherry-picked) stable; git errors are unknowns", async (t) => {
+	const { dir, fix, picked } = await kernelTree();
 	const index = await updateLinkIndex(
 		dir,
 		["master", "next", "stable"],
@@ -62,23 +64,42 @@ test("where a test's fix stands: not in master, in next and (cherry-picked) stab
 		"aaaa\u0000x86/svm: Track and handle exit code as an unsigned 64-bit value\u0000x86/svm: ...\n\nLink: https://lore.kernel.org/all/20251113225621.1688428-1-seanjc@google.com\nLink: https://patch.msgid.link/20251230191342.4052363-1-seanjc@google.com\n\u001e",
 	);
 	if (testCommit === undefined) return t.fail();
-	const deps = fixDependencies(testCommit);
-	t.deepEqual(deps.messageIds, ["20251113225621.1688428-1-seanjc@google.com"]);
-	const branches = { "kvm/master": "master", "kvm-x86/next": "next", "stable/6.1.y": "stable" };
-	const at = (kernel: string, messageId = deps.messageIds[0] ?? "") =>
-		locateFix({ repo: dir, index, messageId, kernel, branches });
-	t.deepEqual(await at("master"), {
-		kind: "not-contained",
-		commit: fix,
-		subject: "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR",
-		containedIn: ["kvm-x86/next", "stable/6.1.y"],
-	});
+	const links = await typeLinks(testCommit, { trees: [{ tree: "kvm", index }], testCommits: new Set() });
+	const [dep] = links.filter(isFixLink);
+	if (dep === undefined) return t.fail();
+	t.is(links.length, 2);
+	const at = async (ref: string) => fixStatusIn(dep, { tree: "kvm", repo: dir, sha: await git(dir, "rev-parse", ref) });
+	t.deepEqual(await at("master"), { kind: "missing" });
 	t.is((await at("next")).kind, "contained");
-	t.is((await at("stable")).kind, "contained");
-	t.deepEqual(await at("master", "20260301000000.999-1-someone@example.org"), {
-		kind: "not-applied",
-		messageId: "20260301000000.999-1-someone@example.org",
+	t.deepEqual(await at("stable"), {
+		kind: "contained",
+		commit: { tree: "kvm", sha: picked, subject: "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR" },
 	});
+	const branch = (name: string, ref: string) => ({ name, tree: "kvm", repo: dir, ref });
+	t.deepEqual(
+		await branchesHaving(dep, [
+			branch("kvm/master", "master"),
+			branch("kvm-x86/next", "next"),
+			branch("stable/6.1.y", "stable"),
+		]),
+		{
+			in: [
+				{ branch: "kvm-x86/next", sha: fix, cherryPick: false },
+				{ branch: "stable/6.1.y", sha: picked, cherryPick: true },
+			],
+			notIn: ["kvm/master"],
+			unknown: [],
+		},
+	);
+	// A kernel commit the repository does not have: git cannot answer, and that is not "missing".
+	const broken = await fixStatusIn(dep, { tree: "kvm", repo: dir, sha: "0".repeat(40) });
+	t.is(broken.kind, "unknown");
+	t.regex(
+		broken.kind === "unknown" ? broken.reason : "",
+		/^could not tell whether 000000000000 contains [0-9a-f]{12}: /,
+	);
+	await t.throwsAsync(isAncestor(dir, fix, "0".repeat(40)), { instanceOf: GitFactError });
+	t.false(await isAncestor(dir, fix, "master"));
 });
 
 test("a commit survives its store line, whatever its subject and ids hold", (t) => {

@@ -17,6 +17,10 @@ export const cachePaths = (root: string) => ({
 	builds: path.join(root, "builds"),
 	selftests: path.join(root, "selftests"),
 	buildStats: path.join(root, "build-stats"),
+	/** What lore said of each message-id looked up (verdicts' optional look-ups). */
+	lore: path.join(root, "lore"),
+	/** Each kernel tree's Link: index. */
+	links: path.join(root, "links"),
 	qemu: root,
 });
 export type CachePaths = ReturnType<typeof cachePaths>;

@@ -99,10 +99,15 @@ export function findPreviousRun(
 	return best;
 }
 
+/** The newest completed run of the same matrix next to `runDir`, started before this one. */
+export function earlierRun(matrix: Matrix, runDir: string, started: string): PreviousRun | undefined {
+	return findPreviousRun(path.dirname(path.resolve(runDir)), matrix.name, started, runDir);
+}
+
 /** The baseline a matrix asks for; for `previous-run`, the newest earlier run next to `runDir`. */
 export function baselineFor(matrix: Matrix, runDir: string, started: string): BaselineSource {
 	if (matrix.baseline === undefined) return { kind: "none" };
 	if (matrix.baseline.kind === "kernel") return { kind: "kernel", kernelId: matrix.baseline.kernelId };
-	const run = findPreviousRun(path.dirname(path.resolve(runDir)), matrix.name, started, runDir);
+	const run = earlierRun(matrix, runDir, started);
 	return run === undefined ? { kind: "previous-run" } : { kind: "previous-run", run };
 }

@@ -1,8 +1,17 @@
 import test from "ava";
 import type { TestResult } from "../events/types.js";
-import type { FixLocation } from "../links/fixes.js";
-import { type BaselineResult, type Classifiable, classify, describeVerdict, type Knowledge } from "./classify.js";
+import {
+	type BaselineResult,
+	type Classifiable,
+	classify,
+	describeVerdict,
+	type FixEvidence,
+	type Knowledge,
+	type Pass,
+	type Verdict,
+} from "./classify.js";
 
+const K = "a".repeat(40); // the kernel under test
 const result = (testId: string, status: TestResult["status"], detail?: string): TestResult => ({
 	suite: "kut",
 	testId,
@@ -14,17 +23,53 @@ const result = (testId: string, status: TestResult["status"], detail?: string): 
 const item = (r: TestResult, kernel = "kvm@master", attempts?: TestResult["status"][]): Classifiable => ({
 	cell: `${kernel}/default`,
 	kernel,
+	sha: K,
 	result: r,
 	...(attempts === undefined ? {} : { attempts }),
 });
 
-const FIX_IN_NEXT: FixLocation = {
-	kind: "not-contained",
+const SVM_FIX: FixEvidence = {
+	link: "20251113225621.1688428-1-seanjc@google.com",
 	commit: "f402ecd7a8b6e0c0ffee00000000000000000000",
 	subject: "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR",
-	containedIn: ["kvm-x86/next"],
+	matchedBy: "series",
+	status: "missing",
+	in: ["kvm-x86@next"],
 };
-const knowledge = (over: Partial<Knowledge> = {}): Knowledge => ({
+const POSTED: FixEvidence = {
+	link: "20230106011306.85230-3-seanjc@google.com",
+	subject: "KVM: x86: Inject #GP on x2APIC WRMSR that sets reserved bits 63:32",
+	status: "posted",
+	in: [],
+	date: "2023-01-06T01:13:06.000Z",
+};
+const CONTAINED: FixEvidence = { ...SVM_FIX, status: "contained", in: ["kvm-x86@next", "kvm@master"] };
+const UNKNOWN: FixEvidence = {
+	...SVM_FIX,
+	status: "unknown",
+	reason: "could not tell whether aaaaaaaaaaaa contains f402ecd7a8b6: fatal: bad object",
+};
+const pass = (kernel: string, sha: string, relation: Pass["relation"], lacks: string[] = []): Pass => ({
+	kernel,
+	sha,
+	relation,
+	lacks,
+});
+const NEXT = pass("kvm@queue", "b".repeat(40), { kind: "descendant", count: 42 });
+const OLD = pass("kvm@v6.0", "c".repeat(40), { kind: "ancestor", count: 7 }, [SVM_FIX.link]);
+const SIDE = pass("kvm-x86@fixes", "d".repeat(40), { kind: "diverged", mergeBase: "e".repeat(40), here: 3, there: 5 });
+
+interface Case {
+	readonly name: string;
+	readonly item: Classifiable;
+	readonly fixes?: FixEvidence[];
+	readonly passes?: Pass[];
+	readonly baseline?: BaselineResult;
+	readonly unresolved?: string[];
+	readonly expected: string | undefined;
+}
+
+const knowledge = (c: Case): Knowledge => ({
 	knownIssues: [
 		{
 			test: "kut:pmu*",
@@ -33,99 +78,174 @@ const knowledge = (over: Partial<Knowledge> = {}): Knowledge => ({
 			reason: "PMU emulation gaps",
 		},
 	],
-	fixes: (_cell, key) =>
-		key === "kut:svm" ? [FIX_IN_NEXT] : key === "kut:posted" ? [{ kind: "not-applied", messageId: "1.2-1-a@b.c" }] : [],
-	baseline: (_cell, key): BaselineResult | undefined =>
-		({
-			"kut:vmx": { kernel: "kvm-x86@next", sha: "abc123abc123ff", status: "pass" },
-			"kut:msr": { kernel: "kvm-x86@next", status: "fail" },
-		})[key] as BaselineResult | undefined,
-	...over,
+	fixes: () => c.fixes ?? [],
+	unresolved: () => c.unresolved ?? [],
+	passes: () => c.passes ?? [],
+	baseline: () => c.baseline,
 });
 
-const cases: [string, Classifiable, string | undefined][] = [
-	["a pass has no verdict", item(result("vmx", "pass")), undefined],
-	["a skip has no verdict", item(result("vmx", "skip")), undefined],
-	["a test that could not run is infra", item(result("vmx", "error", "QEMU Aborted")), "infra: QEMU Aborted"],
-	[
-		"a known issue wins over everything but infra",
-		item(result("pmu_lbr", "fail")),
-		"known: PMU emulation gaps (https://bugzilla.kernel.org/show_bug.cgi?id=1)",
-	],
-	["failed, then passed on retry: flaky", item(result("vmx", "pass"), "kvm@master", ["fail"]), "flaky: fail → pass"],
-	[
-		"failed, then failed again: not flaky",
-		item(result("vmx", "fail"), "kvm@master", ["fail"]),
-		"regression: passed on kvm-x86@next (abc123abc123)",
-	],
-	[
-		"the seed's story: the fix is only in next",
-		item(result("svm", "fail")),
-		'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86/next',
-	],
-	[
-		"a fix posted but applied nowhere",
-		item(result("posted", "timeout")),
-		"pending-fix: posted on lore, not applied in any configured tree: https://lore.kernel.org/r/1.2-1-a@b.c",
-	],
-	[
-		"passed on the baseline, no fix explains it: regression",
-		item(result("vmx", "crash")),
-		"regression: passed on kvm-x86@next (abc123abc123)",
-	],
-	["failed on the baseline too: still-failing", item(result("msr", "fail")), "still-failing: fail on kvm-x86@next too"],
-	[
-		"no baseline, no link: new-failure",
-		item(result("new", "fail")),
-		"new-failure: no baseline result and no linked fix; needs a human",
-	],
+const cases: Case[] = [
+	{ name: "a pass has no verdict", item: item(result("vmx", "pass")), expected: undefined },
+	{ name: "a skip has no verdict", item: item(result("vmx", "skip")), expected: undefined },
+	{
+		name: "a test that could not run is infra",
+		item: item(result("vmx", "error", "QEMU Aborted")),
+		expected: "infra: QEMU Aborted",
+	},
+	{
+		name: "a known issue wins over a pending fix",
+		item: item(result("pmu_lbr", "fail")),
+		fixes: [SVM_FIX],
+		expected: "known: PMU emulation gaps (https://bugzilla.kernel.org/show_bug.cgi?id=1)",
+	},
+	{
+		name: "failed, then passed on retry: flaky",
+		item: item(result("svm", "pass"), "kvm@master", ["fail"]),
+		fixes: [SVM_FIX],
+		expected: "flaky: fail → pass",
+	},
+	{
+		name: "the seed's story: the fix is only in next",
+		item: item(result("svm", "fail")),
+		fixes: [SVM_FIX],
+		expected:
+			'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86@next',
+	},
+	{
+		name: "static link and evidence across kernels agree",
+		item: item(result("svm", "fail")),
+		fixes: [SVM_FIX],
+		passes: [NEXT],
+		expected:
+			'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86@next; passes on kvm@queue (bbbbbbbbbbbb)',
+	},
+	{
+		name: "a KVM patch lore knows, applied nowhere",
+		item: item(result("x2apic", "timeout")),
+		fixes: [POSTED],
+		expected:
+			'pending-fix: needs "KVM: x86: Inject #GP on x2APIC WRMSR that sets reserved bits 63:32" (20230106011306.85230-3-seanjc@google.com), posted 2023-01-06, not applied in any configured tree',
+	},
+	{
+		name: "git could not tell whether the fix is in: infra, never a missing fix",
+		item: item(result("svm", "fail")),
+		fixes: [UNKNOWN],
+		expected: "infra: could not tell whether aaaaaaaaaaaa contains f402ecd7a8b6: fatal: bad object",
+	},
+	{
+		name: "a contained fix explains nothing: the baseline decides",
+		item: item(result("svm", "fail")),
+		fixes: [CONTAINED],
+		baseline: { kernel: "kvm-x86@next", sha: "b".repeat(40), status: "fail" },
+		expected: "still-failing: fail on kvm-x86@next (bbbbbbbbbbbb) too",
+	},
+	{
+		name: "no link, passes on a descendant: fixed there (the maintainer's answer)",
+		item: item(result("vmx", "fail"), "kvm@next-old"),
+		passes: [NEXT],
+		expected:
+			"pending-fix: passes on kvm@queue (bbbbbbbbbbbb); the fix is among the 42 commits aaaaaaaaaaaa..bbbbbbbbbbbb",
+	},
+	{
+		name: "no link, passed on an ancestor: a regression with the range",
+		item: item(result("vmx", "fail")),
+		passes: [OLD],
+		expected: "regression: passed on kvm@v6.0 (cccccccccccc); commits cccccccccccc..aaaaaaaaaaaa (7)",
+	},
+	{
+		name: "a missing fix contradicted by an ancestor that passed without it: regression",
+		item: item(result("svm", "fail")),
+		fixes: [SVM_FIX],
+		passes: [OLD],
+		expected:
+			'regression: passed on kvm@v6.0 (cccccccccccc); commits cccccccccccc..aaaaaaaaaaaa (7); f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR") is missing here, but the test passed without it on kvm@v6.0',
+	},
+	{
+		name: "a missing fix contradicted by the baseline that lacks it too and passed: regression",
+		item: item(result("svm", "fail")),
+		fixes: [SVM_FIX],
+		baseline: {
+			kernel: "kvm@next",
+			sha: "d".repeat(40),
+			status: "pass",
+			relation: SIDE.relation,
+			lacks: [SVM_FIX.link],
+		},
+		expected:
+			'regression: passed on kvm@next (dddddddddddd); diverged at eeeeeeeeeeee: 3 commits eeeeeeeeeeee..aaaaaaaaaaaa here, 5 eeeeeeeeeeee..dddddddddddd there; f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR") is missing here, but the test passed without it on kvm@next',
+	},
+	{
+		name: "a baseline that has the fix and passed agrees with it: pending-fix",
+		item: item(result("svm", "fail")),
+		fixes: [SVM_FIX],
+		baseline: { kernel: "kvm-x86@next", sha: "d".repeat(40), status: "pass", relation: SIDE.relation, lacks: [] },
+		expected:
+			'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86@next',
+	},
+	{
+		name: "diverged baseline that passed: regression, with both ranges",
+		item: item(result("vmx", "crash")),
+		baseline: { kernel: "kvm@next", sha: "d".repeat(40), status: "pass", relation: SIDE.relation },
+		expected:
+			"regression: passed on kvm@next (dddddddddddd); diverged at eeeeeeeeeeee: 3 commits eeeeeeeeeeee..aaaaaaaaaaaa here, 5 eeeeeeeeeeee..dddddddddddd there",
+	},
+	{
+		name: "passes only on a diverged kernel, no baseline: new-failure with the evidence, never pending-fix",
+		item: item(result("vmx", "fail")),
+		passes: [SIDE],
+		expected:
+			"new-failure: no baseline result and no linked fix; needs a human; passes on kvm-x86@fixes (dddddddddddd); diverged at eeeeeeeeeeee: 3 commits eeeeeeeeeeee..aaaaaaaaaaaa here, 5 eeeeeeeeeeee..dddddddddddd there",
+	},
+	{
+		name: "an unresolved link is shown and decides nothing",
+		item: item(result("vmx", "fail")),
+		unresolved: ["linked 20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree"],
+		expected:
+			"new-failure: no baseline result and no linked fix; needs a human; linked 20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree",
+	},
+	{
+		name: "failed on the baseline too: still-failing",
+		item: item(result("msr", "fail")),
+		baseline: { kernel: "kvm-x86@next", status: "fail", run: "r1" },
+		expected: "still-failing: fail on kvm-x86@next in run r1 too",
+	},
+	{
+		name: "a regression recorded before relations: the plain range",
+		item: item(result("vmx", "fail")),
+		baseline: {
+			kernel: "kvm@master",
+			sha: "1".repeat(40),
+			status: "pass",
+			range: `${"1".repeat(40)}..${"1".repeat(40)}`,
+			run: "20261124-010000-nightly",
+		},
+		expected: "regression: passed on kvm@master (111111111111) in run 20261124-010000-nightly; same commit",
+	},
 ];
-for (const [name, input, expected] of cases) {
-	test(name, (t) => {
-		const v = classify(input, knowledge());
-		t.is(v === undefined ? undefined : describeVerdict(v), expected);
+
+for (const c of cases) {
+	test(c.name, (t) => {
+		const v = classify(c.item, knowledge(c));
+		t.is(v === undefined ? undefined : describeVerdict(v), c.expected);
 	});
 }
 
-test("flaky beats pending-fix: a test that passed on retry does not need its fix to pass", (t) => {
-	t.is(classify(item(result("svm", "pass"), "kvm@master", ["timeout"]), knowledge())?.verdict, "flaky");
-	t.is(classify({ ...item(result("vmx", "fail")), attempts: [] }, knowledge())?.verdict, "regression");
+test("removing the link changes the verdict: nothing is hard-coded", (t) => {
+	const base = cases.find((c) => c.name === "the seed's story: the fix is only in next") as Case;
+	const verdict = (c: Case): Verdict["verdict"] | undefined => classify(c.item, knowledge(c))?.verdict;
+	t.is(verdict(base), "pending-fix");
+	t.is(verdict({ ...base, fixes: [] }), "new-failure");
+	t.is(verdict({ ...base, fixes: [CONTAINED] }), "new-failure");
 });
 
 test("a known issue scoped to other kernels does not apply", (t) => {
-	const v = classify(item(result("pmu_lbr", "fail"), "stable@6.1.y"), knowledge());
-	t.is(v?.verdict, "new-failure");
+	const c: Case = { name: "", item: item(result("pmu_lbr", "fail"), "stable@6.1.y"), expected: undefined };
+	t.is(classify(c.item, knowledge(c))?.verdict, "new-failure");
 });
 
-test("removing the link changes the verdict: nothing is hard-coded", (t) => {
-	const withLink = classify(item(result("svm", "fail")), knowledge());
-	const withoutLink = classify(item(result("svm", "fail")), knowledge({ fixes: () => [] }));
-	t.is(withLink?.verdict, "pending-fix");
-	t.is(withoutLink?.verdict, "new-failure");
-});
-
-test("a regression names the commits between baseline and kernel; a previous run names the run", (t) => {
-	const base = (over: Partial<BaselineResult>): BaselineResult => ({ kernel: "kvm@master", status: "pass", ...over });
-	const regression = (b: BaselineResult) =>
-		describeVerdict(classify(item(result("vmx", "fail")), knowledge({ baseline: () => b })) ?? fail());
-	const fail = (): never => {
-		throw new Error("no verdict");
-	};
-	t.is(
-		regression(base({ sha: "1".repeat(40), range: `${"1".repeat(40)}..${"2".repeat(40)}` })),
-		"regression: passed on kvm@master (111111111111); commits 111111111111..222222222222",
-	);
-	t.is(
-		regression(
-			base({ sha: "1".repeat(40), run: "20261124-010000-nightly", range: `${"1".repeat(40)}..${"1".repeat(40)}` }),
-		),
-		"regression: passed on kvm@master (111111111111) in run 20261124-010000-nightly; same commit",
-	);
-	t.is(
-		describeVerdict(
-			classify(item(result("vmx", "timeout")), knowledge({ baseline: () => base({ status: "fail", run: "r1" }) })) ??
-				fail(),
-		),
-		"still-failing: fail on kvm@master in run r1 too",
-	);
+test("the closest descendant is named when several pass", (t) => {
+	const far = pass("kvm-x86@next", "f".repeat(40), { kind: "descendant", count: 900 });
+	const c: Case = { name: "", item: item(result("vmx", "fail")), passes: [far, NEXT], expected: undefined };
+	const v = classify(c.item, knowledge(c));
+	t.is(v?.verdict === "pending-fix" ? v.evidence.fixedIn?.kernel : undefined, "kvm@queue");
 });

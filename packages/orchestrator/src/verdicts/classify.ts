@@ -1,17 +1,60 @@
 import picomatch from "picomatch";
 import { isFailingStatus, testKey } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
-import type { FixLocation } from "../links/fixes.js";
+import type { MatchedBy } from "../links/typing.js";
+import type { PassingKernel, Relation } from "./across.js";
+
+/** One fix dependency of a failing test, as it stands for the kernel under test. */
+export interface FixEvidence {
+	/** How the test links it: a message-id, or `commit <sha> ("subject")`. */
+	readonly link: string;
+	readonly subject: string;
+	/** The kernel commit that is the fix (in the first configured branch that has it). */
+	readonly commit?: string;
+	readonly matchedBy?: MatchedBy;
+	/** `posted`: a KVM patch on lore that no configured tree has applied. */
+	readonly status: "missing" | "contained" | "posted" | "unknown";
+	/** The configured branches that have it. */
+	readonly in: readonly string[];
+	readonly date?: string;
+	/** Why git could not tell, for `unknown`. */
+	readonly reason?: string;
+}
+
+/** A kernel on which the test passed, with the missing fixes (their `link`s) it lacks too. */
+export type Pass = PassingKernel & { readonly lacks: readonly string[] };
 
 /** DESIGN.md's verdicts: exactly one per non-passing result. */
 export type Verdict =
 	| { readonly verdict: "infra"; readonly evidence: { readonly reason: string } }
 	| { readonly verdict: "known"; readonly evidence: { readonly issue: KnownIssue } }
 	| { readonly verdict: "flaky"; readonly evidence: { readonly attempts: readonly TestResult["status"][] } }
-	| { readonly verdict: "pending-fix"; readonly evidence: { readonly fixes: readonly FixLocation[] } }
-	| { readonly verdict: "regression"; readonly evidence: { readonly baseline: BaselineResult } }
-	| { readonly verdict: "still-failing"; readonly evidence: { readonly baseline: BaselineResult } }
-	| { readonly verdict: "new-failure"; readonly evidence: Record<string, never> };
+	| {
+			readonly verdict: "pending-fix";
+			readonly evidence: {
+				/** The linked fixes the kernel lacks; empty when only the evidence across kernels decided. */
+				readonly fixes: readonly FixEvidence[];
+				/** A kernel descending from this one on which the test passes. */
+				readonly fixedIn?: Pass;
+				/** The kernel under test's commit, for the ranges. */
+				readonly here?: string;
+				readonly notes: readonly string[];
+			};
+	  }
+	| {
+			readonly verdict: "regression";
+			readonly evidence: {
+				/** An ancestor on which the test passed, or the baseline. */
+				readonly passed: Pass | BaselineResult;
+				readonly here?: string;
+				readonly notes: readonly string[];
+			};
+	  }
+	| {
+			readonly verdict: "still-failing";
+			readonly evidence: { readonly baseline: BaselineResult; readonly notes: readonly string[] };
+	  }
+	| { readonly verdict: "new-failure"; readonly evidence: { readonly notes: readonly string[] } };
 
 export interface KnownIssue {
 	/** Glob over `suite:testId` (`kut:vmx*`, `selftests:x86_64/*`). */
@@ -30,31 +73,51 @@ export interface BaselineResult {
 	readonly run?: string;
 	/** `base..sha`: the commits between the baseline kernel and the kernel under test. */
 	readonly range?: string;
+	/** How the baseline relates to the kernel under test, when git could tell. */
+	readonly relation?: Relation;
+	/** The missing fixes (their `link`s) the baseline lacks too. */
+	readonly lacks?: readonly string[];
 }
 
 export interface Classifiable {
 	readonly cell: string;
 	readonly kernel: string;
 	readonly result: TestResult;
+	/** The kernel's commit, when known: ranges in the evidence start or end there. */
+	readonly sha?: string;
 	/** Earlier attempts' statuses, oldest first, when the test was retried. */
 	readonly attempts?: readonly TestResult["status"][];
 }
 
 export interface Knowledge {
 	readonly knownIssues: readonly KnownIssue[];
-	/** Where each of the test's fix dependencies stands for this cell's kernel (`suite:testId` → fixes). */
-	readonly fixes: (cell: string, testKey: string) => readonly FixLocation[];
+	/** The test's fix dependencies as they stand for this cell's kernel (`suite:testId` → fixes). */
+	readonly fixes: (cell: string, testKey: string) => readonly FixEvidence[];
+	/** Links that resolved to nothing, as evidence lines ("linked <msgid>, not found in any configured tree"). */
+	readonly unresolved?: (cell: string, testKey: string) => readonly string[];
+	/** Other kernels (same target) on which the test passed. */
+	readonly passes?: (cell: string, testKey: string) => readonly Pass[];
 	/** The same test on the baseline, same target. */
 	readonly baseline: (cell: string, testKey: string) => BaselineResult | undefined;
 }
 
 export { testKey };
 
+const closest = (passes: readonly Pass[], kind: "descendant" | "ancestor") =>
+	passes
+		.filter((p) => p.relation.kind === kind)
+		.sort(
+			(a, b) => (a.relation.kind === kind ? a.relation.count : 0) - (b.relation.kind === kind ? b.relation.count : 0),
+		)[0];
+
 /**
- * The verdict for one non-passing result (undefined for a pass or a skip). Pure and ordered:
- * a retry that passed (flaky), infrastructure (the test never really ran), what a human already
- * explained (known issue), then a fix the kernel lacks (pending-fix), and
- * only then the baseline decides between regression, still-failing and new-failure.
+ * The verdict for one non-passing result (undefined for a pass or a skip). Pure and ordered: a
+ * retry that passed (flaky), infrastructure (the test never really ran, or git could not say
+ * whether a fix is in), what a human already explained (known issue); then the linked fixes the
+ * kernel lacks — unless a kernel that lacks them too passed, which means they do not explain the
+ * failure; then the evidence across kernels (passes on a descendant: fixed there; on an ancestor:
+ * broken since); and only then the baseline decides between regression, still-failing and
+ * new-failure. An unresolved link never decides anything: it is shown.
  */
 export function classify(item: Classifiable, knowledge: Knowledge): Verdict | undefined {
 	const { result } = item;
@@ -73,13 +136,94 @@ export function classify(item: Classifiable, knowledge: Knowledge): Verdict | un
 			(k.kernel === undefined || picomatch(k.kernel, { bash: true })(item.kernel)),
 	);
 	if (issue !== undefined) return { verdict: "known", evidence: { issue } };
-	const missing = knowledge.fixes(item.cell, key).filter((f) => f.kind === "not-contained" || f.kind === "not-applied");
-	if (missing.length > 0) return { verdict: "pending-fix", evidence: { fixes: missing } };
+
+	const fixes = knowledge.fixes(item.cell, key);
+	const unknown = fixes.find((f) => f.status === "unknown");
+	if (unknown !== undefined) return { verdict: "infra", evidence: { reason: unknown.reason ?? "git failed" } };
+	const passes = knowledge.passes?.(item.cell, key) ?? [];
 	const baseline = knowledge.baseline(item.cell, key);
-	if (baseline === undefined) return { verdict: "new-failure", evidence: {} };
-	if (baseline.status === "pass") return { verdict: "regression", evidence: { baseline } };
-	return { verdict: "still-failing", evidence: { baseline } };
+	const notes: string[] = [];
+
+	// A fix explains the failure only if no kernel that lacks it passed.
+	const passedWithout = (f: FixEvidence) =>
+		[...passes, ...(baseline?.status === "pass" ? [baseline] : [])].find((p) => p.lacks?.includes(f.link));
+	const missing = fixes.filter((f) => f.status === "missing" || f.status === "posted");
+	const explaining = missing.filter((f) => passedWithout(f) === undefined);
+	for (const f of missing) {
+		const without = passedWithout(f);
+		if (without !== undefined)
+			notes.push(`${fixName(f)} is missing here, but the test passed without it on ${without.kernel}`);
+	}
+	// What is not known comes last: links that resolved to nothing, how the sources were found.
+	notes.push(...(knowledge.unresolved?.(item.cell, key) ?? []));
+	const descendant = closest(passes, "descendant");
+	const ancestor = closest(passes, "ancestor");
+	const here = item.sha === undefined ? {} : { here: item.sha };
+	if (explaining.length > 0) {
+		return {
+			verdict: "pending-fix",
+			evidence: { fixes: explaining, ...(descendant === undefined ? {} : { fixedIn: descendant }), ...here, notes },
+		};
+	}
+	if (descendant !== undefined) {
+		if (ancestor !== undefined)
+			notes.push(`it passed on ${ancestor.kernel} (${ancestor.sha.slice(0, 12)}), an ancestor`);
+		return { verdict: "pending-fix", evidence: { fixes: [], fixedIn: descendant, ...here, notes } };
+	}
+	if (ancestor !== undefined) return { verdict: "regression", evidence: { passed: ancestor, ...here, notes } };
+	if (baseline?.status === "pass") return { verdict: "regression", evidence: { passed: baseline, ...here, notes } };
+	if (baseline !== undefined) return { verdict: "still-failing", evidence: { baseline, notes } };
+	for (const p of passes) notes.push(`passes on ${where(p)}${rangeText(p.relation, p.sha, item.sha)}`);
+	return { verdict: "new-failure", evidence: { notes } };
 }
+
+const fixName = (f: FixEvidence) =>
+	f.commit === undefined ? `"${f.subject}" (${f.link})` : `${f.commit.slice(0, 12)} ("${f.subject}")`;
+
+function fixText(f: FixEvidence): string {
+	if (f.status === "posted")
+		return `needs "${f.subject}" (${f.link}), posted${f.date === undefined ? "" : ` ${f.date.slice(0, 10)}`}, not applied in any configured tree`;
+	return `needs ${fixName(f)}, in ${f.in.length === 0 ? "no configured branch" : f.in.join(", ")}`;
+}
+
+/** `kvm@next (0123456789ab)`, or `kvm@next (0123456789ab) in run 20261125-101010-nightly`. */
+function where(b: { readonly kernel: string; readonly sha?: string; readonly run?: string }): string {
+	return `${b.kernel}${b.sha === undefined ? "" : ` (${b.sha.slice(0, 12)})`}${b.run === undefined ? "" : ` in run ${b.run}`}`;
+}
+
+const short = (s: string) => s.slice(0, 12);
+
+/**
+ * The commits between a kernel the test passed on (`there`) and the kernel under test (`here`):
+ * one range when one contains the other, both ranges from the merge base when they diverged.
+ */
+function rangeText(r: Relation | undefined, there: string | undefined, here: string | undefined, legacy?: string) {
+	if (r === undefined) {
+		// Results written before relations were recorded carry the plain range.
+		if (legacy === undefined) return "";
+		const [from = "", to = ""] = legacy.split("..");
+		return from === to ? "; same commit" : `; commits ${short(from)}..${short(to)}`;
+	}
+	switch (r.kind) {
+		case "same":
+			return "; same commit";
+		case "ancestor":
+			return there === undefined || here === undefined ? "" : `; commits ${short(there)}..${short(here)} (${r.count})`;
+		case "descendant":
+			return there === undefined || here === undefined
+				? ""
+				: `; the fix is among the ${r.count} commits ${short(here)}..${short(there)}`;
+		case "diverged": {
+			const base = short(r.mergeBase);
+			if (there === undefined || here === undefined) return `; diverged at ${base}`;
+			return `; diverged at ${base}: ${r.here} commits ${base}..${short(here)} here, ${r.there} ${base}..${short(there)} there`;
+		}
+		case "unrelated":
+			return `; ${r.reason}`;
+	}
+}
+
+const notesText = (notes: readonly string[]) => notes.map((n) => `; ${n}`).join("");
 
 /** One line for a person: the verdict and its evidence. */
 export function describeVerdict(v: Verdict): string {
@@ -90,33 +234,23 @@ export function describeVerdict(v: Verdict): string {
 			return `known: ${v.evidence.issue.reason}${v.evidence.issue.bug === undefined ? "" : ` (${v.evidence.issue.bug})`}`;
 		case "flaky":
 			return `flaky: ${v.evidence.attempts.join(" → ")}`;
-		case "pending-fix":
-			return `pending-fix: ${v.evidence.fixes
-				.map((f) =>
-					f.kind === "not-applied"
-						? `posted on lore, not applied in any configured tree: https://lore.kernel.org/r/${f.messageId}`
-						: f.kind === "not-contained"
-							? `needs ${f.commit.slice(0, 12)} ("${f.subject}"), in ${f.containedIn.length === 0 ? "no configured branch" : f.containedIn.join(", ")}`
-							: "",
-				)
-				.join("; ")}`;
-		case "regression":
-			return `regression: passed on ${where(v.evidence.baseline)}${range(v.evidence.baseline)}`;
+		case "pending-fix": {
+			const { fixes, fixedIn, notes, here } = v.evidence;
+			if (fixes.length > 0) {
+				const there = fixedIn === undefined ? "" : `; passes on ${where(fixedIn)}`;
+				return `pending-fix: ${fixes.map(fixText).join("; ")}${there}${notesText(notes)}`;
+			}
+			if (fixedIn === undefined) return `pending-fix${notesText(notes)}`;
+			return `pending-fix: passes on ${where(fixedIn)}${rangeText(fixedIn.relation, fixedIn.sha, here)}${notesText(notes)}`;
+		}
+		case "regression": {
+			const { passed: p, here, notes } = v.evidence;
+			const legacy = "range" in p ? p.range : undefined;
+			return `regression: passed on ${where(p)}${rangeText(p.relation, p.sha, here, legacy)}${notesText(notes)}`;
+		}
 		case "still-failing":
-			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too`;
+			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too${notesText(v.evidence.notes)}`;
 		case "new-failure":
-			return "new-failure: no baseline result and no linked fix; needs a human";
+			return `new-failure: no baseline result and no linked fix; needs a human${notesText(v.evidence.notes)}`;
 	}
-}
-
-/** `kvm@next (0123456789ab)`, or `kvm@next (0123456789ab) in run 20261125-101010-nightly`. */
-function where(b: BaselineResult): string {
-	return `${b.kernel}${b.sha === undefined ? "" : ` (${b.sha.slice(0, 12)})`}${b.run === undefined ? "" : ` in run ${b.run}`}`;
-}
-
-/** The commits between baseline and kernel under test, or that there are none. */
-function range(b: BaselineResult): string {
-	if (b.range === undefined) return "";
-	const [from = "", to = ""] = b.range.split("..");
-	return from === to ? "; same commit" : `; commits ${from.slice(0, 12)}..${to.slice(0, 12)}`;
 }

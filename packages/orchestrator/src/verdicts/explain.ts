@@ -1,33 +1,52 @@
-import path from "node:path";
+/**
+ * `kvm-matrix explain`: what a test depends on and where each dependency is merged, from the
+ * matrix's trees, without building or booting anything. One entry per KVM patch (a patch and its
+ * cherry-picks are one), with every configured branch that has it; every commit that touched the
+ * test, with each of its links typed, for `--all`.
+ */
+
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
-import { fixDependencies } from "../links/fixes.js";
-import { isAncestor, updateLinkIndex } from "../links/index.js";
-import { commitsAddingEntry, commitsTouching, testSources } from "../links/test-commits.js";
+import { type BranchHolding, branchesHaving } from "../links/fix-status.js";
+import { normalisePatchSubject } from "../links/posting.js";
+import type { TestSourceSet } from "../links/test-sources.js";
+import { type FixLink, isFixLink, type TypedLink, targetText } from "../links/typing.js";
 import type { Matrix, TreeRef } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
 import { resolveRef, syncTree } from "../sources/git.js";
+import { indexTrees } from "./for-run.js";
+import { kernelTreesOf, loreFor } from "./reclassify.js";
+import { type TestHome, testLinks } from "./test-links.js";
 
-export interface FixExplanation {
-	readonly messageId: string;
-	/** The kernel commits that carry it (or its series), with the configured kernels that contain each. */
-	readonly commits: readonly {
-		readonly tree: string;
-		readonly sha: string;
-		readonly subject: string;
-		readonly in: readonly string[];
-		readonly notIn: readonly string[];
-	}[];
+/** One KVM patch the test depends on. */
+export interface PatchDependency {
+	readonly subject: string;
+	/** How the test links it (message-id or cited commit). */
+	readonly link: string;
+	/** The patch's own message-id, as its commit carries it. */
+	readonly messageId?: string;
+	/** The patch's commit in the first configured branch that has it; absent when only posted. */
+	readonly commit?: string;
+	readonly in: readonly BranchHolding[];
+	readonly notIn: readonly string[];
+	/** Branches git could not answer for. */
+	readonly unknown: readonly string[];
+	/** A KVM patch on lore that no configured tree has applied. */
+	readonly posted?: { readonly date?: string };
 }
 
 export interface TestExplanation {
 	readonly test: string;
 	readonly source: string;
+	readonly sources: TestSourceSet;
+	readonly dependencies: readonly PatchDependency[];
+	/** Links that resolved to nothing: shown, never a dependency. */
+	readonly unresolved: readonly { readonly link: string; readonly note: string }[];
 	readonly testCommits: readonly {
 		readonly sha: string;
 		readonly subject: string;
-		readonly fixes: readonly FixExplanation[];
+		readonly links: readonly TypedLink[];
 	}[];
 }
 
@@ -35,11 +54,28 @@ export class ExplainError extends Error {
 	override readonly name = "ExplainError";
 }
 
+/** A fix link's commits split into patches: a patch and its cherry-picks share a subject. */
+function patchesOf(fix: FixLink): FixLink[] {
+	if (fix.role === "posted") return [fix];
+	const bySubject = new Map<string, FixLink & { role: "fix" }>();
+	for (const c of fix.commits) {
+		const key = normalisePatchSubject(c.subject);
+		const known = bySubject.get(key);
+		bySubject.set(key, { ...fix, subject: c.subject, commits: [...(known?.commits ?? []), c] });
+	}
+	return [...bySubject.values()];
+}
+
 /**
- * What a test depends on and where each dependency is merged, from the matrix's trees, without
- * building or booting anything: `selftests:x86_64/cpuid_test` or `kut:vmx`.
+ * `selftests:x86_64/cpuid_test` or `kut:vmx`: its sources, the commits behind it, their links
+ * typed, and each KVM patch with the configured branches that have it.
  */
-export async function explainTest(test: string, matrix: Matrix, cacheRoot: string): Promise<TestExplanation> {
+export async function explainTest(
+	test: string,
+	matrix: Matrix,
+	cacheRoot: string,
+	options: { readonly lore?: string } = {},
+): Promise<TestExplanation> {
 	const cache = cachePaths(cacheRoot);
 	const [suite, id] = test.includes(":") ? (test.split(/:(.*)/s, 2) as [string, string]) : ["", test];
 	if ((suite !== "selftests" && suite !== "kut") || !id)
@@ -56,63 +92,90 @@ export async function explainTest(test: string, matrix: Matrix, cacheRoot: strin
 		return repo;
 	};
 	// Where the test lives: KUT's tree, the selftests' own tree, or the first kernel built from source.
-	const kernelsFromSource = matrix.kernels.flatMap((k): TreeRef[] =>
+	const kernelRefs = matrix.kernels.flatMap((k): TreeRef[] =>
 		k.kind === "source" ? [{ tree: k.tree, ref: k.ref }] : k.source === undefined ? [] : [k.source],
 	);
 	const st = matrix.suites.selftests?.source;
 	const home: TreeRef | undefined =
-		suite === "kut" ? matrix.suites.kut : st?.kind === "tree" ? { tree: st.tree, ref: st.ref } : kernelsFromSource[0];
+		suite === "kut" ? matrix.suites.kut : st?.kind === "tree" ? { tree: st.tree, ref: st.ref } : kernelRefs[0];
 	if (home === undefined)
 		throw new ExplainError(`the matrix has no ${suite === "kut" ? "kut suite" : "tree with selftests"}`);
 	const homeRepo = await repoOf(home.tree);
 	const homeSha = await resolveRef(homeRepo, home.tree, home.ref);
-	let files: string[];
-	let entryName: string | undefined;
+	let testHome: TestHome;
 	if (suite === "kut") {
 		const cfg = parseUnittestsCfg(await capture("git", ["-C", homeRepo, "show", `${homeSha}:x86/unittests.cfg`]));
 		const entry = cfg.entries.find((e) => e.name === id);
 		if (entry === undefined) throw new ExplainError(`no [${id}] in ${refKey(home)}'s x86/unittests.cfg`);
-		files = testSources({ suite: "kut", entry });
-		entryName = entry.name;
+		testHome = { suite: "kut", repo: homeRepo, sha: homeSha, entry };
 	} else {
-		files = testSources({ suite: "selftests", id });
+		testHome = { suite: "selftests", repo: homeRepo, sha: homeSha, id };
 	}
-	const commits = [
-		...(await commitsTouching(homeRepo, homeSha, files)),
-		...(entryName === undefined ? [] : await commitsAddingEntry(homeRepo, homeSha, entryName)),
-	];
-	if (commits.length === 0) throw new ExplainError(`no commit in ${refKey(home)} touches ${files.join(", ")}`);
 
-	// Every kernel tree of the matrix, with the kernels (tree@ref) configured from it.
-	const kernelTrees = new Map<string, TreeRef[]>();
-	for (const ref of kernelsFromSource) kernelTrees.set(ref.tree, [...(kernelTrees.get(ref.tree) ?? []), ref]);
-	const testShas = commits.map((c) => c.sha);
-	const explained = [];
-	for (const commit of commits) {
-		const fixes: FixExplanation[] = [];
-		for (const messageId of fixDependencies(commit).messageIds) {
-			const found: FixExplanation["commits"][number][] = [];
-			for (const [tree, refs] of kernelTrees) {
-				const repo = await repoOf(tree);
-				const index = await updateLinkIndex(
-					repo,
-					refs.map((r) => r.ref),
-					path.join(cache.root, "links", tree),
-				);
-				const { exact, series } = index.commitsFor(messageId);
-				const candidates = (exact.filter((s) => !testShas.includes(s)).length > 0 ? exact : series).filter(
-					(s) => !testShas.includes(s),
-				);
-				for (const sha of candidates) {
-					const inRefs: string[] = [];
-					const notIn: string[] = [];
-					for (const ref of refs) ((await isAncestor(repo, sha, ref.ref)) ? inRefs : notIn).push(refKey(ref));
-					found.push({ tree, sha, subject: index.commit(sha)?.subject ?? "", in: inRefs, notIn });
-				}
+	const resolved: Record<string, string> = {};
+	for (const ref of [...kernelRefs, ...(st?.kind === "tree" ? [{ tree: st.tree, ref: st.ref }] : [])])
+		resolved[refKey(ref)] ??= await resolveRef(await repoOf(ref.tree), ref.tree, ref.ref);
+	const { kernelTrees, branches } = await kernelTreesOf(matrix, resolved, repoOf);
+	const trees = await indexTrees(kernelTrees, cacheRoot);
+	const lore = loreFor(options.lore ?? matrix.lore, cacheRoot);
+	const links = await testLinks(testHome, { trees, cacheRoot, ...(lore === undefined ? {} : { lore }) });
+	if (links.commits.length === 0)
+		throw new ExplainError(`no commit in ${refKey(home)} touches ${links.sources.files.join(", ")}`);
+
+	const dependencies: PatchDependency[] = [];
+	const seen = new Set<string>();
+	const unresolved: { link: string; note: string }[] = [];
+	for (const { links: own } of links.commits) {
+		for (const link of own) {
+			if (link.role === "unresolved") {
+				const text = targetText(link.target);
+				if (!unresolved.some((u) => u.link === text)) unresolved.push({ link: text, note: link.note });
 			}
-			fixes.push({ messageId, commits: found });
+			if (!isFixLink(link)) continue;
+			for (const patch of patchesOf(link)) {
+				const key = patch.role === "fix" ? normalisePatchSubject(patch.subject) : targetText(patch.target);
+				if (seen.has(key)) continue;
+				seen.add(key);
+				if (patch.role === "posted") {
+					dependencies.push({
+						subject: patch.subject,
+						link: targetText(patch.target),
+						in: [],
+						notIn: branches.map((b) => b.name),
+						unknown: [],
+						posted: patch.date === undefined ? {} : { date: patch.date },
+					});
+					continue;
+				}
+				const held = await branchesHaving(patch, branches);
+				const commit = held.in[0]?.sha ?? patch.commits[0]?.sha;
+				const first = patch.commits[0];
+				const own =
+					first &&
+					trees
+						.find((t) => t.tree === first.tree)
+						?.index.commit(first.sha)
+						?.messageIds.at(-1);
+				dependencies.push({
+					subject: patch.subject,
+					link: targetText(patch.target),
+					...(own ? { messageId: own } : {}),
+					...(commit === undefined ? {} : { commit }),
+					...held,
+				});
+			}
 		}
-		explained.push({ sha: commit.sha, subject: commit.subject, fixes });
 	}
-	return { test, source: refKey(home), testCommits: explained };
+	return {
+		test,
+		source: refKey(home),
+		sources: links.sources,
+		dependencies,
+		unresolved,
+		testCommits: links.commits.map(({ commit, links: own }) => ({
+			sha: commit.sha,
+			subject: commit.subject,
+			links: own,
+		})),
+	};
 }

@@ -1,13 +1,30 @@
+/**
+ * The I/O half of classification: which commits are behind each failing test (its sources as the
+ * build says), what each of their links is (typed), where the fix dependencies stand for the
+ * cell's kernel and the configured branches, on which other kernels the test passed and how those
+ * relate to this one; then the pure `classify`.
+ */
 import path from "node:path";
 import { type FinalResult, isFailing } from "../events/attempts.js";
-import type { TestResult } from "../events/types.js";
 import type { KutEntry } from "../kut/unittests-cfg.js";
-import { type FixLocation, fixDependencies, locateFix } from "../links/fixes.js";
-import { isAncestor, type LinkIndex, updateLinkIndex } from "../links/index.js";
-import { commitsAddingEntry, commitsTouching, testSources } from "../links/test-commits.js";
-import { seriesOf } from "../links/trailers.js";
-import { type BaselineSource, baselineResult } from "./baseline.js";
-import { classify, type KnownIssue, testKey, type Verdict } from "./classify.js";
+import { branchesHaving, type ConfiguredBranch, fixStatusIn, type KernelPoint } from "../links/fix-status.js";
+import { updateLinkIndex } from "../links/index.js";
+import type { LoreAnswer } from "../links/lore.js";
+import type { TestSourceSet } from "../links/test-sources.js";
+import { type FixLink, isFixLink, type TreeIndex, type TypedLink, targetText } from "../links/typing.js";
+import { cachePaths } from "../paths/cache.js";
+import { type PassingKernel, relate } from "./across.js";
+import { type BaselineSource, baselineResult, type PreviousRun } from "./baseline.js";
+import {
+	type BaselineResult,
+	classify,
+	type FixEvidence,
+	type KnownIssue,
+	type Pass,
+	testKey,
+	type Verdict,
+} from "./classify.js";
+import { distinctLinks, type TestHome, testLinks } from "./test-links.js";
 
 /** Where a cell's tests and kernel come from, as far as verdicts need to know. */
 export interface CellSources {
@@ -15,127 +32,219 @@ export interface CellSources {
 	readonly kernelId: string;
 	readonly target: string;
 	/** The kernel's own tree and commit, when it is known (built, or prebuilt with `source`). */
-	readonly kernel?: { readonly tree: string; readonly repo: string; readonly sha: string };
+	readonly kernel?: KernelPoint;
 	readonly selftests?: { readonly repo: string; readonly sha: string };
 	readonly kut?: { readonly repo: string; readonly sha: string; readonly entries: readonly KutEntry[] };
 	/** One result per test, as it stands after retries. */
 	readonly results: readonly FinalResult[];
 }
 
+/** A kernel tree whose history is indexed for fixes: every ref of it the run knows. */
+export interface KernelTree {
+	readonly tree: string;
+	readonly repo: string;
+	readonly refs: readonly string[];
+}
+
 export interface RunVerdictInput {
 	readonly cells: readonly CellSources[];
 	/** What each cell is compared with: a kernel of this run (same target), or an earlier run. */
 	readonly baseline: BaselineSource;
+	/** An earlier run of the same matrix: its passes are evidence across kernels too. */
+	readonly earlier?: PreviousRun;
 	readonly knownIssues: readonly KnownIssue[];
-	/** The configured branches of each kernel tree: name (`kvm-x86/next`) → ref in that tree's repo. */
-	readonly branches: (tree: string) => Readonly<Record<string, string>>;
-	readonly linkCacheDir: string;
+	readonly kernelTrees: readonly KernelTree[];
+	/** The configured branches, upstream first: where a fix is said to be merged. */
+	readonly branches: readonly ConfiguredBranch[];
+	readonly cacheRoot: string;
+	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
 }
 
-/**
- * The I/O half of classification: which commits are behind each failing test, which fixes they
- * link to, where those fixes stand for the cell's kernel; then the pure `classify`.
- */
+// A KUT test's sources should come from its build; when they could not, the evidence says so. A
+// selftest is its own .c in every kernel that writes no dependency files (6.1 and older): no note.
+const BASIS_NOTE: Readonly<Record<TestSourceSet["basis"], string | undefined>> = {
+	build: undefined,
+	makefile: "test sources from KUT's Makefile rules (no KUT build to read .d files from)",
+	"image-name": "test sources from the image name only (no KUT build, no Makefile rule)",
+};
+
+/** Each kernel tree's Link: index, brought up to its refs in the cache. */
+export function indexTrees(kernelTrees: readonly KernelTree[], cacheRoot: string): Promise<TreeIndex[]> {
+	const links = cachePaths(cacheRoot).links;
+	return Promise.all(
+		kernelTrees.map(async (t) => ({
+			tree: t.tree,
+			index: await updateLinkIndex(t.repo, t.refs, path.join(links, t.tree)),
+		})),
+	);
+}
+
 export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string, Map<string, Verdict>>> {
-	const indexes = new Map<string, Promise<LinkIndex>>();
-	const indexOf = (tree: string, repo: string) => {
-		let index = indexes.get(tree);
-		if (index === undefined) {
-			index = updateLinkIndex(repo, Object.values(input.branches(tree)), path.join(input.linkCacheDir, tree));
-			indexes.set(tree, index);
+	const trees = await indexTrees(input.kernelTrees, input.cacheRoot);
+
+	const context = { trees, cacheRoot: input.cacheRoot, ...(input.lore === undefined ? {} : { lore: input.lore }) };
+	const linksCache = new Map<string, Promise<{ links: TypedLink[]; sources: TestSourceSet } | undefined>>();
+	const linksOf = (cell: CellSources, result: FinalResult) => {
+		const home = homeOf(cell, result);
+		if (home === undefined) return Promise.resolve(undefined);
+		const key = `${home.repo}\0${home.sha}\0${testKey(result)}`;
+		let found = linksCache.get(key);
+		if (found === undefined) {
+			found = testLinks(home, context).then((t) => ({ links: distinctLinks(t), sources: t.sources }));
+			linksCache.set(key, found);
 		}
-		return index;
+		return found;
 	};
+
+	// Where one fix stands, per kernel and across the configured branches: asked once each.
+	const statusCache = new Map<string, ReturnType<typeof fixStatusIn>>();
+	const statusIn = (fix: FixLink, kernel: KernelPoint) => {
+		const key = `${targetText(fix.target)}\0${kernel.repo}\0${kernel.sha}`;
+		let status = statusCache.get(key);
+		if (status === undefined) {
+			status = fixStatusIn(fix, kernel);
+			statusCache.set(key, status);
+		}
+		return status;
+	};
+	const branchCache = new Map<string, ReturnType<typeof branchesHaving>>();
+	const branchesOf = (fix: FixLink) => {
+		const key = targetText(fix.target);
+		let found = branchCache.get(key);
+		if (found === undefined) {
+			found = branchesHaving(fix, input.branches);
+			branchCache.set(key, found);
+		}
+		return found;
+	};
+
+	const evidenceOf = async (fix: FixLink, kernel: KernelPoint): Promise<FixEvidence> => {
+		const link = targetText(fix.target);
+		if (fix.role === "posted")
+			return {
+				link,
+				subject: fix.subject,
+				status: "posted",
+				in: [],
+				...(fix.date === undefined ? {} : { date: fix.date }),
+			};
+		const status = await statusIn(fix, kernel);
+		const held = await branchesOf(fix);
+		const named = status.kind === "contained" ? status.commit.sha : (held.in[0]?.sha ?? fix.commits[0]?.sha);
+		return {
+			link,
+			subject: fix.subject,
+			matchedBy: fix.matchedBy,
+			...(named === undefined ? {} : { commit: named }),
+			status: status.kind,
+			in: held.in.map((h) => h.branch),
+			...(status.kind === "unknown" ? { reason: status.reason } : {}),
+		};
+	};
+
 	const byCell = new Map(input.cells.map((c) => [c.cell, c]));
-	const baselineOf = (cell: CellSources, key: string) => baselineResult(input.baseline, byCell, cell, key);
-
-	const fixesFor = async (cell: CellSources, result: TestResult): Promise<FixLocation[]> => {
-		if (cell.kernel === undefined) return [];
-		const source =
-			result.suite === "selftests"
-				? cell.selftests === undefined
-					? undefined
-					: {
-							repo: cell.selftests.repo,
-							sha: cell.selftests.sha,
-							files: testSources({ suite: "selftests", id: result.testId }),
-							entry: undefined,
-						}
-				: (() => {
-						const entry = cell.kut?.entries.find((e) => e.name === result.testId);
-						return cell.kut === undefined || entry === undefined
-							? undefined
-							: { repo: cell.kut.repo, sha: cell.kut.sha, files: testSources({ suite: "kut", entry }), entry };
-					})();
-		if (source === undefined) return [];
-		const commits = [
-			...(await commitsTouching(source.repo, source.sha, source.files)),
-			...(source.entry === undefined ? [] : await commitsAddingEntry(source.repo, source.sha, source.entry.name)),
-		];
-		const index = await indexOf(cell.kernel.tree, cell.kernel.repo);
-		const locations: FixLocation[] = [];
-		const seen = new Set<string>();
-		for (const commit of commits) {
-			const deps = fixDependencies(commit);
-			for (const id of deps.messageIds) {
-				if (seen.has(id)) continue;
-				seen.add(id);
-				const where = await locateFix({
-					exclude: commits.map((c) => c.sha),
-					repo: cell.kernel.repo,
-					index,
-					messageId: id,
-					kernel: cell.kernel.sha,
-					branches: input.branches(cell.kernel.tree),
-				});
-				// Only links that are kernel patches are dependencies: an unknown single mail (a bug
-				// report, an lkp mail) is not a fix; an unknown patch of a series was posted, not applied.
-				if (where.kind === "not-applied" && seriesOf(id) === undefined) continue;
-				locations.push(where);
-			}
-			for (const citation of deps.citations) {
-				const found =
-					index.commitByPrefix(citation.sha) ?? index.commit(index.commitsWithSubject(citation.subject)[0] ?? "");
-				if (found === undefined || seen.has(found.sha)) continue;
-				seen.add(found.sha);
-				if (await isAncestor(cell.kernel.repo, found.sha, cell.kernel.sha)) {
-					locations.push({ kind: "contained", commit: found.sha, subject: found.subject });
-				} else {
-					const containedIn: string[] = [];
-					for (const [name, ref] of Object.entries(input.branches(cell.kernel.tree))) {
-						if (await isAncestor(cell.kernel.repo, found.sha, ref)) containedIn.push(name);
-					}
-					locations.push({ kind: "not-contained", commit: found.sha, subject: found.subject, containedIn });
-				}
-			}
-		}
-		return locations;
-	};
-
 	const verdicts = new Map<string, Map<string, Verdict>>();
 	for (const cell of input.cells) {
-		const fixes = new Map<string, FixLocation[]>();
-		for (const result of cell.results) {
-			if (isFailing(result)) fixes.set(testKey(result), await fixesFor(cell, result));
-		}
 		const perTest = new Map<string, Verdict>();
 		for (const result of cell.results) {
+			const key = testKey(result);
+			const failing = isFailing(result);
+			const known = failing && cell.kernel !== undefined ? await linksOf(cell, result) : undefined;
+			const fixLinks = known?.links.filter(isFixLink) ?? [];
+			const fixes =
+				cell.kernel === undefined
+					? []
+					: await Promise.all(fixLinks.map((f) => evidenceOf(f, cell.kernel as KernelPoint)));
+			const missing = fixLinks.filter((_, i) => fixes[i]?.status === "missing" || fixes[i]?.status === "posted");
+			// Which of those another kernel lacks too: one that passed without a fix rules it out.
+			const lacking = async (k: KernelPoint) => {
+				const lacks: string[] = [];
+				for (const f of missing)
+					if (f.role === "posted" || (await statusIn(f, k)).kind === "missing") lacks.push(targetText(f.target));
+				return lacks;
+			};
+			const passes = failing && cell.kernel !== undefined ? await passesOf(cell, cell.kernel, key, input, lacking) : [];
+			let baseline: BaselineResult | undefined = baselineResult(input.baseline, byCell, cell, key);
+			if (baseline?.sha !== undefined && cell.kernel !== undefined && failing) {
+				const point = { ...(pointFor(baseline.kernel, input) ?? cell.kernel), sha: baseline.sha };
+				baseline = { ...baseline, relation: await relate(cell.kernel, point), lacks: await lacking(point) };
+			}
+			const unresolved = (known?.links ?? []).flatMap((l) =>
+				l.role === "unresolved" ? [`linked ${targetText(l.target)}, ${l.note}`] : [],
+			);
+			const basisNote = known === undefined || result.suite !== "kut" ? undefined : BASIS_NOTE[known.sources.basis];
 			const verdict = classify(
 				{
 					cell: cell.cell,
 					kernel: cell.kernelId,
 					result,
+					...(cell.kernel === undefined ? {} : { sha: cell.kernel.sha }),
 					...(result.earlier === undefined ? {} : { attempts: result.earlier.map((r) => r.status) }),
 				},
 				{
 					knownIssues: input.knownIssues,
-					fixes: (_c, key) => fixes.get(key) ?? [],
-					baseline: (_c, key) => baselineOf(cell, key),
+					fixes: () => fixes,
+					unresolved: () => (basisNote === undefined ? unresolved : [...unresolved, basisNote]),
+					passes: () => passes,
+					baseline: () => baseline,
 				},
 			);
-			if (verdict !== undefined) perTest.set(testKey(result), verdict);
+			if (verdict !== undefined) perTest.set(key, verdict);
 		}
 		verdicts.set(cell.cell, perTest);
 	}
 	return verdicts;
+}
+
+/** Where a cell's test lives, if the cell knows. */
+function homeOf(cell: CellSources, result: FinalResult): TestHome | undefined {
+	if (result.suite === "selftests")
+		return cell.selftests === undefined ? undefined : { suite: "selftests", ...cell.selftests, id: result.testId };
+	const entry = cell.kut?.entries.find((e) => e.name === result.testId);
+	return cell.kut === undefined || entry === undefined
+		? undefined
+		: { suite: "kut", repo: cell.kut.repo, sha: cell.kut.sha, entry };
+}
+
+/** A kernel id's tree and repository, from a cell of this run that runs it. */
+function pointFor(kernelId: string, input: RunVerdictInput): KernelPoint | undefined {
+	return input.cells.find((c) => c.kernelId === kernelId && c.kernel !== undefined)?.kernel;
+}
+
+/** The other kernels, same target, this run or the earlier one, on which the test passed. */
+async function passesOf(
+	cell: CellSources,
+	kernel: KernelPoint,
+	key: string,
+	input: RunVerdictInput,
+	lacking: (k: KernelPoint) => Promise<string[]>,
+): Promise<Pass[]> {
+	const candidates: { kernel: string; point: KernelPoint; run?: string }[] = [];
+	for (const other of input.cells) {
+		if (other.cell === cell.cell || other.target !== cell.target || other.kernel === undefined) continue;
+		if (other.results.some((r) => testKey(r) === key && r.status === "pass"))
+			candidates.push({ kernel: other.kernelId, point: other.kernel });
+	}
+	for (const other of input.earlier?.cells ?? []) {
+		const point = pointFor(other.kernel.id, input);
+		if (point === undefined || other.kernel.sha === undefined || !other.id.endsWith(`/${cell.target}`)) continue;
+		if (other.results.some((r) => testKey(r) === key && r.status === "pass"))
+			candidates.push({
+				kernel: other.kernel.id,
+				point: { ...point, sha: other.kernel.sha },
+				...(input.earlier === undefined ? {} : { run: input.earlier.runId }),
+			});
+	}
+	const passes: Pass[] = [];
+	for (const c of candidates) {
+		const relation = await relate(kernel, c.point);
+		const passing: PassingKernel = {
+			kernel: c.kernel,
+			sha: c.point.sha,
+			relation,
+			...(c.run === undefined ? {} : { run: c.run }),
+		};
+		passes.push({ ...passing, lacks: await lacking(c.point) });
+	}
+	return passes;
 }

@@ -2,14 +2,16 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { type FinalResult, testKey } from "../events/attempts.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
+import type { ConfiguredBranch } from "../links/fix-status.js";
+import { createLoreClient, type LoreAnswer } from "../links/lore.js";
 import type { Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
 import { repositoryFor } from "../sources/git.js";
-import { type BaselineSource, baselineFor } from "./baseline.js";
+import { type BaselineSource, baselineFor, earlierRun, type PreviousRun } from "./baseline.js";
 import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
-import { type CellSources, verdictsForRun } from "./for-run.js";
+import { type CellSources, type KernelTree, verdictsForRun } from "./for-run.js";
 import { loadKnownIssuesOf } from "./known-issues.js";
 
 /** The parts of plan.json verdicts need: every ref's commit, each cell's kernel and test jobs. */
@@ -35,7 +37,10 @@ export interface PlanVerdictInput {
 	readonly knownIssues: readonly KnownIssue[];
 	/** The local repository of a tree (a mirror or the user's own clone). */
 	readonly repoOf: (tree: string) => string | Promise<string>;
-	readonly linkCacheDir: string;
+	readonly cacheRoot: string;
+	/** An earlier run of the same matrix, whose passes are evidence across kernels. */
+	readonly earlier?: PreviousRun;
+	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
 }
 
 /**
@@ -80,19 +85,56 @@ export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<str
 			results: input.results.get(planned.id) ?? [],
 		});
 	}
+	const { kernelTrees, branches } = await kernelTreesOf(matrix, plan.resolved, input.repoOf);
 	return verdictsForRun({
 		cells,
 		baseline: input.baseline,
 		knownIssues: input.knownIssues,
-		// The configured branches of a tree: every ref of it the run resolved.
-		branches: (tree) =>
-			Object.fromEntries(
-				Object.keys(plan.resolved)
-					.filter((k) => k.startsWith(`${tree}@`))
-					.map((k) => [k, k.slice(tree.length + 1)]),
-			),
-		linkCacheDir: input.linkCacheDir,
+		kernelTrees,
+		branches,
+		cacheRoot: input.cacheRoot,
+		...(input.earlier === undefined ? {} : { earlier: input.earlier }),
+		...(input.lore === undefined ? {} : { lore: input.lore }),
 	});
+}
+
+/**
+ * The trees fixes are looked for in (every tree a kernel or the selftests come from) and their
+ * configured branches, upstream first as the matrix lists them: every ref of those trees the run
+ * resolved, at the commit it resolved to.
+ */
+export async function kernelTreesOf(
+	matrix: Matrix,
+	resolved: Readonly<Record<string, string>>,
+	repoOf: (tree: string) => string | Promise<string>,
+): Promise<{ kernelTrees: KernelTree[]; branches: ConfiguredBranch[] }> {
+	const names: string[] = [];
+	for (const k of matrix.kernels) {
+		const ref = k.kind === "source" ? { tree: k.tree } : k.source;
+		if (ref !== undefined && !names.includes(ref.tree)) names.push(ref.tree);
+	}
+	const st = matrix.suites.selftests?.source;
+	if (st?.kind === "tree" && !names.includes(st.tree)) names.push(st.tree);
+	const kernelTrees: KernelTree[] = [];
+	const branches: ConfiguredBranch[] = [];
+	for (const tree of names) {
+		const repo = await repoOf(tree);
+		const refs = Object.entries(resolved).filter(([k]) => k.startsWith(`${tree}@`));
+		kernelTrees.push({ tree, repo, refs: refs.map(([, sha]) => sha) });
+		for (const [name, sha] of refs) branches.push({ name, tree, repo, ref: sha });
+	}
+	return { kernelTrees, branches };
+}
+
+/** `{ [key]: value }`, or nothing when the value is absent (exact optional properties). */
+export const optional = <K extends string, V>(key: K, value: V | undefined) =>
+	(value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+
+/** Lore look-ups when a base URL is given (matrix `lore:` or `--lore`); off otherwise. */
+export function loreFor(base: string | undefined, cacheRoot: string) {
+	if (base === undefined) return undefined;
+	const client = createLoreClient({ base, cacheDir: cachePaths(cacheRoot).lore });
+	return (messageId: string) => client.lookUp(messageId);
 }
 
 type StoredResult = FinalResult & { verdict?: Verdict; explanation?: string };
@@ -112,7 +154,12 @@ export async function runMatrixFile(runDir: string): Promise<string> {
  * results.json: every result) and the trees' current histories: a fix merged since, or a new
  * known-issues entry, changes the verdicts without running anything. Rewrites results.json.
  */
-export async function reclassifyRun(runDir: string, matrix: Matrix, cacheRoot: string) {
+export async function reclassifyRun(
+	runDir: string,
+	matrix: Matrix,
+	cacheRoot: string,
+	options: { readonly lore?: string } = {},
+) {
 	const plan = JSON.parse(await readFile(path.join(runDir, "plan.json"), "utf8")) as PlanFile;
 	const resultsPath = path.join(runDir, "results.json");
 	const results = JSON.parse(await readFile(resultsPath, "utf8")) as ResultsFile;
@@ -123,13 +170,15 @@ export async function reclassifyRun(runDir: string, matrix: Matrix, cacheRoot: s
 		plan,
 		results: new Map(results.cells.map((c) => [c.id, c.results.map(strip)] as const)),
 		baseline: baselineFor(matrix, runDir, results.started),
+		...optional("earlier", earlierRun(matrix, runDir, results.started)),
+		...optional("lore", loreFor(options.lore ?? matrix.lore, cacheRoot)),
 		knownIssues: await loadKnownIssuesOf(matrix),
 		repoOf: (tree) => {
 			const source = matrix.trees.get(tree);
 			if (source === undefined) throw new Error(`the matrix has no tree ${tree}`);
 			return repositoryFor(source, cache.mirrors);
 		},
-		linkCacheDir: path.join(cache.root, "links"),
+		cacheRoot,
 	});
 	for (const stored of results.cells) {
 		const perTest = verdicts.get(stored.id);

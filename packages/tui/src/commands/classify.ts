@@ -1,15 +1,46 @@
 import path from "node:path";
-import { cacheRoot, reclassifyRun, runMatrixFile } from "@kvm-matrix/orchestrator";
+import {
+	cacheRoot,
+	classifyForeignResults,
+	ForeignResultsError,
+	reclassifyRun,
+	runMatrixFile,
+	SourceError,
+} from "@kvm-matrix/orchestrator";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { loadOrReport } from "./load.js";
 
-/** `kvm-matrix classify RUN_DIR [--matrix FILE]`: verdicts again, from the run directory, running nothing. */
+export interface ClassifyOptions {
+	readonly matrix?: string;
+	readonly results: readonly string[];
+	readonly json: boolean;
+	readonly lore?: string;
+}
+
+const firstLine = (error: unknown) => (error instanceof Error ? error.message.split("\n")[0] : String(error));
+
+/**
+ * `kvm-matrix classify RUN_DIR [--matrix FILE]`: verdicts again, from the run directory; or
+ * `kvm-matrix classify --results KERNEL=FILE ... --matrix FILE [--json]`: verdicts for results
+ * produced elsewhere. Running nothing either way.
+ */
 export async function classifyCommand(
-	runDir: string,
-	options: { readonly matrix?: string },
+	runDir: string | undefined,
+	options: ClassifyOptions,
 	io: CliIo,
 ): Promise<ExitCode> {
+	if (options.results.length > 0) {
+		if (runDir !== undefined) {
+			io.stderr("kvm-matrix classify: give a run directory or --results, not both\n");
+			return EXIT.usage;
+		}
+		return classifyResults(options, io);
+	}
+	if (runDir === undefined) {
+		io.stderr("kvm-matrix classify: give a run directory, or --results KERNEL=FILE with --matrix FILE\n");
+		return EXIT.usage;
+	}
 	const dir = path.resolve(io.cwd, runDir);
 	let matrixFile: string;
 	try {
@@ -21,7 +52,31 @@ export async function classifyCommand(
 	const matrix = await loadOrReport(matrixFile, io);
 	if (matrix === undefined) return EXIT.usage;
 	try {
-		const { resultsPath, cells } = await reclassifyRun(dir, matrix, cacheRoot(io.env));
+		const { resultsPath, cells } = await reclassifyRun(
+			dir,
+			matrix,
+			cacheRoot(io.env),
+			options.lore === undefined ? {} : { lore: options.lore },
+		);
+		if (options.json) {
+			const results = cells.flatMap((cell) =>
+				cell.results.flatMap((r) =>
+					r.verdict === undefined
+						? []
+						: [
+								{
+									cell: cell.id,
+									test: `${r.suite}:${r.testId}`,
+									status: r.status,
+									verdict: r.verdict.verdict,
+									evidence: r.explanation,
+								},
+							],
+				),
+			);
+			io.stdout(`${JSON.stringify({ results }, null, 2)}\n`);
+			return EXIT.ok;
+		}
 		for (const cell of cells) {
 			const explained = cell.results.filter((r) => r.explanation !== undefined);
 			io.stdout(`${cell.id}: ${explained.length === 0 ? "no failures" : `${explained.length} to explain`}\n`);
@@ -31,7 +86,53 @@ export async function classifyCommand(
 		io.stdout(`results: ${resultsPath}\n`);
 		return EXIT.ok;
 	} catch (error) {
-		io.stderr(`kvm-matrix classify: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}\n`);
+		io.stderr(`kvm-matrix classify: ${firstLine(error)}\n`);
 		return EXIT.usage;
+	}
+}
+
+/** `--results KERNEL=FILE ...`: one line per failure, `KERNEL TEST VERDICT: evidence`, or JSON. */
+async function classifyResults(options: ClassifyOptions, io: CliIo): Promise<ExitCode> {
+	if (options.matrix === undefined) {
+		io.stderr("kvm-matrix classify: --results needs --matrix FILE (the trees to look fixes up in)\n");
+		return EXIT.usage;
+	}
+	const given: { kernel: string; file: string }[] = [];
+	for (const spec of options.results) {
+		const eq = spec.indexOf("=");
+		if (eq <= 0 || eq === spec.length - 1) {
+			io.stderr(`kvm-matrix classify: --results ${spec}: expected KERNEL=FILE (e.g. kvm@master=run_tests.out)\n`);
+			return EXIT.usage;
+		}
+		given.push({ kernel: spec.slice(0, eq), file: path.resolve(io.cwd, spec.slice(eq + 1)) });
+	}
+	const matrix = await loadOrReport(options.matrix, io);
+	if (matrix === undefined) return EXIT.usage;
+	try {
+		const results = await classifyForeignResults({
+			matrix,
+			results: given,
+			cacheRoot: cacheRoot(io.env),
+			...(options.lore === undefined ? {} : { lore: options.lore }),
+		});
+		if (options.json) {
+			io.stdout(`${JSON.stringify({ results }, null, 2)}\n`);
+		} else if (results.length === 0) {
+			io.stdout("no failures\n");
+		} else {
+			const kw = Math.max(...results.map((r) => r.kernel.length));
+			const tw = Math.max(...results.map((r) => r.test.length));
+			for (const r of results)
+				io.stdout(
+					`${r.kernel.padEnd(kw)}  ${r.test.padEnd(tw)}  ${r.verdict}${r.evidence === "" ? "" : `: ${r.evidence}`}\n`,
+				);
+		}
+		return results.some((r) => r.verdict === "regression") ? EXIT.testFailures : EXIT.ok;
+	} catch (error) {
+		if (error instanceof ForeignResultsError || error instanceof SourceError) {
+			io.stderr(`kvm-matrix classify: ${error.message}\n`);
+			return EXIT.usage;
+		}
+		throw error;
 	}
 }

@@ -29,6 +29,7 @@ export interface RunCommandOptions {
 	readonly json?: string;
 	readonly only?: string;
 	readonly verbose: boolean;
+	readonly lore?: string;
 }
 
 function summaryLines(summary: RunSummary): string[] {
@@ -116,6 +117,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 			commands,
 			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
 			...(options.only === undefined ? {} : { only: options.only }),
+			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
 		if (tui !== undefined) {
 			await tui.done;

@@ -1,0 +1,55 @@
+/**
+ * Git's answers about history that verdicts rest on: whether a commit is in a kernel, how many
+ * commits lie between two kernels, where two branches diverged. A git failure is never read as
+ * "no": `merge-base --is-ancestor` exits 1 for "not an ancestor" and 128 for a missing object or
+ * a broken repository, and only the first is an answer.
+ */
+import { CommandError, capture } from "../proc/run.js";
+
+/** Git could not answer (a commit missing from the repository, a broken mirror). */
+export class GitFactError extends Error {
+	override readonly name = "GitFactError";
+}
+
+const fail = (what: string, error: unknown): never => {
+	const reason = error instanceof Error ? error.message : String(error);
+	throw new GitFactError(`could not tell ${what}: ${reason}`);
+};
+
+/** Whether `sha` is in the history of `ref`; throws GitFactError when git cannot say. */
+export async function isAncestor(repo: string, sha: string, ref: string): Promise<boolean> {
+	try {
+		await capture("git", ["-C", repo, "merge-base", "--is-ancestor", sha, ref]);
+		return true;
+	} catch (error) {
+		if (error instanceof CommandError && error.exitCode === 1) return false;
+		return fail(`whether ${ref.slice(0, 12)} contains ${sha.slice(0, 12)}`, error);
+	}
+}
+
+/** The number of commits in `from..to`. */
+export async function commitCount(repo: string, from: string, to: string): Promise<number> {
+	try {
+		return Number(await capture("git", ["-C", repo, "rev-list", "--count", `${from}..${to}`]));
+	} catch (error) {
+		return fail(`how many commits ${from.slice(0, 12)}..${to.slice(0, 12)} holds`, error);
+	}
+}
+
+/** Where two commits' histories meet; undefined when they share none. */
+export async function mergeBase(repo: string, a: string, b: string): Promise<string | undefined> {
+	try {
+		return await capture("git", ["-C", repo, "merge-base", a, b]);
+	} catch (error) {
+		if (error instanceof CommandError && error.exitCode === 1) return undefined;
+		return fail(`where ${a.slice(0, 12)} and ${b.slice(0, 12)} diverged`, error);
+	}
+}
+
+/** Whether the repository has this commit at all (a sha from another tree may not be in it). */
+export async function hasCommit(repo: string, sha: string): Promise<boolean> {
+	return capture("git", ["-C", repo, "cat-file", "-e", `${sha}^{commit}`]).then(
+		() => true,
+		() => false,
+	);
+}

@@ -1,0 +1,85 @@
+/**
+ * The commits behind one test and what each of their links is: the test's sources as its build
+ * says (KUT's Makefile rules and dependency files, the selftests' build), the commits of the test
+ * tree that touched them or added the test's cfg entry, and every link of those commits typed.
+ * Shared by the verdicts of a run and by `explain`.
+ */
+
+import { kutBuildDir, kutSources } from "../kut/sources.js";
+import type { KutEntry } from "../kut/unittests-cfg.js";
+import type { IndexedCommit } from "../links/index.js";
+import type { LoreAnswer } from "../links/lore.js";
+import { commitsAddingEntry, commitsTouching } from "../links/test-commits.js";
+import type { TestSourceSet } from "../links/test-sources.js";
+import { type TreeIndex, type TypedLink, targetText, typeLinks } from "../links/typing.js";
+import { cachePaths } from "../paths/cache.js";
+import { cachedSelftests } from "../selftests/build.js";
+import { selftestSources } from "../selftests/sources.js";
+
+/** Where a test lives: a KUT cfg entry at a KUT commit, or a selftest at a kernel commit. */
+export type TestHome =
+	| { readonly suite: "kut"; readonly repo: string; readonly sha: string; readonly entry: KutEntry }
+	| { readonly suite: "selftests"; readonly repo: string; readonly sha: string; readonly id: string };
+
+export interface TestLinks {
+	readonly sources: TestSourceSet;
+	/** Newest first, each commit once, with its links in the order it gives them. */
+	readonly commits: readonly { readonly commit: IndexedCommit; readonly links: readonly TypedLink[] }[];
+}
+
+export interface LinkContext {
+	readonly trees: readonly TreeIndex[];
+	readonly cacheRoot: string;
+	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
+}
+
+export async function testLinks(home: TestHome, ctx: LinkContext): Promise<TestLinks> {
+	let sources: TestSourceSet;
+	let commits: IndexedCommit[];
+	if (home.suite === "selftests") {
+		const built = await cachedSelftests(cachePaths(ctx.cacheRoot), home.sha);
+		sources = await selftestSources({
+			repo: home.repo,
+			sha: home.sha,
+			id: home.id,
+			...(built === undefined ? {} : { outputDir: built.outputDir }),
+		});
+		commits = await commitsTouching(home.repo, home.sha, sources.files);
+	} else {
+		const buildDir = kutBuildDir(ctx.cacheRoot, home.sha);
+		sources = await kutSources({
+			repo: home.repo,
+			sha: home.sha,
+			entry: home.entry,
+			...(buildDir === undefined ? {} : { buildDir }),
+		});
+		commits = [
+			...(await commitsTouching(home.repo, home.sha, sources.files)),
+			...(await commitsAddingEntry(home.repo, home.sha, home.entry.name)),
+		];
+	}
+	const unique = [...new Map(commits.map((c) => [c.sha, c])).values()];
+	const typing = {
+		trees: ctx.trees,
+		testCommits: new Set(unique.map((c) => c.sha)),
+		...(ctx.lore === undefined ? {} : { lore: ctx.lore }),
+	};
+	const typed = [];
+	for (const commit of unique) typed.push({ commit, links: await typeLinks(commit, typing) });
+	return { sources, commits: typed };
+}
+
+/** Every link of every commit once, in order (a link two commits give is one dependency). */
+export function distinctLinks(links: TestLinks): TypedLink[] {
+	const seen = new Set<string>();
+	const out: TypedLink[] = [];
+	for (const { links: own } of links.commits) {
+		for (const link of own) {
+			const key = `${link.role}\0${targetText(link.target)}`;
+			if (seen.has(key)) continue;
+			seen.add(key);
+			out.push(link);
+		}
+	}
+	return out;
+}
