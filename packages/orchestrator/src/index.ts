@@ -22,7 +22,7 @@ export {
 	testsForFiles,
 } from "./kut/sources.js";
 export { LinkIndex, loadLinkIndex, updateLinkStore } from "./links/index.js";
-export { createLoreClient, type LoreAnswer, type LoreClient, type LoreClientOptions } from "./links/lore.js";
+export { createLoreClient, inboxUrl, type LoreAnswer, type LoreClient, type LoreClientOptions } from "./links/lore.js";
 export { type LoreMessage, parseMbox, parseMessage } from "./links/mail.js";
 export {
 	describePosting,

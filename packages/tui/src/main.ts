@@ -1,7 +1,7 @@
 import os from "node:os";
 import path from "node:path";
-import { ensureDemoTree } from "@kvm-matrix/orchestrator";
-import { Command, CommanderError } from "commander";
+import { ensureDemoTree, inboxUrl } from "@kvm-matrix/orchestrator";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
@@ -46,6 +46,13 @@ const output = (io: CliIo) => ({
 	outputError: (message: string, write: (text: string) => void) => write(usageLine(message)),
 });
 
+/** `--lore URL`: refused at once when it is not an http(s) URL, as a matrix's `lore:` is. */
+function loreUrl(value: string): string {
+	const url = inboxUrl(value);
+	if (!url.ok) throw new InvalidArgumentError(url.error);
+	return value;
+}
+
 function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 	const program = new Command("kvm-matrix")
 		.description(
@@ -85,7 +92,11 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option("--json <file>", "also write the run summary as JSON to FILE")
 		.option("--only <glob>", "run only the cells whose id matches (e.g. 'kvm@*/default')")
 		.option("-v, --verbose", "also print build output and guest consoles", false)
-		.option("--lore <url>", "look links no configured tree has up on this public-inbox (overrides the matrix's lore)")
+		.option(
+			"--lore <url>",
+			"look links no configured tree has up on this public-inbox (overrides the matrix's lore)",
+			loreUrl,
+		)
 		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
 
 	const collectResults = (value: string, previous: string[]) => [...previous, value];
@@ -106,6 +117,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option(
 			"--lore <url>",
 			"look links no configured tree has up on this public-inbox (e.g. https://lore.kernel.org/all)",
+			loreUrl,
 		)
 		.addHelpText(
 			"after",
@@ -125,7 +137,7 @@ Examples:
 		.argument("<test>", "SUITE:TEST, e.g. selftests:x86_64/cpuid_test or kut:vmx")
 		.requiredOption("--matrix <file>", "the matrix whose trees and branches to look in")
 		.option("--all", "also show every commit that touched the test, with each of its links typed", false)
-		.option("--lore <url>", "look links no configured tree has up on this public-inbox")
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
 		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string }) =>
 			setExit(await explainCommand(test, options, io)),
 		);
