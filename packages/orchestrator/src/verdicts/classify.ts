@@ -173,8 +173,9 @@ export function classify(item: Classifiable, knowledge: Knowledge): Verdict | un
 	if (ancestor !== undefined) return { verdict: "regression", evidence: { passed: ancestor, ...here, notes } };
 	if (baseline?.status === "pass") return { verdict: "regression", evidence: { passed: baseline, ...here, notes } };
 	if (baseline !== undefined) return { verdict: "still-failing", evidence: { baseline, notes } };
-	for (const p of passes) notes.push(`passes on ${where(p)}${rangeText(p.relation, p.sha, item.sha)}`);
-	return { verdict: "new-failure", evidence: { notes } };
+	// Passes on kernels that neither contain nor descend from this one: evidence, not a verdict.
+	const diverged = passes.map((p) => `passes on ${where(p)}${rangeText(p.relation, p.sha, item.sha)}`);
+	return { verdict: "new-failure", evidence: { notes: [...diverged, ...notes] } };
 }
 
 const fixName = (f: FixEvidence) =>
