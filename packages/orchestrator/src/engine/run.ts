@@ -698,12 +698,14 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	let verdicts = new Map<string, Map<string, Verdict>>();
 	if (outcome === "completed") {
 		try {
+			// Read once: the baseline of `previous-run`, and evidence across kernels either way.
+			const earlier = earlierRun(matrix, runDir.dir, started.toISOString());
 			verdicts = await verdictsFromPlan({
 				matrix,
 				plan: planFile,
 				results: new Map(cells.map((c) => [c.id, collapseAttempts(finals.get(c.id)?.context.results ?? [])])),
-				baseline: baselineFor(matrix, runDir.dir, started.toISOString()),
-				...optional("earlier", earlierRun(matrix, runDir.dir, started.toISOString())),
+				baseline: baselineFor(matrix, earlier),
+				...optional("earlier", earlier),
 				...optional("lore", loreFor(options.lore ?? matrix.lore, cache.root)),
 				knownIssues,
 				repoOf,

@@ -104,10 +104,9 @@ export function earlierRun(matrix: Matrix, runDir: string, started: string): Pre
 	return findPreviousRun(path.dirname(path.resolve(runDir)), matrix.name, started, runDir);
 }
 
-/** The baseline a matrix asks for; for `previous-run`, the newest earlier run next to `runDir`. */
-export function baselineFor(matrix: Matrix, runDir: string, started: string): BaselineSource {
+/** The baseline a matrix asks for; for `previous-run`, `earlier` (see `earlierRun`). */
+export function baselineFor(matrix: Matrix, earlier: PreviousRun | undefined): BaselineSource {
 	if (matrix.baseline === undefined) return { kind: "none" };
 	if (matrix.baseline.kind === "kernel") return { kind: "kernel", kernelId: matrix.baseline.kernelId };
-	const run = earlierRun(matrix, runDir, started);
-	return run === undefined ? { kind: "previous-run" } : { kind: "previous-run", run };
+	return earlier === undefined ? { kind: "previous-run" } : { kind: "previous-run", run: earlier };
 }

@@ -165,12 +165,13 @@ export async function reclassifyRun(
 	const results = JSON.parse(await readFile(resultsPath, "utf8")) as ResultsFile;
 	const cache = cachePaths(cacheRoot);
 	const strip = ({ verdict: _v, explanation: _e, ...r }: StoredResult): FinalResult => r;
+	const earlier = earlierRun(matrix, runDir, results.started);
 	const verdicts = await verdictsFromPlan({
 		matrix,
 		plan,
 		results: new Map(results.cells.map((c) => [c.id, c.results.map(strip)] as const)),
-		baseline: baselineFor(matrix, runDir, results.started),
-		...optional("earlier", earlierRun(matrix, runDir, results.started)),
+		baseline: baselineFor(matrix, earlier),
+		...optional("earlier", earlier),
 		...optional("lore", loreFor(options.lore ?? matrix.lore, cacheRoot)),
 		knownIssues: await loadKnownIssuesOf(matrix),
 		repoOf: (tree) => {
