@@ -9,24 +9,10 @@ import { execa } from "execa";
 import { isFailingStatus } from "../packages/orchestrator/src/events/attempts.js";
 import type { TestStatus } from "../packages/orchestrator/src/events/types.js";
 import { parseStatusLine } from "../packages/orchestrator/src/kut/output.js";
-import {
-	type ForeignRead,
-	type ForeignResults,
-	parseForeignResults,
-	readForeignResults,
-} from "../packages/orchestrator/src/results/foreign.js";
+import { parseForeignResults, readForeignResults } from "../packages/orchestrator/src/results/foreign.js";
+import { ok, statuses } from "./support/foreign-read.js";
 import { LINUX_SOURCE, realKselftestTap } from "./support/kselftest-runner.js";
 import { kutFixture } from "./support/kut-fixture.js";
-
-function ok(t: { fail: (m: string) => void }, read: ForeignRead): ForeignResults {
-	if ("error" in read) {
-		t.fail(read.error);
-		throw new Error(read.error);
-	}
-	return read;
-}
-const statuses = (read: ForeignResults) =>
-	Object.fromEntries(read.results.map((r) => [r.testId, [r.status, r.detail ?? ""]] as const));
 
 // The fixture's tests that run (and so print checks) under ACCEL=tcg without -a.
 const RAN: Record<string, readonly [TestStatus, string]> = {

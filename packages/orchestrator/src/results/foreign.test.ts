@@ -2,26 +2,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import {
-	type ForeignRead,
-	type ForeignResults,
-	parseForeignResults,
-	parseKutLogDir,
-	readForeignResults,
-} from "./foreign.js";
+import { ok, statuses } from "../../../../test/support/foreign-read.js";
+import { parseForeignResults, parseKutLogDir, readForeignResults } from "./foreign.js";
 
 const ESC = String.fromCharCode(27);
 const colour = (code: number, word: string) => `${ESC}[${code}m${word}${ESC}[0m`;
-
-function ok(t: { fail: (m: string) => void }, read: ForeignRead): ForeignResults {
-	if ("error" in read) {
-		t.fail(read.error);
-		throw new Error(read.error);
-	}
-	return read;
-}
-const statuses = (read: ForeignResults) =>
-	Object.fromEntries(read.results.map((r) => [r.testId, [r.status, r.detail ?? ""]] as const));
 
 // run_tests.sh as scripts/runtime.bash's print_result writes it: colour around the word, counts or
 // a reason in parentheses, a bare name when the test died before its SUMMARY.
