@@ -1,10 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { KernelConfig } from "../matrix/types.js";
-import { copyAtomically } from "../paths/atomic.js";
+import { copyAtomically, writeAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
+import { withLock } from "../paths/lock.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
 import { droppedOptions, hashText, makeConfig } from "./kconfig.js";
 import { KVM_TEST_FRAGMENT } from "./kvm-test-fragment.js";
@@ -17,18 +18,94 @@ export interface BuildInput {
 	/** make's -j; all CPUs by default. */
 	readonly jobs?: number;
 	readonly signal?: AbortSignal;
+	/**
+	 * The longest this process may spend building (from when it holds the build's lock, so waiting
+	 * for another kvm-matrix building the same thing does not count): make and everything it started
+	 * is killed, and the build fails with `BuildTimeoutError`. No limit when omitted.
+	 */
+	readonly timeoutMs?: number | undefined;
 	readonly onLine?: (line: string) => void;
+	/** Called once when another kvm-matrix is building the same thing, with a line to show while this one waits. */
+	readonly onWait?: ((line: string) => void) | undefined;
 }
 
 /** A build that failed: the first compiler error lines are the evidence for an `infra` result. */
 export class BuildFailedError extends Error {
-	override readonly name = "BuildFailedError";
+	override readonly name: string = "BuildFailedError";
 	constructor(
 		message: string,
 		readonly errors: readonly string[],
 	) {
 		super(message);
 	}
+}
+
+/**
+ * A build that was still running at its time limit and was killed. A `BuildFailedError` (what
+ * failed is the build), whose evidence is the last lines the build printed: what it was doing.
+ */
+export class BuildTimeoutError extends BuildFailedError {
+	override readonly name: string = "BuildTimeoutError";
+	constructor(
+		/** `kernel build`, `selftests build`, `kvm-unit-tests build`. */
+		readonly what: string,
+		readonly timeoutMs: number,
+		lastLines: readonly string[],
+	) {
+		super(`${what} exceeded its ${formatLimit(timeoutMs)} timeout`, lastLines);
+	}
+}
+
+/** 4 h, 90 min, 2 s: a limit as a person would say it. */
+export function formatLimit(ms: number): string {
+	if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000} h`;
+	if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000} min`;
+	if (ms >= 1_000) return `${Math.round(ms / 100) / 10} s`;
+	return `${ms} ms`;
+}
+
+/** A build's time limit while it runs (see `buildDeadline`). */
+export interface BuildDeadline {
+	/** For every command of the build: aborts at the deadline or with the caller's signal. */
+	readonly signal: AbortSignal;
+	/** The caller's onLine, keeping the last lines as a timeout's evidence. */
+	readonly onLine: (line: string) => void;
+	/** What the build throws for what its commands threw: a `BuildTimeoutError` when the deadline stopped them. */
+	readonly failure: (error: unknown) => unknown;
+	/** Stops the clock; call when the build ends, however it ends. */
+	readonly dispose: () => void;
+}
+
+/**
+ * A build's time limit, as a signal for the commands it runs: it aborts at the deadline or when
+ * `signal` does. `failure` turns what those commands threw into what the build throws: a
+ * `BuildTimeoutError` when the deadline, not the caller, stopped them.
+ */
+export function buildDeadline(
+	what: string,
+	options: {
+		readonly signal: AbortSignal;
+		readonly timeoutMs?: number | undefined;
+		readonly onLine?: ((line: string) => void) | undefined;
+	},
+): BuildDeadline {
+	const expired = new AbortController();
+	const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => expired.abort(), options.timeoutMs);
+	const tail: string[] = [];
+	return {
+		signal: AbortSignal.any([options.signal, expired.signal]),
+		onLine: (line: string) => {
+			options.onLine?.(line);
+			if (line.trim() === "") return;
+			tail.push(line);
+			if (tail.length > 5) tail.shift();
+		},
+		failure: (error: unknown): unknown =>
+			expired.signal.aborted && !options.signal.aborted && options.timeoutMs !== undefined
+				? new BuildTimeoutError(what, options.timeoutMs, tail)
+				: error,
+		dispose: () => clearTimeout(timer),
+	};
 }
 
 export interface KernelBuild {
@@ -67,6 +144,11 @@ const hasCcache = async () =>
  * Builds a bzImage for (worktree at sha, config). The config is made first, so the cache key is
  * the final .config (after olddefconfig and the fragments) plus the commit and the compiler: a
  * hit skips make entirely. A miss builds out of tree (`O=`) and stores the image.
+ *
+ * Safe for several kvm-matrix processes on one cache: the output directory is used by one process
+ * at a time (its lock), and so is each cache key, so the second process to want a build waits for
+ * the first and then finds it in the cache. The output directory is never deleted: one left by a
+ * killed build is built on, which kbuild supports (it rebuilds what its .cmd files do not vouch for).
  */
 export async function buildKernel(
 	options: BuildInput & {
@@ -75,10 +157,10 @@ export async function buildKernel(
 	},
 ): Promise<KernelBuild> {
 	const started = performance.now();
+	const ms = () => Math.round(performance.now() - started);
 	const configId = hashText(JSON.stringify(options.config)).slice(0, 12);
-	const out = path.join(options.cache.builds, "out", `${options.sha.slice(0, 12)}-${configId}`);
-	await mkdir(out, { recursive: true });
-	const common = { signal: options.signal, onLine: options.onLine };
+	const outName = `${options.sha.slice(0, 12)}-${configId}`;
+	const out = path.join(options.cache.builds, "out", outName);
 	// The inputs that decide the final .config; if they were built before, skip even the config
 	// steps (a few seconds of make each), which is what keeps a warm run near zero.
 	const compiler = await compilerId();
@@ -91,20 +173,61 @@ export async function buildKernel(
 		[options.sha, JSON.stringify(options.config), ...inputs, KVM_TEST_FRAGMENT, compiler].join("\n"),
 	).slice(0, 24);
 	const byInput = path.join(options.cache.builds, "by-input", inputKey);
-	const known = await readFile(byInput, "utf8").then(
-		(t) => JSON.parse(t) as { key: string; configHash: string; dropped: string[] },
-		() => undefined,
-	);
-	if (known !== undefined && existsSync(path.join(options.cache.builds, known.key, "bzImage"))) {
+	const knownBuild = async (): Promise<KernelBuild | undefined> => {
+		const known = await readFile(byInput, "utf8").then(
+			(t) => JSON.parse(t) as { key: string; configHash: string; dropped: string[] },
+			() => undefined,
+		);
+		if (known === undefined || !existsSync(path.join(options.cache.builds, known.key, "bzImage"))) return undefined;
 		return {
 			image: path.join(options.cache.builds, known.key, "bzImage"),
 			cacheHit: true,
 			key: known.key,
 			configHash: known.configHash,
-			durationMs: Math.round(performance.now() - started),
+			durationMs: ms(),
 			dropped: known.dropped,
 		};
-	}
+	};
+	// Without a lock first: a warm run's every kernel is a hit, and must not queue behind a build.
+	const hit = await knownBuild();
+	if (hit !== undefined) return hit;
+	return withLock(
+		out,
+		async (held) => {
+			// Another process may have built it while this one waited for the lock.
+			const built = await knownBuild();
+			if (built !== undefined) return built;
+			const deadline = buildDeadline("kernel build", {
+				signal: held,
+				timeoutMs: options.timeoutMs,
+				onLine: options.onLine,
+			});
+			try {
+				return await configureAndMake(options, { out, compiler, byInput, ms, deadline });
+			} catch (error) {
+				throw deadline.failure(error);
+			} finally {
+				deadline.dispose();
+			}
+		},
+		{ signal: options.signal, onWait: options.onWait, what: `kernel build ${outName}` },
+	);
+}
+
+/** The part of a kernel build that needs the output directory's lock: config, make, store. */
+async function configureAndMake(
+	options: Parameters<typeof buildKernel>[0],
+	context: {
+		readonly out: string;
+		readonly compiler: string;
+		readonly byInput: string;
+		readonly ms: () => number;
+		readonly deadline: BuildDeadline;
+	},
+): Promise<KernelBuild> {
+	const { out, compiler, byInput, ms, deadline } = context;
+	await mkdir(out, { recursive: true });
+	const common = { signal: deadline.signal, onLine: deadline.onLine };
 	let finalConfig: string;
 	try {
 		finalConfig = await makeConfig({ worktree: options.worktree, out, config: options.config, ...common });
@@ -118,30 +241,63 @@ export async function buildKernel(
 	const key = hashText([options.sha, configHash, compiler].join("\n")).slice(0, 20);
 	const remember = async () => {
 		await mkdir(path.dirname(byInput), { recursive: true });
-		await writeFile(byInput, JSON.stringify({ key, configHash, dropped }));
+		await writeAtomically(byInput, JSON.stringify({ key, configHash, dropped }));
 	};
 	const stored = path.join(options.cache.builds, key);
-	const image = path.join(stored, "bzImage");
-	const ms = () => Math.round(performance.now() - started);
-	if (existsSync(image)) {
-		await remember();
-		return { image, cacheHit: true, key, configHash, durationMs: ms(), dropped };
-	}
-
 	const statsFile = path.join(options.cache.buildStats, `${configHash.slice(0, 20)}.json`);
+	const image = path.join(stored, "bzImage");
+	const cached = async () => {
+		if (!existsSync(image)) return undefined;
+		await remember();
+		return { image, cacheHit: true, key, configHash, durationMs: ms(), dropped } satisfies KernelBuild;
+	};
+	const hit = await cached();
+	if (hit !== undefined) return hit;
+	// Two configs that differ in how they are written can make the same final .config, so the
+	// same key from two output directories: the key has a lock of its own, and the second waits
+	// for the first's image instead of building it again.
+	return withLock(
+		stored,
+		async (held) => {
+			const built = await cached();
+			if (built !== undefined) return built;
+			// `held` ends with the deadline too: the lock was taken with its signal.
+			const objects = await make(options, out, statsFile, { signal: held, onLine: deadline.onLine });
+			const result = path.join(out, "arch/x86/boot/bzImage");
+			if (!existsSync(result)) throw new BuildFailedError("kernel build produced no arch/x86/boot/bzImage", []);
+			await mkdir(stored, { recursive: true });
+			await writeAtomically(path.join(stored, "config"), finalConfig);
+			// The image last: its presence is what says the build is in the cache.
+			await copyAtomically(result, image);
+			await mkdir(path.dirname(statsFile), { recursive: true });
+			await writeAtomically(statsFile, JSON.stringify({ objects }));
+			await remember();
+			return { image, cacheHit: false, key, configHash, objects, durationMs: ms(), dropped } satisfies KernelBuild;
+		},
+		{ signal: deadline.signal, onWait: options.onWait, what: `kernel ${key}` },
+	);
+}
+
+/** `make bzImage` in `out`; returns how many objects it built, kept in `statsFile` for the next build's progress. */
+async function make(
+	options: Parameters<typeof buildKernel>[0],
+	out: string,
+	statsFile: string,
+	run: { readonly signal: AbortSignal; readonly onLine: (line: string) => void },
+): Promise<number> {
 	const total = await readFile(statsFile, "utf8").then(
 		(t) => (JSON.parse(t) as { objects: number }).objects,
 		() => undefined,
 	);
 	let objects = 0;
-	const make = ["make", `O=${out}`, `-j${options.jobs ?? os.availableParallelism()}`];
-	if (await hasCcache()) make.push("CC=ccache gcc");
+	const args = [`O=${out}`, `-j${options.jobs ?? os.availableParallelism()}`];
+	if (await hasCcache()) args.push("CC=ccache gcc");
 	try {
-		await runCommand(make[0] ?? "make", [...make.slice(1), "bzImage"], {
+		await runCommand("make", [...args, "bzImage"], {
 			cwd: options.worktree,
-			...(options.signal === undefined ? {} : { signal: options.signal }),
+			signal: run.signal,
 			onLine: (line) => {
-				options.onLine?.(line);
+				run.onLine(line);
 				if (!OBJECT_LINE.test(line)) return;
 				objects++;
 				options.onProgress?.(objects, total);
@@ -156,13 +312,5 @@ export async function buildKernel(
 		}
 		throw error;
 	}
-	const built = path.join(out, "arch/x86/boot/bzImage");
-	if (!existsSync(built)) throw new BuildFailedError("kernel build produced no arch/x86/boot/bzImage", []);
-	await mkdir(stored, { recursive: true });
-	await writeFile(path.join(stored, "config"), finalConfig);
-	await copyAtomically(built, image);
-	await mkdir(path.dirname(statsFile), { recursive: true });
-	await writeFile(statsFile, JSON.stringify({ objects }));
-	await remember();
-	return { image, cacheHit: false, key, configHash, objects, durationMs: ms(), dropped };
+	return objects;
 }

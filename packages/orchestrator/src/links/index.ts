@@ -1,7 +1,8 @@
-import { createWriteStream, existsSync } from "node:fs";
-import { mkdir, readFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { mkdir, open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { writeAtomically } from "../paths/atomic.js";
+import { replaceAtomically, writeAtomically } from "../paths/atomic.js";
+import { withLock } from "../paths/lock.js";
 import { capture, streamRecords } from "../proc/run.js";
 import { normalisePatchSubject } from "./posting.js";
 import { citationsOf, referencesOf, seriesOf } from "./trailers.js";
@@ -33,9 +34,15 @@ export class LinkIndex {
 	#bySubject: Map<string, string[]> | undefined;
 	#byPatchSubject: Map<string, string[]> | undefined;
 	#tips: readonly string[] = [];
+	#skipped = 0;
 
 	get tips(): readonly string[] {
 		return this.#tips;
+	}
+
+	/** Lines of the store that did not parse: a damaged store, which `updateLinkIndex` rebuilds. */
+	get skippedLines(): number {
+		return this.#skipped;
 	}
 
 	get size(): number {
@@ -125,6 +132,7 @@ export class LinkIndex {
 			let end = text.indexOf("\n", start);
 			if (end === -1) end = text.length;
 			if (end - start > 41 && text.charCodeAt(start + 40) === 9) index.#addLine(text.slice(start, end));
+			else if (end > start) index.#skipped++;
 			start = end + 1;
 		}
 		index.setTips(tips);
@@ -206,26 +214,85 @@ export function parseLog(text: string): IndexedCommit[] {
 /** Where a tree's index lives: its commit lines, and the tips they cover. */
 const storeFiles = (store: string) => ({ lines: `${store}.links`, tips: `${store}.tips` });
 
+export interface LinkStoreOptions {
+	/** Ends a wait for another kvm-matrix updating the same store. */
+	readonly signal?: AbortSignal | undefined;
+	/** Called once when another kvm-matrix is updating the store, with a line to show. */
+	readonly onWait?: ((line: string) => void) | undefined;
+}
+
 /**
  * Brings the store at `store` up to `refs`: only commits not reachable from the tips indexed
  * last time are read (`git log NEW --not OLD`), parsed as git streams them, and appended; the
  * index is never read for this. Returns how many commits were added.
+ *
+ * One kvm-matrix at a time updates a store (its lock; the next one waits and then usually finds
+ * nothing to add). Readers take no lock: the tips file is replaced whole and only after the lines
+ * it vouches for are on disk, a first build is written aside and renamed into place, and a line
+ * cut short by a killed writer is cut off before the next append.
  */
-export async function updateLinkStore(repo: string, refs: readonly string[], store: string): Promise<number> {
+export async function updateLinkStore(
+	repo: string,
+	refs: readonly string[],
+	store: string,
+	options: LinkStoreOptions = {},
+): Promise<number> {
+	return withLock(store, () => updateHoldingLock(repo, refs, store, { rebuild: false }), {
+		...options,
+		what: `the Link: index ${path.basename(store)}`,
+	});
+}
+
+async function updateHoldingLock(
+	repo: string,
+	refs: readonly string[],
+	store: string,
+	how: { readonly rebuild: boolean },
+): Promise<number> {
 	const files = storeFiles(store);
-	const known: string[] = existsSync(files.tips)
-		? (await readFile(files.tips, "utf8")).split("\n").filter(Boolean)
-		: [];
+	const size = how.rebuild
+		? undefined
+		: await stat(files.lines).then(
+				(st) => st.size,
+				() => undefined,
+			);
+	const record = size === undefined ? undefined : await readTips(files.tips);
+	// Lines the tips vouch for that are gone (a store cut short, deleted by hand): what is left
+	// cannot be trusted to be whole, so the index starts again.
+	const whole = record !== undefined && size !== undefined && (record.length === undefined || size >= record.length);
+	const known = whole ? record.tips : [];
 	const tips = await Promise.all(
 		refs.map((ref) => capture("git", ["-C", repo, "rev-parse", "--verify", `${ref}^{commit}`])),
 	);
-	if (tips.every((t) => known.includes(t))) return 0;
+	if (whole && tips.every((t) => known.includes(t))) return 0;
 	// Old tips that a force-push removed are no longer objects git can exclude.
 	const old = (await Promise.all(known.map(async (t) => ((await isObject(repo, t)) ? [t] : [])))).flat();
+	const log = ["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])];
 	await mkdir(path.dirname(files.lines), { recursive: true });
-	// Appended as git streams, in batches: memory stays flat however long the history. Appending
-	// is safe for two runs at once: a commit written twice is found once.
-	const out = createWriteStream(files.lines, { flags: "a" });
+	let added = 0;
+	if (known.length > 0) {
+		// What a writer killed mid-append left after the lines the tips vouch for goes; its commits
+		// are past the old tips, so they are read again.
+		await cutAfter(files.lines, record?.length);
+		added = await appendLog(files.lines, log);
+	} else {
+		// A first index (or one rebuilt): readers see the old store or the whole new one.
+		await replaceAtomically(files.lines, async (partial) => {
+			added = await appendLog(partial, log);
+		});
+	}
+	const length = (await stat(files.lines)).size;
+	await writeAtomically(files.tips, [...new Set([...known, ...tips]), `${LENGTH} ${length}`].join("\n"));
+	return added;
+}
+
+/**
+ * Appends `git log`'s commits to `file` as git streams them, in batches: memory stays flat however
+ * long the history. On disk before it returns, so that the tips written next never vouch for lines
+ * a crash lost.
+ */
+async function appendLog(file: string, log: readonly string[]): Promise<number> {
+	const out = createWriteStream(file, { flags: "a" });
 	let batch: string[] = [];
 	const flush = () => {
 		if (batch.length > 0) out.write(`${batch.join("\n")}\n`);
@@ -233,39 +300,103 @@ export async function updateLinkStore(repo: string, refs: readonly string[], sto
 	};
 	let added = 0;
 	try {
-		await streamRecords(
-			"git",
-			["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])],
-			RECORD,
-			(raw) => {
-				// Each record after the first starts with the newline that ended the one before.
-				const text = raw.charCodeAt(0) === 10 ? raw.slice(1) : raw;
-				if (text.length === 0) return;
-				batch.push(commitLine(parseRecord(text)));
-				added++;
-				if (batch.length >= 10_000) flush();
-			},
-		);
+		await streamRecords("git", log, RECORD, (raw) => {
+			// Each record after the first starts with the newline that ended the one before.
+			const text = raw.charCodeAt(0) === 10 ? raw.slice(1) : raw;
+			if (text.length === 0) return;
+			batch.push(commitLine(parseRecord(text)));
+			added++;
+			if (batch.length >= 10_000) flush();
+		});
 		flush();
 	} finally {
 		await new Promise<void>((resolve, reject) =>
 			out.end((error?: Error | null) => (error ? reject(error) : resolve())),
 		);
 	}
-	await writeAtomically(files.tips, [...new Set([...known, ...tips])].join("\n"));
+	const handle = await open(file, "r");
+	try {
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
 	return added;
 }
 
-/** The index the store at `store` holds (empty when there is none yet). */
-export async function loadLinkIndex(store: string): Promise<LinkIndex> {
-	const files = storeFiles(store);
-	const tips = existsSync(files.tips) ? (await readFile(files.tips, "utf8")).split("\n").filter(Boolean) : [];
-	return LinkIndex.fromLines(existsSync(files.lines) ? await readFile(files.lines, "utf8") : "", tips);
+/**
+ * Cuts `file` back to `length` bytes; without a length (a store of an older kvm-matrix), cuts off
+ * a last line without its newline.
+ */
+async function cutAfter(file: string, length: number | undefined): Promise<void> {
+	const handle = await open(file, "r+");
+	try {
+		const { size } = await handle.stat();
+		let end = length ?? size;
+		if (length === undefined) {
+			const chunk = Buffer.alloc(64 * 1024);
+			while (end > 0) {
+				const start = Math.max(0, end - chunk.length);
+				const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+				const newline = chunk.subarray(0, bytesRead).lastIndexOf(10);
+				if (newline !== -1) {
+					end = start + newline + 1;
+					break;
+				}
+				end = start;
+			}
+		}
+		if (end < size) await handle.truncate(end);
+	} finally {
+		await handle.close();
+	}
 }
 
-/** The index of `repo` covering `refs`, updated in the cache first. */
-export async function updateLinkIndex(repo: string, refs: readonly string[], store: string): Promise<LinkIndex> {
-	await updateLinkStore(repo, refs, store);
+/** The tips file's last line: how long the lines file was when the tips were written. */
+const LENGTH = "# length";
+
+/**
+ * The tips a store covers, and the length of the lines they vouch for. What is neither (a damaged
+ * file) is dropped, which only means more history is read.
+ */
+async function readTips(file: string): Promise<{ readonly tips: string[]; readonly length: number | undefined }> {
+	const lines = (await readFile(file, "utf8").catch(() => "")).split("\n");
+	const length = lines.find((line) => line.startsWith(`${LENGTH} `))?.slice(LENGTH.length + 1);
+	return {
+		tips: lines.filter((line) => /^[0-9a-f]{40}$/.test(line)),
+		length: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+	};
+}
+
+/**
+ * The index the store at `store` holds (empty when there is none yet). Tolerant: a last line a
+ * writer has not finished is left out, a line that does not parse is skipped and counted
+ * (`skippedLines`), and no damage is thrown.
+ */
+export async function loadLinkIndex(store: string): Promise<LinkIndex> {
+	const files = storeFiles(store);
+	const { tips } = await readTips(files.tips);
+	const text = await readFile(files.lines, "utf8").catch(() => "");
+	const complete = text.endsWith("\n") ? text : text.slice(0, text.lastIndexOf("\n") + 1);
+	return LinkIndex.fromLines(complete, tips);
+}
+
+/**
+ * The index of `repo` covering `refs`, updated in the cache first. A store found damaged (lines
+ * that do not parse: a full disk, a crash of an older kvm-matrix) is rebuilt from history.
+ */
+export async function updateLinkIndex(
+	repo: string,
+	refs: readonly string[],
+	store: string,
+	options: LinkStoreOptions = {},
+): Promise<LinkIndex> {
+	await updateLinkStore(repo, refs, store, options);
+	const index = await loadLinkIndex(store);
+	if (index.skippedLines === 0) return index;
+	await withLock(store, () => updateHoldingLock(repo, refs, store, { rebuild: true }), {
+		...options,
+		what: `the Link: index ${path.basename(store)}`,
+	});
 	return loadLinkIndex(store);
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { copyFile, rename, writeFile } from "node:fs/promises";
+import { copyFile, rename, rm, writeFile } from "node:fs/promises";
 
 // A name no other writer (another job, another run) uses, so concurrent writers never trample
 // each other's half-written file; the rename makes the whole file appear at once.
@@ -17,4 +17,19 @@ export async function copyAtomically(from: string, to: string): Promise<void> {
 	const partial = privateName(to);
 	await copyFile(from, partial);
 	await rename(partial, to);
+}
+
+/**
+ * Makes `file` from `fill`, which writes a file of its own (as a stream, in pieces) at the path it
+ * is given; readers see the old `file` or the whole new one, never a half-written one.
+ */
+export async function replaceAtomically(file: string, fill: (partial: string) => Promise<void>): Promise<void> {
+	const partial = privateName(file);
+	try {
+		await fill(partial);
+		await rename(partial, file);
+	} catch (error) {
+		await rm(partial, { force: true });
+		throw error;
+	}
 }

@@ -63,6 +63,10 @@ export async function runCommand(file: string, args: readonly string[], options:
 	};
 	options.signal?.addEventListener("abort", kill, { once: true });
 	if (options.signal?.aborted) kill();
+	// Once the command itself has exited, what it left running goes with the group now, not after
+	// the output ends: a leftover that holds the output pipe open (`sleep &`, a daemon that kept
+	// its stdout) would otherwise keep this call waiting for as long as it lives.
+	child.once("exit", kill);
 	try {
 		let partial = "";
 		for await (const chunk of child.all ?? []) {
@@ -92,6 +96,7 @@ export async function runCommand(file: string, args: readonly string[], options:
 		return tail;
 	} finally {
 		options.signal?.removeEventListener("abort", kill);
+		child.off("exit", kill);
 		// Children that outlived their parent (a compiler after make died) go with the group.
 		kill();
 	}

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { TreeSource } from "../matrix/types.js";
-import { CommandError, capture, runCommand } from "../proc/run.js";
+import { writeAtomically } from "../paths/atomic.js";
+import { withLock } from "../paths/lock.js";
+import { CancelledError, CommandError, capture, runCommand } from "../proc/run.js";
 
 /** A problem with a tree or ref, in one line that names both. */
 export class SourceError extends Error {
@@ -21,31 +23,57 @@ const oneLine = (error: unknown) =>
 /**
  * Makes the tree's objects available locally and current: a URL is mirrored once into the cache
  * and fetched on every run; a path with a URL fetches into that clone; a plain path is used as is.
+ * One kvm-matrix at a time fetches into a repository (two git fetches into one repository fail on
+ * each other's ref locks); a mirror is cloned aside and renamed into place, so a mirror that
+ * exists is a whole one.
  */
-export async function syncTree(tree: TreeSource, mirrors: string, signal?: AbortSignal): Promise<string> {
+export async function syncTree(
+	tree: TreeSource,
+	mirrors: string,
+	signal?: AbortSignal,
+	onWait?: (line: string) => void,
+): Promise<string> {
 	const repo = repositoryFor(tree, mirrors);
-	const opts = signal === undefined ? {} : { signal };
 	try {
 		if (tree.url === undefined) {
 			if (!existsSync(repo)) throw new SourceError(`tree ${tree.name}: ${repo} does not exist`);
 			await capture("git", ["-C", repo, "rev-parse", "--git-dir"]);
 			return repo;
 		}
-		if (!existsSync(repo)) {
-			await mkdir(path.dirname(repo), { recursive: true });
-			await runCommand("git", ["clone", "--mirror", "--quiet", "--", tree.url, repo], opts);
-		} else if (tree.path === undefined) {
-			// A mirror's origin refspec is +refs/*:refs/*: a plain fetch brings every branch up to date.
-			await runCommand("git", ["-C", repo, "fetch", "--quiet", "--prune", "origin"], opts);
+		const url = tree.url;
+		const lockOptions = { signal, onWait, what: `the repository of tree ${tree.name}` };
+		if (tree.path === undefined) {
+			await withLock(repo, (held) => mirror(url, repo, held), lockOptions);
 		} else {
+			// The user's clone: its lock lives in its own git directory, whatever the matrix calls it.
+			const gitDir = path.resolve(repo, await capture("git", ["-C", repo, "rev-parse", "--git-common-dir"]));
 			const refspec = "+refs/heads/*:refs/remotes/kvm-matrix/*";
-			await runCommand("git", ["-C", repo, "fetch", "--quiet", "--prune", "--", tree.url, refspec], opts);
+			await withLock(
+				path.join(gitDir, "kvm-matrix-fetch"),
+				(held) => runCommand("git", ["-C", repo, "fetch", "--quiet", "--prune", "--", url, refspec], { signal: held }),
+				lockOptions,
+			);
 		}
 		return repo;
 	} catch (error) {
-		if (error instanceof SourceError) throw error;
+		if (error instanceof SourceError || error instanceof CancelledError) throw error;
 		throw new SourceError(`tree ${tree.name}: cannot fetch ${tree.url ?? repo}: ${oneLine(error)}`);
 	}
+}
+
+/** Clones or fetches the mirror at `repo`; called with its lock held. */
+async function mirror(url: string, repo: string, signal: AbortSignal): Promise<void> {
+	if (existsSync(repo)) {
+		// A mirror's origin refspec is +refs/*:refs/*: a plain fetch brings every branch up to date.
+		await runCommand("git", ["-C", repo, "fetch", "--quiet", "--prune", "origin"], { signal });
+		return;
+	}
+	// Holding the lock, a partial clone can only be a killed process's: it is safe to remove.
+	const partial = `${repo}.partial`;
+	await rm(partial, { recursive: true, force: true });
+	await mkdir(path.dirname(repo), { recursive: true });
+	await runCommand("git", ["clone", "--mirror", "--quiet", "--", url, partial], { signal });
+	await rename(partial, repo);
 }
 
 /**
@@ -71,19 +99,58 @@ export async function resolveRef(repo: string, treeName: string, ref: string): P
 }
 
 /**
- * A detached worktree of `sha`, shared by every job that needs that commit. Created once; an
- * existing one at the right commit is reused, one left broken by a killed run is recreated.
+ * A detached worktree of `sha`, shared by every job (and every kvm-matrix) that needs that
+ * commit. Created once, by one process at a time (the worktree's lock), and marked ready once
+ * checked out: an existing one at the right commit is reused, one left broken by a killed run is
+ * recreated.
  */
-export async function worktreeFor(repo: string, sha: string, worktrees: string, signal?: AbortSignal): Promise<string> {
+export async function worktreeFor(
+	repo: string,
+	sha: string,
+	worktrees: string,
+	signal?: AbortSignal,
+	onWait?: (line: string) => void,
+): Promise<string> {
 	const dir = path.join(worktrees, sha);
-	if (existsSync(dir)) {
-		const head = await capture("git", ["-C", dir, "rev-parse", "HEAD"]).catch(() => undefined);
-		if (head === sha) return dir;
-		await rm(dir, { recursive: true, force: true });
-		await capture("git", ["-C", repo, "worktree", "prune"]).catch(() => undefined);
-	}
-	await mkdir(worktrees, { recursive: true });
-	const opts = signal === undefined ? {} : { signal };
-	await runCommand("git", ["-C", repo, "worktree", "add", "--detach", "--force", "--quiet", dir, sha], opts);
-	return dir;
+	const ready = readyMarker(dir);
+	// Without the lock: a ready worktree is never changed again, and most runs find theirs ready.
+	if (existsSync(ready) && (await headOf(dir)) === sha) return dir;
+	return withLock(
+		dir,
+		async (held) => {
+			if (existsSync(dir) && (await headOf(dir)) === sha) {
+				if (existsSync(ready)) return dir;
+				// Made by a kvm-matrix before the marker, or by one killed while git checked it out:
+				// a full checkout leaves no tracked file changed.
+				if (await isCheckedOut(dir)) {
+					await writeAtomically(ready, `${sha}\n`);
+					return dir;
+				}
+			}
+			if (existsSync(dir)) {
+				// Holding the lock, and not ready: no other process is creating or using it.
+				await rm(ready, { force: true });
+				await rm(dir, { recursive: true, force: true });
+				await capture("git", ["-C", repo, "worktree", "prune"]).catch(() => undefined);
+			}
+			await mkdir(worktrees, { recursive: true });
+			await runCommand("git", ["-C", repo, "worktree", "add", "--detach", "--force", "--quiet", dir, sha], {
+				signal: held,
+			});
+			await writeAtomically(ready, `${sha}\n`);
+			return dir;
+		},
+		{ signal, onWait, what: `the worktree of ${sha.slice(0, 12)}` },
+	);
 }
+
+/** Beside the worktree, not in it: the tree stays exactly the commit's. */
+const readyMarker = (dir: string) => `${dir}.ready`;
+
+const headOf = (dir: string) => capture("git", ["-C", dir, "rev-parse", "HEAD"]).catch(() => undefined);
+
+const isCheckedOut = (dir: string) =>
+	capture("git", ["-C", dir, "status", "--porcelain", "--untracked-files=no"]).then(
+		(out) => out === "",
+		() => false,
+	);

@@ -1,0 +1,127 @@
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import test from "ava";
+import { execa } from "execa";
+import { CancelledError } from "../proc/run.js";
+import { lockPathOf, withLock } from "./lock.js";
+
+const LOCK_MODULE = fileURLToPath(new URL("./lock.ts", import.meta.url));
+
+/**
+ * Another kvm-matrix, as a real process: takes the lock of `target` (refreshing it every second),
+ * says "locked", then holds it for `holdMs` (forever when omitted) and exits.
+ */
+function otherProcess(target: string, holdMs?: number) {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "lock-child-"));
+	const script = path.join(dir, "hold.mts");
+	writeFileSync(
+		script,
+		`import { withLock } from ${JSON.stringify(LOCK_MODULE)};
+await withLock(${JSON.stringify(target)}, async () => {
+	console.log("locked");
+	await new Promise((resolve) => setTimeout(resolve, ${holdMs ?? 3_600_000}));
+}, { staleMs: 2000 });
+`,
+	);
+	const child = execa("node", ["--import=tsx", "--conditions=source", script], { reject: false });
+	const locked = new Promise<void>((resolve, reject) => {
+		child.stdout?.on("data", (chunk: Buffer) => {
+			if (chunk.toString().includes("locked")) resolve();
+		});
+		void child.then((r) => reject(new Error(`the other process ended first: ${r.stderr}`)));
+	});
+	return { child, locked };
+}
+
+const target = () => path.join(mkdtempSync(path.join(os.tmpdir(), "lock-")), "builds", "key");
+
+test("two holders in one process take turns, and the second is told once that it waits", async (t) => {
+	const file = target();
+	let inside = 0;
+	let most = 0;
+	const waits: string[] = [];
+	const work = async () => {
+		inside++;
+		most = Math.max(most, inside);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		inside--;
+	};
+	await Promise.all([
+		withLock(file, work, { what: "kernel abc" }),
+		new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+			withLock(file, work, { what: "kernel abc", onWait: (line) => waits.push(line) }),
+		),
+	]);
+	t.is(most, 1);
+	t.deepEqual(waits, ["waiting for another kvm-matrix using kernel abc"]);
+	t.false(existsSync(lockPathOf(file)), "released");
+});
+
+test("a lock held by another process is waited for, then taken", async (t) => {
+	const file = target();
+	const other = otherProcess(file, 1_500);
+	await other.locked;
+	const started = Date.now();
+	let waited = 0;
+	const result = await withLock(file, async () => "mine", { onWait: () => waited++ });
+	t.is(result, "mine");
+	t.is(waited, 1);
+	t.true(Date.now() - started >= 500, "it did wait");
+	t.is((await other.child).exitCode, 0);
+});
+
+test("a stale lock of a process killed with -9 is taken over", async (t) => {
+	const file = target();
+	const other = otherProcess(file);
+	await other.locked;
+	other.child.kill("SIGKILL");
+	await other.child;
+	t.true(existsSync(lockPathOf(file)), "kill -9 left its lock behind");
+	const started = Date.now();
+	const waits: string[] = [];
+	await withLock(file, async () => {}, { staleMs: 2_000, onWait: (line) => waits.push(line) });
+	t.is(waits.length, 1);
+	// Stale once its holder stopped refreshing it for 2 s: not before, and not much later.
+	t.true(Date.now() - started < 6_000);
+});
+
+test("a wait ends when its signal aborts, and the holder is not disturbed", async (t) => {
+	const file = target();
+	let release = () => {};
+	const holding = withLock(file, () => new Promise<void>((resolve) => (release = resolve)));
+	await new Promise((resolve) => setTimeout(resolve, 50));
+	const stop = new AbortController();
+	const waiting = withLock(file, async () => t.fail("got the lock"), { signal: stop.signal });
+	setTimeout(() => stop.abort(), 200);
+	const started = Date.now();
+	await t.throwsAsync(waiting, { instanceOf: CancelledError });
+	t.true(Date.now() - started < 2_500);
+	t.true(existsSync(lockPathOf(file)), "still held by the first");
+	release();
+	await holding;
+	t.false(existsSync(lockPathOf(file)));
+});
+
+test("the lock is released when the work throws, and the work's signal follows the caller's", async (t) => {
+	const file = target();
+	await t.throwsAsync(
+		withLock(file, async () => {
+			throw new Error("make failed");
+		}),
+		{ message: "make failed" },
+	);
+	t.false(existsSync(lockPathOf(file)));
+	const stop = new AbortController();
+	const seen = await withLock(
+		file,
+		async (signal) => {
+			stop.abort();
+			return signal.aborted;
+		},
+		{ signal: stop.signal },
+	);
+	t.true(seen);
+	t.false(existsSync(lockPathOf(file)));
+});

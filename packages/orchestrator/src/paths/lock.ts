@@ -1,0 +1,120 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { lock } from "proper-lockfile";
+import { CancelledError } from "../proc/run.js";
+
+/** The lock was taken away while the work ran (another process judged it stale): the work's output is not trusted. */
+export class LockCompromisedError extends Error {
+	override readonly name = "LockCompromisedError";
+	constructor(
+		readonly target: string,
+		cause: Error,
+	) {
+		super(`lost the lock on ${target} while using it: ${cause.message}`, { cause });
+	}
+}
+
+export interface LockOptions {
+	/** Stops the wait (with `CancelledError`) and, once the lock is held, the work's own signal. */
+	readonly signal?: AbortSignal | undefined;
+	/** Called once, when another process holds the lock, with a line to show while waiting. */
+	readonly onWait?: ((line: string) => void) | undefined;
+	/** What the lock protects, for that line; the target's path by default. */
+	readonly what?: string | undefined;
+	/**
+	 * A lock whose holder stopped refreshing it for this long is taken over: its process died
+	 * (`kill -9`, a crashed machine). Default 30 s; proper-lockfile's floor is 2 s.
+	 */
+	readonly staleMs?: number | undefined;
+}
+
+const DEFAULT_STALE_MS = 30_000;
+/** The holder refreshes the lock's mtime this often, well inside the stale limit. */
+const MAX_REFRESH_MS = 5_000;
+const FIRST_RETRY_MS = 50;
+/** A wait may last a whole kernel build: polling every two seconds costs nothing and is prompt enough. */
+const LAST_RETRY_MS = 2_000;
+
+/** The lock of `target`: a directory beside it, created with mkdir (atomic even on NFS). */
+export const lockPathOf = (target: string): string => `${target}.lock`;
+
+/**
+ * Runs `work` while holding the inter-process lock of `target` (one kvm-matrix at a time per
+ * cache key, mirror, worktree or store). Another holder is waited for, polling with backoff until
+ * it releases the lock or stops refreshing it; `signal` ends the wait. `work` gets a signal that
+ * aborts when the caller's does or when the lock is lost, and the lock is released however it ends.
+ */
+export async function withLock<T>(
+	target: string,
+	work: (signal: AbortSignal) => Promise<T>,
+	options: LockOptions = {},
+): Promise<T> {
+	const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000);
+	const held = new AbortController();
+	let lost: LockCompromisedError | undefined;
+	const release = await acquire(target, staleMs, options, (error) => {
+		lost = new LockCompromisedError(target, error);
+		held.abort(lost);
+	});
+	const forward = () => held.abort(options.signal?.reason);
+	options.signal?.addEventListener("abort", forward, { once: true });
+	if (options.signal?.aborted) forward();
+	try {
+		const result = await work(held.signal);
+		if (lost !== undefined) throw lost;
+		return result;
+	} catch (error) {
+		// A work that failed because the lock went away says so, not "cancelled".
+		throw lost ?? error;
+	} finally {
+		options.signal?.removeEventListener("abort", forward);
+		// A lost lock is no longer ours to remove.
+		await release().catch(() => {});
+	}
+}
+
+async function acquire(
+	target: string,
+	staleMs: number,
+	options: LockOptions,
+	onCompromised: (error: Error) => void,
+): Promise<() => Promise<void>> {
+	const lockfilePath = lockPathOf(target);
+	await mkdir(path.dirname(lockfilePath), { recursive: true });
+	for (let attempt = 0; ; attempt++) {
+		if (options.signal?.aborted) throw new CancelledError();
+		try {
+			// Retries are ours, not proper-lockfile's: its own cannot be interrupted by a signal.
+			return await lock(target, {
+				lockfilePath,
+				// The target need not exist (a build directory not made yet).
+				realpath: false,
+				stale: staleMs,
+				update: Math.min(MAX_REFRESH_MS, staleMs / 2),
+				retries: 0,
+				// Its default throws from a timer, which would end the whole process.
+				onCompromised,
+			});
+		} catch (error) {
+			if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
+		}
+		if (attempt === 0) options.onWait?.(`waiting for another kvm-matrix using ${options.what ?? target}`);
+		await pause(retryDelay(attempt), options.signal);
+	}
+}
+
+/** Exponential backoff with jitter, so that several waiters do not poll in step. */
+const retryDelay = (attempt: number) =>
+	Math.min(LAST_RETRY_MS, FIRST_RETRY_MS * 1.5 ** attempt) * (0.75 + Math.random() * 0.5);
+
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+	return new Promise((resolve) => {
+		const done = () => {
+			clearTimeout(timer);
+			signal?.removeEventListener("abort", done);
+			resolve();
+		};
+		const timer = setTimeout(done, ms);
+		signal?.addEventListener("abort", done, { once: true });
+	});
+}

@@ -1,0 +1,38 @@
+import { readFileSync } from "node:fs";
+import test from "ava";
+import { CancelledError, runCommand } from "./run.js";
+
+/** Running; a zombie waiting for an init that does not reap (as in some containers) counts as gone. */
+const alive = (pid: number) => {
+	try {
+		return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+	} catch {
+		return false;
+	}
+};
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 200));
+
+test("an abort kills the command's children too (make's compilers), not only the command", async (t) => {
+	const stop = new AbortController();
+	let pid = 0;
+	const run = runCommand("sh", ["-c", "sleep 300 & echo $!; wait"], {
+		signal: stop.signal,
+		onLine: (line) => {
+			pid = Number(line);
+			stop.abort();
+		},
+	});
+	await t.throwsAsync(run, { instanceOf: CancelledError });
+	await settle();
+	t.true(pid > 0);
+	t.false(alive(pid), "the grandchild survived the abort");
+});
+
+test("a command that exits while something it started keeps the output open returns at once, and that is killed", async (t) => {
+	const started = Date.now();
+	const lines = await runCommand("sh", ["-c", "sleep 300 & echo $!"]);
+	t.true(Date.now() - started < 10_000, "waited for the leftover");
+	await settle();
+	t.false(alive(Number(lines[0])), "the leftover survived");
+});
