@@ -164,8 +164,8 @@ suites:
 		path.join(runDir, "cells", "debian__tcg", "kut", "attempt-2", "boot", "console.log"),
 		"utf8",
 	);
-	t.true(retryConsole.includes("@@kvm-matrix-kut-start fail@@"));
-	t.false(retryConsole.includes("@@kvm-matrix-kut-start pass-args@@"));
+	t.true(retryConsole.includes("kvm-matrix: kvm-unit-tests fail"));
+	t.false(retryConsole.includes("kvm-matrix: kvm-unit-tests pass-args"));
 	t.deepEqual(cell?.results.map((r) => [r.testId, r.status, r.detail]).sort(), [
 		["fail", "fail", "3 tests, 1 unexpected failures, 1 skipped"],
 		["kvm-only", "skip", "kvm only, but ACCEL=tcg"],
@@ -177,7 +177,7 @@ suites:
 	);
 	t.true(
 		readFileSync(path.join(runDir, "cells", "debian__tcg", "kut", "boot", "console.log"), "utf8").includes(
-			"@@kvm-matrix-kut-start fail@@",
+			"kvm-matrix: kvm-unit-tests fail",
 		),
 	);
 });

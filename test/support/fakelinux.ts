@@ -3,6 +3,8 @@
 // O=; "building" copies Debian's real kernel, so cells built from it boot for real. Its KVM
 // selftests are tiny C programs compiled statically by the tree's own Makefile, each exercising
 // one outcome. Branches: master (good), broken (the build fails), slow (the build never ends).
+// With FAKELINUX_BUILD_LOG in make's environment, each `make bzImage` appends a line to that file:
+// how tests count real builds.
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -41,6 +43,7 @@ tinyconfig defconfig:
 olddefconfig:
 \t@true
 bzImage:
+\t@if [ -n "$$FAKELINUX_BUILD_LOG" ]; then echo "$(O)" >> "$$FAKELINUX_BUILD_LOG"; fi
 \t@if [ -e FAIL_BUILD ]; then echo "kernel/fail.c:3:1: error: expected ';' before '}' token" >&2; exit 2; fi
 \t@if [ -e SLOW_BUILD ]; then sleep 300 & echo $$! > $(O)/sleep.pid; wait; fi
 \t@mkdir -p $(O)/arch/x86/boot
@@ -79,22 +82,49 @@ const env = {
 	GIT_COMMITTER_EMAIL: "t@example.org",
 };
 
-export async function fakeLinux(): Promise<string> {
+export interface FakeLinuxOptions {
+	/**
+	 * Words added to the selftests Makefile's TEST_GEN_PROGS, each on a line of its own
+	 * (`TEST_GEN_PROGS += <word>`, lines 3, 4, ...) and written as make reads them (`$$` for `$`),
+	 * with no source: names a tree should not be trusted with.
+	 */
+	readonly injectTestNames?: readonly string[];
+	/** More selftests, `x86_64/<name>` → the body of a C file (stdio.h, stdlib.h, string.h, fcntl.h, dirent.h and unistd.h included). */
+	readonly extraTests?: Readonly<Record<string, string>>;
+}
+
+export async function fakeLinux(options: FakeLinuxOptions = {}): Promise<string> {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "fakelinux-"));
 	const write = (rel: string, text: string) => {
 		mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
 		writeFileSync(path.join(dir, rel), text);
 	};
+	const extra = Object.keys(options.extraTests ?? {}).map((name) => `x86_64/${name}`);
+	const [first = "", ...rest] = SELFTESTS_MAKEFILE.split("\n");
+	const [list = "", ...after] = rest;
+	const selftestsMakefile = [
+		first,
+		extra.length === 0 ? list : `${list} ${extra.join(" ")}`,
+		...(options.injectTestNames ?? []).map((word) => `TEST_GEN_PROGS += ${word}`),
+		...after,
+	].join("\n");
 	write("Makefile", TOP_MAKEFILE(debianKernel().image));
 	write("scripts/kconfig/merge_config.sh", "");
 	await execa("cp", [await mergeConfigScript(), path.join(dir, "scripts/kconfig/merge_config.sh")]);
 	chmodSync(path.join(dir, "scripts/kconfig/merge_config.sh"), 0o755);
 	write("kernel/configs/kvm_guest.config", "CONFIG_VIRTIO=y\nCONFIG_KVM=m\n");
-	write("tools/testing/selftests/kvm/Makefile", SELFTESTS_MAKEFILE);
+	write("tools/testing/selftests/kvm/Makefile", selftestsMakefile);
 	write("tools/testing/selftests/kvm/config", "CONFIG_KVM=y\n");
 	write("tools/testing/selftests/kvm/settings", "timeout=30\n");
 	for (const [name, body] of Object.entries(TESTS)) {
 		write(`tools/testing/selftests/kvm/x86_64/${name}.c`, `#include <stdio.h>\n#include <unistd.h>\n${body}\n`);
+	}
+	for (const [name, body] of Object.entries(options.extraTests ?? {})) {
+		const headers = ["stdio.h", "stdlib.h", "string.h", "fcntl.h", "dirent.h", "unistd.h"];
+		write(
+			`tools/testing/selftests/kvm/x86_64/${name}.c`,
+			`${headers.map((h) => `#include <${h}>`).join("\n")}\n${body}\n`,
+		);
 	}
 	const git = (...args: string[]) => execa("git", args, { cwd: dir, env });
 	await git("init", "-q", "-b", "master");

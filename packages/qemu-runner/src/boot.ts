@@ -7,7 +7,8 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Readable } from "node:stream";
 import { execa } from "execa";
-import { chooseAccel } from "./accel.js";
+import { AccelProbeCancelledError, chooseAccel } from "./accel.js";
+import { CHANNEL_NAME, ChannelEnd, channelEndMarker, MAX_CHANNELS } from "./channel.js";
 import { CappedLog, DEFAULT_LOG_CAP } from "./console/capped-log.js";
 import { LineSplitter } from "./console/lines.js";
 import { FaultScanner, TailBuffer } from "./console/scan.js";
@@ -15,7 +16,15 @@ import { baseArchive, findStaticBusybox, payloadArchive, writeInitrd } from "./i
 import { type ModuleRequest, readModuleIndex, resolveModules } from "./initramfs/modules.js";
 import { kernelRelease } from "./kernel-release.js";
 import { qemuArgs } from "./qemu-args.js";
-import type { BootHandlers, BootOutcome, BootRequest, ConsoleLine, OutcomeKind, UsedAccel } from "./types.js";
+import type {
+	BootHandlers,
+	BootOutcome,
+	BootRequest,
+	ChannelOutcome,
+	ConsoleLine,
+	OutcomeKind,
+	UsedAccel,
+} from "./types.js";
 
 export const DEFAULTS = {
 	smp: 2,
@@ -101,6 +110,13 @@ async function prepare(request: BootRequest, workDir: string, cacheDir: string):
 	for (const share of shares) {
 		if (!existsSync(share.host)) throw new BootRequestError(`directory to share not found: ${share.host}`);
 	}
+	const channels = request.channels ?? [];
+	if (channels.length > MAX_CHANNELS)
+		throw new BootRequestError(`at most ${MAX_CHANNELS} channels, not ${channels.length}`);
+	for (const [i, name] of channels.entries()) {
+		if (!CHANNEL_NAME.test(name) || channels.indexOf(name) !== i)
+			throw new BootRequestError(`bad or repeated channel name "${name}" (lower-case letters, digits and "-")`);
+	}
 	const busybox = await findStaticBusybox().catch((error: Error) => {
 		throw new BootRequestError(error.message);
 	});
@@ -112,6 +128,7 @@ async function prepare(request: BootRequest, workDir: string, cacheDir: string):
 		modules,
 		shares,
 		files: request.files ?? [],
+		channels,
 	});
 	const initrd = path.join(workDir, "initrd.img");
 	await writeInitrd(initrd, base.path, payload);
@@ -129,6 +146,7 @@ export async function boot(request: BootRequest, handlers: BootHandlers = {}): P
 	await mkdir(workDir, { recursive: true });
 	const consoleLog = path.join(workDir, "console.log");
 	const recordsLog = path.join(workDir, "records.jsonl");
+	const channelLogs = (request.channels ?? []).map((name) => path.join(workDir, `channel-${name}.log`));
 	const binaryName = request.qemuBinary ?? DEFAULTS.qemuBinary;
 	const early = (kind: OutcomeKind & ("qemu-error" | "boot-failed"), summary: string, accel: UsedAccel = "tcg") =>
 		({
@@ -137,6 +155,9 @@ export async function boot(request: BootRequest, handlers: BootHandlers = {}): P
 			durationMs: 0,
 			consoleLog,
 			recordsLog,
+			channels: (request.channels ?? []).map(
+				(name, i): ChannelOutcome => ({ name, opened: false, complete: false, log: channelLogs[i] ?? "" }),
+			),
 			truncated: { console: false, records: false },
 			summary,
 			excerpt: [summary],
@@ -156,7 +177,9 @@ export async function boot(request: BootRequest, handlers: BootHandlers = {}): P
 			cacheDir,
 			qemuBinary: binary,
 			cpu: request.cpu,
-			probe: () =>
+			kernel: request.kernel,
+			signal: request.signal,
+			probe: (signal) =>
 				boot({
 					kernel: request.kernel,
 					payload: { kind: "command", argv: ["true"] },
@@ -167,7 +190,11 @@ export async function boot(request: BootRequest, handlers: BootHandlers = {}): P
 					noOutputTimeoutMs: 20_000,
 					cacheDir,
 					qemuBinary: binary,
+					...(signal === undefined ? {} : { signal }),
 				}),
+		}).catch((error: unknown) => {
+			// Cancelled while probing: to the caller, the boot was.
+			throw error instanceof AccelProbeCancelledError ? new BootCancelledError(consoleLog) : error;
 		});
 		accel = choice.accel;
 		accelWarning = choice.warning;
@@ -187,6 +214,7 @@ export async function boot(request: BootRequest, handlers: BootHandlers = {}): P
 			prepared,
 			consoleLog,
 			recordsLog,
+			channelLogs,
 			socketDir,
 		});
 	} finally {
@@ -201,6 +229,7 @@ interface RunContext {
 	readonly prepared: Prepared;
 	readonly consoleLog: string;
 	readonly recordsLog: string;
+	readonly channelLogs: readonly string[];
 	readonly socketDir: string;
 }
 
@@ -227,7 +256,12 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 	const outputSocket = path.join(ctx.socketDir, "o");
 	const records = socketServer(recordSocket);
 	const output = socketServer(outputSocket);
-	await Promise.all([records.server, output.server].map((s) => new Promise((r) => s.once("listening", r))));
+	const channels = (request.channels ?? []).map((name, i) => {
+		const socket = path.join(ctx.socketDir, `c${i}`);
+		return { name, socket, ...socketServer(socket), end: new ChannelEnd(channelEndMarker(prepared.nonce)) };
+	});
+	const servers = [records.server, output.server, ...channels.map((c) => c.server)];
+	await Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r))));
 
 	const args = qemuArgs({
 		accel: ctx.accel,
@@ -240,10 +274,13 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		recordSocket,
 		outputSocket,
 		shares: prepared.shares,
+		channels: channels.map(({ name, socket }) => ({ name, socket })),
 	}).concat(request.extraQemuArgs ?? []);
 	const logCap = request.logCapBytes ?? DEFAULT_LOG_CAP;
 	const consoleLog = new CappedLog(ctx.consoleLog, logCap);
 	const recordsLog = new CappedLog(ctx.recordsLog, logCap);
+	const channelLogs = ctx.channelLogs.map((file) => new CappedLog(file, logCap));
+	let openedChannels: readonly string[] = [];
 	const scanner = new FaultScanner();
 	const tail = new TailBuffer(30);
 	const stderrLines: string[] = [];
@@ -360,16 +397,40 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 				if (control.t === "start") {
 					bootMs = performance.now() - start;
 					outputMode = control.output === "virtio" ? "virtio" : "console";
+					const opened = (value as { channels?: unknown }).channels;
+					openedChannels = typeof opened === "string" ? opened.split(" ").filter(Boolean) : [];
 				} else if (control.t === "exit" && typeof control.status === "number") {
 					exitStatus = control.status;
 					const status = control.status;
-					// The payload's last output may still be on its way through the virtio port.
-					const wait = outputMode === "virtio" && !outputDone ? waitFor(() => outputDone, 3000) : Promise.resolve();
-					void wait.then(() => end({ why: "exit", status }));
+					// The payload's last output may still be on its way through the virtio ports.
+					const drained = () =>
+						(outputMode !== "virtio" || outputDone) &&
+						channels.every((c) => c.end.ended || !openedChannels.includes(c.name));
+					void waitFor(drained, 3000).then(() => end({ why: "exit", status }));
 				}
 				return;
 			}
 			handlers.onRecord?.(value);
+		}),
+	);
+
+	// A channel is raw bytes, not lines: its records may carry binary data of their own.
+	const channelsDone = channels.map((channel, i) =>
+		channel.connection.then(async (socket) => {
+			const deliver = async (bytes: Buffer) => {
+				if (bytes.length === 0) return;
+				await channelLogs[i]?.append(bytes);
+				handlers.onChannelData?.(channel.name, bytes);
+			};
+			try {
+				for await (const chunk of socket) {
+					lastOutput = performance.now();
+					await deliver(channel.end.push(chunk as Buffer));
+				}
+			} catch {
+				// A socket reset when QEMU is killed ends the stream like EOF.
+			}
+			await deliver(channel.end.flush());
 		}),
 	);
 
@@ -385,12 +446,12 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 	qemu.kill("SIGKILL");
 	await qemu;
 	await Promise.race([Promise.all([consoleDone, stderrDone]), delay(2000)]);
-	for (const server of [records.server, output.server]) server.close();
-	for (const task of [records.connection, output.connection]) {
+	for (const server of servers) server.close();
+	for (const task of [records.connection, output.connection, ...channels.map((c) => c.connection)]) {
 		void task.then((s) => s.destroy());
 	}
-	await Promise.race([Promise.all([recordsDone, outputDoneTask]), delay(1000)]);
-	await Promise.all([consoleLog.close(), recordsLog.close()]);
+	await Promise.race([Promise.all([recordsDone, outputDoneTask, ...channelsDone]), delay(1000)]);
+	await Promise.all([consoleLog.close(), recordsLog.close(), ...channelLogs.map((log) => log.close())]);
 
 	const base = {
 		accel: ctx.accel,
@@ -399,6 +460,14 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		...(bootMs === undefined ? {} : { bootMs: Math.round(bootMs) }),
 		consoleLog: ctx.consoleLog,
 		recordsLog: ctx.recordsLog,
+		channels: channels.map(
+			(c, i): ChannelOutcome => ({
+				name: c.name,
+				opened: openedChannels.includes(c.name),
+				complete: c.end.ended,
+				log: ctx.channelLogs[i] ?? "",
+			}),
+		),
 		truncated: { console: consoleLog.truncated, records: recordsLog.truncated },
 		qemuCommand: command,
 	};

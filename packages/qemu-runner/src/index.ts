@@ -1,5 +1,6 @@
 export { type AccelChoice, chooseAccel } from "./accel.js";
 export { BootCancelledError, BootRequestError, boot, DEFAULTS, defaultCacheDir } from "./boot.js";
+export { channelFd } from "./channel.js";
 export { type ModuleRequest, moduleName } from "./initramfs/modules.js";
 export { kernelRelease } from "./kernel-release.js";
 export type * from "./types.js";

@@ -37,6 +37,13 @@ test("qemuArgs: console on stdio, records on ttyS1, payload output on a named vi
 	t.true(args.includes("virtserialport,bus=vser.0,chardev=output,name=kvm-matrix.out"));
 });
 
+test("qemuArgs: each private channel is a named virtio port of its own on its own socket", (t) => {
+	const args = qemuArgs({ ...input, channels: [{ name: "results", socket: "/s/c0" }] });
+	t.true(args.includes("socket,id=channel0,path=/s/c0"));
+	t.true(args.includes("virtserialport,bus=vser.0,chardev=channel0,name=kvm-matrix.ch.results"));
+	t.false(qemuArgs(input).some((a) => a.includes("kvm-matrix.ch.")));
+});
+
 test("qemuArgs: shares are read-only 9p, with commas in paths escaped", (t) => {
 	t.is(
 		after(qemuArgs(input), "-virtfs"),

@@ -1,3 +1,4 @@
+import { channelPortName } from "./channel.js";
 import { OUTPUT_PORT_NAME } from "./initramfs/init-script.js";
 import type { UsedAccel } from "./types.js";
 
@@ -12,6 +13,8 @@ export interface QemuArgsInput {
 	readonly recordSocket: string;
 	readonly outputSocket: string;
 	readonly shares: readonly { readonly host: string; readonly tag: string }[];
+	/** Private channels, each a virtio-serial port on its own Unix socket. */
+	readonly channels?: readonly { readonly name: string; readonly socket: string }[];
 }
 
 /** The kernel command line every boot gets; the request's additions come after, so they win. */
@@ -19,8 +22,8 @@ export const BASE_CMDLINE = ["console=ttyS0", "rdinit=/init", "panic=-1", "8250.
 
 /**
  * QEMU's arguments (without the binary). ttyS0 is the console on QEMU's stdout; ttyS1 is the
- * record channel on a Unix socket; a virtio-serial port carries the payload's output; shares
- * are 9p, read-only. `-no-reboot` turns the guest's reboot after a panic (panic=-1) into
+ * record channel on a Unix socket; a virtio-serial port carries the payload's output, and one
+ * more port each private channel; shares are 9p, read-only. `-no-reboot` turns the guest's reboot after a panic (panic=-1) into
  * QEMU exiting, so a panic ends the boot at once.
  */
 export function qemuArgs(input: QemuArgsInput): string[] {
@@ -60,6 +63,14 @@ export function qemuArgs(input: QemuArgsInput): string[] {
 		"-device",
 		`virtserialport,bus=vser.0,chardev=output,name=${OUTPUT_PORT_NAME}`,
 	];
+	for (const [i, channel] of (input.channels ?? []).entries()) {
+		args.push(
+			"-chardev",
+			`socket,id=channel${i},path=${channel.socket}`,
+			"-device",
+			`virtserialport,bus=vser.0,chardev=channel${i},name=${channelPortName(channel.name)}`,
+		);
+	}
 	for (const share of input.shares) {
 		args.push(
 			"-virtfs",

@@ -51,8 +51,18 @@ export interface BootRequest {
 	readonly qemuBinary?: string;
 	/** Appended to QEMU's command line as they are (`-device`, `-object`, ...). */
 	readonly extraQemuArgs?: readonly string[];
-	/** Caps for console.log and records.jsonl (default 64 MiB each). */
+	/** Caps for console.log, records.jsonl and each channel's log (default 64 MiB each). */
 	readonly logCapBytes?: number;
+	/**
+	 * Private channels from the payload to the host, by name (`[a-z][a-z0-9-]*`, at most 4): the
+	 * payload gets the first on file descriptor 3, the next on 4, and so on. Each is a virtio-serial
+	 * port that the init opens before the payload starts and whose device node it then deletes; a
+	 * virtio port admits one opener at a time, so a payload that keeps the descriptor from the
+	 * programs it starts (`3>&-`) is the only writer. Bytes reach `onChannelData` as written and
+	 * `channel-<name>.log` in the work directory. Needs virtio-console in the guest kernel: see
+	 * `BootOutcome.channels` for whether each was opened.
+	 */
+	readonly channels?: readonly string[];
 }
 
 export type ConsoleSource = "kernel" | "payload";
@@ -69,6 +79,17 @@ export interface BootHandlers {
 	readonly onConsoleLine?: (line: ConsoleLine) => void;
 	/** A JSON record the payload wrote with `kvm-matrix-record`. */
 	readonly onRecord?: (record: unknown) => void;
+	/** Bytes the payload wrote on one of `BootRequest.channels`, in order, without the init's end marker. */
+	readonly onChannelData?: (channel: string, bytes: Buffer) => void;
+}
+
+export interface ChannelOutcome {
+	readonly name: string;
+	/** False when the guest had no such port (no virtio-console) or the boot ended before the payload. */
+	readonly opened: boolean;
+	/** True when every byte the payload wrote arrived (the init's end marker came after them). */
+	readonly complete: boolean;
+	readonly log: string;
 }
 
 export type OutcomeKind = "completed" | "panic" | "oops" | "timeout" | "hung" | "boot-failed" | "qemu-error";
@@ -82,6 +103,8 @@ interface OutcomeBase {
 	readonly bootMs?: number;
 	readonly consoleLog: string;
 	readonly recordsLog: string;
+	/** One per `BootRequest.channels`, in its order. */
+	readonly channels: readonly ChannelOutcome[];
 	readonly truncated: { readonly console: boolean; readonly records: boolean };
 	/** One line for a person: what happened. */
 	readonly summary: string;

@@ -104,6 +104,9 @@ test("timeouts: the entry's, else 90s; seconds, minutes, bare numbers", (t) => {
 	t.is(timeoutSeconds("90s"), 90);
 	t.is(timeoutSeconds("", "30s"), 30);
 	t.is(timeoutSeconds(undefined, "2m"), 120);
+	// A cfg cannot ask for a timer too long to arm (it would fire at once).
+	t.is(timeoutSeconds(`1${"0".repeat(400)}`), 14 * 86_400);
+	t.is(timeoutSeconds("99999999d"), 14 * 86_400);
 });
 
 const ESC = String.fromCharCode(27);

@@ -1,9 +1,18 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type BootOutcome, boot } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
-import { builtinModuleParams, kvmModules } from "../selftests/run.js";
+import { scriptableName } from "../selftests/guest-script.js";
+import {
+	type ChannelEvent,
+	harnessFunctions,
+	RESULT_CHANNEL,
+	ResultChannelReader,
+} from "../selftests/result-channel.js";
+import { builtinModuleParams, kvmModules, partText } from "../selftests/run.js";
+import { parseStatusLine } from "./output.js";
 import { kutResult } from "./run-host.js";
 
 export interface KutGuestRun {
@@ -21,17 +30,33 @@ export interface KutGuestRun {
 	readonly cacheDir: string;
 	readonly signal?: AbortSignal;
 	readonly onResult?: (result: TestResult) => void;
+	/** Every console line (kernel and payload), for a log pane: test output, never the harness's records. */
+	readonly onConsoleLine?: (line: string) => void;
+}
+
+export interface KutGuestOutcome {
+	readonly results: TestResult[];
+	readonly boot: BootOutcome;
+	/** What the result channel said that was not used, for the cell's notes. */
+	readonly notes: readonly string[];
 }
 
 const ROOT = "/host";
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-const MARK = /^@@kvm-matrix-kut-(start|log|end) (\S+)@@$/;
+// run_tests.sh's options and the matrix's group names: anything else is not an argument kvm-matrix makes.
+const SAFE_ARG = /^-?[A-Za-z0-9][A-Za-z0-9_.+,=-]*$/;
+// Scratch lives under the guest's own /dev (devtmpfs): a tmpfs over /tmp would hide a KUT tree kept there.
+const SCRATCH = "/dev/shm";
+const kutLogIn = (name: string) => `${SCRATCH}/kut-logs/${name}`;
+/** How long kvm-matrix lets run_tests.sh run past the test's own timeout before it kills it. */
+const GRACE_S = 60;
 
 /**
  * The guest script: the host's file system (shared read-only) becomes the guest's userland in a
  * chroot, as virtme-ng does, so KUT's own run_tests.sh and the host's QEMU run unchanged inside
- * the kernel under test, on its nested KVM. Scratch space is a tmpfs; each test's log is printed
- * back between markers because the share cannot be written.
+ * the kernel under test, on its nested KVM. Scratch space is a tmpfs. For each test the harness
+ * sends, on the result channel, its start, run_tests.sh's output, the test's log and its end;
+ * the console shows the same output for people, and the host reads nothing from it.
  */
 export function kutGuestScript(
 	dir: string,
@@ -39,41 +64,121 @@ export function kutGuestScript(
 	accel: string | undefined,
 	argsFor: (name: string) => readonly string[] = (name) => [name],
 	timeoutFor: (name: string) => string | undefined = () => undefined,
+	limitSFor: (name: string) => number = () => 90 + GRACE_S,
 ): string {
-	// Scratch lives under the guest's own /dev (devtmpfs): a tmpfs over /tmp would hide a KUT tree kept there.
-	const scratch = "/dev/shm";
 	const env = [
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		`HOME=${scratch}`,
-		`TMPDIR=${scratch}`,
+		`HOME=${SCRATCH}`,
+		`TMPDIR=${SCRATCH}`,
 		...(accel === undefined ? [] : [`ACCEL=${accel}`]),
 	];
 	// KUT's TIMEOUT overrides every cfg entry's own timeout: each test gets its own budget.
 	const envFor = (name: string) => {
 		const timeout = timeoutFor(name);
-		return [...env, ...(timeout === undefined ? [] : [`TIMEOUT=${quote(timeout)}`])].join(" ");
+		return [...env, ...(timeout === undefined ? [] : [`TIMEOUT=${timeout}`]), `unittest_log_dir=${kutLogIn(name)}`];
 	};
+	const argsOf = (name: string) =>
+		argsFor(name).map((arg) => {
+			if (!SAFE_ARG.test(arg)) throw new Error(`refusing to pass ${JSON.stringify(arg)} to run_tests.sh`);
+			return arg;
+		});
 	return [
 		`R=${ROOT}`,
-		`mount -t proc proc $R/proc && mount -t sysfs sysfs $R/sys && mount -t devtmpfs devtmpfs $R/dev && mkdir -p $R${scratch} && mount -t tmpfs tmpfs $R${scratch} || exit 125`,
+		`mount -t proc proc $R/proc && mount -t sysfs sysfs $R/sys && mount -t devtmpfs devtmpfs $R/dev && mkdir -p $R${SCRATCH} && mount -t tmpfs tmpfs $R${SCRATCH} || exit 125`,
 		"[ -e $R/dev/fd ] || ln -s /proc/self/fd $R/dev/fd",
-		...tests.flatMap((name) => [
-			`echo "@@kvm-matrix-kut-start ${name}@@"`,
-			`chroot $R /usr/bin/env -i ${envFor(name)} unittest_log_dir=${scratch}/kut-logs/${name} /bin/bash -c ${quote(`cd ${quote(dir)} && ./run_tests.sh ${argsFor(name).map(quote).join(" ")}`)}`,
-			`echo "@@kvm-matrix-kut-log ${name}@@"`,
-			`cat $R${scratch}/kut-logs/${name}/${name}.log 2>/dev/null`,
-			`echo "@@kvm-matrix-kut-end ${name}@@"`,
-		]),
+		harnessFunctions(),
+		// After run_tests.sh: its output and the test's log go back, and the log to the console too.
+		"kvmm_kut() {",
+		'\tkvmm_send "$1" output "$kvmm_out"',
+		`\tkvmm_log="$R${SCRATCH}/kut-logs/$2/$2.log"`,
+		'\tkvmm_send "$1" log "$kvmm_log"',
+		'\t[ -f "$kvmm_log" ] && cat "$kvmm_log"',
+		'\tkvmm_end "$1"',
+		"}",
+		...tests.flatMap((raw, i) => {
+			const name = scriptableName(raw, false);
+			const shell = `cd ${quote(dir)} && ./run_tests.sh ${argsOf(name).map(quote).join(" ")}`;
+			return [
+				`echo "kvm-matrix: kvm-unit-tests ${name}"`,
+				`kvmm_start ${i}`,
+				`kvmm_run ${Math.max(1, Math.ceil(limitSFor(name)))} chroot $R /usr/bin/env -i ${envFor(name).map(quote).join(" ")} /bin/bash -c ${quote(shell)}`,
+				`kvmm_kut ${i} ${name}`,
+			];
+		}),
 		"exit 0",
 		"",
 	].join("\n");
 }
 
-/** Runs KUT tests inside the booted kernel under test; one guest for the whole list. */
-export async function runKutInGuest(options: KutGuestRun): Promise<{ results: TestResult[]; boot: BootOutcome }> {
+/**
+ * The result of a test whose run_tests.sh printed no status line for it: an `error`, or, when
+ * kvm-matrix stopped it at its limit, a `timeout` worded as on the host.
+ */
+function noStatusLine(name: string, ms: number, status: number, limitS: number, logPath: string): TestResult {
+	const overdue = status === 137 && ms >= limitS * 1000 - 50;
+	return {
+		suite: "kut",
+		testId: name,
+		status: overdue ? "timeout" : "error",
+		durationMs: ms,
+		attempt: 1,
+		logPath,
+		detail: overdue
+			? `run_tests.sh still running after ${limitS} s; stopped by kvm-matrix`
+			: `no status line for it: run_tests.sh exited with status ${status}`,
+	};
+}
+
+/**
+ * Runs KUT tests inside the booted kernel under test; one guest for the whole list. Every test
+ * asked for gets a result: one that printed no status line, or never ran because the guest
+ * stopped, is an `error` (a `timeout` when kvm-matrix stopped it at its limit, a `crash` when
+ * the kernel under test crashed while it ran).
+ */
+export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutcome> {
+	const tests = options.tests.map((name) => scriptableName(name, false));
 	await mkdir(options.logDir, { recursive: true });
 	const results: TestResult[] = [];
-	let current: { name: string; phase: "status" | "log"; status: string[]; log: string[]; started: number } | undefined;
+	const notes: string[] = [];
+	const report = (result: TestResult) => {
+		results.push(result);
+		options.onResult?.(result);
+	};
+	// Host paths come from the host's own list of names, never from the guest.
+	const logPath = (name: string) => path.join(options.logDir, `${name}.log`);
+	const limitS = (name: string) => options.timeoutSFor(name) + GRACE_S;
+	const reader = new ResultChannelReader({ count: tests.length, parts: ["output", "log"] });
+	const ended = new Set<number>();
+	let parts = new Map<string, string>();
+	let consoleSinceStart: string[] = [];
+	const onEvent = (event: ChannelEvent) => {
+		if (event.kind === "ignored" || event.kind === "broken") {
+			notes.push(event.note);
+			return;
+		}
+		const name = tests[event.index];
+		if (name === undefined) return;
+		if (event.kind === "start") {
+			parts = new Map();
+			consoleSinceStart = [];
+		} else if (event.kind === "data") {
+			parts.set(event.part, partText(event.bytes, event.skipped));
+		} else {
+			ended.add(event.index);
+			const output = (parts.get("output") ?? "").split("\n");
+			const log = parts.get("log") ?? "";
+			const line = output.find((l) => parseStatusLine(l)?.name === name);
+			const parsed = line === undefined ? undefined : kutResult(line, log.split("\n"), event.ms, logPath(name));
+			const result = parsed ?? noStatusLine(name, event.ms, event.status, limitS(name), logPath(name));
+			writeFileSync(
+				logPath(name),
+				parsed === undefined
+					? `${log}\n[kvm-matrix: run_tests.sh printed no status line; its output:]\n${output.join("\n")}\n`
+					: log,
+			);
+			report({ ...result, testId: name });
+		}
+	};
 	const { qemu } = options.target;
 	const outcome = await boot(
 		{
@@ -82,14 +187,16 @@ export async function runKutInGuest(options: KutGuestRun): Promise<{ results: Te
 				? {}
 				: { modulesDir: options.kernel.modulesDir, modules: kvmModules(options.target) }),
 			shares: [{ host: "/", guest: ROOT }],
+			channels: [RESULT_CHANNEL],
 			payload: {
 				kind: "script",
 				text: kutGuestScript(
 					options.dir,
-					options.tests,
+					tests,
 					options.accel,
 					options.argsFor,
 					(name) => `${options.timeoutSFor(name)}s`,
+					limitS,
 				),
 			},
 			cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
@@ -99,39 +206,53 @@ export async function runKutInGuest(options: KutGuestRun): Promise<{ results: Te
 			accel: qemu.accel,
 			// KUT keeps a test's output in its log until the test ends: the guest is quiet for as long
 			// as the longest test may take, and the whole list may take the sum.
-			timeoutMs: (options.tests.reduce((sum, name) => sum + options.timeoutSFor(name) + 30, 0) + 180) * 1000,
-			noOutputTimeoutMs: (Math.max(0, ...options.tests.map(options.timeoutSFor)) + 60) * 1000,
+			timeoutMs: (tests.reduce((sum, name) => sum + limitS(name), 0) + 180) * 1000,
+			noOutputTimeoutMs: (Math.max(0, ...tests.map(limitS)) + 30) * 1000,
 			workDir: path.join(options.logDir, "boot"),
 			cacheDir: options.cacheDir,
 			...(options.signal === undefined ? {} : { signal: options.signal }),
 		},
 		{
 			onConsoleLine: ({ source, line }) => {
-				if (source !== "payload") return;
-				const mark = MARK.exec(line);
-				if (mark?.[1] === "start" && mark[2] !== undefined) {
-					current = { name: mark[2], phase: "status", status: [], log: [], started: performance.now() };
-				} else if (mark?.[1] === "log" && current !== undefined) {
-					current.phase = "log";
-				} else if (mark?.[1] === "end" && current !== undefined) {
-					const done = current;
-					current = undefined;
-					const logPath = path.join(options.logDir, `${done.name}.log`);
-					void writeFile(logPath, `${done.log.join("\n")}\n`);
-					const line = done.status.find((l) => l.includes(` ${done.name}`));
-					const result =
-						line === undefined
-							? undefined
-							: kutResult(line, done.log, Math.round(performance.now() - done.started), logPath);
-					if (result !== undefined) {
-						results.push(result);
-						options.onResult?.(result);
-					}
-				} else if (current !== undefined) {
-					(current.phase === "status" ? current.status : current.log).push(line);
-				}
+				options.onConsoleLine?.(line);
+				if (source === "payload" && reader.current !== undefined && consoleSinceStart.length < 10_000)
+					consoleSinceStart.push(line);
+			},
+			onChannelData: (channel, bytes) => {
+				if (channel === RESULT_CHANNEL) for (const event of reader.push(bytes)) onEvent(event);
 			},
 		},
 	);
-	return { results, boot: outcome };
+	for (const event of reader.close()) onEvent(event);
+	const stopped = `${outcome.kind}: ${outcome.summary}`;
+	const channel = outcome.channels.find((c) => c.name === RESULT_CHANNEL);
+	const noChannel = outcome.bootMs !== undefined && channel?.opened === false;
+	for (const [index, name] of tests.entries()) {
+		if (ended.has(index)) continue;
+		const wasRunning = index === reader.current && !reader.broken;
+		const crashed = wasRunning && (outcome.kind === "panic" || outcome.kind === "oops");
+		const detail = reader.broken
+			? `no status line for it: ${notes.at(-1) ?? "the result channel broke"}`
+			: noChannel
+				? "not run: the guest has no result channel (a kernel without virtio-console?)"
+				: wasRunning
+					? `no status line for it: the guest stopped while it ran (${stopped})`
+					: `not run: the guest stopped before it started (${stopped})`;
+		if (wasRunning) {
+			writeFileSync(
+				logPath(name),
+				`${consoleSinceStart.map((l) => `${l}\n`).join("")}\n[kvm-matrix: ${stopped}]\n${outcome.excerpt.join("\n")}\n`,
+			);
+		}
+		report({
+			suite: "kut",
+			testId: name,
+			status: crashed ? "crash" : "error",
+			durationMs: 0,
+			attempt: 1,
+			...(wasRunning ? { logPath: logPath(name) } : {}),
+			detail: crashed ? `${stopped} (no status line for it)` : detail,
+		});
+	}
+	return { results, boot: outcome, notes };
 }

@@ -3,7 +3,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
+import { checkTestName } from "../matrix/names.js";
 import { CommandError, runCommand } from "../proc/run.js";
+import { noDurations, readKutDurations, recordKutDurations } from "./durations.js";
 import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./output.js";
 
 export interface KutHostRun {
@@ -91,10 +93,12 @@ export function kutResult(
  * not share one), N at a time, longest first.
  */
 export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
-	const durations: Record<string, number> =
-		options.durationsFile !== undefined && existsSync(options.durationsFile)
-			? (JSON.parse(await readFile(options.durationsFile, "utf8")) as Record<string, number>)
-			: {};
+	// Names become run_tests.sh arguments and log directories: checked before anything runs.
+	for (const name of options.tests) {
+		const checked = checkTestName(name);
+		if (!checked.ok) throw new Error(`refusing to run ${checked.error}`);
+	}
+	const durations = options.durationsFile === undefined ? noDurations() : await readKutDurations(options.durationsFile);
 	// Unknown durations first: a new test may be the longest of all.
 	const order = [...options.tests].sort(
 		(a, b) => (durations[b] ?? Number.POSITIVE_INFINITY) - (durations[a] ?? Number.POSITIVE_INFINITY),
@@ -109,6 +113,7 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 					const logDir = path.join(options.logRoot, name);
 					const started = performance.now();
 					let lines: string[] = [];
+					let exitCode: number | undefined = 0;
 					const limitS = (options.timeoutSFor?.(name) ?? 90) + 60;
 					// One controller per test, detached from the run's signal afterwards: hundreds of tests
 					// must not pile listeners onto it.
@@ -135,8 +140,10 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 						});
 					} catch (error) {
 						// A run_tests.sh that failed to run (or a fork's that exits non-zero): its output is still the result.
-						if (error instanceof CommandError) lines = [...error.output];
-						else if (!overdue || options.signal?.aborted) throw error;
+						if (error instanceof CommandError) {
+							lines = [...error.output];
+							exitCode = error.exitCode;
+						} else if (!overdue || options.signal?.aborted) throw error;
 					} finally {
 						clearTimeout(timer);
 						options.signal?.removeEventListener("abort", cancel);
@@ -145,9 +152,10 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 					const logPath = path.join(logDir, `${name}.log`);
 					const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
 					const line = lines.find((l) => parseStatusLine(l)?.name === name);
+					const parsed = line === undefined ? undefined : kutResult(line, log, ms, logPath);
 					const result =
-						line !== undefined
-							? kutResult(line, log, ms, logPath)
+						parsed !== undefined
+							? parsed
 							: overdue
 								? ({
 										suite: "kut",
@@ -158,22 +166,46 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 										logPath,
 										detail: `run_tests.sh still running after ${limitS} s; stopped by kvm-matrix`,
 									} satisfies TestResult)
-								: undefined;
-					if (result !== undefined) {
-						results.push(result);
-						durations[name] = ms;
-						options.onResult?.(result);
-					}
+								: await noStatusLine(name, ms, exitCode, logPath, lines);
+					results.push(result);
+					durations[name] = ms;
+					options.onResult?.(result);
 				},
 				options.signal === undefined ? {} : { signal: options.signal },
 			),
 		),
 	);
-	if (options.durationsFile !== undefined) {
-		await mkdir(path.dirname(options.durationsFile), { recursive: true });
-		await writeFile(options.durationsFile, JSON.stringify(durations));
-	}
+	if (options.durationsFile !== undefined) await recordKutDurations(options.durationsFile, durations);
 	return results;
+}
+
+/**
+ * run_tests.sh said nothing about the test (it died, or printed nothing for it): an `error`, with
+ * its output kept as the log when KUT wrote none.
+ */
+async function noStatusLine(
+	name: string,
+	ms: number,
+	exitCode: number | undefined,
+	logPath: string,
+	output: readonly string[],
+): Promise<TestResult> {
+	if (!existsSync(logPath)) {
+		await mkdir(path.dirname(logPath), { recursive: true });
+		await writeFile(
+			logPath,
+			`[kvm-matrix: run_tests.sh printed no status line for ${name}; its output:]\n${output.join("\n")}\n`,
+		);
+	}
+	return {
+		suite: "kut",
+		testId: name,
+		status: "error",
+		durationMs: ms,
+		attempt: 1,
+		logPath,
+		detail: `no status line for it: run_tests.sh exited with status ${exitCode ?? "?"}`,
+	};
 }
 
 /** TIMEOUT for one test: its own budget (cfg entry's, else the suite's), or the suite's alone. */

@@ -6,6 +6,23 @@
  * kvm-matrix passes them on untouched rather than re-interpreting shell syntax.
  */
 
+import { checkTestName } from "../matrix/names.js";
+
+/**
+ * A section name that is not a safe test name: it would be pasted into guest scripts and host
+ * paths, so the whole file is refused. The message is one line, `FILE:LINE: why`.
+ */
+export class UnsafeTestNameError extends Error {
+	override readonly name = "UnsafeTestNameError";
+	constructor(
+		readonly file: string,
+		readonly line: number,
+		readonly reason: string,
+	) {
+		super(`${file}:${line}: ${reason}`);
+	}
+}
+
 export interface KutEntry {
 	readonly name: string;
 	/** The image, e.g. `vmx.flat`; several entries may share one. */
@@ -37,7 +54,15 @@ type Draft = { -readonly [K in keyof KutEntry]: KutEntry[K] } & { file: string }
 const KEY =
 	/^(file|smp|test_args|extra_params|qemu_params|arch|machine|groups|accel|timeout|check|disabled_if)\s*=\s*(.*)$/;
 
-export function parseUnittestsCfg(text: string): { entries: KutEntry[]; problems: CfgProblem[] } {
+/**
+ * Parses a cfg; `file` names it in errors. Throws `UnsafeTestNameError` for a section name that is
+ * not a safe test name, or a line that opens a section (`[`) without being a whole `[name]`
+ * header (KUT would silently fold that entry's keys into the one before).
+ */
+export function parseUnittestsCfg(
+	text: string,
+	file = "x86/unittests.cfg",
+): { entries: KutEntry[]; problems: CfgProblem[] } {
 	const entries: KutEntry[] = [];
 	const problems: CfgProblem[] = [];
 	const lines = text.split("\n");
@@ -52,9 +77,15 @@ export function parseUnittestsCfg(text: string): { entries: KutEntry[]; problems
 		const line = (lines[i] ?? "").replace(/\r$/, "");
 		const header = /^\[(.*)\]$/.exec(line);
 		if (header) {
+			const name = checkTestName(header[1] ?? "");
+			if (!name.ok) throw new UnsafeTestNameError(file, i + 1, name.error);
 			finish();
-			current = { name: header[1] ?? "", file: "", smp: "1", groups: [], check: [], line: i + 1 };
+			current = { name: name.value, file: "", smp: "1", groups: [], check: [], line: i + 1 };
 			continue;
+		}
+		if (line.startsWith("[")) {
+			const shown = JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}...` : line);
+			throw new UnsafeTestNameError(file, i + 1, `${shown} opens a section but is not a "[name]" line`);
 		}
 		const kv = KEY.exec(line);
 		if (kv === null || current === undefined) continue;
@@ -133,7 +164,12 @@ export function timeoutSeconds(value: string | undefined, fallback = "90s"): num
 	const m = /^(\d+(?:\.\d+)?)([smhd]?)$/.exec((value || fallback).trim());
 	if (m === null) return 90;
 	const n = Number(m[1]);
-	return Math.ceil(
+	const seconds = Math.ceil(
 		n * ({ s: 1, m: 60, h: 3600, d: 86400, "": 1 } as const)[(m[2] ?? "") as "s" | "m" | "h" | "d" | ""],
 	);
+	// A timer past 2^31 ms fires at once: a cfg's `timeout = 1e400` must not end its test at once.
+	return Math.min(seconds, MAX_TIMEOUT_S);
 }
+
+/** The longest timeout a test gets, whatever its cfg says: 14 days, as a matrix's own limit. */
+export const MAX_TIMEOUT_S = 14 * 86_400;

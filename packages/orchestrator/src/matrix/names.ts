@@ -38,3 +38,24 @@ export function hasControlCharacter(text: string): boolean {
 	}
 	return false;
 }
+
+// A test name from a tree (a KUT cfg section, a selftest from the tree's Makefile) ends up in
+// guest scripts, run_tests.sh arguments and host paths. Real names use this set (all 87 of KUT's
+// x86 sections, every selftest of 6.1 and mainline); anything else is refused, never quoted.
+const TEST_NAME = /^[A-Za-z0-9][A-Za-z0-9_.+-]*$/;
+
+/**
+ * Checks a test's name as a tree defines it; `slashes` allows `/`-separated parts (selftest ids
+ * such as `x86_64/hyperv_cpuid`). The reason says what is wrong, for a one-line error.
+ */
+export function checkTestName(text: string, options: { readonly slashes?: boolean } = {}): Result<string> {
+	const shown = JSON.stringify(text);
+	const parts = options.slashes === true ? text.split("/") : [text];
+	if (text.length === 0) return err("an empty test name");
+	if (text.length > 200) return err(`a test name of ${text.length} characters`);
+	if (parts.some((p) => !TEST_NAME.test(p) || p === "." || p === ".."))
+		return err(
+			`${shown} is not a safe test name (letters, digits and "_.+-"${options.slashes === true ? ', parts split by "/"' : ""}; no spaces, quotes, "$" or "..")`,
+		);
+	return ok(text);
+}

@@ -1,14 +1,11 @@
 import picomatch from "picomatch";
+import { checkTestName } from "../matrix/names.js";
+import { harnessFunctions } from "./result-channel.js";
 
 export interface ScheduledTest {
 	readonly id: string;
 	readonly timeoutS: number;
 }
-
-/** Markers on the payload's output that split it into per-test logs. */
-export const testStart = (id: string) => `@@kvm-matrix-test-start ${id}@@`;
-export const testEnd = (id: string) => `@@kvm-matrix-test-end ${id}@@`;
-export const MARKER = /^@@kvm-matrix-test-(start|end) (\S+)@@$/;
 
 /** The tests a suite's include/exclude globs select, in the tree's order. */
 export function selectTests(ids: readonly string[], include: readonly string[], exclude: readonly string[]): string[] {
@@ -18,27 +15,33 @@ export function selectTests(ids: readonly string[], include: readonly string[], 
 }
 
 /**
- * The guest script that runs the tests one after the other from `dir` (a read-only share), each
- * under `timeout -s KILL`, reporting start and end on the record channel (the source of truth)
- * and marking the output so the host can split it into one log per test.
+ * A test name that may go into a guest script, or an error: names are checked where they are
+ * read from a tree, and again here, because a script is where an unchecked one would do harm.
  */
-export function selftestsScript(dir: string, tests: readonly ScheduledTest[]): string {
+export function scriptableName(name: string, slashes: boolean): string {
+	const checked = checkTestName(name, { slashes });
+	if (!checked.ok) throw new Error(`refusing to run ${checked.error}`);
+	return checked.value;
+}
+
+/**
+ * The guest script that runs the tests one after the other from `dir` (a read-only share), each
+ * under `timeout -s KILL`, its output on the console for people and in a data record for its log;
+ * start, output and end go on the result channel, by the test's index in `tests`.
+ */
+export function selftestsScript(dir: string, tests: readonly ScheduledTest[], scratch = "/tmp"): string {
 	const lines = [
-		"cd /tmp",
-		// Centiseconds since boot, from /proc/uptime ("12.34 ..."): busybox date has no %N.
-		// biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
-		'now() { read up _ < /proc/uptime; echo "${up%%.*}${up#*.}"; }',
-		"run_test() {",
-		'\techo "@@kvm-matrix-test-start $1@@"',
-		`\tkvm-matrix-record "{\\"t\\":\\"test-start\\",\\"test\\":\\"$1\\"}"`,
-		"\tstart=$(now)",
-		`\ttimeout -s KILL "$2" "${dir}/$1"`,
-		"\trc=$?",
-		"\tend=$(now)",
-		'\techo "@@kvm-matrix-test-end $1@@"',
-		`\tkvm-matrix-record "{\\"t\\":\\"test-end\\",\\"test\\":\\"$1\\",\\"status\\":$rc,\\"ms\\":$(( (end - start) * 10 ))}"`,
+		`cd ${scratch}`,
+		harnessFunctions(scratch),
+		"kvmm_test() {",
+		// A line for people watching the console; the host reads nothing from the console.
+		'\techo "kvm-matrix: selftest $2"',
+		'\tkvmm_start "$1"',
+		`\tkvmm_run "$3" "${dir}/$2"`,
+		'\tkvmm_send "$1" output "$kvmm_out"',
+		'\tkvmm_end "$1"',
 		"}",
-		...tests.map((t) => `run_test '${t.id}' ${t.timeoutS}`),
+		...tests.map((t, i) => `kvmm_test ${i} '${scriptableName(t.id, true)}' ${Math.max(1, Math.ceil(t.timeoutS))}`),
 		"exit 0",
 	];
 	return `${lines.join("\n")}\n`;

@@ -1,11 +1,12 @@
-import { createWriteStream, type WriteStream } from "node:fs";
-import { appendFile, mkdir } from "node:fs/promises";
+import { writeFileSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { type BootOutcome, boot, type ModuleRequest } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
 import type { SelftestsBuild } from "./build.js";
-import { MARKER, type ScheduledTest, selftestsScript } from "./guest-script.js";
+import { type ScheduledTest, scriptableName, selftestsScript } from "./guest-script.js";
+import { type ChannelEvent, RESULT_CHANNEL, ResultChannelReader } from "./result-channel.js";
 import { parseTapSubtests, selftestStatus } from "./status.js";
 
 export interface SuiteKernel {
@@ -32,6 +33,8 @@ export interface SuiteRunOptions {
 export interface SuiteRun {
 	readonly results: readonly TestResult[];
 	readonly boots: readonly BootOutcome[];
+	/** What the result channel said that was not used (records for other tests, out of order), for the cell's notes. */
+	readonly notes: readonly string[];
 }
 
 export const logName = (id: string) => `${id.replaceAll("/", "__")}.log`;
@@ -54,19 +57,32 @@ export function builtinModuleParams(target: Target): string[] {
 	);
 }
 
+/** A part's bytes as a log: what the guest did not send is said, not silently lost. */
+export function partText(bytes: Buffer, skipped: number): string {
+	const text = bytes.toString("utf8");
+	return skipped > 0 ? `[kvm-matrix: the first ${skipped} bytes of this output were not kept]\n${text}` : text;
+}
+
+const lastLines = (text: string) => text.split("\n").slice(-10_000);
+
 /**
  * Runs the selected selftests in the guest, one boot for as long as the kernel survives: a panic
  * in test k makes k a `crash` (with the trace in its log) and the rest continue in a new boot.
+ * What happened comes from the result channel only; the console is for people to watch.
  */
 export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> {
+	for (const t of options.tests) scriptableName(t.id, true);
 	await mkdir(options.logDir, { recursive: true });
 	const results: TestResult[] = [];
 	const boots: BootOutcome[] = [];
+	const notes: string[] = [];
 	const notBuilt = new Set(options.build.tests.filter((t) => t.binary === undefined).map((t) => t.id));
 	const report = (r: TestResult) => {
 		results.push(r);
 		options.onResult?.(r);
 	};
+	// Host paths come from the host's own list of names, never from the guest.
+	const logPath = (id: string) => path.join(options.logDir, logName(id));
 	for (const t of options.tests.filter((t) => notBuilt.has(t.id))) {
 		report({ suite: "selftests", testId: t.id, status: "error", durationMs: 0, attempt: 1, detail: "did not build" });
 	}
@@ -75,12 +91,49 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 	let attempt = 0;
 	while (pending.length > 0) {
 		attempt++;
-		const started = new Map<string, { log: WriteStream; lines: string[] }>();
+		const scheduled = pending;
+		const reader = new ResultChannelReader({ count: scheduled.length, parts: ["output"] });
 		const ended = new Set<string>();
-		let current: { id: string; log: WriteStream; lines: string[] } | undefined;
 		let running = false;
-		const budgetS = pending.reduce((sum, t) => sum + t.timeoutS + 5, 0);
-		const longest = Math.max(...pending.map((t) => t.timeoutS));
+		// The console since the running test started: its log if the guest dies before it ends.
+		let consoleSinceStart: string[] = [];
+		let output: { bytes: Buffer; skipped: number } | undefined;
+		const onEvent = (event: ChannelEvent) => {
+			if (event.kind === "ignored" || event.kind === "broken") {
+				notes.push(event.note);
+				return;
+			}
+			const test = scheduled[event.index];
+			if (test === undefined) return;
+			if (event.kind === "start") {
+				if (!running) {
+					running = true;
+					options.onBoot?.("running", attempt);
+				}
+				consoleSinceStart = [];
+				output = undefined;
+			} else if (event.kind === "data") {
+				output = { bytes: event.bytes, skipped: event.skipped };
+			} else {
+				ended.add(test.id);
+				const text = output === undefined ? "" : partText(output.bytes, output.skipped);
+				writeFileSync(logPath(test.id), text);
+				const { status, detail } = selftestStatus(event.status, event.ms >= test.timeoutS * 1000 - 50);
+				const subtests = parseTapSubtests(lastLines(text));
+				report({
+					suite: "selftests",
+					testId: test.id,
+					status,
+					durationMs: event.ms,
+					attempt: 1,
+					logPath: logPath(test.id),
+					...(detail === undefined ? {} : { detail }),
+					...(subtests.length > 0 ? { subtests } : {}),
+				});
+			}
+		};
+		const budgetS = scheduled.reduce((sum, t) => sum + t.timeoutS + 5, 0);
+		const longest = Math.max(...scheduled.map((t) => t.timeoutS));
 		options.onBoot?.("booting", attempt);
 		const outcome = await boot(
 			{
@@ -89,7 +142,8 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 					? {}
 					: { modulesDir: options.kernel.modulesDir, modules: kvmModules(options.target) }),
 				shares: [{ host: options.build.outputDir, guest: GUEST_DIR }],
-				payload: { kind: "script", text: selftestsScript(GUEST_DIR, pending) },
+				channels: [RESULT_CHANNEL],
+				payload: { kind: "script", text: selftestsScript(GUEST_DIR, scheduled) },
 				cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
 				...(qemu.cpu === undefined ? {} : { cpu: qemu.cpu }),
 				smp: qemu.smp,
@@ -104,72 +158,43 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 			{
 				onConsoleLine: ({ source, line }) => {
 					options.onConsoleLine?.(line);
-					if (source !== "payload") return;
-					const marker = MARKER.exec(line);
-					if (marker?.[1] === "start" && marker[2] !== undefined) {
-						const log = createWriteStream(path.join(options.logDir, logName(marker[2])));
-						current = { id: marker[2], log, lines: [] };
-						started.set(marker[2], current);
-						return;
-					}
-					if (marker?.[1] === "end") {
-						current?.log.end();
-						current = undefined;
-						return;
-					}
-					if (current !== undefined) {
-						current.log.write(`${line}\n`);
-						if (current.lines.length < 10_000) current.lines.push(line);
-					}
+					if (source === "payload" && reader.current !== undefined && consoleSinceStart.length < 10_000)
+						consoleSinceStart.push(line);
 				},
-				onRecord: (record) => {
-					const r = record as { t?: string; test?: string; status?: number; ms?: number };
-					if (r.t === "test-start" && !running) {
-						running = true;
-						options.onBoot?.("running", attempt);
-					}
-					options.onBoot?.("running", attempt);
-					if (r.t !== "test-end" || typeof r.test !== "string" || typeof r.status !== "number") return;
-					const scheduled = pending.find((t) => t.id === r.test);
-					if (scheduled === undefined || ended.has(r.test)) return;
-					ended.add(r.test);
-					const ms = typeof r.ms === "number" ? r.ms : 0;
-					const { status, detail } = selftestStatus(r.status, ms >= scheduled.timeoutS * 1000 - 50);
-					const subtests = parseTapSubtests(started.get(r.test)?.lines ?? []);
-					report({
-						suite: "selftests",
-						testId: r.test,
-						status,
-						durationMs: ms,
-						attempt: 1,
-						logPath: path.join(options.logDir, logName(r.test)),
-						...(detail === undefined ? {} : { detail }),
-						...(subtests.length > 0 ? { subtests } : {}),
-					});
+				onChannelData: (channel, bytes) => {
+					if (channel === RESULT_CHANNEL) for (const event of reader.push(bytes)) onEvent(event);
 				},
 			},
 		);
+		for (const event of reader.close()) onEvent(event);
 		boots.push(outcome);
-		for (const { log } of started.values()) log.end();
-		const crashed = [...started.keys()].find((id) => !ended.has(id));
-		const remaining = pending.filter((t) => !ended.has(t.id) && t.id !== crashed);
+		const runningIndex = reader.broken ? undefined : reader.current;
+		const crashed = runningIndex === undefined ? undefined : scheduled[runningIndex];
+		const remaining = scheduled.filter((t) => !ended.has(t.id) && t.id !== crashed?.id);
 		if (crashed !== undefined) {
 			const status = outcome.kind === "timeout" || outcome.kind === "hung" ? "timeout" : "crash";
 			report({
 				suite: "selftests",
-				testId: crashed,
+				testId: crashed.id,
 				status,
 				durationMs: 0,
 				attempt: 1,
-				logPath: path.join(options.logDir, logName(crashed)),
+				logPath: logPath(crashed.id),
 				detail: `${outcome.kind}: ${outcome.summary}`,
 			});
-			await appendFile(
-				path.join(options.logDir, logName(crashed)),
-				`\n[kvm-matrix: ${outcome.kind}: ${outcome.summary}]\n${outcome.excerpt.join("\n")}\n`,
+			writeFileSync(
+				logPath(crashed.id),
+				`${consoleSinceStart.map((l) => `${l}\n`).join("")}\n[kvm-matrix: ${outcome.kind}: ${outcome.summary}]\n${outcome.excerpt.join("\n")}\n`,
 			);
 		} else if (remaining.length > 0) {
-			// The guest stopped before a test started (boot failure, QEMU error): no test can run.
+			// No test is running and some never started: the guest stopped (boot failure, QEMU error),
+			// or the result channel is missing or broke. No test can run.
+			const channel = outcome.channels.find((c) => c.name === RESULT_CHANNEL);
+			const why = reader.broken
+				? (notes.at(-1) ?? "the result channel broke")
+				: outcome.bootMs !== undefined && channel?.opened === false
+					? "the guest has no result channel (a kernel without virtio-console?)"
+					: `${outcome.kind}: ${outcome.summary}`;
 			for (const t of remaining) {
 				report({
 					suite: "selftests",
@@ -177,12 +202,12 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 					status: "error",
 					durationMs: 0,
 					attempt: 1,
-					detail: `${outcome.kind}: ${outcome.summary}`,
+					detail: why,
 				});
 			}
 			break;
 		}
 		pending = remaining;
 	}
-	return { results, boots };
+	return { results, boots, notes };
 }

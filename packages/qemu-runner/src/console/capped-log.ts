@@ -26,15 +26,25 @@ export class CappedLog {
 
 	async write(line: string): Promise<void> {
 		const size = Buffer.byteLength(line) + 1;
-		if (this.#dropped > 0 || this.#written + size > this.capBytes) {
-			if (this.#dropped === 0) {
-				await this.#put(`[kvm-matrix: log capped at ${this.capBytes} bytes; the rest is dropped]\n`);
-			}
-			this.#dropped += size;
-			return;
-		}
+		if (await this.#over(size)) return;
 		this.#written += size;
 		await this.#put(`${line}\n`);
+	}
+
+	/** Appends bytes as they are (a channel's stream is not made of lines). */
+	async append(bytes: Uint8Array): Promise<void> {
+		if (await this.#over(bytes.length)) return;
+		this.#written += bytes.length;
+		await this.#put(bytes);
+	}
+
+	async #over(size: number): Promise<boolean> {
+		if (this.#dropped === 0 && this.#written + size <= this.capBytes) return false;
+		if (this.#dropped === 0) {
+			await this.#put(`[kvm-matrix: log capped at ${this.capBytes} bytes; the rest is dropped]\n`);
+		}
+		this.#dropped += size;
+		return true;
 	}
 
 	async close(): Promise<void> {
@@ -43,7 +53,7 @@ export class CappedLog {
 		await once(this.#stream, "close");
 	}
 
-	async #put(text: string): Promise<void> {
-		if (!this.#stream.write(text)) await once(this.#stream, "drain");
+	async #put(data: string | Uint8Array): Promise<void> {
+		if (!this.#stream.write(data)) await once(this.#stream, "drain");
 	}
 }

@@ -110,6 +110,8 @@ export async function payloadArchive(options: {
 	readonly modules: readonly ResolvedModule[];
 	readonly shares: readonly (Share & { readonly tag: string })[];
 	readonly files: readonly GuestFile[];
+	/** Private channels' names, in descriptor order. */
+	readonly channels?: readonly string[];
 }): Promise<Buffer> {
 	const files = await Promise.all(
 		options.files.map(async (f): Promise<CpioEntry> => {
@@ -131,6 +133,7 @@ export async function payloadArchive(options: {
 				options.modules.map((m) => `${plainModulePath(m.relPath)} ${m.params.join(" ")}\n`).join(""),
 			),
 			text("kvm-matrix/shares", options.shares.map((s) => `${s.tag} ${s.guest}\n`).join("")),
+			text("kvm-matrix/channels", (options.channels ?? []).map((name) => `${name}\n`).join("")),
 			text("kvm-matrix/payload", payloadScript(options.payload), 0o755),
 			...files,
 		]),

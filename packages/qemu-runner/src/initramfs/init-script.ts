@@ -2,8 +2,10 @@
  * The guest's /init: a busybox shell script. It mounts the basic file systems, loads modules,
  * mounts shares, runs the payload with its output on the fast virtio port when there is one,
  * and reports each step as a record on the second serial port (ttyS1), which console output
- * cannot reach. Control records carry a per-boot nonce the payload never sees.
+ * cannot reach. Control records carry a per-boot nonce the payload never sees. Private channels
+ * (see channel.ts) are opened here, for the payload alone, before it starts.
  */
+import { CHANNEL_PORT_PREFIX } from "../channel.js";
 
 export const RECORD_PORT = "/dev/ttyS1";
 export const OUTPUT_PORT_NAME = "kvm-matrix.out";
@@ -45,26 +47,55 @@ while read -r tag dir; do
 	fi
 done < /kvm-matrix/shares
 
-# The payload's output goes to the virtio port when the kernel has virtio-console: it is
-# hundreds of times faster than the emulated UART under TCG.
-OUT=/dev/console
-if [ -d /sys/bus/virtio/drivers/virtio_console ]; then
-	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+# A virtio port's device node by the name QEMU gave it, waiting up to $2 tenths of a second
+# for it to appear; nothing when the kernel has no virtio-console.
+port_named() {
+	[ -d /sys/bus/virtio/drivers/virtio_console ] || return 0
+	i=0
+	while [ "$i" -lt "$2" ]; do
 		for p in /sys/class/virtio-ports/*; do
-			[ "$(cat "$p/name" 2>/dev/null)" = "${OUTPUT_PORT_NAME}" ] && [ -e "/dev/\${p##*/}" ] && OUT="/dev/\${p##*/}"
+			[ "$(cat "$p/name" 2>/dev/null)" = "$1" ] && [ -e "/dev/\${p##*/}" ] && { echo "/dev/\${p##*/}"; return 0; }
 		done
-		[ "$OUT" != /dev/console ] && break
+		i=$((i + 1))
 		sleep 0.1
 	done
-fi
+}
+
+# The payload's output goes to the virtio port when the kernel has virtio-console: it is
+# hundreds of times faster than the emulated UART under TCG.
+OUT=$(port_named ${OUTPUT_PORT_NAME} 20)
+[ -n "$OUT" ] || OUT=/dev/console
 output=console
 [ "$OUT" != /dev/console ] && output=virtio
 
-control '"t":"start","output":"'"$output"'"'
+# Private channels: the n-th named in /kvm-matrix/channels is opened on descriptor 3+n (the
+# payload inherits it), and its node is deleted so nothing else can find it; a virtio port admits
+# one opener at a time anyway. A failed open is probed in a subshell first: a redirection that
+# fails on exec would end this shell, and with it the guest.
+opened=
+fd=3
+for name in $(cat /kvm-matrix/channels); do
+	dev=$(port_named "${CHANNEL_PORT_PREFIX}$name" 10)
+	if [ -n "$dev" ] && ( eval "exec $fd>$dev" ) 2>/dev/null; then
+		eval "exec $fd>$dev"
+		rm -f "$dev"
+		opened="$opened $name"
+	else
+		echo "kvm-matrix: channel $name has no port (no virtio-console in this kernel?)" > /dev/console
+	fi
+	fd=$((fd + 1))
+done
+
+control '"t":"start","output":"'"$output"'","channels":"'"$opened"'"'
 cd /
 sh /kvm-matrix/payload > "$OUT" 2>&1 < /dev/null
 status=$?
 [ "$OUT" != /dev/console ] && printf '\\n@@kvm-matrix-end %s@@\\n' "$NONCE" > "$OUT"
+fd=3
+for name in $(cat /kvm-matrix/channels); do
+	case " $opened " in *" $name "*) printf '@@kvm-matrix-end %s@@' "$NONCE" >&$fd ;; esac
+	fd=$((fd + 1))
+done
 control '"t":"exit","status":'"$status"
 sync
 while :; do sleep 3600; done

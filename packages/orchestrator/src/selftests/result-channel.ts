@@ -1,0 +1,230 @@
+/**
+ * The result channel between a guest harness (the shell script kvm-matrix writes for selftests
+ * or KUT) and the host. It is the boot's private channel (qemu-runner's `channels`): the harness
+ * holds it on descriptor 3 and runs every test with that descriptor closed, and the virtio port
+ * admits no second opener, so nothing a test prints or does can write to it. Tests' output goes
+ * to the console for people to watch, and comes back for its log as data inside a record.
+ *
+ * Records are lines of JSON. A `data` record is followed by its bytes in base64 lines, so what a
+ * test printed can never be read as a record, whatever it is and however long. The host names
+ * tests by their index in its own list (records carry no names or paths), and accepts only the
+ * next test's start, then data and the end of the test that started: anything else is ignored
+ * with a note, and a line that is not a record at all breaks the channel (nothing after it is
+ * trusted).
+ */
+import { channelFd } from "@kvm-matrix/qemu-runner";
+
+export const RESULT_CHANNEL = "results";
+/** The harness's descriptor for the channel: the boot's first channel. */
+export const RESULT_FD = channelFd(0);
+/** The most of one part (a test's output, a KUT log) the guest sends: its last bytes, as the end says most. */
+export const MAX_PART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The harness's shell functions (busybox sh). `kvmm_run LIMIT CMD...` runs a command with the
+ * channel closed, its output to the console and to `$kvmm_out`, killed after LIMIT seconds; it
+ * sets `kvmm_rc` and `kvmm_ms`. The rest write records: `kvmm_start I`, `kvmm_send I PART FILE`,
+ * `kvmm_end I`. Indexes and part names are the harness's own words, never a test's. `scratch`
+ * holds the output while a test runs (in the guest, /tmp is its own tmpfs).
+ */
+export function harnessFunctions(scratch = "/tmp"): string {
+	const fd = RESULT_FD;
+	return [
+		`kvmm_out=${scratch}/kvmm-out`,
+		`kvmm_rc_file=${scratch}/kvmm-rc`,
+		// Centiseconds since boot, from /proc/uptime ("12.34 ..."): busybox date has no %N.
+		// biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
+		'kvmm_now() { read up _ < /proc/uptime; echo "${up%%.*}${up#*.}"; }',
+		`kvmm_record() { printf '%s\\n' "$1" >&${fd}; }`,
+		`kvmm_start() { kvmm_record '{"t":"start","i":'"$1"'}'; }`,
+		`kvmm_end() { kvmm_record '{"t":"end","i":'"$1"',"status":'"$kvmm_rc"',"ms":'"$kvmm_ms"'}'; }`,
+		// A part is sent whole up to the cap, else its last bytes; base64 keeps its lines from looking like records.
+		"kvmm_send() {",
+		'\t[ -f "$3" ] || return 0',
+		'\tkvmm_size=$(($(wc -c < "$3")))',
+		"\tkvmm_skip=0",
+		`\t[ "$kvmm_size" -gt ${MAX_PART_BYTES} ] && kvmm_skip=$((kvmm_size - ${MAX_PART_BYTES}))`,
+		`\tkvmm_record '{"t":"data","i":'"$1"',"part":"'"$2"'","skipped":'"$kvmm_skip"'}'`,
+		`\ttail -c ${MAX_PART_BYTES} "$3" | base64 >&${fd}`,
+		"}",
+		// The command's stdout and stderr go to a pipe, never to the channel: it gets the channel's
+		// descriptor closed. tee has a limit of its own, in case something the command left behind
+		// keeps the pipe open.
+		"kvmm_run() {",
+		"\tkvmm_limit=$1",
+		"\tshift",
+		'\trm -f "$kvmm_out" "$kvmm_rc_file"',
+		"\tkvmm_t0=$(kvmm_now)",
+		`\t{ timeout -s KILL "$kvmm_limit" "$@" < /dev/null 2>&1; echo $? > "$kvmm_rc_file"; } ${fd}>&- | timeout -s KILL $((kvmm_limit + 10)) tee "$kvmm_out" ${fd}>&-`,
+		"\tkvmm_t1=$(kvmm_now)",
+		"\tkvmm_ms=$(( (kvmm_t1 - kvmm_t0) * 10 ))",
+		'\tkvmm_rc=$(cat "$kvmm_rc_file" 2>/dev/null)',
+		'\tcase "$kvmm_rc" in ""|*[!0-9]*) kvmm_rc=255 ;; esac',
+		"}",
+		"",
+	].join("\n");
+}
+
+export type ChannelEvent =
+	| { readonly kind: "start"; readonly index: number }
+	| {
+			readonly kind: "data";
+			readonly index: number;
+			readonly part: string;
+			readonly bytes: Buffer;
+			/** Bytes of the part the guest did not send (it sends at most `MAX_PART_BYTES`, the last ones). */
+			readonly skipped: number;
+	  }
+	| { readonly kind: "end"; readonly index: number; readonly status: number; readonly ms: number }
+	/** A well-formed record the host did not ask for (another test, out of order): not used. */
+	| { readonly kind: "ignored"; readonly note: string }
+	/** A line that is not a record: nothing after it is read. */
+	| { readonly kind: "broken"; readonly note: string };
+
+const MAX_LINE = 4096;
+const BASE64_LINE = /^[A-Za-z0-9+/=]*$/;
+const MAX_BASE64 = Math.ceil((MAX_PART_BYTES * 4) / 3) + 64 * 1024;
+
+const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 0;
+// A record's own words in a note, kept short: they are the guest's.
+const shown = (value: unknown): string => JSON.stringify(String(value)).slice(0, 40);
+
+/**
+ * Reads the result channel of one boot that runs `count` tests, whose data parts may be `parts`.
+ * Pure: fed bytes, it returns what they said, already checked against what the host asked for.
+ */
+export class ResultChannelReader {
+	readonly #count: number;
+	readonly #parts: readonly string[];
+	#pending = "";
+	#next = 0;
+	#current: number | undefined;
+	#gotParts = new Set<string>();
+	#block: { index: number; part: string; skipped: number; lines: string[]; size: number } | undefined;
+	#broken = false;
+	#offset = 0;
+
+	constructor(options: { readonly count: number; readonly parts: readonly string[] }) {
+		this.#count = options.count;
+		this.#parts = options.parts;
+	}
+
+	/** True once a line that is not a record arrived. */
+	get broken(): boolean {
+		return this.#broken;
+	}
+
+	/** The test that started and has not ended, by index. */
+	get current(): number | undefined {
+		return this.#current;
+	}
+
+	push(bytes: Buffer): ChannelEvent[] {
+		if (this.#broken) return [];
+		// Records and base64 are ASCII: any other byte is caught as a line that is neither.
+		const lines = (this.#pending + bytes.toString("latin1")).split("\n");
+		this.#pending = lines.pop() ?? "";
+		const events: ChannelEvent[] = [];
+		for (const line of lines) {
+			this.#line(line, events);
+			this.#offset += line.length + 1;
+			if (this.#broken) return events;
+		}
+		if (this.#pending.length > MAX_LINE) this.#break(`a line of more than ${MAX_LINE} bytes`, events);
+		return events;
+	}
+
+	/** The end of the stream: a data block still open ends here. */
+	close(): ChannelEvent[] {
+		const events: ChannelEvent[] = [];
+		if (this.#broken) return events;
+		if (this.#pending !== "") this.#line(this.#pending, events);
+		this.#pending = "";
+		if (!this.#broken) this.#endBlock(events);
+		return events;
+	}
+
+	#line(line: string, events: ChannelEvent[]): void {
+		const why = this.#read(line, events);
+		if (why !== undefined) this.#break(why, events);
+	}
+
+	/** Reads one line; says why it breaks the channel when it does. */
+	#read(line: string, events: ChannelEvent[]): string | undefined {
+		const block = this.#block;
+		if (block !== undefined && !line.startsWith("{")) {
+			if (!BASE64_LINE.test(line)) return "a data line that is not base64";
+			block.size += line.length;
+			if (block.size > MAX_BASE64) return `a data part of more than ${MAX_PART_BYTES} bytes`;
+			block.lines.push(line);
+			return undefined;
+		}
+		this.#endBlock(events);
+		if (line.length > MAX_LINE) return `a line of more than ${MAX_LINE} bytes`;
+		let record: unknown;
+		try {
+			record = JSON.parse(line);
+		} catch {
+			return "a line that is not JSON";
+		}
+		if (typeof record !== "object" || record === null || Array.isArray(record))
+			return "a line that is not a JSON object";
+		this.#record(record as Record<string, unknown>, events);
+		return undefined;
+	}
+
+	#record(r: Record<string, unknown>, events: ChannelEvent[]): void {
+		const ignore = (why: string) => events.push({ kind: "ignored", note: `result channel: ${why}; ignored` });
+		const index = r.i;
+		if (!isCount(index) || index >= this.#count)
+			return void ignore(`a ${shown(r.t)} record for test #${shown(index)}, which the host did not ask for`);
+		switch (r.t) {
+			case "start":
+				if (this.#current !== undefined || index !== this.#next)
+					return void ignore(`the start of test #${index} out of order (expected #${this.#next})`);
+				this.#current = index;
+				this.#gotParts = new Set();
+				events.push({ kind: "start", index });
+				return;
+			case "data": {
+				const part = typeof r.part === "string" ? r.part : "";
+				const skipped = isCount(r.skipped) ? r.skipped : 0;
+				// The block's lines are read (and dropped) even when the record is not used: the framing holds.
+				const use = index === this.#current && this.#parts.includes(part) && !this.#gotParts.has(part);
+				if (!use) ignore(`data ${shown(part)} for test #${index}, which is not the running test or not a part it has`);
+				else this.#gotParts.add(part);
+				this.#block = { index: use ? index : -1, part, skipped, lines: [], size: 0 };
+				return;
+			}
+			case "end":
+				if (index !== this.#current) return void ignore(`the end of test #${index}, which is not the running test`);
+				if (!isCount(r.status) || r.status > 255 || !isCount(r.ms))
+					return void ignore(`the end of test #${index} without a status and a duration`);
+				this.#current = undefined;
+				this.#next = index + 1;
+				events.push({ kind: "end", index, status: r.status, ms: r.ms });
+				return;
+			default:
+				ignore(`a record of unknown type ${shown(r.t)}`);
+		}
+	}
+
+	#endBlock(events: ChannelEvent[]): void {
+		const block = this.#block;
+		this.#block = undefined;
+		if (block === undefined || block.index === -1) return;
+		events.push({
+			kind: "data",
+			index: block.index,
+			part: block.part,
+			bytes: Buffer.from(block.lines.join(""), "base64"),
+			skipped: block.skipped,
+		});
+	}
+
+	#break(why: string, events: ChannelEvent[]): void {
+		this.#broken = true;
+		this.#block = undefined;
+		events.push({ kind: "broken", note: `result channel: ${why} at byte ${this.#offset}; nothing after it is read` });
+	}
+}
