@@ -7,6 +7,7 @@ import test from "ava";
 import { execa } from "execa";
 import { CLI, REPO } from "./support/cli.js";
 import { fakeLinux } from "./support/fakelinux.js";
+import { cliEnv, waitFor } from "./support/run-process.js";
 
 interface Results {
 	outcome: string;
@@ -45,8 +46,6 @@ ${extra}`,
 	);
 	return file;
 }
-
-const cliEnv = (cache: string) => ({ KVM_MATRIX_CACHE: cache, XDG_CACHE_HOME: cache, NO_COLOR: "1" });
 
 test.serial(
 	"a run builds, boots and classifies; a broken build is infra; a panic continues in a new boot",
@@ -126,24 +125,6 @@ test.serial(
 	},
 );
 
-async function waitForLine(
-	child: { readonly stdout: NodeJS.ReadableStream | null },
-	pattern: RegExp,
-	maxMs: number,
-): Promise<void> {
-	await new Promise<void>((resolve, reject) => {
-		let seen = "";
-		const timer = setTimeout(() => reject(new Error(`never saw ${pattern} in:\n${seen}`)), maxMs);
-		child.stdout?.on("data", (chunk: Buffer) => {
-			seen += chunk.toString();
-			if (pattern.test(seen)) {
-				clearTimeout(timer);
-				resolve();
-			}
-		});
-	});
-}
-
 /** Running (a zombie left for init to reap, as in containers whose init does not, counts as gone). */
 const alive = (pid: number) => {
 	try {
@@ -163,7 +144,7 @@ test.serial("Ctrl-C during a build kills make and its children, keeps the journa
 		reject: false,
 		cwd: REPO,
 	});
-	await waitForLine(child, /building fake@slow/, 120_000);
+	await waitFor(child, /building fake@slow/, 120_000);
 	// Wait until the build's own child (sleep) is there, then interrupt.
 	const { stdout } = await execa("sh", [
 		"-c",
@@ -191,7 +172,7 @@ test.serial("Ctrl-C during a boot kills QEMU and keeps the results so far", asyn
 		reject: false,
 		cwd: REPO,
 	});
-	await waitForLine(child, /PASS {4}x86_64\/pass_test/, 240_000);
+	await waitFor(child, /PASS {4}x86_64\/pass_test/, 240_000);
 	child.kill("SIGINT");
 	const result = await child;
 	t.is(result.exitCode, 130);

@@ -1,12 +1,9 @@
 export { ensureDemoTree, findLinuxSource } from "./demo/linux-source.js";
-export {
-	type CellSummary,
-	executeRun,
-	RunCommands,
-	type RunOptions,
-	RunSetupError,
-	type RunSummary,
-} from "./engine/run.js";
+export { RunCommands } from "./engine/commands.js";
+export { parseJournal } from "./engine/journal.js";
+export { executeRun, type ResumeResult, type RunOptions, resumeRun } from "./engine/run.js";
+export { RunSetupError } from "./engine/setup-error.js";
+export { type CellSummary, needsAttention, type RunSummary } from "./engine/summary.js";
 export * from "./events/index.js";
 export {
 	depFileOf,

@@ -6,7 +6,7 @@ import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
 import { planCommand } from "./commands/plan.js";
-import { type RunCommandOptions, runCommand } from "./commands/run.js";
+import { type ResumeCommandOptions, type RunCommandOptions, resumeCommand, runCommand } from "./commands/run.js";
 import { validateCommand } from "./commands/validate.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
@@ -98,6 +98,17 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			loreUrl,
 		)
 		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
+
+	program
+		.command("resume")
+		.description("continue a run that was killed or cancelled, in its own directory; what it finished is kept")
+		.argument("<run-dir>", "the run's directory (runs/<timestamp>-<name>)")
+		.option("--matrix <file>", "resume with this matrix file, even if it changed since the run started")
+		.option("--headless", "plain line output even in a terminal", false)
+		.option("--json <file>", "also write the run summary as JSON to FILE")
+		.option("-v, --verbose", "also print build output and guest consoles", false)
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
+		.action(async (dir: string, options: ResumeCommandOptions) => setExit(await resumeCommand(dir, options, io)));
 
 	const collectResults = (value: string, previous: string[]) => [...previous, value];
 	program

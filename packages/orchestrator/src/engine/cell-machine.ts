@@ -32,6 +32,8 @@ export interface CellContext {
 	readonly maxAttempts: number;
 	/** The tests this attempt runs (`suite:testId`); all selected tests when absent. */
 	readonly only?: readonly string[];
+	/** Tests whose results the journal already has (a resumed cell): never run again. */
+	readonly skip?: readonly string[];
 	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
 	readonly buildTimeoutMs: number;
 }
@@ -46,6 +48,8 @@ export interface SuitesPass {
 	readonly attempt: number;
 	/** Only these tests (`suite:testId`); every selected test when absent. */
 	readonly only?: readonly string[];
+	/** Never these tests: their results are already journaled. */
+	readonly skip?: readonly string[];
 }
 
 /** The work each stage does; the run supplies them, tests can supply their own. */
@@ -88,6 +92,7 @@ export function createCellMachine(actors: CellActors) {
 				retries: number;
 				/** A retry asked for later (from a view): these tests only, numbered from this attempt. */
 				only?: readonly string[];
+				skip?: readonly string[];
 				firstAttempt?: number;
 			},
 		},
@@ -137,6 +142,7 @@ export function createCellMachine(actors: CellActors) {
 			attempt: input.firstAttempt ?? 1,
 			maxAttempts: (input.firstAttempt ?? 1) + input.retries,
 			...(input.only === undefined ? {} : { only: input.only }),
+			...(input.skip === undefined ? {} : { skip: input.skip }),
 			buildTimeoutMs: input.buildTimeoutMs,
 		}),
 		initial: "queued",
@@ -184,6 +190,7 @@ export function createCellMachine(actors: CellActors) {
 						pass: context.bootAttempts,
 						attempt: context.attempt,
 						...(context.only === undefined ? {} : { only: context.only }),
+						...(context.skip === undefined ? {} : { skip: context.skip }),
 					}),
 				},
 				initial: "boot",

@@ -1,5 +1,9 @@
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { lock } from "proper-lockfile";
+import type { PlanFile } from "../verdicts/reclassify.js";
+import type { JournalRecord } from "./journal.js";
+import { RunSetupError } from "./setup-error.js";
 
 /** `20261125-153012`: sorts by time, safe in a path. */
 export function timestamp(date: Date): string {
@@ -43,17 +47,69 @@ export class RunDirectory {
 		this.journal = path.join(dir, "journal.jsonl");
 	}
 
-	append(record: object): void {
+	/**
+	 * A directory an earlier run left, to resume or classify. A journal whose last line was torn
+	 * by a kill gets its line ended, so the next record starts a line of its own.
+	 */
+	static existing(dir: string): RunDirectory {
+		if (!existsSync(path.join(dir, "plan.json")))
+			throw new RunSetupError(`${dir} holds no run (no plan.json): give the directory of a kvm-matrix run`);
+		const runDir = new RunDirectory(dir);
+		if (existsSync(runDir.journal)) {
+			const text = readFileSync(runDir.journal, "utf8");
+			if (text !== "" && !text.endsWith("\n")) appendFileSync(runDir.journal, "\n");
+		}
+		return runDir;
+	}
+
+	/** The run's plan.json; a directory whose plan cannot be read is refused in one line. */
+	readPlan(): PlanFile {
+		const file = path.join(this.dir, "plan.json");
+		try {
+			return JSON.parse(readFileSync(file, "utf8")) as PlanFile;
+		} catch (error) {
+			throw new RunSetupError(`${file}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
+		}
+	}
+
+	append(record: JournalRecord): void {
 		appendFileSync(this.journal, `${JSON.stringify(record)}\n`);
 	}
 
+	/** Writes a derived file whole or not at all: a kill mid-write leaves the old one. */
 	write(name: string, value: unknown): string {
 		const file = path.join(this.dir, name);
-		writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+		const partial = `${file}.${process.pid}.partial`;
+		writeFileSync(partial, `${JSON.stringify(value, null, 2)}\n`);
+		renameSync(partial, file);
 		return file;
 	}
 
 	cellDir(cellId: string): string {
 		return path.join(this.dir, "cells", cellId.replaceAll("/", "__"));
+	}
+}
+
+/**
+ * Holds a run directory for one process: a run, or a resume of it, never two at once (their
+ * journals would interleave). A live holder refreshes the lock every second; one killed with
+ * SIGKILL stops, so a resume right after a kill waits a few seconds and then takes the lock over,
+ * while one started beside a live run is refused.
+ */
+export async function holdRunDirectory(dir: string): Promise<() => Promise<void>> {
+	try {
+		return await lock(dir, {
+			lockfilePath: path.join(dir, "run.lock"),
+			realpath: false,
+			stale: 5_000,
+			update: 1_000,
+			retries: { retries: 8, factor: 1, minTimeout: 1_000, maxTimeout: 1_000 },
+			// A holder that loses the lock keeps going: what it journals is still its own run's.
+			onCompromised: () => {},
+		});
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === "ELOCKED")
+			throw new RunSetupError(`${dir} is in use by another kvm-matrix run or resume; let it finish or stop it first`);
+		throw error;
 	}
 }

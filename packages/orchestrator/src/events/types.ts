@@ -72,6 +72,8 @@ export type EngineEvent =
 			/** The matrix as a grid, so a view can lay it out before anything happens. */
 			readonly grid: RunGrid;
 			readonly dir: string;
+			/** A resumed run: what its journal already held (replayed as events right after this one). */
+			readonly resumed?: { readonly results: number; readonly cellsDone: number };
 	  }
 	| {
 			/** Something worth telling about a cell: a cache hit, a TCG fallback, a guest that died. */

@@ -1,5 +1,9 @@
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { RunDirectory } from "../engine/run-dir.js";
+import { finalResults, readRunRecord } from "../engine/run-record.js";
+import { resultsDocument, summariseCells } from "../engine/summary.js";
 import { type FinalResult, testKey } from "../events/attempts.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
 import type { ConfiguredBranch } from "../links/fix-status.js";
@@ -150,9 +154,11 @@ export async function runMatrixFile(runDir: string): Promise<string> {
 }
 
 /**
- * Classifies a finished run again from what its directory holds (plan.json: every sha;
- * results.json: every result) and the trees' current histories: a fix merged since, or a new
- * known-issues entry, changes the verdicts without running anything. Rewrites results.json.
+ * Classifies a run again from what its directory holds (plan.json: every sha; the journal:
+ * every result, even of a run that was killed) and the trees' current histories: a fix merged
+ * since, or a new known-issues entry, changes the verdicts without running anything. The new
+ * verdicts are journaled and results.json is derived again. A directory from before journals
+ * held results is classified from its results.json.
  */
 export async function reclassifyRun(
 	runDir: string,
@@ -162,14 +168,24 @@ export async function reclassifyRun(
 ) {
 	const plan = JSON.parse(await readFile(path.join(runDir, "plan.json"), "utf8")) as PlanFile;
 	const resultsPath = path.join(runDir, "results.json");
-	const results = JSON.parse(await readFile(resultsPath, "utf8")) as ResultsFile;
-	const cache = cachePaths(cacheRoot);
+	const journal = path.join(runDir, "journal.jsonl");
+	const record = existsSync(journal) ? readRunRecord(journal) : undefined;
+	const stored =
+		record === undefined || record.runId === undefined
+			? (JSON.parse(await readFile(resultsPath, "utf8")) as ResultsFile)
+			: undefined;
 	const strip = ({ verdict: _v, explanation: _e, ...r }: StoredResult): FinalResult => r;
-	const earlier = earlierRun(matrix, runDir, results.started);
+	const started = stored?.started ?? record?.started ?? new Date().toISOString();
+	const results =
+		stored === undefined
+			? new Map(plan.cells.map((c) => [c.id, finalResults(record?.byCell.get(c.id))] as const))
+			: new Map(stored.cells.map((c) => [c.id, c.results.map(strip)] as const));
+	const cache = cachePaths(cacheRoot);
+	const earlier = earlierRun(matrix, runDir, started);
 	const verdicts = await verdictsFromPlan({
 		matrix,
 		plan,
-		results: new Map(results.cells.map((c) => [c.id, c.results.map(strip)] as const)),
+		results,
 		baseline: baselineFor(matrix, earlier),
 		...optional("earlier", earlier),
 		...optional("lore", loreFor(options.lore ?? matrix.lore, cacheRoot)),
@@ -181,18 +197,45 @@ export async function reclassifyRun(
 		},
 		cacheRoot,
 	});
-	for (const stored of results.cells) {
-		const perTest = verdicts.get(stored.id);
+	if (record !== undefined && stored === undefined) {
+		const dir = RunDirectory.existing(runDir);
+		for (const [cell, perTest] of verdicts) dir.append({ type: "verdicts", cell, verdicts: [...perTest] });
+		const again = readRunRecord(journal);
+		const cells = summariseCells(
+			plan.cells.map((c) => {
+				const sha = kernelShaOf(matrix, plan, c.kernel);
+				return { id: c.id, kernel: c.kernel, target: c.target, ...(sha === undefined ? {} : { sha }) };
+			}),
+			again,
+		);
+		const head = { runId: plan.runId, matrix: matrix.name, started, finished: new Date().toISOString() };
+		await writeFile(
+			resultsPath,
+			`${JSON.stringify(resultsDocument(head, again.outcome ?? "cancelled", cells), null, 2)}\n`,
+		);
+		return { resultsPath, cells };
+	}
+	const document = stored as ResultsFile;
+	for (const cell of document.cells) {
+		const perTest = verdicts.get(cell.id);
 		const counts: Record<string, number> = {};
-		stored.results = stored.results.map((stored) => {
-			const r = strip(stored);
+		cell.results = cell.results.map((result) => {
+			const r = strip(result);
 			const verdict = perTest?.get(testKey(r));
 			if (verdict === undefined) return r;
 			counts[verdict.verdict] = (counts[verdict.verdict] ?? 0) + 1;
 			return { ...r, verdict, explanation: describeVerdict(verdict) };
 		});
-		stored.verdicts = counts;
+		cell.verdicts = counts;
 	}
-	await writeFile(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
-	return { resultsPath, cells: results.cells };
+	await writeFile(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
+	return { resultsPath, cells: document.cells };
+}
+
+/** A planned cell's kernel commit, as the run resolved it. */
+function kernelShaOf(matrix: Matrix, plan: PlanFile, kernelId: string): string | undefined {
+	const spec = matrix.kernels.find((k) => k.id === kernelId);
+	const ref =
+		spec === undefined ? undefined : spec.kind === "source" ? { tree: spec.tree, ref: spec.ref } : spec.source;
+	return ref === undefined ? undefined : plan.resolved[refKey(ref)];
 }

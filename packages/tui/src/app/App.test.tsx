@@ -285,3 +285,15 @@ test.serial("a long test list scrolls with the selection, and a resize refits th
 	t.regex(frame, /debian\/tcg: 40 tests\n/);
 	t.regex(frame, /x86_64\/fine_0 /);
 });
+
+test.serial("a resumed run is one run: the header says what was kept, and the kept results are in the grid", (t) => {
+	const resumedStart: EngineEvent = { ...started, resumed: { results: 2, cellsDone: 1 } } as EngineEvent;
+	const app = render(
+		<App store={storeOf([resumedStart, ...finishedCells.slice(1, 5)])} control={control} now={() => T0} />,
+	);
+	t.teardown(() => app.unmount());
+	const frame = strip(app.lastFrame());
+	t.true(frame.includes("run 20261125-120000-demo · 00:00 · resumed (2 results kept)"), frame);
+	t.regex(frame, /linux@demo +✓1 ✗1 -0/);
+	t.regex(frame, /prebuilt vmlinuz-6\.1\.0-28-amd64 +. queued/);
+});

@@ -87,6 +87,7 @@ function Header({ store, now }: { store: RunStore; now: number }) {
 				<Text bold>kvm-matrix</Text> · {store.matrix} · run {store.runId} · {clock(elapsed)}
 				{store.accelerators() === "" ? "" : ` · accel ${store.accelerators()}`}
 				{store.outcome === undefined ? "" : ` · ${store.outcome}`}
+				{store.resumed === undefined ? "" : ` · resumed (${store.resumed.results} results kept)`}
 			</Text>
 			{store.warnings.map((w) => (
 				<Text key={w} color="yellow">

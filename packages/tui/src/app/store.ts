@@ -68,6 +68,8 @@ export class RunStore {
 	matrix = "";
 	dir = "";
 	startedAt: number | undefined;
+	/** A resumed run: the results its journal already held when this process took over. */
+	resumed: { readonly results: number; readonly cellsDone: number } | undefined;
 	finishedAt: number | undefined;
 	outcome: "completed" | "cancelled" | "failed" | undefined;
 	kernels: RunGrid["kernels"] = [];
@@ -87,6 +89,7 @@ export class RunStore {
 				this.matrix = event.matrix;
 				this.dir = event.dir;
 				this.startedAt = event.at;
+				this.resumed = event.resumed;
 				this.kernels = event.grid.kernels;
 				this.targets = event.grid.targets;
 				for (const c of event.grid.cells) {

@@ -5,12 +5,15 @@ import {
 	cacheRoot,
 	createEventBus,
 	type EngineEvent,
+	type EventBus,
 	type EventSource,
 	executeRun,
-	isFailing,
+	needsAttention,
 	RunCommands,
 	RunSetupError,
 	type RunSummary,
+	resumeRun,
+	runMatrixFile,
 } from "@kvm-matrix/orchestrator";
 import { render } from "ink";
 import { App } from "../app/App.js";
@@ -53,20 +56,6 @@ function summaryLines(summary: RunSummary): string[] {
 	return lines;
 }
 
-/**
- * A run is red when a person has to look: a regression, a failure nothing explains, the harness
- * failing, or a cell that never got to run its tests. A pending fix, a known issue, a flaky test
- * and a test failing on the baseline too are already explained.
- */
-export function needsAttention(summary: RunSummary): boolean {
-	const red = new Set(["regression", "new-failure", "infra"]);
-	return summary.cells.some(
-		(c) =>
-			c.state === "failed" ||
-			c.results.some((r) => (r.verdict === undefined ? isFailing(r) : red.has(r.verdict.verdict))),
-	);
-}
-
 /** The Ink app on the terminal, fed by the engine's events through a store it reads at ≤ 10 fps. */
 function startTui(
 	bus: EventSource<EngineEvent>,
@@ -93,10 +82,25 @@ function startTui(
 	return { done: instance.waitUntilExit(), stop: () => instance.unmount(), atLineStart: stdout.atLineStart };
 }
 
-export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
-	const matrix = await loadOrReport(file, io);
-	if (matrix === undefined) return EXIT.usage;
-	const bus = createEventBus<EngineEvent>();
+/** The views a run or a resume shows, and the engine's two ways in: cancel and retry. */
+interface Views {
+	readonly bus: EventBus<EngineEvent>;
+	readonly signal: AbortSignal;
+	readonly commands: RunCommands;
+	/** The first exception a view's listener threw; the run went on without that view. */
+	readonly viewError: () => unknown;
+	readonly finish: (summary: RunSummary) => Promise<void>;
+	readonly stop: () => void;
+}
+
+function startViews(options: Pick<RunCommandOptions, "headless" | "verbose">, io: CliIo): Views {
+	let viewError: unknown;
+	// A bug in a view must not lose the run: the listener is dropped, the error kept for the end.
+	const bus = createEventBus<EngineEvent>({
+		onListenerError: (error) => {
+			viewError ??= error;
+		},
+	});
 	const colours = palette(colourEnabled(io.env, io.isTty));
 	// The view's only way into the engine: cancel (Ctrl-C or q in the TUI, a signal otherwise).
 	const cancel = new AbortController();
@@ -105,40 +109,129 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 	const view = chooseView({ terminal: io.terminal !== undefined, headless: options.headless, env: io.env });
 	const tui =
 		view.kind === "interactive" && io.terminal !== undefined ? startTui(bus, io.terminal, cancel, commands) : undefined;
-	if (view.kind === "plain" && view.note !== undefined) io.stderr(`kvm-matrix run: ${view.note}\n`);
+	if (view.kind === "plain" && view.note !== undefined) io.stderr(`kvm-matrix: ${view.note}\n`);
 	if (tui === undefined)
 		attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
+	return {
+		bus,
+		signal,
+		commands,
+		viewError: () => viewError,
+		finish: async (summary) => {
+			try {
+				if (tui !== undefined) {
+					await tui.done;
+					if (!tui.atLineStart()) io.stdout("\n");
+				}
+				for (const line of tui === undefined ? summaryLines(summary) : [`results: ${summary.resultsFile}`])
+					io.stdout(`${line}\n`);
+			} catch (error) {
+				// The view that broke may break again on the summary: the run is written either way.
+				viewError ??= error;
+			}
+		},
+		stop: () => tui?.stop(),
+	};
+}
+
+/** The exit status of a run that ended, by the engine's policy; a view that broke is exit 3. */
+async function ended(
+	command: string,
+	summary: RunSummary,
+	views: Views,
+	json: string | undefined,
+	io: CliIo,
+): Promise<ExitCode> {
+	await views.finish(summary);
+	if (json !== undefined) await writeFile(path.resolve(io.cwd, json), `${JSON.stringify(summary, null, 2)}\n`);
+	const broken = views.viewError();
+	if (broken !== undefined) {
+		const why = broken instanceof Error ? broken.message : String(broken);
+		io.stderr(
+			`kvm-matrix ${command}: a view failed (${why.split("\n")[0]}); the run went on without it, results in ${summary.dir}\n`,
+		);
+		return EXIT.internal;
+	}
+	if (summary.outcome === "cancelled") return EXIT.interrupted;
+	return needsAttention(summary) ? EXIT.testFailures : EXIT.ok;
+}
+
+/** Errors found before anything ran, as one line; anything else is a bug and propagates. */
+function refused(command: string, error: unknown, views: Views, io: CliIo): ExitCode {
+	views.stop();
+	if (error instanceof RunSetupError) {
+		io.stderr(`kvm-matrix ${command}: ${error.message}\n`);
+		return EXIT.usage;
+	}
+	if (error instanceof CancelledError) {
+		io.stderr(`kvm-matrix ${command}: cancelled before anything started\n`);
+		return EXIT.interrupted;
+	}
+	throw error;
+}
+
+export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
+	const matrix = await loadOrReport(file, io);
+	if (matrix === undefined) return EXIT.usage;
+	const views = startViews(options, io);
 	try {
 		const summary = await executeRun(matrix, {
 			cacheRoot: cacheRoot(io.env),
 			cwd: io.cwd,
-			bus,
-			signal,
-			commands,
+			bus: views.bus,
+			signal: views.signal,
+			commands: views.commands,
 			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
 			...(options.only === undefined ? {} : { only: options.only }),
 			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
-		if (tui !== undefined) {
-			await tui.done;
-			if (!tui.atLineStart()) io.stdout("\n");
-		}
-		for (const line of tui === undefined ? summaryLines(summary) : [`results: ${summary.resultsFile}`])
-			io.stdout(`${line}\n`);
-		if (options.json !== undefined)
-			await writeFile(path.resolve(io.cwd, options.json), `${JSON.stringify(summary, null, 2)}\n`);
-		if (summary.outcome === "cancelled") return EXIT.interrupted;
-		return needsAttention(summary) ? EXIT.testFailures : EXIT.ok;
+		return await ended("run", summary, views, options.json, io);
 	} catch (error) {
-		tui?.stop();
-		if (error instanceof RunSetupError) {
-			io.stderr(`kvm-matrix run: ${error.message}\n`);
+		return refused("run", error, views, io);
+	}
+}
+
+export interface ResumeCommandOptions {
+	readonly headless: boolean;
+	readonly matrix?: string;
+	readonly json?: string;
+	readonly verbose: boolean;
+	readonly lore?: string;
+}
+
+/** `kvm-matrix resume RUN_DIR`: the rest of a killed or cancelled run, in the same directory. */
+export async function resumeCommand(dir: string, options: ResumeCommandOptions, io: CliIo): Promise<ExitCode> {
+	const runDir = path.resolve(io.cwd, dir);
+	let matrixFile = options.matrix;
+	if (matrixFile === undefined) {
+		try {
+			matrixFile = await runMatrixFile(runDir);
+		} catch {
+			io.stderr(`kvm-matrix resume: ${runDir} holds no run (no readable plan.json)\n`);
 			return EXIT.usage;
 		}
-		if (error instanceof CancelledError) {
-			io.stderr("kvm-matrix run: cancelled before anything started\n");
-			return EXIT.interrupted;
+	}
+	const matrix = await loadOrReport(matrixFile, io);
+	if (matrix === undefined) return EXIT.usage;
+	const views = startViews(options, io);
+	try {
+		const result = await resumeRun(runDir, matrix, {
+			cacheRoot: cacheRoot(io.env),
+			bus: views.bus,
+			signal: views.signal,
+			commands: views.commands,
+			matrixNamed: options.matrix !== undefined,
+			...(options.lore === undefined ? {} : { lore: options.lore }),
+		});
+		if (result.kind === "finished-before") {
+			views.stop();
+			io.stdout(
+				`kvm-matrix resume: ${result.dir} finished before; nothing to resume (results: ${result.resultsFile})\n`,
+			);
+			return EXIT.ok;
 		}
-		throw error;
+		return await ended("resume", result.summary, views, options.json, io);
+	} catch (error) {
+		return refused("resume", error, views, io);
 	}
 }

@@ -32,6 +32,10 @@ export function attachLineReporter(
 			case "run-started":
 				start = event.at;
 				write(`${colours.bold(`run ${event.runId}`)}: ${event.cells.length} cells, ${event.jobs.length} jobs`);
+				if (event.resumed !== undefined)
+					write(
+						`resuming: ${event.resumed.results} results and ${event.resumed.cellsDone} finished cells kept from before (shown first), the rest runs now`,
+					);
 				break;
 			case "cell-state": {
 				const { state } = event;

@@ -1,0 +1,141 @@
+// The journal's records and their reading. Owns the on-disk format of journal.jsonl: every fact a
+// run learns is one line, appended as it happens, and everything else a run leaves (results.json,
+// its summary, its verdicts after a kill, a resume) is derived from these lines.
+import { z } from "zod";
+import type { CellStage, CellState, TestResult } from "../events/types.js";
+import type { Verdict } from "../verdicts/classify.js";
+
+/** A cell's end as the journal keeps it: the state, and for a failure the evidence behind it. */
+export interface CellFailure {
+	readonly stage: CellStage;
+	readonly reason: string;
+	readonly evidence: readonly string[];
+}
+
+export type JournalRecord =
+	| {
+			readonly type: "run-started";
+			readonly runId: string;
+			readonly at: string;
+			readonly cells: readonly string[];
+			/** The matrix file and a digest of its text: a resume refuses a file that changed. */
+			readonly matrix?: string;
+			readonly matrixDigest?: string;
+			/** Every tree@ref's commit: what the run tests, whatever the branches do later. */
+			readonly resolved?: Readonly<Record<string, string>>;
+	  }
+	| {
+			readonly type: "run-resumed";
+			readonly at: string;
+			readonly matrix: string;
+			readonly matrixDigest: string;
+			readonly resolved?: Readonly<Record<string, string>>;
+	  }
+	| { readonly type: "job-finished"; readonly job: string; readonly ok: boolean; readonly detail: string }
+	| {
+			readonly type: "cell-state";
+			readonly cell: string;
+			readonly state: CellState;
+			/** On a cell's final failed state: why, with the lines that show it. */
+			readonly failure?: CellFailure;
+			/** A retry asked for from a view: its end is not the cell's. */
+			readonly retry?: true;
+	  }
+	| { readonly type: "cell-note"; readonly cell: string; readonly text: string }
+	| { readonly type: "cell-accel"; readonly cell: string; readonly accel: "kvm" | "tcg"; readonly warning?: string }
+	| { readonly type: "cell-build"; readonly cell: string; readonly key: string; readonly cacheHit: boolean }
+	| { readonly type: "test-result"; readonly cell: string; readonly result: TestResult }
+	| {
+			readonly type: "verdicts";
+			readonly cell: string;
+			readonly verdicts: readonly (readonly [string, Verdict])[];
+	  }
+	| { readonly type: "run-finished"; readonly outcome: "completed" | "cancelled" };
+
+const stage = z.enum(["queued", "checkout", "build", "boot", "running", "collecting", "classified", "done"]);
+const cellState = z.union([
+	z.object({ stage: z.literal("failed"), failedIn: stage, reason: z.string() }),
+	z.object({ stage: z.literal("cancelled"), cancelledIn: stage }),
+	z.object({ stage }),
+]);
+const status = z.enum(["pass", "fail", "skip", "timeout", "crash", "error"]);
+const testResult = z.looseObject({
+	suite: z.enum(["selftests", "kut"]),
+	testId: z.string().min(1),
+	status,
+	durationMs: z.number(),
+	attempt: z.number().int().min(1),
+});
+const cell = z.string().min(1);
+// Shallow where the engine itself wrote the nested value (a verdict); strict where a reader acts on it.
+const record = z.discriminatedUnion("type", [
+	z.object({
+		type: z.literal("run-started"),
+		runId: z.string(),
+		at: z.string(),
+		cells: z.array(z.string()),
+		matrix: z.string().optional(),
+		matrixDigest: z.string().optional(),
+		resolved: z.record(z.string(), z.string()).optional(),
+	}),
+	z.object({
+		type: z.literal("run-resumed"),
+		at: z.string(),
+		matrix: z.string(),
+		matrixDigest: z.string(),
+		resolved: z.record(z.string(), z.string()).optional(),
+	}),
+	z.object({ type: z.literal("job-finished"), job: z.string(), ok: z.boolean(), detail: z.string() }),
+	z.object({
+		type: z.literal("cell-state"),
+		cell,
+		state: cellState,
+		failure: z.object({ stage, reason: z.string(), evidence: z.array(z.string()) }).optional(),
+		retry: z.literal(true).optional(),
+	}),
+	z.object({ type: z.literal("cell-note"), cell, text: z.string() }),
+	z.object({ type: z.literal("cell-accel"), cell, accel: z.enum(["kvm", "tcg"]), warning: z.string().optional() }),
+	z.object({ type: z.literal("cell-build"), cell, key: z.string(), cacheHit: z.boolean() }),
+	z.object({ type: z.literal("test-result"), cell, result: testResult }),
+	z.object({
+		type: z.literal("verdicts"),
+		cell,
+		verdicts: z.array(z.tuple([z.string(), z.looseObject({ verdict: z.string() })])),
+	}),
+	z.object({ type: z.literal("run-finished"), outcome: z.enum(["completed", "cancelled"]) }),
+]);
+
+export interface JournalRead {
+	readonly records: readonly JournalRecord[];
+	/** One line per line that could not be read: a torn last line, a garbled one. */
+	readonly problems: readonly string[];
+}
+
+/**
+ * Reads a journal's text. A process killed mid-write leaves a torn last line; it is dropped with a
+ * note, as is any line that is not a record this version knows. Never throws.
+ */
+export function parseJournal(text: string, file = "journal.jsonl"): JournalRead {
+	const records: JournalRecord[] = [];
+	const problems: string[] = [];
+	const lines = text.split("\n");
+	const last = lines.length - 1;
+	lines.forEach((line, index) => {
+		if (line.trim() === "") return;
+		let value: unknown;
+		try {
+			value = JSON.parse(line);
+		} catch {
+			problems.push(
+				index === last
+					? `${file}:${index + 1}: a torn last line (the run was killed while writing it), ignored`
+					: `${file}:${index + 1}: not JSON, ignored`,
+			);
+			return;
+		}
+		const parsed = record.safeParse(value);
+		if (parsed.success) records.push(parsed.data as JournalRecord);
+		else problems.push(`${file}:${index + 1}: not a journal record this kvm-matrix knows, ignored`);
+	});
+	return { records, problems };
+}

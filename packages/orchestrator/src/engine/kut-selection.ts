@@ -1,0 +1,33 @@
+// Which KUT tests a matrix selects from a build, and how each is run: run_tests.sh's arguments
+// and its timeout, in KUT's own terms.
+import picomatch from "picomatch";
+import type { KutBuild } from "../kut/build.js";
+import { runTestsArgs } from "../kut/run-host.js";
+import { timeoutSeconds } from "../kut/unittests-cfg.js";
+import type { Matrix } from "../matrix/types.js";
+
+/** The KUT tests the suite's include/exclude globs and groups select, by name. */
+export function kutSelection(matrix: Matrix, built: KutBuild): string[] {
+	const kut = matrix.suites.kut;
+	if (kut === undefined) return [];
+	const include = picomatch([...kut.include], { bash: true });
+	const exclude = kut.exclude.length === 0 ? () => false : picomatch([...kut.exclude], { bash: true });
+	return built.entries
+		.filter((e) => include(e.name) && !exclude(e.name))
+		.filter((e) => kut.groups.length === 0 || e.groups.some((g) => kut.groups.includes(g)))
+		.map((e) => e.name);
+}
+
+/** run_tests.sh's arguments for each test: the matrix's groups and `all`. */
+export function kutArgs(matrix: Matrix, built: KutBuild): (name: string) => readonly string[] {
+	const groups = new Map(built.entries.map((e) => [e.name, e.groups]));
+	const selection = { groups: matrix.suites.kut?.groups ?? [], all: matrix.suites.kut?.all ?? false };
+	return (name) => runTestsArgs(name, groups.get(name) ?? [], selection);
+}
+
+/** KUT's per-test timeout: the entry's own, else the suite's, else KUT's 90 s. */
+export function kutTimeouts(matrix: Matrix, built: KutBuild): (name: string) => number {
+	const suite = matrix.suites.kut?.timeoutMs;
+	const own = new Map(built.entries.map((e) => [e.name, e.timeout]));
+	return (name) => timeoutSeconds(own.get(name), suite === undefined ? undefined : `${Math.ceil(suite / 1000)}s`);
+}

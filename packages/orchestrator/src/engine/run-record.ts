@@ -1,0 +1,160 @@
+// What a run has learnt, folded from its journal: the one place results, notes, cell ends and
+// verdicts are read back from, for results.json, `classify` of a killed run, and `resume`.
+import { readFileSync } from "node:fs";
+import { collapseAttempts, type FinalResult } from "../events/attempts.js";
+import type { TestResult } from "../events/types.js";
+import type { Verdict } from "../verdicts/classify.js";
+import { type CellFailure, type JournalRecord, parseJournal } from "./journal.js";
+
+export type CellEnd =
+	| { readonly state: "done" }
+	| { readonly state: "failed"; readonly failure: CellFailure }
+	| { readonly state: "cancelled" };
+
+export interface CellRecord {
+	/** Every attempt of every test, in the order they were journaled. */
+	readonly attempts: readonly TestResult[];
+	readonly notes: readonly string[];
+	readonly accel?: { readonly accel: "kvm" | "tcg"; readonly warning?: string };
+	readonly build?: { readonly key: string; readonly cacheHit: boolean };
+	/** How the cell's own machine ended (a later retry from a view adds attempts, not an end). */
+	readonly end?: CellEnd;
+	readonly verdicts?: ReadonlyMap<string, Verdict>;
+}
+
+export interface RunRecord {
+	readonly runId?: string;
+	readonly started?: string;
+	readonly cells: readonly string[];
+	readonly matrix?: string;
+	/** The digest of the matrix text the run last started or resumed with. */
+	readonly matrixDigest?: string;
+	/** Every tree@ref's commit, as the run (or its last resume) resolved them. */
+	readonly resolved?: Readonly<Record<string, string>>;
+	readonly byCell: ReadonlyMap<string, CellRecord>;
+	readonly outcome?: "completed" | "cancelled";
+	readonly resumes: number;
+	readonly problems: readonly string[];
+}
+
+interface MutableCell {
+	attempts: TestResult[];
+	notes: string[];
+	accel?: { accel: "kvm" | "tcg"; warning?: string };
+	build?: { key: string; cacheHit: boolean };
+	end?: CellEnd;
+	verdicts?: Map<string, Verdict>;
+}
+
+/** Folds journal records into what the run knows; later records win, results accumulate. */
+export function foldJournal(records: readonly JournalRecord[], problems: readonly string[] = []): RunRecord {
+	const byCell = new Map<string, MutableCell>();
+	const of = (id: string) => {
+		let c = byCell.get(id);
+		if (c === undefined) {
+			c = { attempts: [], notes: [] };
+			byCell.set(id, c);
+		}
+		return c;
+	};
+	let head: {
+		runId?: string;
+		started?: string;
+		cells: readonly string[];
+		matrix?: string;
+		matrixDigest?: string;
+		resolved?: Readonly<Record<string, string>>;
+	} = { cells: [] };
+	let outcome: "completed" | "cancelled" | undefined;
+	let resumes = 0;
+	for (const r of records) {
+		switch (r.type) {
+			case "run-started":
+				head = {
+					runId: r.runId,
+					started: r.at,
+					cells: r.cells,
+					...(r.matrix === undefined ? {} : { matrix: r.matrix }),
+					...(r.matrixDigest === undefined ? {} : { matrixDigest: r.matrixDigest }),
+					...(r.resolved === undefined ? {} : { resolved: r.resolved }),
+				};
+				for (const id of r.cells) of(id);
+				break;
+			case "run-resumed":
+				resumes++;
+				// A resumed run is running again until it says otherwise.
+				outcome = undefined;
+				head = {
+					...head,
+					matrix: r.matrix,
+					matrixDigest: r.matrixDigest,
+					...(r.resolved === undefined ? {} : { resolved: r.resolved }),
+				};
+				break;
+			case "cell-state": {
+				const c = of(r.cell);
+				if (r.retry === true) break;
+				if (r.state.stage === "done") c.end = { state: "done" };
+				else if (r.state.stage === "cancelled") c.end = { state: "cancelled" };
+				else if (r.state.stage === "failed")
+					c.end = {
+						state: "failed",
+						failure: r.failure ?? { stage: r.state.failedIn, reason: r.state.reason, evidence: [] },
+					};
+				else if (c.end?.state === "cancelled") delete c.end;
+				break;
+			}
+			case "cell-note": {
+				const c = of(r.cell);
+				if (!c.notes.includes(r.text)) c.notes.push(r.text);
+				break;
+			}
+			case "cell-accel":
+				of(r.cell).accel = { accel: r.accel, ...(r.warning === undefined ? {} : { warning: r.warning }) };
+				break;
+			case "cell-build":
+				of(r.cell).build = { key: r.key, cacheHit: r.cacheHit };
+				break;
+			case "test-result":
+				of(r.cell).attempts.push(r.result);
+				break;
+			case "verdicts":
+				of(r.cell).verdicts = new Map(r.verdicts);
+				break;
+			case "run-finished":
+				outcome = r.outcome;
+				break;
+			case "job-finished":
+				break;
+		}
+	}
+	return {
+		...head,
+		byCell,
+		...(outcome === undefined ? {} : { outcome }),
+		resumes,
+		problems,
+	};
+}
+
+/** Reads and folds a run directory's journal; a missing file is an empty run. */
+export function readRunRecord(journalFile: string): RunRecord {
+	let text = "";
+	try {
+		text = readFileSync(journalFile, "utf8");
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+	}
+	const read = parseJournal(text, journalFile);
+	return foldJournal(read.records, read.problems);
+}
+
+/** A cell's results as they stand after retries. */
+export const finalResults = (cell: CellRecord | undefined): FinalResult[] => collapseAttempts(cell?.attempts ?? []);
+
+/**
+ * Whether a cell needs no more work on resume: its machine ended done or failed (a failed
+ * build fails again; redoing it would only repeat the answer). A cancelled or unfinished cell runs.
+ */
+export const cellSettled = (cell: CellRecord | undefined): boolean =>
+	cell?.end !== undefined && cell.end.state !== "cancelled";

@@ -1,0 +1,55 @@
+// The cell machine's stage work for a real run: checkout and build here, the VM stage in
+// suites.ts. Each is an actor the machine invokes; none knows about the others.
+import os from "node:os";
+import { BuildFailedError } from "../build/kernel.js";
+import type { CellActors, PreparedCell } from "./cell-machine.js";
+import { StageError } from "./cell-machine.js";
+import type { RunContext } from "./context.js";
+import type { JobRunner } from "./jobs.js";
+import { runSuites } from "./suites.js";
+
+const asStageError = (error: unknown) =>
+	error instanceof BuildFailedError ? new StageError(error.message, error.errors) : error;
+
+export function stageActors(ctx: RunContext, jobs: JobRunner): CellActors {
+	return {
+		checkout: async (cellId) => {
+			const c = ctx.cell(cellId);
+			await Promise.all(
+				c.needs.filter((id) => ctx.plan.jobs.find((j) => j.id === id)?.kind === "checkout").map(jobs.worktree),
+			);
+		},
+		build: async (cellId) => {
+			const c = ctx.cell(cellId);
+			try {
+				if (c.target.host) {
+					// Nothing to build or boot: the suites run against this machine's own kernel.
+					ctx.note(
+						cellId,
+						`host target: ran on this machine's kernel ${os.release()}; ${c.kernel.id} was not built or booted`,
+					);
+					if (c.jobs.kut !== undefined) await jobs.kutBuild(c.jobs.kut);
+					return { kernel: { image: "" }, notes: [] } satisfies PreparedCell;
+				}
+				const [kernel] = await Promise.all([
+					c.jobs.kernel === undefined ? undefined : jobs.kernelBuild(c.jobs.kernel),
+					c.jobs.selftests === undefined ? undefined : jobs.selftestsBuild(c.jobs.selftests),
+					c.jobs.kut === undefined ? undefined : jobs.kutBuild(c.jobs.kut),
+				]);
+				if (kernel !== undefined) {
+					ctx.runDir.append({ type: "cell-build", cell: cellId, key: kernel.key, cacheHit: kernel.cacheHit });
+					if (kernel.cacheHit) ctx.note(cellId, `kernel build cache hit (${kernel.key}): make skipped`);
+					if (kernel.dropped.length > 0)
+						ctx.note(cellId, `config: not in the final .config: ${kernel.dropped.join(" ")}`);
+					return { kernel: { image: kernel.image }, notes: [] } satisfies PreparedCell;
+				}
+				const files = ctx.prebuilt.get(c.kernel.id);
+				if (files === undefined) throw new StageError(`kernel ${c.kernel.id}: no image`);
+				return { kernel: files, notes: [] } satisfies PreparedCell;
+			} catch (error) {
+				throw asStageError(error);
+			}
+		},
+		suites: (pass, send, cellSignal) => runSuites(ctx, jobs, pass, send, cellSignal),
+	};
+}

@@ -1,0 +1,150 @@
+// The VM stage of one cell: selftests in guests (N at a time for `parallel: N`), KUT in a guest or
+// on the host. Every result is journaled the moment it is known, before any view hears of it.
+import path from "node:path";
+import type { TestResult } from "../events/types.js";
+import { runKutInGuest } from "../kut/run-guest.js";
+import { runKutOnHost } from "../kut/run-host.js";
+import { selectTests } from "../selftests/guest-script.js";
+import { runSelftests } from "../selftests/run.js";
+import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
+import type { RunContext } from "./context.js";
+import type { JobRunner } from "./jobs.js";
+import { kutArgs, kutSelection, kutTimeouts } from "./kut-selection.js";
+
+export async function runSuites(
+	ctx: RunContext,
+	jobs: JobRunner,
+	pass: SuitesPass,
+	send: (event: SuitesEvent) => void,
+	cellSignal: AbortSignal,
+): Promise<void> {
+	const { cellId, prepared, attempt, only, skip } = pass;
+	const { matrix, cache } = ctx;
+	const c = ctx.cell(cellId);
+	const report = (raw: TestResult) => {
+		const result = { ...raw, attempt };
+		ctx.runDir.append({ type: "test-result", cell: cellId, result });
+		ctx.bus.emit({ type: "test-result", at: Date.now(), cellId, result });
+		send({ type: "RESULT", result });
+	};
+	// A retry runs only the tests that failed; a resumed cell only the tests the journal lacks.
+	const done = new Set(skip ?? []);
+	const wanted = (key: string) => (only === undefined || only.includes(key)) && !done.has(key);
+	// Logs of a retry go next to the first attempt's; a resumed pass's next to the killed one's.
+	const attemptDir = (suite: string) =>
+		path.join(
+			ctx.runDir.cellDir(cellId),
+			suite,
+			ctx.resumes > 0 ? `resumed-${ctx.resumes}` : "",
+			pass.pass > 1 ? `attempt-${attempt}${pass.pass > attempt ? `-boot-${pass.pass}` : ""}` : "",
+		);
+	const both = AbortSignal.any([ctx.signal, cellSignal]);
+	const consoleLine = (line: string) =>
+		ctx.bus.emit({ type: "log-line", at: Date.now(), subject: { kind: "cell", id: cellId }, stream: "console", line });
+	const kut = matrix.suites.kut;
+
+	if (c.target.host) {
+		send({ type: "RUNNING" });
+		if (matrix.suites.selftests !== undefined) ctx.note(cellId, "selftests on a host target are not run yet");
+		if (kut === undefined || c.jobs.kut === undefined) return;
+		const built = await jobs.kutBuild(c.jobs.kut);
+		await runKutOnHost({
+			dir: built.dir,
+			tests: kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`)),
+			argsFor: kutArgs(matrix, built),
+			timeoutSFor: kutTimeouts(matrix, built),
+			...(kut.accel === "auto" ? {} : { accel: kut.accel }),
+			logRoot: attemptDir("kut"),
+			parallel: ctx.vmSlots,
+			queue: ctx.vmQueue,
+			durationsFile: path.join(cache.root, "kut-durations", `${kut.tree}.json`),
+			signal: both,
+			onResult: report,
+		});
+		return;
+	}
+
+	const kutInGuest = async () => {
+		if (kut === undefined || c.jobs.kut === undefined) return;
+		const built = await jobs.kutBuild(c.jobs.kut);
+		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
+		if (names.length === 0) return;
+		await ctx.vmQueue.add(
+			async () => {
+				const run = await runKutInGuest({
+					kernel: prepared.kernel,
+					target: c.target,
+					dir: built.dir,
+					tests: names,
+					argsFor: kutArgs(matrix, built),
+					...(kut.accel === "auto" ? {} : { accel: kut.accel }),
+					timeoutSFor: kutTimeouts(matrix, built),
+					logDir: attemptDir("kut"),
+					cacheDir: path.join(cache.root, "qemu"),
+					signal: both,
+					onConsoleLine: consoleLine,
+					onResult: report,
+				});
+				for (const n of run.notes) ctx.note(cellId, n);
+				ctx.accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
+				if (run.boot.kind !== "completed")
+					ctx.note(cellId, `kvm-unit-tests guest: ${run.boot.kind}: ${run.boot.summary}`);
+			},
+			{ signal: both },
+		);
+	};
+
+	const suite = matrix.suites.selftests;
+	const built =
+		suite === undefined || c.jobs.selftests === undefined ? undefined : await jobs.selftestsBuild(c.jobs.selftests);
+	const ids =
+		suite === undefined || built === undefined
+			? []
+			: selectTests(
+					built.tests.map((t) => t.id),
+					suite.include,
+					suite.exclude,
+				).filter((id) => wanted(`selftests:${id}`));
+	if (suite === undefined || built === undefined || ids.length === 0) {
+		send({ type: "RUNNING" });
+		await kutInGuest();
+		return;
+	}
+	const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
+	// `parallel: N` runs the tests N at a time, each share in its own guest on the VM queue
+	// (one guest's tests stay sequential, so each test's log is its own).
+	const width = Math.max(1, Math.min(suite.parallel, ids.length));
+	const groups = Array.from({ length: width }, (_, g) => ids.filter((_, i) => i % width === g));
+	await Promise.all(
+		groups.map((group, g) =>
+			ctx.vmQueue.add(
+				async () => {
+					const run = await runSelftests({
+						kernel: prepared.kernel,
+						target: c.target,
+						build: built,
+						tests: group.map((id) => ({ id, timeoutS })),
+						logDir: attemptDir("selftests"),
+						...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
+						cacheDir: path.join(cache.root, "qemu"),
+						signal: both,
+						onBoot: (phase) => {
+							if (phase === "running") send({ type: "RUNNING" });
+						},
+						onConsoleLine: consoleLine,
+						onResult: report,
+					});
+					for (const n of run.notes) ctx.note(cellId, n);
+					const first = run.boots[0];
+					if (first !== undefined) ctx.accelUsed(cellId, first.accel, first.accelWarning);
+					const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
+					if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
+						throw new Error(`${first.kind}: ${first.summary}`);
+					}
+				},
+				{ signal: both },
+			),
+		),
+	);
+	await kutInGuest();
+}

@@ -1,0 +1,110 @@
+// The run's summary and results.json, derived from the plan and the journal only: a finished run,
+// a killed one and a resumed one are summarised by the same function from the same record.
+import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
+import type { CellStage, TestResult } from "../events/types.js";
+import { describeVerdict, type Verdict } from "../verdicts/classify.js";
+import { finalResults, type RunRecord } from "./run-record.js";
+
+export interface CellSummary {
+	readonly id: string;
+	readonly kernel: {
+		readonly id: string;
+		readonly sha?: string;
+		readonly build?: { readonly key: string; readonly cacheHit: boolean };
+	};
+	readonly target: string;
+	readonly state: "done" | "failed" | "cancelled";
+	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
+	readonly counts: Readonly<Record<TestResult["status"], number>>;
+	/** Every result; non-passing ones carry their verdict and its one-line explanation. */
+	readonly results: readonly (FinalResult & { readonly verdict?: Verdict; readonly explanation?: string })[];
+	readonly verdicts: Readonly<Partial<Record<Verdict["verdict"], number>>>;
+	readonly notes: readonly string[];
+}
+
+export interface RunSummary {
+	readonly runId: string;
+	readonly dir: string;
+	readonly outcome: "completed" | "cancelled";
+	readonly cells: readonly CellSummary[];
+	readonly resultsFile: string;
+}
+
+/** What the summary needs of a planned cell (plan.json has the same shape). */
+export interface SummaryCell {
+	readonly id: string;
+	readonly kernel: string;
+	readonly target: string;
+	/** The kernel's commit, for a kernel built from a tree. */
+	readonly sha?: string;
+}
+
+const emptyCounts = (): Record<TestResult["status"], number> => ({
+	pass: 0,
+	fail: 0,
+	skip: 0,
+	timeout: 0,
+	crash: 0,
+	error: 0,
+});
+
+export function countVerdicts(
+	perTest: ReadonlyMap<string, Verdict> | undefined,
+): Partial<Record<Verdict["verdict"], number>> {
+	const counts: Partial<Record<Verdict["verdict"], number>> = {};
+	for (const v of perTest?.values() ?? []) counts[v.verdict] = (counts[v.verdict] ?? 0) + 1;
+	return counts;
+}
+
+/** Each cell as the journal leaves it; a cell with no recorded end was cut short (cancelled). */
+export function summariseCells(cells: readonly SummaryCell[], record: RunRecord): CellSummary[] {
+	return cells.map((c) => {
+		const cell = record.byCell.get(c.id);
+		const results = finalResults(cell);
+		const counts = emptyCounts();
+		for (const r of results) counts[r.status]++;
+		const end = cell?.end;
+		const verdicts = cell?.verdicts;
+		return {
+			id: c.id,
+			kernel: {
+				id: c.kernel,
+				...(c.sha === undefined ? {} : { sha: c.sha }),
+				...(cell?.build === undefined ? {} : { build: cell.build }),
+			},
+			target: c.target,
+			state: end?.state ?? "cancelled",
+			...(end?.state === "failed" ? { failure: end.failure } : {}),
+			counts,
+			results: results.map((r) => {
+				const verdict = verdicts?.get(testKey(r));
+				return verdict === undefined ? r : { ...r, verdict, explanation: describeVerdict(verdict) };
+			}),
+			verdicts: countVerdicts(verdicts),
+			notes: cell?.notes ?? [],
+		};
+	});
+}
+
+/** results.json's content. */
+export function resultsDocument(
+	head: { readonly runId: string; readonly matrix: string; readonly started: string; readonly finished: string },
+	outcome: "completed" | "cancelled",
+	cells: readonly CellSummary[],
+) {
+	return { runId: head.runId, matrix: head.matrix, outcome, started: head.started, finished: head.finished, cells };
+}
+
+/**
+ * The run-wide exit policy: a run is red when a person has to look — a regression, a failure
+ * nothing explains, the harness failing, or a cell that never got to run its tests. A pending fix,
+ * a known issue, a flaky test and a test failing on the baseline too are already explained.
+ */
+export function needsAttention(summary: Pick<RunSummary, "cells">): boolean {
+	const red = new Set<string>(["regression", "new-failure", "infra"]);
+	return summary.cells.some(
+		(c) =>
+			c.state === "failed" ||
+			c.results.some((r) => (r.verdict === undefined ? isFailing(r) : red.has(r.verdict.verdict))),
+	);
+}

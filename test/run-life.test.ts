@@ -1,0 +1,75 @@
+// The run's life through the real engine on the KUT fixture (host target: real git, make and
+// run_tests.sh, no guest): a cancel in each stage, and a view that throws.
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createEventBus, type EngineEvent, executeRun, loadMatrixFile } from "@kvm-matrix/orchestrator";
+import test from "ava";
+import { execa } from "execa";
+import { runCli } from "../packages/tui/src/main.js";
+import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+
+const SUITE = "{ tree: kut, ref: master, include: [pass, fail, skip, timeout], accel: tcg }";
+
+for (const stage of ["checkout", "build", "running"] as const) {
+	test.serial(`a cancel in ${stage} ends the run cancelled, writes its results and leaves no process`, async (t) => {
+		t.timeout(180_000);
+		const repo = await kutFixture();
+		const { dir, file } = hostMatrix(repo, `cancel-${stage}`, SUITE);
+		const loaded = await loadMatrixFile(file, dir);
+		if (!loaded.ok) return t.fail(JSON.stringify(loaded.error));
+		const cache = mkdtempSync(path.join(os.tmpdir(), "cancel-cache-"));
+		const runDir = path.join(dir, "run");
+		const bus = createEventBus<EngineEvent>();
+		const cancel = new AbortController();
+		const seen: string[] = [];
+		bus.subscribe((e) => {
+			if (e.type !== "cell-state") return;
+			seen.push(e.state.stage);
+			if (e.state.stage === stage) cancel.abort();
+		});
+		const summary = await executeRun(loaded.value, { cacheRoot: cache, cwd: dir, runDir, bus, signal: cancel.signal });
+		t.is(summary.outcome, "cancelled");
+		t.is(summary.cells[0]?.state, "cancelled");
+		t.true(seen.includes(stage));
+		t.true(existsSync(summary.resultsFile));
+		const journal = readFileSync(path.join(runDir, "journal.jsonl"), "utf8").trim().split("\n");
+		t.deepEqual(JSON.parse(journal.at(-1) ?? "{}"), { type: "run-finished", outcome: "cancelled" });
+		// Nothing the run started is still there: no make, no run_tests.sh, no QEMU of this tree.
+		const left = await execa("pgrep", ["-af", `${cache}|${runDir}`], { reject: false });
+		t.is(left.stdout.trim(), "", left.stdout);
+	});
+}
+
+test.serial("a view that throws is reported once, exit 3, and the run's results are still written", async (t) => {
+	t.timeout(180_000);
+	const repo = await kutFixture();
+	const { dir, file } = hostMatrix(repo, "view-throws", SUITE);
+	const runDir = path.join(dir, "run");
+	const out: string[] = [];
+	const err: string[] = [];
+	const code = await runCli(["run", file, "--run-dir", runDir], {
+		stdout: (text) => {
+			// The plain reporter's writes: a broken pipe, say, on the first test result.
+			if (text.includes("PASS")) throw new Error("EPIPE: the view's output went away");
+			out.push(text);
+		},
+		stderr: (text) => err.push(text),
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: path.join(dir, "cache") },
+		cwd: dir,
+		isTty: false,
+	});
+	t.is(code, 3);
+	t.is(err.length, 1, err.join(""));
+	t.regex(
+		err[0] ?? "",
+		/a view failed \(EPIPE: the view's output went away\); the run went on without it, results in /,
+	);
+	t.true((err[0] ?? "").includes(runDir));
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
+		outcome: string;
+		cells: { results: { testId: string }[] }[];
+	};
+	t.is(results.outcome, "completed");
+	t.deepEqual(results.cells[0]?.results.map((r) => r.testId).sort(), ["fail", "pass", "skip", "timeout"]);
+});
