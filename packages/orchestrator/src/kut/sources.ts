@@ -54,6 +54,26 @@ function objectPath(word: string): string | undefined {
 	return normal.startsWith(`${TEST_DIR}/`) ? normal : undefined;
 }
 
+const isBlank = (c: string | undefined) => c === " " || c === "\t";
+
+/**
+ * `\` continuations joined as make does: a backslash-newline and the blanks around it become one
+ * space. By hand: a pattern for "blanks, backslash, newline, blanks" takes time quadratic in a long
+ * run of blanks.
+ */
+function joinContinuations(text: string): string {
+	const pieces = text.split("\\\n");
+	return pieces
+		.map((piece, i) => {
+			let start = 0;
+			let end = piece.length;
+			if (i > 0) while (start < end && isBlank(piece[start])) start++;
+			if (i < pieces.length - 1) while (end > start && isBlank(piece[end - 1])) end--;
+			return piece.slice(start, end);
+		})
+		.join(" ");
+}
+
 /**
  * The objects each image links besides its own `<image>.o`, from the rules of KUT's x86 Makefiles
  * (all of them: a rule in `Makefile.common` and one in `Makefile.x86_64` add up). Pattern rules,
@@ -62,10 +82,7 @@ function objectPath(word: string): string | undefined {
 export function parseImageRules(makefileTexts: readonly string[]): ImageRules {
 	const rules = new Map<string, string[]>();
 	for (const text of makefileTexts) {
-		const lines = text
-			.replace(/\r\n?/g, "\n")
-			.replace(/[ \t]*\\\n[ \t]*/g, " ")
-			.split("\n");
+		const lines = joinContinuations(text.replace(/\r\n?/g, "\n")).split("\n");
 		for (const raw of lines) {
 			if (raw.startsWith("\t")) continue;
 			const line = raw.replace(/(^|[^\\])#.*$/, "$1");

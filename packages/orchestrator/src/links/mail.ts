@@ -143,8 +143,9 @@ function decodeWords(value: string): string {
 		} else if (pending === undefined) out += between;
 		else if (pending.charset !== charset) flush(); // whitespace between two encoded-words is not text
 		const bytes = (m[2] ?? "").toUpperCase() === "B" ? [...Buffer.from(m[3] ?? "", "base64")] : qBytes(m[3] ?? "");
+		// A loop, not push(...bytes): a long subject's bytes outnumber what a call's arguments may hold.
 		if (pending === undefined) pending = { charset, bytes };
-		else pending.bytes.push(...bytes);
+		else for (const byte of bytes) pending.bytes.push(byte);
 	}
 	flush();
 	return out + value.slice(last);

@@ -32,10 +32,9 @@ const GITHUB_ISSUE = /^https?:\/\/github\.com\/([^/\s]+\/[^/\s]+)\/issues\/(\d+)
 
 /** What one link points at. A trailing ` # [1]` comment and `<>` around the URL are ignored. */
 export function referenceFromUrl(raw: string): Reference {
-	const url = raw
-		.replace(/\s+#.*$/, "")
-		.trim()
-		.replace(/^<|>$/g, "");
+	// The comment is cut at the first blank-then-#: /\s+#.*$/ would take time quadratic in a run of blanks.
+	const comment = raw.search(/\s#/);
+	const url = (comment === -1 ? raw : raw.slice(0, comment)).trim().replace(/^<|>$/g, "");
 	const lore = LORE.exec(url) ?? MSGID_LINK.exec(url);
 	if (lore !== null && (lore[1] ?? "").includes("@"))
 		return { kind: "message-id", id: normaliseMessageId(lore[1] ?? "") };
@@ -49,7 +48,9 @@ export function referenceFromUrl(raw: string): Reference {
 	return { kind: "url", url };
 }
 
-const REFERENCE_TRAILER = /^(link|message-id|closes):\s*(.+?)\s*$/i;
+const REFERENCE_KEY = /^(link|message-id|closes):/i;
+// What `.` in a pattern would not match: a value holding one is not a one-line trailer.
+const LINE_BREAK = /[\r\u2028\u2029]/;
 
 /**
  * Every reference a commit message makes through its trailers, in order. This runs on every
@@ -64,10 +65,12 @@ export function referencesOf(message: string): Reference[] {
 		if (end === -1) end = message.length;
 		const first = message.charCodeAt(start) | 0x20; // lower case for ASCII letters
 		if (first === 0x6c || first === 0x6d || first === 0x63) {
-			const m = REFERENCE_TRAILER.exec(message.slice(start, end));
-			if (m !== null) {
+			const line = message.slice(start, end);
+			const m = REFERENCE_KEY.exec(line);
+			// The value is trimmed by hand: /:\s*(.+?)\s*$/ takes time quadratic in a run of blanks.
+			const value = m === null ? "" : line.slice(m[0].length).trim();
+			if (m !== null && value !== "" && !LINE_BREAK.test(value)) {
 				const key = (m[1] ?? "").toLowerCase();
-				const value = m[2] ?? "";
 				refs.push(
 					key === "message-id" ? { kind: "message-id", id: normaliseMessageId(value) } : referenceFromUrl(value),
 				);

@@ -6,8 +6,9 @@ type Unit = keyof typeof UNIT_MS;
 // Whole-string shape first, so "90" or "1.5m" get a precise message instead of a partial match.
 const DURATION = /^(?:\d+(?:ms|s|m|h))+$/;
 const PART = /(\d+)(ms|s|m|h)/g;
+const MAX_MS = 14 * 24 * UNIT_MS.h;
 
-/** Parses `90s`, `2m`, `1h30m`, `500ms` into milliseconds. */
+/** Parses `90s`, `2m`, `1h30m`, `500ms` into milliseconds; at most two weeks. */
 export function parseDuration(text: string): Result<number> {
 	const trimmed = text.trim();
 	if (/^\d+$/.test(trimmed)) {
@@ -22,6 +23,11 @@ export function parseDuration(text: string): Result<number> {
 	}
 	if (total === 0) {
 		return err(`duration "${text}" must be greater than zero`);
+	}
+	// A timeout ends up in timers, which fire at once past 2^31 ms (24.8 days): two weeks is more
+	// than any one test needs and leaves room for the margins runners add.
+	if (total > MAX_MS) {
+		return err(`duration "${text}" is too long (at most ${formatDuration(MAX_MS)})`);
 	}
 	return ok(total);
 }

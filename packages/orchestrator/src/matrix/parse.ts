@@ -146,16 +146,32 @@ function withoutEchoes(issues: PathIssue[]): PathIssue[] {
 	});
 }
 
+// Messages quote what the file says; a quoted newline or escape sequence would break the one-line
+// `FILE:LINE:COL: message` form or drive the terminal, so control characters are shown escaped.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const ESCAPES: Readonly<Record<string, string>> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+const escapeControls = (text: string): string =>
+	text.replace(CONTROL, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 /**
  * Parses and validates a matrix file's text. Pure: the caller reads the file and supplies where
  * relative paths resolve from. Every problem comes back positioned; none is thrown.
  */
 export function parseMatrix(text: string, options: ParseOptions): Result<Matrix, MatrixError[]> {
 	const lineCounter = new LineCounter();
-	const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
+	// logLevel "error": a map used as a key (`? [a, b]`) is reported below as an unknown key; the
+	// library's own warning would be printed to stderr from inside a parser.
+	const doc = parseDocument(text, {
+		lineCounter,
+		prettyErrors: false,
+		merge: true,
+		uniqueKeys: true,
+		logLevel: "error",
+	});
 	const at = (offset: number, message: string): MatrixError => {
 		const { line, col } = lineCounter.linePos(offset);
-		return { file: options.label, line, col, message };
+		return { file: options.label, line, col, message: escapeControls(message) };
 	};
 
 	if (doc.errors.length > 0) {

@@ -65,9 +65,14 @@ const duration = withUnit.pipe(z.string().transform(checked(parseDuration)));
 const memorySize = withUnit.pipe(z.string().transform(checked(parseSize)));
 const accel = z.enum(["auto", "kvm", "tcg"]) satisfies z.ZodType<Accel>;
 
-const glob = z.string().refine((text) => text.trim().length > 0 && !/[\0\n]/.test(text), {
-	error: "a pattern must be a non-empty single line",
-});
+// picomatch throws on long patterns (a nesting of 4,000 "+(" overflows the stack, 32 KiB makes a
+// regular expression too large for V8); real ones are a few dozen characters.
+const glob = z
+	.string()
+	.refine((text) => text.trim().length > 0 && !/[\0\n]/.test(text), {
+		error: "a pattern must be a non-empty single line",
+	})
+	.refine((text) => text.length <= 1000, { error: "a pattern must be at most 1000 characters" });
 
 // Anything that reaches git or QEMU as an argument must not start with "-" (it would be read as
 // an option) and must not carry control characters; execa's argument arrays do the rest.

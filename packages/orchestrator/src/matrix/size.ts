@@ -20,6 +20,10 @@ export function parseSize(text: string): Result<number> {
 	if (bytes === 0) {
 		return err(`size "${text}" must be greater than zero`);
 	}
+	// Past 2^53 bytes the number is no longer exact (and QEMU's -m would read "Infinity").
+	if (!Number.isSafeInteger(bytes)) {
+		return err(`size "${text}" is too large`);
+	}
 	return ok(bytes);
 }
 

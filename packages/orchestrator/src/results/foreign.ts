@@ -33,6 +33,12 @@ export type ForeignRead = ForeignResults | { readonly error: string };
 
 const NOTHING_FOUND = "no test results found (expected run_tests.sh output, TAP, a KUT log directory or results.json)";
 
+// An error is one line: text quoted from the input (V8 quotes JSON it cannot parse) has its
+// control characters escaped, so a newline or a terminal escape in a file stays inert.
+const printable = (text: string): string =>
+	// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it escapes
+	text.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 /**
  * Results from text another tool printed, its format detected from the content: kvm-matrix's
  * results.json; kselftest TAP (`ok 1 selftests: kvm: cpuid_test`, KVM tests only); KUT status lines
@@ -44,7 +50,7 @@ export function parseForeignResults(text: string, hint?: { readonly name?: strin
 	const body = text.replace(/^\uFEFF/, "");
 	if (body.trimStart().startsWith("{")) return parseResultsJson(body, name);
 	const lines = body.split(/\r?\n/).map(cleanLine);
-	if (lines.some((l) => KSELFTEST_RESULT.test(l) || KSELFTEST_HEADER.test(l))) return parseKselftestTap(lines, name);
+	if (lines.some((l) => kselftestResult(l) !== null || KSELFTEST_HEADER.test(l))) return parseKselftestTap(lines, name);
 	// A transcript that has both status lines and TAP keeps the status lines: they carry the
 	// check counts and the timeout that test-level TAP lines lack.
 	const status = lines.flatMap((l) => kutStatusResult(l) ?? []);
@@ -138,7 +144,19 @@ function parseKutTap(lines: readonly string[]): TestResult[] {
 // ---- kselftest TAP --------------------------------------------------------------------------
 
 const KSELFTEST_HEADER = /^# selftests: (\S+): (\S+)\s*$/;
-const KSELFTEST_RESULT = /^(not ok|ok) \d+ selftests: (\S+): (\S+)(?:\s+#\s*(.*?))?\s*$/;
+// The directive is captured whole and trimmed in `kselftestResult`: /#\s*(.*?)\s*$/ would take time
+// quadratic in a run of blanks.
+const KSELFTEST_RESULT = /^(not ok|ok) \d+ selftests: (\S+): (\S+)(?:\s+#([\s\S]*)|\s*)$/;
+
+/** A kselftest result line's parts, the directive trimmed; null if it is not one (or spans lines). */
+function kselftestResult(
+	line: string,
+): [verdict: string, collection: string, testId: string, directive: string] | null {
+	const m = KSELFTEST_RESULT.exec(line);
+	const directive = (m?.[4] ?? "").trim();
+	if (m === null || /[\n\r\u2028\u2029]/.test(directive)) return null;
+	return [m[1] ?? "", m[2] ?? "", m[3] ?? "", directive];
+}
 const isKvm = (collection: string) => collection === "kvm" || collection.endsWith("/kvm");
 
 /** A test's result line and directive, as kselftest's runner.sh prints them, to a status. */
@@ -195,9 +213,9 @@ function parseKselftestTap(lines: readonly string[], name: string): ForeignRead 
 			current = isKvm(header[1] ?? "") ? { testId: header[2] ?? "", output: [] } : undefined;
 			continue;
 		}
-		const result = KSELFTEST_RESULT.exec(line);
+		const result = kselftestResult(line);
 		if (result !== null) {
-			const [, verdict, collection = "", testId = "", directive = ""] = result;
+			const [verdict, collection, testId, directive] = result;
 			const output = current?.testId === testId ? current.output : [];
 			current = undefined;
 			if (!isKvm(collection)) {
@@ -219,7 +237,9 @@ function parseKselftestTap(lines: readonly string[], name: string): ForeignRead 
 	}
 	unfinished();
 	if (results.length === 0)
-		return { error: `${name}: kselftest TAP without KVM selftests (collections: ${[...others].join(", ")})` };
+		return {
+			error: `${name}: kselftest TAP without KVM selftests (collections: ${printable([...others].join(", "))})`,
+		};
 	return { format: "kselftest-tap", results };
 }
 
@@ -344,7 +364,7 @@ function parseResultsJson(text: string, name: string): ForeignRead {
 	try {
 		data = JSON.parse(text);
 	} catch (error) {
-		return { error: `${name}: not valid JSON (${error instanceof Error ? error.message : String(error)})` };
+		return { error: `${name}: not valid JSON (${printable(error instanceof Error ? error.message : String(error))})` };
 	}
 	if (typeof data !== "object" || data === null || !("cells" in data))
 		return { error: `${name}: JSON without "cells", not a kvm-matrix results.json` };
