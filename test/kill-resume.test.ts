@@ -1,7 +1,7 @@
 // A real `kvm-matrix run` (fakelinux tree, real make, real QEMU) killed with SIGKILL at several
 // points and resumed: the final results.json must have exactly the tests an uninterrupted run has,
 // none lost and none run twice.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
@@ -49,15 +49,32 @@ test.serial("a run killed at any point and resumed has every test exactly once",
 		await killRunTree(child, runDir, runCache);
 		await child;
 		const before = readAttempts(runDir);
+		if (point.name === "between tests") {
+			// A killed run is classified from its journal, even one whose last line the kill tore.
+			appendFileSync(path.join(runDir, "journal.jsonl"), '{"type":"test-result","cell":"kill-re');
+			const classified = await execa("node", [CLI, "classify", runDir], {
+				env: cliEnv(runCache),
+				reject: false,
+				cwd: REPO,
+			});
+			t.is(classified.exitCode, 0, classified.stderr);
+			const keys = resultKeys(runDir);
+			t.true(keys.length > 0 && keys.length < expected.length, keys.join(", "));
+			t.true(keys.every((k) => expected.includes(k)));
+		}
 
 		const resumed = await resume(runDir, runCache);
 		t.is(resumed.exitCode, 1, `${point.name}: ${resumed.stderr}`);
 		t.regex(resumed.stdout, /resuming: \d+ results and \d+ finished cells kept from before/, point.name);
+		if (point.name === "between tests")
+			t.regex(resumed.stdout, /journal\.jsonl:\d+: not JSON, ignored/);
 		t.deepEqual(resultKeys(runDir), expected, point.name);
 		const after = readAttempts(runDir);
 		t.deepEqual(duplicated(after), [], `${point.name}: a test ran twice`);
 		// Results journaled before the kill are kept as they were, not run again.
 		t.deepEqual(after.slice(0, before.length), before, point.name);
+		// And every attempt the uninterrupted run made, retries of failures included, was made.
+		t.deepEqual([...after].sort(), [...readAttempts(whole)].sort(), point.name);
 
 		const again = await resume(runDir, runCache);
 		t.is(again.exitCode, 0, again.stderr);

@@ -2,7 +2,7 @@
 // plus the retries a view asks for while the run goes on. Every state change goes to the journal
 // first and then to the views.
 import { type Actor, createActor } from "xstate";
-import { isFailing, testKey } from "../events/attempts.js";
+import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
 import type { CellStage } from "../events/types.js";
 import { type CellContext, cellStateOf, type createCellMachine } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
@@ -36,7 +36,7 @@ export function createCellDriver(
 
 	const launch = (
 		cellId: string,
-		extra: { only?: readonly string[]; skip?: readonly string[]; firstAttempt?: number } = {},
+		extra: { only?: readonly string[]; skip?: readonly string[]; firstAttempt?: number; retries?: number } = {},
 	) => {
 		const isRetry = extra.firstAttempt !== undefined && extra.only !== undefined;
 		const actor = createActor(machine, {
@@ -112,6 +112,18 @@ export function createCellDriver(
 		return `retry: running ${only.length === 1 ? only[0] : `${only.length} tests`} of ${cellId} again (attempt ${firstAttempt})`;
 	};
 
+	/**
+	 * Failing tests a killed run had not retried yet get the retries they had left, numbered after
+	 * their last attempt, as the uninterrupted run would have run them.
+	 */
+	const retryKept = async (cellId: string, kept: readonly FinalResult[]) => {
+		const total = 1 + ctx.matrix.retries;
+		const owed = kept.filter((r) => isFailing(r) && r.attempt < total);
+		if (owed.length === 0) return;
+		const firstAttempt = Math.max(...owed.map((r) => r.attempt)) + 1;
+		await launch(cellId, { only: owed.map(testKey), firstAttempt, retries: total - firstAttempt });
+	};
+
 	let all: Promise<void> | undefined;
 	const runAll = () => {
 		all ??= (async () => {
@@ -119,8 +131,14 @@ export function createCellDriver(
 			for (const c of ctx.cells) {
 				const known = before.byCell.get(c.id);
 				if (known?.end !== undefined && known.end.state !== "cancelled") continue;
-				const skip = finalResults(known).map(testKey);
-				launched.push(launch(c.id, skip.length === 0 ? {} : { skip }));
+				const kept = finalResults(known);
+				const skip = kept.map(testKey);
+				launched.push(
+					(async () => {
+						await launch(c.id, skip.length === 0 ? {} : { skip });
+						if (ends.get(c.id)?.value === "done") await retryKept(c.id, kept);
+					})(),
+				);
 			}
 			await Promise.all(launched);
 			// Retries asked for while the run went on are part of it.

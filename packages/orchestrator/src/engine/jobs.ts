@@ -34,8 +34,8 @@ export function createJobRunner(ctx: RunContext, buildTimeoutMs = BUILD_TIMEOUT_
 			promise = work(job).then(
 				(result) => {
 					const detail = done(result);
-					say(job, detail);
 					ctx.runDir.append({ type: "job-finished", job: id, ok: true, detail });
+					say(job, detail);
 					return result;
 				},
 				(error: unknown) => {

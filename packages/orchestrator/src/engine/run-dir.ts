@@ -1,9 +1,26 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { lock } from "proper-lockfile";
+import { z } from "zod";
 import type { PlanFile } from "../verdicts/reclassify.js";
 import type { JournalRecord } from "./journal.js";
 import { RunSetupError } from "./setup-error.js";
+
+// What a run's readers rely on in plan.json; the rest of it is for people.
+const planFileShape = z.looseObject({
+	runId: z.string(),
+	matrix: z.string(),
+	resolved: z.record(z.string(), z.string()),
+	cells: z.array(
+		z.looseObject({
+			id: z.string(),
+			kernel: z.string(),
+			target: z.string(),
+			jobs: z.looseObject({ selftests: z.string().optional(), kut: z.string().optional() }),
+		}),
+	),
+	jobs: z.array(z.looseObject({ id: z.string(), tree: z.string(), ref: z.string(), sha: z.string().optional() })),
+});
 
 /** `20261125-153012`: sorts by time, safe in a path. */
 export function timestamp(date: Date): string {
@@ -64,12 +81,7 @@ export class RunDirectory {
 
 	/** The run's plan.json; a directory whose plan cannot be read is refused in one line. */
 	readPlan(): PlanFile {
-		const file = path.join(this.dir, "plan.json");
-		try {
-			return JSON.parse(readFileSync(file, "utf8")) as PlanFile;
-		} catch (error) {
-			throw new RunSetupError(`${file}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
-		}
+		return readPlanFile(this.dir);
 	}
 
 	append(record: JournalRecord): void {
@@ -93,7 +105,7 @@ export class RunDirectory {
 /**
  * Holds a run directory for one process: a run, or a resume of it, never two at once (their
  * journals would interleave). A live holder refreshes the lock every second; one killed with
- * SIGKILL stops, so a resume right after a kill waits a few seconds and then takes the lock over,
+ * SIGKILL stops, so a resume right after a kill waits up to 15 s and then takes the lock over,
  * while one started beside a live run is refused.
  */
 export async function holdRunDirectory(dir: string): Promise<() => Promise<void>> {
@@ -101,9 +113,9 @@ export async function holdRunDirectory(dir: string): Promise<() => Promise<void>
 		return await lock(dir, {
 			lockfilePath: path.join(dir, "run.lock"),
 			realpath: false,
-			stale: 5_000,
-			update: 1_000,
-			retries: { retries: 8, factor: 1, minTimeout: 1_000, maxTimeout: 1_000 },
+			stale: 15_000,
+			update: 2_000,
+			retries: { retries: 18, factor: 1, minTimeout: 1_000, maxTimeout: 1_000 },
 			// A holder that loses the lock keeps going: what it journals is still its own run's.
 			onCompromised: () => {},
 		});
@@ -112,4 +124,21 @@ export async function holdRunDirectory(dir: string): Promise<() => Promise<void>
 			throw new RunSetupError(`${dir} is in use by another kvm-matrix run or resume; let it finish or stop it first`);
 		throw error;
 	}
+}
+
+/** The run's plan.json; a directory whose plan cannot be read is refused in one line. */
+export function readPlanFile(dir: string): PlanFile {
+	const file = path.join(dir, "plan.json");
+	let value: unknown;
+	try {
+		value = JSON.parse(readFileSync(file, "utf8"));
+	} catch (error) {
+		throw new RunSetupError(`${file}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
+	}
+	const parsed = planFileShape.safeParse(value);
+	if (!parsed.success)
+		throw new RunSetupError(
+			`${file}: not a kvm-matrix plan (${parsed.error.issues[0]?.path.join(".") || "its shape"})`,
+		);
+	return value as PlanFile;
 }

@@ -14,6 +14,7 @@ import type { Plan } from "../plan/types.js";
 import type { KnownIssue } from "../verdicts/classify.js";
 import { loadKnownIssuesOf } from "../verdicts/known-issues.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
+import { announce, engineLine } from "./announce.js";
 import { createCellDriver } from "./cell-driver.js";
 import { createCellMachine } from "./cell-machine.js";
 import type { RunCommands } from "./commands.js";
@@ -23,7 +24,7 @@ import { prebuiltFiles } from "./prebuilt.js";
 import { type RepoOf, resolveRefs, treeRepos } from "./refs.js";
 import { claimRunDirectory, holdRunDirectory, RunDirectory, runDirectoryInUse, timestamp } from "./run-dir.js";
 import { driveRun } from "./run-machine.js";
-import { cellSettled, foldJournal, type RunRecord, readRunRecord } from "./run-record.js";
+import { foldJournal, type RunRecord, readRunRecord } from "./run-record.js";
 import { RunSetupError } from "./setup-error.js";
 import { stageActors } from "./stages.js";
 import { type RunSummary, resultsDocument, summariseCells } from "./summary.js";
@@ -207,7 +208,9 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 	);
 	for (const problem of before.problems) options.bus.emit(engineLine(problem));
 	const planFile = planFileOf(oldPlan.runId, matrix, prepared);
-	runDir.write("plan.json", planFile);
+	refuseChangedKernels(oldPlan, planFile, before);
+	// The journal first: plan.json is derived, and a kill between the two must not make the
+	// next resume think the matrix changed.
 	runDir.append({
 		type: "run-resumed",
 		at: new Date().toISOString(),
@@ -215,6 +218,7 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 		matrixDigest: digest,
 		resolved: planFile.resolved,
 	});
+	runDir.write("plan.json", planFile);
 	const ctx = contextFor(matrix, options, signal, runDir, prepared, before);
 	announce(ctx, oldPlan.runId, before);
 	const summary = await drive(ctx, {
@@ -228,13 +232,20 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 	return { kind: "resumed", summary };
 }
 
-const engineLine = (line: string): EngineEvent => ({
-	type: "log-line",
-	at: Date.now(),
-	subject: { kind: "job", id: "journal" },
-	stream: "engine",
-	line,
-});
+/**
+ * A matrix named on resume may change what is still to run, not what already ran: a cell with
+ * journaled results whose kernel (commit or config) or test builds changed would mix two runs.
+ */
+function refuseChangedKernels(oldPlan: PlanFile, planFile: PlanFile, before: RunRecord): void {
+	const jobsOf = (plan: PlanFile, id: string) => JSON.stringify(plan.cells.find((c) => c.id === id)?.jobs);
+	for (const cell of planFile.cells) {
+		if ((before.byCell.get(cell.id)?.attempts.length ?? 0) === 0) continue;
+		if (jobsOf(oldPlan, cell.id) !== jobsOf(planFile, cell.id))
+			throw new RunSetupError(
+				`the matrix changes what cell ${cell.id} is built from, and it already has results; start a new run`,
+			);
+	}
+}
 
 function contextFor(
 	matrix: Matrix,
@@ -262,53 +273,6 @@ function contextFor(
 	});
 }
 
-/** Tells the views the run's shape, and for a resumed run what it already holds, as events. */
-function announce(ctx: RunContext, runId: string, before: RunRecord | undefined): void {
-	const { cells, bus } = ctx;
-	const kept = cells.flatMap((c) => before?.byCell.get(c.id)?.attempts ?? []).length;
-	bus.emit({
-		type: "run-started",
-		at: Date.now(),
-		runId,
-		matrix: ctx.matrix.name,
-		cells: cells.map((c) => c.id),
-		jobs: ctx.plan.jobs.map((j) => j.id),
-		grid: {
-			kernels: [...new Map(cells.map((c) => [c.kernel.id, c.kernel])).values()].map((k) => {
-				const sha = k.kind === "source" ? ctx.resolutions.get(refKey(k)) : undefined;
-				const label =
-					k.kind === "source"
-						? `${k.tree}@${k.ref}`
-						: `prebuilt ${path.basename(ctx.prebuilt.get(k.id)?.image ?? k.image)}`;
-				return { id: k.id, label, ...(sha === undefined ? {} : { sha }) };
-			}),
-			targets: [...new Set(cells.map((c) => c.target.name))],
-			cells: cells.map((c) => ({ id: c.id, kernel: c.kernel.id, target: c.target.name, jobs: c.needs })),
-		},
-		dir: ctx.runDir.dir,
-		...(before === undefined
-			? {}
-			: { resumed: { results: kept, cellsDone: cells.filter((c) => cellSettled(before.byCell.get(c.id))).length } }),
-	});
-	if (before === undefined) return;
-	// What was already done, replayed as it happened, so a view shows one run.
-	const at = Date.now();
-	for (const c of cells) {
-		const known = before.byCell.get(c.id);
-		if (known === undefined) continue;
-		for (const text of known.notes) bus.emit({ type: "cell-note", at, cellId: c.id, text });
-		if (known.accel !== undefined) bus.emit({ type: "cell-accel", at, cellId: c.id, ...known.accel });
-		for (const result of known.attempts) bus.emit({ type: "test-result", at, cellId: c.id, result });
-		const end = known.end;
-		if (end === undefined || end.state === "cancelled") continue;
-		const state =
-			end.state === "done"
-				? { stage: "done" as const }
-				: { stage: "failed" as const, failedIn: end.failure.stage, reason: end.failure.reason };
-		bus.emit({ type: "cell-state", at, cellId: c.id, state });
-	}
-}
-
 interface DriveInput extends Pick<RunOptions, "commands" | "lore"> {
 	readonly runId: string;
 	readonly planFile: PlanFile;
@@ -327,7 +291,8 @@ async function drive(ctx: RunContext, input: DriveInput): Promise<RunSummary> {
 	const stopServing = input.commands?.serve(driver.retry);
 	const outcome = await driveRun(
 		{
-			cells: driver.runAll,
+			// Retries are asked for while cells run; once they settle, verdicts are being made.
+			cells: () => driver.runAll().finally(() => stopServing?.()),
 			classify: () =>
 				classifyStage(ctx, {
 					planFile: input.planFile,

@@ -7,6 +7,7 @@ import type { Target } from "../matrix/types.js";
 import { scriptableName } from "../selftests/guest-script.js";
 import {
 	type ChannelEvent,
+	ChannelNotes,
 	harnessFunctions,
 	RESULT_CHANNEL,
 	ResultChannelReader,
@@ -139,7 +140,7 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 	const tests = options.tests.map((name) => scriptableName(name, false));
 	await mkdir(options.logDir, { recursive: true });
 	const results: TestResult[] = [];
-	const notes: string[] = [];
+	const notes = new ChannelNotes();
 	const report = (result: TestResult) => {
 		results.push(result);
 		options.onResult?.(result);
@@ -153,7 +154,7 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 	let consoleSinceStart: string[] = [];
 	const onEvent = (event: ChannelEvent) => {
 		if (event.kind === "ignored" || event.kind === "broken") {
-			notes.push(event.note);
+			notes.add(event.note);
 			return;
 		}
 		const name = tests[event.index];
@@ -232,7 +233,7 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 		const wasRunning = index === reader.current && !reader.broken;
 		const crashed = wasRunning && (outcome.kind === "panic" || outcome.kind === "oops");
 		const detail = reader.broken
-			? `no status line for it: ${notes.at(-1) ?? "the result channel broke"}`
+			? `no status line for it: ${notes.last() ?? "the result channel broke"}`
 			: noChannel
 				? "not run: the guest has no result channel (a kernel without virtio-console?)"
 				: wasRunning
@@ -254,5 +255,5 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 			detail: crashed ? `${stopped} (no status line for it)` : detail,
 		});
 	}
-	return { results, boot: outcome, notes };
+	return { results, boot: outcome, notes: notes.list() };
 }

@@ -36,3 +36,27 @@ test("a command that exits while something it started keeps the output open retu
 	await settle();
 	t.false(alive(Number(lines[0])), "the leftover survived");
 });
+
+test("a kvm-matrix killed with SIGKILL takes its command with it (no orphaned make)", async (t) => {
+	const { execa } = await import("execa");
+	const runner = new URL("./run.ts", import.meta.url).pathname;
+	const parent = execa(
+		"node",
+		[
+			"--import=tsx",
+			"--input-type=module",
+			"-e",
+			`const { runCommand } = await import(${JSON.stringify(runner)});
+			await runCommand("sh", ["-c", "echo $$; exec sleep 300"], { onLine: (l) => console.log(l) });`,
+		],
+		{ reject: false },
+	);
+	const pid = await new Promise<number>((resolve) => {
+		parent.stdout?.on("data", (chunk: Buffer) => resolve(Number(String(chunk).trim().split("\n")[0])));
+	});
+	t.true(alive(pid));
+	parent.kill("SIGKILL");
+	await parent;
+	await settle();
+	t.false(alive(pid), "the command outlived its kvm-matrix");
+});

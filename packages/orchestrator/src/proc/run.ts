@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
 import { type FileHandle, mkdtemp, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -36,6 +36,9 @@ export interface RunOptions {
 	readonly keepLines?: number;
 }
 
+/** util-linux's setpriv (Debian has it everywhere: util-linux is essential). */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((candidate) => existsSync(candidate));
+
 /**
  * The one way kvm-matrix runs a program: an argument array (never a shell string), killed with
  * its whole process group on abort so `make -j` leaves no compiler behind, output streamed by line.
@@ -43,7 +46,11 @@ export interface RunOptions {
 export async function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<string[]> {
 	const keep = options.keepLines ?? 200;
 	const tail: string[] = [];
-	const child = execa(file, args, {
+	// setpriv ties the command's life to this process: a kvm-matrix killed with SIGKILL (an OOM
+	// kill, a CI timeout) takes its make with it, so a resume never builds beside an orphan.
+	const [command, commandArgs] =
+		SETPRIV === undefined ? [file, args] : [SETPRIV, ["--pdeathsig", "KILL", "--", file, ...args]];
+	const child = execa(command, commandArgs, {
 		...(options.cwd === undefined ? {} : { cwd: options.cwd }),
 		env: { LC_ALL: "C", ...options.env },
 		stdin: "ignore",

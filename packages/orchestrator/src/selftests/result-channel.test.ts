@@ -4,7 +4,7 @@ import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { selftestsScript } from "./guest-script.js";
-import { type ChannelEvent, ResultChannelReader } from "./result-channel.js";
+import { type ChannelEvent, ChannelNotes, ResultChannelReader } from "./result-channel.js";
 
 const read = (text: string, count = 2, parts = ["output"]) => {
 	const reader = new ResultChannelReader({ count, parts });
@@ -138,4 +138,15 @@ test("the selftests harness: tests cannot reach the channel, their output comes 
 	t.regex(output, /3: Bad file descriptor/);
 	t.like(events[2], { kind: "end", index: 0, status: 1 });
 	t.like(events[5], { kind: "end", index: 1, status: 4 });
+});
+
+test("a flood of ignored records is a few notes and a count, and the last one is still known", (t) => {
+	const notes = new ChannelNotes(2);
+	for (let i = 0; i < 100_000; i++) notes.add(`record ${i} ignored`);
+	t.deepEqual(notes.list(), [
+		"record 0 ignored",
+		"record 1 ignored",
+		"… and 99998 more result-channel records ignored",
+	]);
+	t.is(notes.last(), "record 99999 ignored");
 });

@@ -228,3 +228,33 @@ export class ResultChannelReader {
 		events.push({ kind: "broken", note: `result channel: ${why} at byte ${this.#offset}; nothing after it is read` });
 	}
 }
+
+/**
+ * What a boot's channel said that was not used, bounded: a guest writing a million ignored
+ * records must not become a million notes (each a journal line and an event). The first few
+ * stand for the rest, which are counted.
+ */
+export class ChannelNotes {
+	readonly #kept: string[] = [];
+	#dropped = 0;
+	#last: string | undefined;
+
+	constructor(private readonly limit = 5) {}
+
+	add(note: string): void {
+		this.#last = note;
+		if (this.#kept.length < this.limit) this.#kept.push(note);
+		else this.#dropped++;
+	}
+
+	/** The most recent note, kept or not (why the channel broke, when it did). */
+	last(): string | undefined {
+		return this.#last;
+	}
+
+	list(): string[] {
+		return this.#dropped === 0
+			? [...this.#kept]
+			: [...this.#kept, `… and ${this.#dropped} more result-channel records ignored`];
+	}
+}

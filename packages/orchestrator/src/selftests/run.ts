@@ -6,7 +6,7 @@ import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
 import type { SelftestsBuild } from "./build.js";
 import { type ScheduledTest, scriptableName, selftestsScript } from "./guest-script.js";
-import { type ChannelEvent, RESULT_CHANNEL, ResultChannelReader } from "./result-channel.js";
+import { type ChannelEvent, ChannelNotes, RESULT_CHANNEL, ResultChannelReader } from "./result-channel.js";
 import { parseTapSubtests, selftestStatus } from "./status.js";
 
 export interface SuiteKernel {
@@ -75,7 +75,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 	await mkdir(options.logDir, { recursive: true });
 	const results: TestResult[] = [];
 	const boots: BootOutcome[] = [];
-	const notes: string[] = [];
+	const notes = new ChannelNotes();
 	const notBuilt = new Set(options.build.tests.filter((t) => t.binary === undefined).map((t) => t.id));
 	const report = (r: TestResult) => {
 		results.push(r);
@@ -100,7 +100,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 		let output: { bytes: Buffer; skipped: number } | undefined;
 		const onEvent = (event: ChannelEvent) => {
 			if (event.kind === "ignored" || event.kind === "broken") {
-				notes.push(event.note);
+				notes.add(event.note);
 				return;
 			}
 			const test = scheduled[event.index];
@@ -191,7 +191,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 			// or the result channel is missing or broke. No test can run.
 			const channel = outcome.channels.find((c) => c.name === RESULT_CHANNEL);
 			const why = reader.broken
-				? (notes.at(-1) ?? "the result channel broke")
+				? (notes.last() ?? "the result channel broke")
 				: outcome.bootMs !== undefined && channel?.opened === false
 					? "the guest has no result channel (a kernel without virtio-console?)"
 					: `${outcome.kind}: ${outcome.summary}`;
@@ -209,5 +209,5 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 		}
 		pending = remaining;
 	}
-	return { results, boots, notes };
+	return { results, boots, notes: notes.list() };
 }

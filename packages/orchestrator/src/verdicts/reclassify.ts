@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { RunDirectory } from "../engine/run-dir.js";
+import { RunDirectory, readPlanFile } from "../engine/run-dir.js";
 import { finalResults, readRunRecord } from "../engine/run-record.js";
 import { resultsDocument, summariseCells } from "../engine/summary.js";
 import { type FinalResult, testKey } from "../events/attempts.js";
@@ -150,7 +150,7 @@ interface ResultsFile {
 
 /** The matrix file a run was made from, as its plan.json records it. */
 export async function runMatrixFile(runDir: string): Promise<string> {
-	return (JSON.parse(await readFile(path.join(runDir, "plan.json"), "utf8")) as PlanFile).matrix;
+	return readPlanFile(runDir).matrix;
 }
 
 /**
@@ -166,12 +166,14 @@ export async function reclassifyRun(
 	cacheRoot: string,
 	options: { readonly lore?: string } = {},
 ) {
-	const plan = JSON.parse(await readFile(path.join(runDir, "plan.json"), "utf8")) as PlanFile;
+	const plan = readPlanFile(runDir);
 	const resultsPath = path.join(runDir, "results.json");
 	const journal = path.join(runDir, "journal.jsonl");
 	const record = existsSync(journal) ? readRunRecord(journal) : undefined;
+	// Journals from before a run was its journal (no matrix digest) lack notes, evidence and
+	// builds: such a run is classified from its results.json, as it was then.
 	const stored =
-		record === undefined || record.runId === undefined
+		record === undefined || record.matrixDigest === undefined
 			? (JSON.parse(await readFile(resultsPath, "utf8")) as ResultsFile)
 			: undefined;
 	const strip = ({ verdict: _v, explanation: _e, ...r }: StoredResult): FinalResult => r;

@@ -93,7 +93,7 @@ interface Views {
 	readonly stop: () => void;
 }
 
-function startViews(options: Pick<RunCommandOptions, "headless" | "verbose">, io: CliIo): Views {
+function startViews(command: string, options: Pick<RunCommandOptions, "headless" | "verbose">, io: CliIo): Views {
 	let viewError: unknown;
 	// A bug in a view must not lose the run: the listener is dropped, the error kept for the end.
 	const bus = createEventBus<EngineEvent>({
@@ -109,7 +109,7 @@ function startViews(options: Pick<RunCommandOptions, "headless" | "verbose">, io
 	const view = chooseView({ terminal: io.terminal !== undefined, headless: options.headless, env: io.env });
 	const tui =
 		view.kind === "interactive" && io.terminal !== undefined ? startTui(bus, io.terminal, cancel, commands) : undefined;
-	if (view.kind === "plain" && view.note !== undefined) io.stderr(`kvm-matrix: ${view.note}\n`);
+	if (view.kind === "plain" && view.note !== undefined) io.stderr(`kvm-matrix ${command}: ${view.note}\n`);
 	if (tui === undefined)
 		attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
 	return {
@@ -173,7 +173,7 @@ function refused(command: string, error: unknown, views: Views, io: CliIo): Exit
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
 	const matrix = await loadOrReport(file, io);
 	if (matrix === undefined) return EXIT.usage;
-	const views = startViews(options, io);
+	const views = startViews("run", options, io);
 	try {
 		const summary = await executeRun(matrix, {
 			cacheRoot: cacheRoot(io.env),
@@ -213,7 +213,7 @@ export async function resumeCommand(dir: string, options: ResumeCommandOptions, 
 	}
 	const matrix = await loadOrReport(matrixFile, io);
 	if (matrix === undefined) return EXIT.usage;
-	const views = startViews(options, io);
+	const views = startViews("resume", options, io);
 	try {
 		const result = await resumeRun(runDir, matrix, {
 			cacheRoot: cacheRoot(io.env),
