@@ -66,8 +66,7 @@ test.serial("a run killed at any point and resumed has every test exactly once",
 		const resumed = await resume(runDir, runCache);
 		t.is(resumed.exitCode, 1, `${point.name}: ${resumed.stderr}`);
 		t.regex(resumed.stdout, /resuming: \d+ results and \d+ finished cells kept from before/, point.name);
-		if (point.name === "between tests")
-			t.regex(resumed.stdout, /journal\.jsonl:\d+: not JSON, ignored/);
+		if (point.name === "between tests") t.regex(resumed.stdout, /journal\.jsonl:\d+: not JSON, ignored/);
 		t.deepEqual(resultKeys(runDir), expected, point.name);
 		const after = readAttempts(runDir);
 		t.deepEqual(duplicated(after), [], `${point.name}: a test ran twice`);
@@ -90,12 +89,19 @@ test.serial(
 		const matrix = killResumeMatrix(tree);
 		const cache = tmp("kill-resume-cache-");
 		const runDir = tmp("kill-resume-run-");
-		const child = startRun(matrix, runDir, cache);
-		await waitFor(child, /building fake@master/, 300_000);
-		// While the run is alive its directory is its own: a resume beside it is refused.
-		const beside = await resume(runDir, cache);
+		// While a run is alive its directory is its own: a resume beside it is refused (the slow
+		// branch's build never ends, so the run outlives the resume's wait for the lock).
+		const slowDir = tmp("kill-resume-run-");
+		const slow = startRun(killResumeMatrix(tree, "slow"), slowDir, cache);
+		await waitFor(slow, /building fake@slow/, 300_000);
+		const beside = await resume(slowDir, cache);
 		t.is(beside.exitCode, 2, beside.stdout);
 		t.regex(beside.stderr, /is in use by another kvm-matrix run or resume/);
+		await killRunTree(slow, slowDir, cache);
+		await slow;
+
+		const child = startRun(matrix, runDir, cache);
+		await waitFor(child, /building fake@master/, 300_000);
 		await killRunTree(child, runDir, cache);
 		await child;
 		writeFileSync(matrix, readFileSync(matrix, "utf8").replace("timeout: 30s", "timeout: 40s"));

@@ -11,7 +11,7 @@ import { CLI, REPO } from "./cli.js";
 export const cliEnv = (cache: string) => ({ KVM_MATRIX_CACHE: cache, XDG_CACHE_HOME: cache, NO_COLOR: "1" });
 
 /** A matrix of two cells on the fakelinux tree: four quick selftests each, one that fails (and is retried). */
-export function killResumeMatrix(tree: string): string {
+export function killResumeMatrix(tree: string, ref = "master"): string {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "kill-resume-matrix-"));
 	const file = path.join(dir, "m.yaml");
 	writeFileSync(
@@ -21,7 +21,7 @@ trees:
   fake: { path: ${tree} }
 config: { base: tinyconfig, fragments: [kvm_guest.config] }
 kernels:
-  - { tree: fake, ref: master }
+  - { tree: fake, ref: ${ref} }
 targets:
   - { name: one, qemu: { smp: 1, memory: 512M, accel: tcg } }
   - { name: two, qemu: { smp: 1, memory: 512M, accel: tcg } }

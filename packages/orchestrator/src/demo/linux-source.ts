@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { withLock } from "../paths/lock.js";
 import { capture, runCommand } from "../proc/run.js";
 
 export const LINUX_SOURCE_DIR = "/usr/src";
@@ -109,6 +110,13 @@ Link: https://lore.kernel.org/r/20260110093000.5150-1-dev@example.org`,
  * `uname -r` shows it is the one kvm-matrix built, and the verdict story above. Made once.
  */
 export async function ensureDemoTree(dest: string, onStep: (what: string) => void = () => {}): Promise<string> {
+	// Two demos set up at once must not delete each other's work: one makes the tree, the other
+	// waits and then finds it made.
+	await mkdir(path.dirname(dest), { recursive: true });
+	return withLock(dest, () => makeDemoTree(dest, onStep), { onWait: onStep, what: "the demo tree" });
+}
+
+async function makeDemoTree(dest: string, onStep: (what: string) => void): Promise<string> {
 	if (existsSync(path.join(dest, ".git"))) {
 		const tags = await capture("git", ["-C", dest, "tag", "--list", STORY_TAG]).catch(() => "");
 		if (tags.trim() === STORY_TAG) return dest;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -124,4 +124,24 @@ test("the lock is released when the work throws, and the work's signal follows t
 	);
 	t.true(seen);
 	t.false(existsSync(lockPathOf(file)));
+});
+
+test("a work whose lock was taken away stops and runs again once it holds the lock anew", async (t) => {
+	const target = path.join(mkdtempSync(path.join(os.tmpdir(), "lock-")), "key");
+	let runs = 0;
+	const result = await withLock(
+		target,
+		async (signal) => {
+			runs++;
+			if (runs > 1) return "built once the lock was ours again";
+			// Another process's takeover, as proper-lockfile sees it: the lock is not the one it made.
+			rmSync(lockPathOf(target), { recursive: true });
+			await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+			throw signal.reason;
+		},
+		{ staleMs: 2_000 },
+	);
+	t.is(result, "built once the lock was ours again");
+	t.is(runs, 2);
+	t.false(existsSync(lockPathOf(target)));
 });

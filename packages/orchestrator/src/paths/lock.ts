@@ -49,6 +49,26 @@ export async function withLock<T>(
 	work: (signal: AbortSignal) => Promise<T>,
 	options: LockOptions = {},
 ): Promise<T> {
+	// Two waiters taking over one stale lock can both get it (proper-lockfile's takeover is
+	// check-then-act); the one that finds it lost stops its work and queues again, and its work
+	// (check the cache, build if missing) then finds what the other made.
+	for (let round = 1; ; round++) {
+		try {
+			return await holdingLock(target, work, options);
+		} catch (error) {
+			if (!(error instanceof LockCompromisedError) || options.signal?.aborted || round >= MAX_ROUNDS) throw error;
+		}
+	}
+}
+
+/** How often a work whose lock was taken away is started again before the loss is its error. */
+const MAX_ROUNDS = 3;
+
+async function holdingLock<T>(
+	target: string,
+	work: (signal: AbortSignal) => Promise<T>,
+	options: LockOptions,
+): Promise<T> {
 	const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000);
 	const held = new AbortController();
 	let lost: LockCompromisedError | undefined;

@@ -45,6 +45,10 @@ function storeOf(events: EngineEvent[]): RunStore {
 }
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 60));
+/** Ticks until `done` holds or two seconds pass: a loaded machine may take more than one. */
+async function until(done: () => boolean): Promise<void> {
+	for (let waited = 0; !done() && waited < 2_000; waited += 60) await tick();
+}
 const control = { cancel: () => {} };
 const strip = (s: string | undefined) => (s ?? "").replace(/\s+$/gm, "");
 
@@ -176,15 +180,15 @@ test.serial("q while work runs asks first; y cancels through the engine's comman
 	const app = render(<App store={store} control={{ cancel: () => cancelled++ }} now={() => T0} />);
 	t.teardown(() => app.unmount());
 	app.stdin.write("q");
-	await tick();
+	await until(() => /Cancel the run\?/.test(strip(app.lastFrame())));
 	t.regex(strip(app.lastFrame()), /Cancel the run\? \(y\/n\)/);
 	app.stdin.write("n");
 	await tick();
 	t.is(cancelled, 0);
 	app.stdin.write("q");
-	await tick();
+	await until(() => /Cancel the run\?/.test(strip(app.lastFrame())));
 	app.stdin.write("y");
-	await tick();
+	await until(() => cancelled > 0 && /cancelling/.test(strip(app.lastFrame())));
 	t.is(cancelled, 1);
 	t.regex(strip(app.lastFrame()), /cancelling: stopping builds and guests, keeping the results/);
 });
