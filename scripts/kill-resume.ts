@@ -43,7 +43,10 @@ for (let trial = 1; trial <= trials; trial++) {
 	await killRunTree(child, runDir, runCache);
 	await child;
 	const kept = readAttempts(runDir).length;
-	const resumed = await resume(runDir, runCache);
+	let resumed = await resume(runDir, runCache);
+	// Killed before it planned (resolving refs): nothing was learnt, and the run starts again.
+	const unplanned = resumed.exitCode === 2 && /holds no run/.test(resumed.stderr);
+	if (unplanned) resumed = await startRun(matrix, runDir, runCache);
 	let keys: string[] = [];
 	try {
 		keys = resultKeys(runDir);
@@ -53,7 +56,7 @@ for (let trial = 1; trial <= trials; trial++) {
 	lost += missing;
 	twice += dup;
 	process.stdout.write(
-		`trial ${trial}: killed after ${(delayMs / 1000).toFixed(1)} s with ${kept} results journaled; resume exit ${resumed.exitCode}; ${missing} lost, ${dup} duplicated\n`,
+		`trial ${trial}: killed after ${(delayMs / 1000).toFixed(1)} s with ${kept} results journaled; ${unplanned ? "not planned yet, run again" : "resume"} exit ${resumed.exitCode}; ${missing} lost, ${dup} duplicated\n`,
 	);
 }
 process.stdout.write(`trials ${trials}, lost ${lost}, duplicated ${twice}\n`);

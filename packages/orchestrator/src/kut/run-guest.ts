@@ -9,6 +9,7 @@ import {
 	type ChannelEvent,
 	ChannelNotes,
 	harnessFunctions,
+	harnessHandlers,
 	RESULT_CHANNEL,
 	ResultChannelReader,
 } from "../selftests/result-channel.js";
@@ -213,16 +214,12 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 			cacheDir: options.cacheDir,
 			...(options.signal === undefined ? {} : { signal: options.signal }),
 		},
-		{
-			onConsoleLine: ({ source, line }) => {
-				options.onConsoleLine?.(line);
-				if (source === "payload" && reader.current !== undefined && consoleSinceStart.length < 10_000)
-					consoleSinceStart.push(line);
+		harnessHandlers(reader, onEvent, {
+			onConsoleLine: options.onConsoleLine,
+			keep: (line) => {
+				if (consoleSinceStart.length < 10_000) consoleSinceStart.push(line);
 			},
-			onChannelData: (channel, bytes) => {
-				if (channel === RESULT_CHANNEL) for (const event of reader.push(bytes)) onEvent(event);
-			},
-		},
+		}),
 	);
 	for (const event of reader.close()) onEvent(event);
 	const stopped = `${outcome.kind}: ${outcome.summary}`;

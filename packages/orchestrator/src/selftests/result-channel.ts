@@ -12,7 +12,7 @@
  * with a note, and a line that is not a record at all breaks the channel (nothing after it is
  * trusted).
  */
-import { channelFd } from "@kvm-matrix/qemu-runner";
+import { type BootHandlers, channelFd } from "@kvm-matrix/qemu-runner";
 
 export const RESULT_CHANNEL = "results";
 /** The harness's descriptor for the channel: the boot's first channel. */
@@ -257,4 +257,25 @@ export class ChannelNotes {
 			? [...this.#kept]
 			: [...this.#kept, `… and ${this.#dropped} more result-channel records ignored`];
 	}
+}
+
+/**
+ * The boot handlers of a harness guest (selftests or KUT): console lines go to the view and, while
+ * a test runs, to `keep` (its log if the guest dies before it ends); channel bytes go to the
+ * reader, whose events go to `onEvent`. Nothing on the console is ever read as a record.
+ */
+export function harnessHandlers(
+	reader: ResultChannelReader,
+	onEvent: (event: ChannelEvent) => void,
+	options: { readonly onConsoleLine?: ((line: string) => void) | undefined; readonly keep: (line: string) => void },
+): BootHandlers {
+	return {
+		onConsoleLine: ({ source, line }) => {
+			options.onConsoleLine?.(line);
+			if (source === "payload" && reader.current !== undefined) options.keep(line);
+		},
+		onChannelData: (channel, bytes) => {
+			if (channel === RESULT_CHANNEL) for (const event of reader.push(bytes)) onEvent(event);
+		},
+	};
 }

@@ -6,7 +6,13 @@ import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
 import type { SelftestsBuild } from "./build.js";
 import { type ScheduledTest, scriptableName, selftestsScript } from "./guest-script.js";
-import { type ChannelEvent, ChannelNotes, RESULT_CHANNEL, ResultChannelReader } from "./result-channel.js";
+import {
+	type ChannelEvent,
+	ChannelNotes,
+	harnessHandlers,
+	RESULT_CHANNEL,
+	ResultChannelReader,
+} from "./result-channel.js";
 import { parseTapSubtests, selftestStatus } from "./status.js";
 
 export interface SuiteKernel {
@@ -155,16 +161,12 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 				cacheDir: options.cacheDir,
 				...(options.signal === undefined ? {} : { signal: options.signal }),
 			},
-			{
-				onConsoleLine: ({ source, line }) => {
-					options.onConsoleLine?.(line);
-					if (source === "payload" && reader.current !== undefined && consoleSinceStart.length < 10_000)
-						consoleSinceStart.push(line);
+			harnessHandlers(reader, onEvent, {
+				onConsoleLine: options.onConsoleLine,
+				keep: (line) => {
+					if (consoleSinceStart.length < 10_000) consoleSinceStart.push(line);
 				},
-				onChannelData: (channel, bytes) => {
-					if (channel === RESULT_CHANNEL) for (const event of reader.push(bytes)) onEvent(event);
-				},
-			},
+			}),
 		);
 		for (const event of reader.close()) onEvent(event);
 		boots.push(outcome);

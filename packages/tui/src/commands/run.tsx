@@ -207,7 +207,9 @@ export async function resumeCommand(dir: string, options: ResumeCommandOptions, 
 		try {
 			matrixFile = await runMatrixFile(runDir);
 		} catch {
-			io.stderr(`kvm-matrix resume: ${runDir} holds no run (no readable plan.json)\n`);
+			io.stderr(
+				`kvm-matrix resume: ${runDir} holds no run (no readable plan.json; a run killed before it planned has nothing to resume: start it again)\n`,
+			);
 			return EXIT.usage;
 		}
 	}
