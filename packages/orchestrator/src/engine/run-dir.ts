@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { lock } from "proper-lockfile";
 import { z } from "zod";
+import { LockBusyError, withLock } from "../paths/lock.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
 import type { JournalRecord } from "./journal.js";
 import { RunSetupError } from "./setup-error.js";
@@ -103,24 +103,15 @@ export class RunDirectory {
 }
 
 /**
- * Holds a run directory for one process: a run, or a resume of it, never two at once (their
- * journals would interleave). A live holder refreshes the lock every second; one killed with
- * SIGKILL stops, so a resume right after a kill waits up to 15 s and then takes the lock over,
- * while one started beside a live run is refused.
+ * Runs `work` holding a run directory for this process: a run, or a resume of it, never two at
+ * once (their journals would interleave). A holder this machine knows is gone (SIGKILL, OOM) is
+ * taken over at once, so a resume right after a kill starts straight away; a live one is refused.
  */
-export async function holdRunDirectory(dir: string): Promise<() => Promise<void>> {
+export async function withRunDirectory<T>(dir: string, work: () => Promise<T>): Promise<T> {
 	try {
-		return await lock(dir, {
-			lockfilePath: path.join(dir, "run.lock"),
-			realpath: false,
-			stale: 15_000,
-			update: 2_000,
-			retries: { retries: 18, factor: 1, minTimeout: 1_000, maxTimeout: 1_000 },
-			// A holder that loses the lock keeps going: what it journals is still its own run's.
-			onCompromised: () => {},
-		});
+		return await withLock(path.join(dir, "run"), work, { maxWaitMs: 3_000, what: dir, whenLost: "finish" });
 	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === "ELOCKED")
+		if (error instanceof LockBusyError)
 			throw new RunSetupError(`${dir} is in use by another kvm-matrix run or resume; let it finish or stop it first`);
 		throw error;
 	}

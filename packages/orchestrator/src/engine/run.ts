@@ -22,7 +22,7 @@ import { createRunContext, type RunContext } from "./context.js";
 import { createJobRunner } from "./jobs.js";
 import { prebuiltFiles } from "./prebuilt.js";
 import { type RepoOf, resolveRefs, treeRepos } from "./refs.js";
-import { claimRunDirectory, holdRunDirectory, RunDirectory, runDirectoryInUse, timestamp } from "./run-dir.js";
+import { claimRunDirectory, RunDirectory, runDirectoryInUse, timestamp, withRunDirectory } from "./run-dir.js";
 import { driveRun } from "./run-machine.js";
 import { foldJournal, type RunRecord, readRunRecord } from "./run-record.js";
 import { RunSetupError } from "./setup-error.js";
@@ -132,12 +132,7 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const runDir = new RunDirectory(options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), named));
 	// The directory's name when kvm-matrix chose it (it may carry a -2), else the time and matrix.
 	const runId = options.runDir === undefined ? path.basename(runDir.dir) : named;
-	const release = await holdRunDirectory(runDir.dir);
-	try {
-		return await startFresh(matrix, options, signal, runDir, runId, started, prepared);
-	} finally {
-		await release();
-	}
+	return withRunDirectory(runDir.dir, () => startFresh(matrix, options, signal, runDir, runId, started, prepared));
 }
 
 async function startFresh(
@@ -173,12 +168,7 @@ async function startFresh(
 export async function resumeRun(dir: string, matrix: Matrix, options: ResumeOptions): Promise<ResumeResult> {
 	if (!existsSync(path.join(dir, "plan.json")))
 		throw new RunSetupError(`${dir} holds no run (no plan.json): give the directory of a kvm-matrix run`);
-	const release = await holdRunDirectory(dir);
-	try {
-		return await resumeHeld(RunDirectory.existing(dir), matrix, options);
-	} finally {
-		await release();
-	}
+	return withRunDirectory(dir, () => resumeHeld(RunDirectory.existing(dir), matrix, options));
 }
 
 async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeOptions): Promise<ResumeResult> {

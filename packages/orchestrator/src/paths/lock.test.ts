@@ -1,11 +1,11 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import test from "ava";
 import { execa } from "execa";
 import { CancelledError } from "../proc/run.js";
-import { lockPathOf, withLock } from "./lock.js";
+import { LockBusyError, lockPathOf, withLock } from "./lock.js";
 
 const LOCK_MODULE = fileURLToPath(new URL("./lock.ts", import.meta.url));
 
@@ -72,19 +72,53 @@ test("a lock held by another process is waited for, then taken", async (t) => {
 	t.is((await other.child).exitCode, 0);
 });
 
-test("a stale lock of a process killed with -9 is taken over", async (t) => {
+test("the lock of a process killed with -9 on this machine is taken over at once", async (t) => {
 	const file = target();
 	const other = otherProcess(file);
 	await other.locked;
 	other.child.kill("SIGKILL");
 	await other.child;
 	t.true(existsSync(lockPathOf(file)), "kill -9 left its lock behind");
+	const waits: string[] = [];
+	// However long its stale time: the holder is known to be gone.
+	await withLock(file, async () => {}, { staleMs: 60_000, onWait: (line) => waits.push(line) });
+	t.deepEqual(waits, []);
+	t.false(existsSync(lockPathOf(file)));
+});
+
+test("a killed holder on another machine (a shared cache) is waited for until its lock goes stale", async (t) => {
+	const file = target();
+	const other = otherProcess(file);
+	await other.locked;
+	other.child.kill("SIGKILL");
+	await other.child;
+	// What a holder on another host would have left: its record says so.
+	const ownerFile = `${lockPathOf(file)}.owner`;
+	const owner = JSON.parse(readFileSync(ownerFile, "utf8")) as Record<string, unknown>;
+	writeFileSync(ownerFile, JSON.stringify({ ...owner, host: "another-host" }));
 	const started = Date.now();
 	const waits: string[] = [];
 	await withLock(file, async () => {}, { staleMs: 2_000, onWait: (line) => waits.push(line) });
 	t.is(waits.length, 1);
 	// Stale once its holder stopped refreshing it for 2 s: not before, and not much later.
-	t.true(Date.now() - started < 6_000);
+	const waited = Date.now() - started;
+	t.true(waited > 500 && waited < 6_000, `${waited} ms`);
+});
+
+test("a live holder past the longest wait is a LockBusyError, and keeps its lock", async (t) => {
+	const file = target();
+	const other = otherProcess(file);
+	await other.locked;
+	await t.throwsAsync(
+		withLock(file, async () => t.fail("got the lock"), { maxWaitMs: 500, what: "the run" }),
+		{
+			instanceOf: LockBusyError,
+			message: "the run is in use by another kvm-matrix",
+		},
+	);
+	t.true(existsSync(lockPathOf(file)));
+	other.child.kill("SIGKILL");
+	await other.child.catch(() => {});
 });
 
 test("a wait ends when its signal aborts, and the holder is not disturbed", async (t) => {

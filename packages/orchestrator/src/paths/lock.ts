@@ -1,7 +1,10 @@
-import { mkdir } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { mkdir, readFile, rm, stat } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { lock } from "proper-lockfile";
 import { CancelledError } from "../proc/run.js";
+import { writeAtomically } from "./atomic.js";
 
 /** The lock was taken away while the work ran (another process judged it stale): the work's output is not trusted. */
 export class LockCompromisedError extends Error {
@@ -26,6 +29,21 @@ export interface LockOptions {
 	 * (`kill -9`, a crashed machine). Default 30 s; proper-lockfile's floor is 2 s.
 	 */
 	readonly staleMs?: number | undefined;
+	/** Give up waiting for a live holder after this long, with `LockBusyError`; wait for ever if absent. */
+	readonly maxWaitMs?: number | undefined;
+	/**
+	 * What a lost lock means for the work: by default it is stopped and started again (a build
+	 * checks its cache again); `"finish"` lets it run on (a run whose journal is its own anyway).
+	 */
+	readonly whenLost?: "restart" | "finish" | undefined;
+}
+
+/** A live process holds the lock and `maxWaitMs` has passed. */
+export class LockBusyError extends Error {
+	override readonly name = "LockBusyError";
+	constructor(readonly what: string) {
+		super(`${what} is in use by another kvm-matrix`);
+	}
 }
 
 const DEFAULT_STALE_MS = 30_000;
@@ -73,6 +91,7 @@ async function holdingLock<T>(
 	const held = new AbortController();
 	let lost: LockCompromisedError | undefined;
 	const release = await acquire(target, staleMs, options, (error) => {
+		if (options.whenLost === "finish") return;
 		lost = new LockCompromisedError(target, error);
 		held.abort(lost);
 	});
@@ -101,11 +120,12 @@ async function acquire(
 ): Promise<() => Promise<void>> {
 	const lockfilePath = lockPathOf(target);
 	await mkdir(path.dirname(lockfilePath), { recursive: true });
+	const started = Date.now();
 	for (let attempt = 0; ; attempt++) {
 		if (options.signal?.aborted) throw new CancelledError();
 		try {
 			// Retries are ours, not proper-lockfile's: its own cannot be interrupted by a signal.
-			return await lock(target, {
+			const release = await lock(target, {
 				lockfilePath,
 				// The target need not exist (a build directory not made yet).
 				realpath: false,
@@ -115,11 +135,80 @@ async function acquire(
 				// Its default throws from a timer, which would end the whole process.
 				onCompromised,
 			});
+			await claimOwnership(lockfilePath);
+			return async () => {
+				await rm(ownerFileOf(lockfilePath), { force: true });
+				await release();
+			};
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
 		}
+		// A holder on this machine that is gone (SIGKILL, OOM) is not waited for until its lock goes
+		// stale: a resume right after a kill starts at once.
+		if (await holderIsGone(lockfilePath)) continue;
+		if (options.maxWaitMs !== undefined && Date.now() - started >= options.maxWaitMs)
+			throw new LockBusyError(options.what ?? target);
 		if (attempt === 0) options.onWait?.(`waiting for another kvm-matrix using ${options.what ?? target}`);
 		await pause(retryDelay(attempt), options.signal);
+	}
+}
+
+/**
+ * Who holds a lock, beside it: this machine (host name and boot), the process, and the lock
+ * directory's inode, so a record left by an earlier holder is never taken for the current one's.
+ */
+interface Owner {
+	readonly host: string;
+	readonly boot: string;
+	readonly pid: number;
+	readonly ino: number;
+}
+
+const ownerFileOf = (lockfilePath: string) => `${lockfilePath}.owner`;
+const bootId = (() => {
+	try {
+		return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+	} catch {
+		return "";
+	}
+})();
+
+async function claimOwnership(lockfilePath: string): Promise<void> {
+	const owner: Owner = { host: os.hostname(), boot: bootId, pid: process.pid, ino: (await stat(lockfilePath)).ino };
+	await writeAtomically(ownerFileOf(lockfilePath), JSON.stringify(owner));
+}
+
+/**
+ * True (and the lock removed) when the lock's holder ran on this machine, in this boot, and its
+ * process is gone. Anything uncertain (another machine, no record yet, a record of an earlier
+ * lock, a pid that exists) leaves the lock to the stale-time rule.
+ */
+async function holderIsGone(lockfilePath: string): Promise<boolean> {
+	let owner: Owner;
+	let ino: number;
+	try {
+		owner = JSON.parse(await readFile(ownerFileOf(lockfilePath), "utf8")) as Owner;
+		ino = (await stat(lockfilePath)).ino;
+	} catch {
+		return false;
+	}
+	if (owner.host !== os.hostname() || owner.boot !== bootId || bootId === "" || owner.ino !== ino) return false;
+	if (owner.pid === process.pid || processExists(owner.pid)) return false;
+	// Another waiter may have taken it over meanwhile: only the dead holder's own lock goes. (Two
+	// waiters racing here is caught by the loser's refresh, and withLock starts its work again.)
+	if ((await stat(lockfilePath).catch(() => undefined))?.ino !== ino) return false;
+	await rm(lockfilePath, { recursive: true, force: true });
+	await rm(ownerFileOf(lockfilePath), { force: true });
+	return true;
+}
+
+function processExists(pid: number): boolean {
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		// EPERM: it exists, as another user's.
+		return (error as NodeJS.ErrnoException).code === "EPERM";
 	}
 }
 
