@@ -17,8 +17,10 @@ export interface RunContext extends Omit<ContextInput, "cpus" | "memoryBytes" | 
 	readonly cpus: number;
 	/** One `make -j<cpus>` at a time. */
 	readonly buildQueue: PQueue;
-	/** Guests (and host KUT tests) at once, sized by CPUs and memory. */
+	/** Guests at once, sized by CPUs and memory. */
 	readonly vmQueue: PQueue;
+	/** KUT tests run on the host at once, sized by their own `smp` when they are known. */
+	readonly hostQueue: PQueue;
 	readonly vmSlots: number;
 	readonly note: (cellId: string, text: string) => void;
 	readonly accelUsed: (cellId: string, accel: "kvm" | "tcg", warning: string | undefined) => void;
@@ -71,6 +73,7 @@ export function createRunContext(input: ContextInput): RunContext {
 		cpus,
 		buildQueue: new PQueue({ concurrency: 1 }),
 		vmQueue: new PQueue({ concurrency: vmSlots }),
+		hostQueue: new PQueue({ concurrency: 1 }),
 		vmSlots,
 		note,
 		accelUsed: (cellId, accel, warning) => {

@@ -295,6 +295,7 @@ async function drive(ctx: RunContext, input: DriveInput): Promise<RunSummary> {
 				driver.cancelAll();
 				ctx.buildQueue.clear();
 				ctx.vmQueue.clear();
+				ctx.hostQueue.clear();
 			},
 		},
 		ctx.signal,

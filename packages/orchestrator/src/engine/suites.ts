@@ -9,7 +9,7 @@ import { runSelftests } from "../selftests/run.js";
 import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
-import { kutArgs, kutSelection, kutTimeouts } from "./kut-selection.js";
+import { kutArgs, kutHostSlots, kutSelection, kutTimeouts } from "./kut-selection.js";
 
 export async function runSuites(
 	ctx: RunContext,
@@ -48,15 +48,23 @@ export async function runSuites(
 		if (matrix.suites.selftests !== undefined) ctx.note(cellId, "selftests on a host target are not run yet");
 		if (kut === undefined || c.jobs.kut === undefined) return;
 		const built = await jobs.kutBuild(c.jobs.kut);
+		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
+		// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
+		const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
+		const slots = kutHostSlots(
+			ctx.cpus,
+			names.map((n) => smps.get(n) ?? "1"),
+		);
+		ctx.hostQueue.concurrency = slots;
 		await runKutOnHost({
 			dir: built.dir,
-			tests: kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`)),
+			tests: names,
 			argsFor: kutArgs(matrix, built),
 			timeoutSFor: kutTimeouts(matrix, built),
 			...(kut.accel === "auto" ? {} : { accel: kut.accel }),
 			logRoot: attemptDir("kut"),
-			parallel: ctx.vmSlots,
-			queue: ctx.vmQueue,
+			parallel: slots,
+			queue: ctx.hostQueue,
 			durationsFile: path.join(cache.root, "kut-durations", `${kut.tree}.json`),
 			signal: both,
 			onResult: report,

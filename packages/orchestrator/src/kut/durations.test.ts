@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import { readKutDurations, recordKutDurations } from "./durations.js";
+import { longestFirst, readKutDurations, recordKutDurations } from "./durations.js";
 
 const file = () => path.join(mkdtempSync(path.join(os.tmpdir(), "kut-durations-")), "kut-durations", "kut.json");
 
@@ -38,4 +38,12 @@ test("a test named like an Object property has no duration until it is measured"
 	t.is(lookUp("constructor"), undefined);
 	t.is(lookUp("toString"), undefined);
 	t.is(durations.pass, 5);
+});
+
+test("a test whose history is a timeout starts first; tests never seen before start before it", (t) => {
+	const history = { pass: 2_100, vmx: 95_000, msr: 1_300, vmexit_cpuid: 2_000 };
+	t.deepEqual(longestFirst(["pass", "msr", "vmx", "vmexit_cpuid"], history), ["vmx", "pass", "vmexit_cpuid", "msr"]);
+	t.deepEqual(longestFirst(["pass", "new-test", "vmx"], history), ["new-test", "vmx", "pass"]);
+	// A name like an Object property has no history.
+	t.deepEqual(longestFirst(["pass", "constructor"], history), ["constructor", "pass"]);
 });

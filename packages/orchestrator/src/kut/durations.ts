@@ -50,3 +50,14 @@ export async function recordKutDurations(
 		{ signal },
 	);
 }
+
+/**
+ * The order tests start in: those with no history first (a new test may be the longest of all),
+ * then the longest last time first, so a test that timed out (90 s and more) never starts last
+ * and holds the run's end. Ties keep the given order.
+ */
+export function longestFirst(tests: readonly string[], durations: Readonly<KutDurations>): string[] {
+	const last = (name: string) =>
+		(Object.hasOwn(durations, name) ? durations[name] : undefined) ?? Number.POSITIVE_INFINITY;
+	return [...tests].sort((a, b) => last(b) - last(a));
+}

@@ -5,7 +5,7 @@ import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
 import { checkTestName } from "../matrix/names.js";
 import { CommandError, runCommand } from "../proc/run.js";
-import { noDurations, readKutDurations, recordKutDurations } from "./durations.js";
+import { longestFirst, noDurations, readKutDurations, recordKutDurations } from "./durations.js";
 import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./output.js";
 
 export interface KutHostRun {
@@ -99,10 +99,7 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 		if (!checked.ok) throw new Error(`refusing to run ${checked.error}`);
 	}
 	const durations = options.durationsFile === undefined ? noDurations() : await readKutDurations(options.durationsFile);
-	// Unknown durations first: a new test may be the longest of all.
-	const order = [...options.tests].sort(
-		(a, b) => (durations[b] ?? Number.POSITIVE_INFINITY) - (durations[a] ?? Number.POSITIVE_INFINITY),
-	);
+	const order = longestFirst(options.tests, durations);
 	const queue = options.queue ?? new PQueue({ concurrency: Math.max(1, options.parallel) });
 	const results: TestResult[] = [];
 	await mkdir(options.logRoot, { recursive: true });
