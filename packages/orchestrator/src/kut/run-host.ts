@@ -5,6 +5,7 @@ import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
 import { checkTestName } from "../matrix/names.js";
 import { CommandError, runCommand } from "../proc/run.js";
+import { planCalls } from "./calls.js";
 import { longestFirst, noDurations, readKutDurations, recordKutDurations } from "./durations.js";
 import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./output.js";
 
@@ -100,80 +101,126 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 	}
 	const durations = options.durationsFile === undefined ? noDurations() : await readKutDurations(options.durationsFile);
 	const order = longestFirst(options.tests, durations);
+	const argsOf = (name: string) => [...(options.argsFor?.(name) ?? [name])];
+	// Tests share a call when run_tests.sh would be asked the same way for each (options, TIMEOUT).
+	const keyOf = (name: string) => JSON.stringify([argsOf(name).slice(0, -1), timeoutEnv(options, name)]);
+	const calls = planCalls(
+		order,
+		durations,
+		keyOf,
+		undefined,
+		Math.max(1, options.queue?.concurrency ?? options.parallel),
+	);
 	const queue = options.queue ?? new PQueue({ concurrency: Math.max(1, options.parallel) });
 	const results: TestResult[] = [];
 	await mkdir(options.logRoot, { recursive: true });
+	const finish = (result: TestResult) => {
+		results.push(result);
+		durations[result.testId] = result.durationMs;
+		options.onResult?.(result);
+	};
 	await Promise.all(
-		order.map((name) =>
+		calls.map((names, index) =>
 			queue.add(
-				async () => {
-					const logDir = path.join(options.logRoot, name);
-					const started = performance.now();
-					let lines: string[] = [];
-					let exitCode: number | undefined = 0;
-					const limitS = (options.timeoutSFor?.(name) ?? 90) + 60;
-					// One controller per test, detached from the run's signal afterwards: hundreds of tests
-					// must not pile listeners onto it.
-					const stop = new AbortController();
-					const deadline = stop.signal;
-					let overdue = false;
-					const timer = setTimeout(() => {
-						overdue = true;
-						stop.abort();
-					}, limitS * 1000);
-					const cancel = () => stop.abort();
-					options.signal?.addEventListener("abort", cancel, { once: true });
-					if (options.signal?.aborted) cancel();
-					try {
-						lines = await runCommand("./run_tests.sh", [...(options.argsFor?.(name) ?? [name])], {
-							cwd: options.dir,
-							env: {
-								unittest_log_dir: logDir,
-								...(options.accel === undefined ? {} : { ACCEL: options.accel }),
-								// KUT's TIMEOUT overrides every cfg entry's own timeout: pass each test its own budget.
-								...timeoutEnv(options, name),
-							},
-							signal: deadline,
-						});
-					} catch (error) {
-						// A run_tests.sh that failed to run (or a fork's that exits non-zero): its output is still the result.
-						if (error instanceof CommandError) {
-							lines = [...error.output];
-							exitCode = error.exitCode;
-						} else if (!overdue || options.signal?.aborted) throw error;
-					} finally {
-						clearTimeout(timer);
-						options.signal?.removeEventListener("abort", cancel);
-					}
-					const ms = Math.round(performance.now() - started);
-					const logPath = path.join(logDir, `${name}.log`);
-					const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
-					const line = lines.find((l) => parseStatusLine(l)?.name === name);
-					const parsed = line === undefined ? undefined : kutResult(line, log, ms, logPath);
-					const result =
-						parsed !== undefined
-							? parsed
-							: overdue
-								? ({
-										suite: "kut",
-										testId: name,
-										status: "timeout",
-										durationMs: ms,
-										attempt: 1,
-										logPath,
-										detail: `run_tests.sh still running after ${limitS} s; stopped by kvm-matrix`,
-									} satisfies TestResult)
-								: await noStatusLine(name, ms, exitCode, logPath, lines);
-					results.push(result);
-					durations[name] = ms;
-					options.onResult?.(result);
-				},
+				() => runCall(options, names, index, argsOf, finish),
 				options.signal === undefined ? {} : { signal: options.signal },
 			),
 		),
 	);
 	if (options.durationsFile !== undefined) await recordKutDurations(options.durationsFile, durations);
 	return results;
+}
+
+/**
+ * One run_tests.sh call over `names` (they share its options and TIMEOUT): each test's result
+ * is made the moment KUT prints its status line (its log is complete by then), and its duration is
+ * the time since the call's previous status line. kvm-matrix stops a call that outlives its tests'
+ * budgets by a minute; a test the call never reported is a `timeout` then, an `error` otherwise.
+ */
+async function runCall(
+	options: KutHostRun,
+	names: readonly string[],
+	index: number,
+	argsOf: (name: string) => string[],
+	finish: (result: TestResult) => void,
+): Promise<void> {
+	const first = names[0] ?? "";
+	// A single test keeps its own log directory; a call of several shares one.
+	const logDir = path.join(options.logRoot, names.length === 1 ? first : `call-${index + 1}`);
+	const limitS = names.reduce((sum, name) => sum + (options.timeoutSFor?.(name) ?? 90), 0) + 60;
+	const args = [...argsOf(first).slice(0, -1), ...names];
+	// One controller per call, detached from the run's signal afterwards: hundreds of calls must
+	// not pile listeners onto it.
+	const stop = new AbortController();
+	let overdue = false;
+	const timer = setTimeout(() => {
+		overdue = true;
+		stop.abort();
+	}, limitS * 1000);
+	const cancel = () => stop.abort();
+	options.signal?.addEventListener("abort", cancel, { once: true });
+	if (options.signal?.aborted) cancel();
+	const pending = new Set(names);
+	const made: Promise<void>[] = [];
+	let last = performance.now();
+	const onLine = (line: string) => {
+		const name = parseStatusLine(line)?.name;
+		if (name === undefined || !pending.has(name)) return;
+		pending.delete(name);
+		const now = performance.now();
+		const ms = Math.round(now - last);
+		last = now;
+		const logPath = path.join(logDir, `${name}.log`);
+		made.push(
+			(async () => {
+				const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
+				const result = kutResult(line, log, ms, logPath);
+				if (result !== undefined) finish(result);
+			})(),
+		);
+	};
+	let lines: string[] = [];
+	let exitCode: number | undefined = 0;
+	try {
+		lines = await runCommand("./run_tests.sh", args, {
+			cwd: options.dir,
+			env: {
+				unittest_log_dir: logDir,
+				...(options.accel === undefined ? {} : { ACCEL: options.accel }),
+				// KUT's TIMEOUT overrides every cfg entry's own timeout: each test gets its own budget.
+				...timeoutEnv(options, first),
+			},
+			signal: stop.signal,
+			onLine,
+		});
+	} catch (error) {
+		// A run_tests.sh that failed to run (or a fork's that exits non-zero): its output is still the result.
+		if (error instanceof CommandError) {
+			lines = [...error.output];
+			exitCode = error.exitCode;
+		} else if (!overdue || options.signal?.aborted) throw error;
+	} finally {
+		clearTimeout(timer);
+		options.signal?.removeEventListener("abort", cancel);
+	}
+	await Promise.all(made);
+	const ms = Math.round(performance.now() - last);
+	for (const name of names.filter((n) => pending.has(n))) {
+		const logPath = path.join(logDir, `${name}.log`);
+		finish(
+			overdue
+				? {
+						suite: "kut",
+						testId: name,
+						status: "timeout",
+						durationMs: ms,
+						attempt: 1,
+						logPath,
+						detail: `run_tests.sh still running after ${limitS} s; stopped by kvm-matrix`,
+					}
+				: await noStatusLine(name, ms, exitCode, logPath, lines),
+		);
+	}
 }
 
 /**
