@@ -101,9 +101,9 @@ export function createCellDriver(
 		}
 		if (end !== "done") return `retry: ${cellId} ${String(end)} before its tests ran; nothing to retry`;
 		// The journal has every attempt, this run's and a killed run's before it.
-		const attempts = current().byCell.get(cellId)?.attempts ?? [];
-		const only =
-			test === undefined ? finalResults(current().byCell.get(cellId)).filter(isFailing).map(testKey) : [test];
+		const known = current().byCell.get(cellId);
+		const attempts = known?.attempts ?? [];
+		const only = test === undefined ? finalResults(known).filter(isFailing).map(testKey) : [test];
 		if (only.length === 0) return `retry: nothing failed in ${cellId}`;
 		const firstAttempt = Math.max(0, ...attempts.map((r) => r.attempt)) + 1;
 		const done = launch(cellId, { only, firstAttempt });

@@ -69,8 +69,7 @@ export class RunDirectory {
 	 * by a kill gets its line ended, so the next record starts a line of its own.
 	 */
 	static existing(dir: string): RunDirectory {
-		if (!existsSync(path.join(dir, "plan.json")))
-			throw new RunSetupError(`${dir} holds no run (no plan.json): give the directory of a kvm-matrix run`);
+		requireRun(dir);
 		const runDir = new RunDirectory(dir);
 		if (existsSync(runDir.journal)) {
 			const text = readFileSync(runDir.journal, "utf8");
@@ -132,4 +131,10 @@ export function readPlanFile(dir: string): PlanFile {
 			`${file}: not a kvm-matrix plan (${parsed.error.issues[0]?.path.join(".") || "its shape"})`,
 		);
 	return value as PlanFile;
+}
+
+/** Refuses, in one line, a directory that holds no run (nothing to resume or classify). */
+export function requireRun(dir: string): void {
+	if (!existsSync(path.join(dir, "plan.json")))
+		throw new RunSetupError(`${dir} holds no run (no plan.json): give the directory of a kvm-matrix run`);
 }

@@ -1,7 +1,7 @@
 // A run from start to results.json, and the resume of a run that was killed: both set up the
 // same context and drive the same machines; they differ only in what the journal already holds.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import picomatch from "picomatch";
 import type { EventBus } from "../events/bus.js";
@@ -22,7 +22,14 @@ import { createRunContext, type RunContext } from "./context.js";
 import { createJobRunner } from "./jobs.js";
 import { prebuiltFiles } from "./prebuilt.js";
 import { type RepoOf, resolveRefs, treeRepos } from "./refs.js";
-import { claimRunDirectory, RunDirectory, runDirectoryInUse, timestamp, withRunDirectory } from "./run-dir.js";
+import {
+	claimRunDirectory,
+	RunDirectory,
+	requireRun,
+	runDirectoryInUse,
+	timestamp,
+	withRunDirectory,
+} from "./run-dir.js";
 import { driveRun } from "./run-machine.js";
 import { foldJournal, type RunRecord, readRunRecord } from "./run-record.js";
 import { RunSetupError } from "./setup-error.js";
@@ -166,8 +173,8 @@ async function startFresh(
  * the run started with, even if a branch has moved since.
  */
 export async function resumeRun(dir: string, matrix: Matrix, options: ResumeOptions): Promise<ResumeResult> {
-	if (!existsSync(path.join(dir, "plan.json")))
-		throw new RunSetupError(`${dir} holds no run (no plan.json): give the directory of a kvm-matrix run`);
+	// Before the lock: a directory without a run gets no lock file either.
+	requireRun(dir);
 	return withRunDirectory(dir, () => resumeHeld(RunDirectory.existing(dir), matrix, options));
 }
 
