@@ -31,12 +31,18 @@ export interface QemuReport {
  */
 export function testQemus(report: QemuReport): QemuReport {
 	const tests = new Set(report.processes.filter((p) => p.args.includes("-kernel")).map((p) => p.pid));
-	const counts = report.counts.map((pids) => pids.filter((pid) => tests.has(pid)));
+	return summarise(
+		report.counts.map((pids) => pids.filter((pid) => tests.has(pid))),
+		report.processes.filter((p) => tests.has(p.pid)),
+	);
+}
+
+function summarise(counts: readonly (readonly number[])[], processes: QemuReport["processes"]): QemuReport {
 	return {
-		samples: report.samples,
+		samples: counts.length,
 		max: Math.max(0, ...counts.map((c) => c.length)),
 		mean: counts.length === 0 ? 0 : counts.reduce((a, c) => a + c.length, 0) / counts.length,
-		processes: report.processes.filter((p) => tests.has(p.pid)),
+		processes,
 		counts,
 	};
 }
@@ -81,13 +87,10 @@ export function sampleQemus(everyMs = 200): QemuSampler {
 		async stop() {
 			running = false;
 			await loop;
-			return {
-				samples: counts.length,
-				max: Math.max(0, ...counts.map((c) => c.length)),
-				mean: counts.length === 0 ? 0 : counts.reduce((a, c) => a + c.length, 0) / counts.length,
-				processes: [...seen.values()].map((q) => ({ ...q, test: kutFileOf(q.args) })),
+			return summarise(
 				counts,
-			};
+				[...seen.values()].map((q) => ({ ...q, test: kutFileOf(q.args) })),
+			);
 		},
 	};
 }
