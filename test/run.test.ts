@@ -183,36 +183,68 @@ test.serial("Ctrl-C during a boot kills QEMU and keeps the results so far", asyn
 	t.true((results.cells[0]?.results ?? []).some((r) => r.testId === "x86_64/pass_test" && r.status === "pass"));
 });
 
-test.serial("parallel: 2 runs the tests in two guests side by side, each test in one of them", async (t) => {
-	t.timeout(300_000);
-	const tree = await fakeLinux();
-	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
-	const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
-	const file = matrix(tree, ["master"]);
-	const yaml = readFileSync(file, "utf8").replace(
-		"timeout: 30s }",
-		'timeout: 30s, parallel: 2, exclude: ["x86_64/*panic*"] }',
-	);
-	writeFileSync(file, yaml);
-	const run = await execa("node", [CLI, "run", file, "--run-dir", runDir], {
-		env: cliEnv(cache),
-		reject: false,
-		cwd: REPO,
-	});
-	t.is(run.exitCode, 1, run.stderr);
-	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
-	const ids = (results.cells[0]?.results ?? []).map((r) => r.testId).sort();
-	t.deepEqual(ids, [
-		"x86_64/broken_test",
-		"x86_64/fail_test",
-		"x86_64/pass_test",
-		"x86_64/skip_test",
-		"x86_64/tap_test",
-	]);
-	const cellDir = path.join(runDir, "cells", "fake@master__t", "selftests");
-	t.true(existsSync(path.join(cellDir, "group-1-boot-1", "console.log")));
-	t.true(existsSync(path.join(cellDir, "group-2-boot-1", "console.log")));
-});
+// Two tests that each wait for the other pass only side by side; a panic while two run blames
+// neither until each has run alone.
+const MEET = (mine: string, other: string) =>
+	`int main(void) { FILE *f = fopen("/tmp/meet-${mine}", "w"); if (f) fclose(f); for (int i = 0; i < 200; i++) { if (access("/tmp/meet-${other}", F_OK) == 0) { puts("met ${other}"); return 0; } usleep(50000); } puts("met nobody"); return 1; }`;
+
+test.serial(
+	"parallel: 2 runs two tests side by side in one guest; a panic beside another is pinned on its test",
+	async (t) => {
+		t.timeout(300_000);
+		const tree = await fakeLinux({
+			extraTests: {
+				late_panic_test:
+					'int main(void) { sleep(1); FILE *f = fopen("/proc/sysrq-trigger", "w"); if (!f) return 1; fputc(\'c\', f); fclose(f); sleep(60); return 0; }',
+				slow_test: 'int main(void) { sleep(3); puts("slept"); return 0; }',
+				meet_a_test: MEET("a", "b"),
+				meet_b_test: MEET("b", "a"),
+			},
+		});
+		const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+		const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+		const file = matrix(tree, ["master"]);
+		const yaml = readFileSync(file, "utf8").replace(
+			'include: ["x86_64/*"], timeout: 30s }',
+			"include: [x86_64/late_panic_test, x86_64/slow_test, x86_64/meet_a_test, x86_64/meet_b_test], timeout: 30s, parallel: 2 }",
+		);
+		writeFileSync(file, yaml);
+		const run = await execa("node", [CLI, "run", file, "--run-dir", runDir, "--json", path.join(runDir, "s.json")], {
+			env: cliEnv(cache),
+			reject: false,
+			cwd: REPO,
+		});
+		t.is(run.exitCode, 1, run.stderr);
+		const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results & {
+			cells: { notes: string[] }[];
+		};
+		const cell = results.cells[0];
+		const statuses = Object.fromEntries((cell?.results ?? []).map((r) => [r.testId, r.status]));
+		t.deepEqual(
+			statuses,
+			{
+				"x86_64/late_panic_test": "crash",
+				"x86_64/slow_test": "pass",
+				"x86_64/meet_a_test": "pass",
+				"x86_64/meet_b_test": "pass",
+			},
+			run.stdout,
+		);
+		t.true(
+			(cell?.notes ?? []).some((n) =>
+				/x86_64\/late_panic_test, x86_64\/slow_test ran side by side; each runs again alone/.test(n),
+			),
+			(cell?.notes ?? []).join("\n"),
+		);
+		// One guest at a time: the side-by-side boot, the panicking test alone, then the rest.
+		const cellDir = path.join(runDir, "cells", "fake@master__t", "selftests");
+		for (const boot of ["boot-1", "boot-2", "boot-3"])
+			t.true(existsSync(path.join(cellDir, boot, "console.log")), boot);
+		t.false(existsSync(path.join(cellDir, "boot-4")));
+		const meetLog = cell?.results.find((r) => r.testId === "x86_64/meet_a_test")?.logPath ?? "";
+		t.regex(readFileSync(path.isAbsolute(meetLog) ? meetLog : path.join(runDir, meetLog), "utf8"), /met b/);
+	},
+);
 
 test("an unknown ref stops the run before anything starts, in one line naming the tree and ref", async (t) => {
 	const tree = await fakeLinux();

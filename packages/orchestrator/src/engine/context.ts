@@ -8,6 +8,7 @@ import type { EngineEvent } from "../events/types.js";
 import type { Matrix } from "../matrix/types.js";
 import type { CachePaths } from "../paths/cache.js";
 import type { Plan, PlannedCell } from "../plan/types.js";
+import { guestSlots } from "./guests.js";
 import type { PrebuiltFiles } from "./prebuilt.js";
 import type { RepoOf } from "./refs.js";
 import type { RunDirectory } from "./run-dir.js";
@@ -51,9 +52,12 @@ export function createRunContext(input: ContextInput): RunContext {
 	const { bus, runDir } = input;
 	const cpus = input.cpus ?? os.availableParallelism();
 	const memory = input.memoryBytes ?? os.totalmem();
-	const widest = Math.max(...input.cells.map((c) => c.target.qemu.smp));
-	const largest = Math.max(...input.cells.map((c) => c.target.qemu.memoryBytes));
-	const vmSlots = Math.max(1, Math.min(Math.floor(cpus / widest), Math.floor((memory * 0.75) / largest)));
+	// A host target boots no guest: its KUT tests are sized by their own cfg entries (hostQueue).
+	const vmSlots = guestSlots(
+		cpus,
+		memory,
+		input.cells.filter((c) => !c.target.host).map((c) => c.target.qemu),
+	);
 	const byId = new Map(input.cells.map((c) => [c.id, c]));
 	const notes = new Map<string, string[]>([...(input.knownNotes ?? [])].map(([k, v]) => [k, [...v]]));
 	const accels = new Map<string, string>();

@@ -33,11 +33,12 @@ export function kutTimeouts(matrix: Matrix, built: KutBuild): (name: string) => 
 }
 
 /**
- * How many KUT tests run at once on a host target: the machine's CPUs over the vCPUs a typical
- * selected test asks for in its cfg entry (`smp`, 1 when absent; `$MAX_SMP` takes every CPU), as
- * `run_tests.sh -j N` would, never the guest settings of a target whose guests this is not.
+ * How many KUT tests run at once on `cpus` CPUs (the host's for a host target, the guest's vCPUs
+ * inside a booted kernel): the CPUs over the vCPUs a typical selected test asks for in its cfg
+ * entry (`smp`, 1 when absent; `$MAX_SMP` takes every CPU), as `run_tests.sh -j N` would, never
+ * the guest settings of a target whose guests this is not.
  */
-export function kutHostSlots(cpus: number, smps: readonly string[]): number {
+export function kutSlots(cpus: number, smps: readonly string[]): number {
 	const vcpus = smps.map((smp) => (/^\d+$/.test(smp.trim()) ? Math.max(1, Number(smp)) : cpus)).sort((a, b) => a - b);
 	const typical = vcpus.length === 0 ? 1 : (vcpus[Math.floor((vcpus.length - 1) / 2)] ?? 1);
 	return Math.max(1, Math.floor(cpus / typical));

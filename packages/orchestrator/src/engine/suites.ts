@@ -8,8 +8,9 @@ import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
+import { selftestGuests } from "./guests.js";
 import type { JobRunner } from "./jobs.js";
-import { kutArgs, kutHostSlots, kutSelection, kutTimeouts } from "./kut-selection.js";
+import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
 
 export async function runSuites(
 	ctx: RunContext,
@@ -51,7 +52,7 @@ export async function runSuites(
 		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
 		// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
 		const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
-		const slots = kutHostSlots(
+		const slots = kutSlots(
 			ctx.cpus,
 			names.map((n) => smps.get(n) ?? "1"),
 		);
@@ -77,6 +78,12 @@ export async function runSuites(
 		const built = await jobs.kutBuild(c.jobs.kut);
 		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
 		if (names.length === 0) return;
+		// Inside the guest, KUT's QEMUs share the guest's vCPUs as they share the host's on a host target.
+		const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
+		const sideBySide = kutSlots(
+			c.target.qemu.smp,
+			names.map((n) => smps.get(n) ?? "1"),
+		);
 		await ctx.vmQueue.add(
 			async () => {
 				const run = await runKutInGuest({
@@ -84,6 +91,7 @@ export async function runSuites(
 					target: c.target,
 					dir: built.dir,
 					tests: names,
+					sideBySide,
 					argsFor: kutArgs(matrix, built),
 					...(kut.accel === "auto" ? {} : { accel: kut.accel }),
 					timeoutSFor: kutTimeouts(matrix, built),
@@ -95,8 +103,8 @@ export async function runSuites(
 				});
 				for (const n of run.notes) ctx.note(cellId, n);
 				ctx.accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
-				if (run.boot.kind !== "completed")
-					ctx.note(cellId, `kvm-unit-tests guest: ${run.boot.kind}: ${run.boot.summary}`);
+				for (const b of run.boots)
+					if (b.kind !== "completed") ctx.note(cellId, `kvm-unit-tests guest: ${b.kind}: ${b.summary}`);
 			},
 			{ signal: both },
 		);
@@ -119,10 +127,10 @@ export async function runSuites(
 		return;
 	}
 	const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
-	// `parallel: N` runs the tests N at a time, each share in its own guest on the VM queue
-	// (one guest's tests stay sequential, so each test's log is its own).
-	const width = Math.max(1, Math.min(suite.parallel, ids.length));
-	const groups = Array.from({ length: width }, (_, g) => ids.filter((_, i) => i % width === g));
+	// `parallel: N` runs N tests side by side in each guest; the cell's tests are spread over as
+	// many guests as its share of the machine's guest slots allows and the tests are worth.
+	const guests = selftestGuests(ctx.vmSlots, ctx.cells.length, ids.length, suite.parallel);
+	const groups = Array.from({ length: guests }, (_, g) => ids.filter((_, i) => i % guests === g));
 	await Promise.all(
 		groups.map((group, g) =>
 			ctx.vmQueue.add(
@@ -132,6 +140,7 @@ export async function runSuites(
 						target: c.target,
 						build: built,
 						tests: group.map((id) => ({ id, timeoutS })),
+						sideBySide: suite.parallel,
 						logDir: attemptDir("selftests"),
 						...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
 						cacheDir: path.join(cache.root, "qemu"),

@@ -4,7 +4,7 @@ import path from "node:path";
 import { type BootOutcome, boot } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
-import { scriptableName } from "../selftests/guest-script.js";
+import { type SideBySide, scriptableName, sideBySideLoop } from "../selftests/guest-script.js";
 import {
 	type ChannelEvent,
 	ChannelNotes,
@@ -23,6 +23,8 @@ export interface KutGuestRun {
 	/** The built KUT tree on the host; the guest sees it through the read-only root share. */
 	readonly dir: string;
 	readonly tests: readonly string[];
+	/** At most this many tests run at once in the guest (1 when omitted). */
+	readonly sideBySide?: number;
 	/** run_tests.sh's arguments for a test (see `runTestsArgs`); its name alone when omitted. */
 	readonly argsFor?: (name: string) => readonly string[];
 	readonly accel?: string;
@@ -38,7 +40,9 @@ export interface KutGuestRun {
 
 export interface KutGuestOutcome {
 	readonly results: TestResult[];
+	/** The last boot (the only one unless a crash made the rest go on in another). */
 	readonly boot: BootOutcome;
+	readonly boots: readonly BootOutcome[];
 	/** What the result channel said that was not used, for the cell's notes. */
 	readonly notes: readonly string[];
 }
@@ -67,6 +71,7 @@ export function kutGuestScript(
 	argsFor: (name: string) => readonly string[] = (name) => [name],
 	timeoutFor: (name: string) => string | undefined = () => undefined,
 	limitSFor: (name: string) => number = () => 90 + GRACE_S,
+	sideBySide: SideBySide = { width: 1, alone: 0 },
 ): string {
 	const env = [
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
@@ -84,6 +89,32 @@ export function kutGuestScript(
 			if (!SAFE_ARG.test(arg)) throw new Error(`refusing to pass ${JSON.stringify(arg)} to run_tests.sh`);
 			return arg;
 		});
+	const names = tests.map((raw) => scriptableName(raw, false));
+	const command = (name: string) => {
+		const shell = `cd ${quote(dir)} && ./run_tests.sh ${argsOf(name).map(quote).join(" ")}`;
+		return `chroot $R /usr/bin/env -i ${envFor(name).map(quote).join(" ")} /bin/bash -c ${quote(shell)}`;
+	};
+	const limit = (name: string) => Math.max(1, Math.ceil(limitSFor(name)));
+	const banner = (name: string) => `echo "kvm-matrix: kvm-unit-tests ${name}"`;
+	const steps =
+		sideBySide.width > 1
+			? [
+					sideBySideLoop(
+						{
+							launch: names.map(
+								(name, i) => `${banner(name)}; kvmm_start ${i}; kvmm_bg ${i} ${limit(name)} ${command(name)}`,
+							),
+							collect: names.map((name, i) => `kvmm_bg_result ${i}; kvmm_kut ${i} ${name} "$kvmm_out_bg"`),
+						},
+						sideBySide,
+					),
+				]
+			: names.flatMap((name, i) => [
+					banner(name),
+					`kvmm_start ${i}`,
+					`kvmm_run ${limit(name)} ${command(name)}`,
+					`kvmm_kut ${i} ${name} "$kvmm_out"`,
+				]);
 	return [
 		`R=${ROOT}`,
 		`mount -t proc proc $R/proc && mount -t sysfs sysfs $R/sys && mount -t devtmpfs devtmpfs $R/dev && mkdir -p $R${SCRATCH} && mount -t tmpfs tmpfs $R${SCRATCH} || exit 125`,
@@ -91,22 +122,13 @@ export function kutGuestScript(
 		harnessFunctions(),
 		// After run_tests.sh: its output and the test's log go back, and the log to the console too.
 		"kvmm_kut() {",
-		'\tkvmm_send "$1" output "$kvmm_out"',
+		'\tkvmm_send "$1" output "$3"',
 		`\tkvmm_log="$R${SCRATCH}/kut-logs/$2/$2.log"`,
 		'\tkvmm_send "$1" log "$kvmm_log"',
 		'\t[ -f "$kvmm_log" ] && cat "$kvmm_log"',
 		'\tkvmm_end "$1"',
 		"}",
-		...tests.flatMap((raw, i) => {
-			const name = scriptableName(raw, false);
-			const shell = `cd ${quote(dir)} && ./run_tests.sh ${argsOf(name).map(quote).join(" ")}`;
-			return [
-				`echo "kvm-matrix: kvm-unit-tests ${name}"`,
-				`kvmm_start ${i}`,
-				`kvmm_run ${Math.max(1, Math.ceil(limitSFor(name)))} chroot $R /usr/bin/env -i ${envFor(name).map(quote).join(" ")} /bin/bash -c ${quote(shell)}`,
-				`kvmm_kut ${i} ${name}`,
-			];
-		}),
+		...steps,
 		"exit 0",
 		"",
 	].join("\n");
@@ -132,10 +154,13 @@ function noStatusLine(name: string, ms: number, status: number, limitS: number, 
 }
 
 /**
- * Runs KUT tests inside the booted kernel under test; one guest for the whole list. Every test
- * asked for gets a result: one that printed no status line, or never ran because the guest
- * stopped, is an `error` (a `timeout` when kvm-matrix stopped it at its limit, a `crash` when
- * the kernel under test crashed while it ran).
+ * Runs KUT tests inside the booted kernel under test, `sideBySide` at a time (1 when omitted),
+ * one guest for as long as the kernel survives. Every test asked for gets a result: one that
+ * printed no status line is an `error` (a `timeout` when kvm-matrix stopped it at its limit); a
+ * test running alone when the kernel crashed is a `crash`, and the rest go on in a new boot; when
+ * several ran side by side, each runs again alone, so a crash is pinned on the test that caused it.
+ * A guest that stopped with no test running (it did not boot, has no channel) ends the list: the
+ * tests it did not run are `error`s.
  */
 export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutcome> {
 	const tests = options.tests.map((name) => scriptableName(name, false));
@@ -149,26 +174,128 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 	// Host paths come from the host's own list of names, never from the guest.
 	const logPath = (name: string) => path.join(options.logDir, `${name}.log`);
 	const limitS = (name: string) => options.timeoutSFor(name) + GRACE_S;
-	const reader = new ResultChannelReader({ count: tests.length, parts: ["output", "log"] });
-	const ended = new Set<number>();
-	let parts = new Map<string, string>();
+	const width = Math.max(1, options.sideBySide ?? 1);
+	const alone = new Set<string>();
+	const boots: BootOutcome[] = [];
+	let pending = tests;
+	while (pending.length > 0) {
+		const scheduled = [...pending.filter((n) => alone.has(n)), ...pending.filter((n) => !alone.has(n))];
+		const outcome = await bootOnce(options, scheduled, {
+			width,
+			alone: scheduled.filter((n) => alone.has(n)).length,
+			boot: boots.length + 1,
+			limitS,
+			logPath,
+			notes,
+			report,
+		});
+		boots.push(outcome.boot);
+		const stopped = `${outcome.boot.kind}: ${outcome.boot.summary}`;
+		const [only, ...others] = outcome.running;
+		const unstarted = scheduled.filter((n) => !outcome.ended.has(n) && !outcome.running.includes(n));
+		if (only !== undefined && others.length === 0) {
+			const crashed = outcome.boot.kind === "panic" || outcome.boot.kind === "oops";
+			writeFileSync(
+				logPath(only),
+				`${outcome.console.map((l) => `${l}\n`).join("")}\n[kvm-matrix: ${stopped}]\n${outcome.boot.excerpt.join("\n")}\n`,
+			);
+			report({
+				suite: "kut",
+				testId: only,
+				status: crashed ? "crash" : "error",
+				durationMs: 0,
+				attempt: 1,
+				logPath: logPath(only),
+				detail: crashed
+					? `${stopped} (no status line for it)`
+					: `no status line for it: the guest stopped while it ran (${stopped})`,
+			});
+			pending = unstarted;
+			continue;
+		}
+		if (outcome.running.length > 1) {
+			for (const n of outcome.running) alone.add(n);
+			notes.add(
+				`the guest stopped (${outcome.boot.kind}) while ${outcome.running.join(", ")} ran side by side; each runs again alone`,
+			);
+			pending = [...outcome.running, ...unstarted];
+			continue;
+		}
+		const channel = outcome.boot.channels.find((c) => c.name === RESULT_CHANNEL);
+		const noChannel = outcome.boot.bootMs !== undefined && channel?.opened === false;
+		for (const name of unstarted) {
+			report({
+				suite: "kut",
+				testId: name,
+				status: "error",
+				durationMs: 0,
+				attempt: 1,
+				detail: outcome.broken
+					? `no status line for it: ${notes.last() ?? "the result channel broke"}`
+					: noChannel
+						? "not run: the guest has no result channel (a kernel without virtio-console?)"
+						: `not run: the guest stopped before it started (${stopped})`,
+			});
+		}
+		break;
+	}
+	const last = boots.at(-1);
+	if (last === undefined) throw new Error("runKutInGuest: no test to run");
+	return { results, boot: last, boots, notes: notes.list() };
+}
+
+interface BootContext {
+	readonly width: number;
+	readonly alone: number;
+	/** The boot's number in this run: its directory is `boot` for the first, `boot-N` after. */
+	readonly boot: number;
+	readonly limitS: (name: string) => number;
+	readonly logPath: (name: string) => string;
+	readonly notes: ChannelNotes;
+	readonly report: (result: TestResult) => void;
+}
+
+/** One guest over `scheduled`: the tests that ended are reported; what it left is said. */
+async function bootOnce(
+	options: KutGuestRun,
+	scheduled: readonly string[],
+	ctx: BootContext,
+): Promise<{
+	readonly boot: BootOutcome;
+	readonly ended: ReadonlySet<string>;
+	/** The tests running when the guest stopped, oldest first (none when the channel broke). */
+	readonly running: readonly string[];
+	readonly broken: boolean;
+	/** The console since the oldest running test started. */
+	readonly console: readonly string[];
+}> {
+	const { limitS, logPath } = ctx;
+	const reader = new ResultChannelReader({ count: scheduled.length, parts: ["output", "log"], width: ctx.width });
+	const ended = new Set<string>();
+	const parts = new Map<number, Map<string, string>>();
 	let consoleSinceStart: string[] = [];
+	// Tests running as the events tell it (the reader's own count is already past the whole chunk).
+	let live = 0;
 	const onEvent = (event: ChannelEvent) => {
 		if (event.kind === "ignored" || event.kind === "broken") {
-			notes.add(event.note);
+			ctx.notes.add(event.note);
 			return;
 		}
-		const name = tests[event.index];
+		const name = scheduled[event.index];
 		if (name === undefined) return;
 		if (event.kind === "start") {
-			parts = new Map();
-			consoleSinceStart = [];
+			parts.set(event.index, new Map());
+			if (live === 0) consoleSinceStart = [];
+			live++;
 		} else if (event.kind === "data") {
-			parts.set(event.part, partText(event.bytes, event.skipped));
+			parts.get(event.index)?.set(event.part, partText(event.bytes, event.skipped));
 		} else {
-			ended.add(event.index);
-			const output = (parts.get("output") ?? "").split("\n");
-			const log = parts.get("log") ?? "";
+			live--;
+			ended.add(name);
+			const got = parts.get(event.index) ?? new Map<string, string>();
+			parts.delete(event.index);
+			const output = (got.get("output") ?? "").split("\n");
+			const log = got.get("log") ?? "";
 			const line = output.find((l) => parseStatusLine(l)?.name === name);
 			const parsed = line === undefined ? undefined : kutResult(line, log.split("\n"), event.ms, logPath(name));
 			const result = parsed ?? noStatusLine(name, event.ms, event.status, limitS(name), logPath(name));
@@ -178,11 +305,11 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 					? `${log}\n[kvm-matrix: run_tests.sh printed no status line; its output:]\n${output.join("\n")}\n`
 					: log,
 			);
-			report({ ...result, testId: name });
+			ctx.report({ ...result, testId: name });
 		}
 	};
 	const { qemu } = options.target;
-	const outcome = await boot(
+	const boot_ = await boot(
 		{
 			kernel: options.kernel.image,
 			...(options.kernel.modulesDir === undefined
@@ -194,11 +321,12 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 				kind: "script",
 				text: kutGuestScript(
 					options.dir,
-					tests,
+					scheduled,
 					options.accel,
 					options.argsFor,
 					(name) => `${options.timeoutSFor(name)}s`,
 					limitS,
+					{ width: ctx.width, alone: ctx.alone },
 				),
 			},
 			cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
@@ -208,9 +336,9 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 			accel: qemu.accel,
 			// KUT keeps a test's output in its log until the test ends: the guest is quiet for as long
 			// as the longest test may take, and the whole list may take the sum.
-			timeoutMs: (tests.reduce((sum, name) => sum + limitS(name), 0) + 180) * 1000,
-			noOutputTimeoutMs: (Math.max(0, ...tests.map(limitS)) + 30) * 1000,
-			workDir: path.join(options.logDir, "boot"),
+			timeoutMs: (scheduled.reduce((sum, name) => sum + limitS(name), 0) + 180) * 1000,
+			noOutputTimeoutMs: (Math.max(0, ...scheduled.map(limitS)) + 30) * 1000,
+			workDir: path.join(options.logDir, ctx.boot === 1 ? "boot" : `boot-${ctx.boot}`),
 			cacheDir: options.cacheDir,
 			...(options.signal === undefined ? {} : { signal: options.signal }),
 		},
@@ -222,35 +350,6 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 		}),
 	);
 	for (const event of reader.close()) onEvent(event);
-	const stopped = `${outcome.kind}: ${outcome.summary}`;
-	const channel = outcome.channels.find((c) => c.name === RESULT_CHANNEL);
-	const noChannel = outcome.bootMs !== undefined && channel?.opened === false;
-	for (const [index, name] of tests.entries()) {
-		if (ended.has(index)) continue;
-		const wasRunning = index === reader.current && !reader.broken;
-		const crashed = wasRunning && (outcome.kind === "panic" || outcome.kind === "oops");
-		const detail = reader.broken
-			? `no status line for it: ${notes.last() ?? "the result channel broke"}`
-			: noChannel
-				? "not run: the guest has no result channel (a kernel without virtio-console?)"
-				: wasRunning
-					? `no status line for it: the guest stopped while it ran (${stopped})`
-					: `not run: the guest stopped before it started (${stopped})`;
-		if (wasRunning) {
-			writeFileSync(
-				logPath(name),
-				`${consoleSinceStart.map((l) => `${l}\n`).join("")}\n[kvm-matrix: ${stopped}]\n${outcome.excerpt.join("\n")}\n`,
-			);
-		}
-		report({
-			suite: "kut",
-			testId: name,
-			status: crashed ? "crash" : "error",
-			durationMs: 0,
-			attempt: 1,
-			...(wasRunning ? { logPath: logPath(name) } : {}),
-			detail: crashed ? `${stopped} (no status line for it)` : detail,
-		});
-	}
-	return { results, boot: outcome, notes: notes.list() };
+	const running = reader.broken ? [] : reader.running.flatMap((i) => scheduled[i] ?? []);
+	return { boot: boot_, ended, running, broken: reader.broken, console: consoleSinceStart };
 }

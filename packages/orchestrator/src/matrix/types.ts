@@ -77,6 +77,7 @@ export interface SelftestsSuite {
 	readonly include: readonly string[];
 	readonly exclude: readonly string[];
 	readonly timeoutMs?: number;
+	/** Tests side by side in each guest (how many guests a cell uses follows the machine). */
 	readonly parallel: number;
 }
 

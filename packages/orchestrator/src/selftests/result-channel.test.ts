@@ -38,17 +38,44 @@ test("start, data and end of each test in order; data comes back byte for byte",
 	t.deepEqual(events[2], { kind: "end", index: 0, status: 1, ms: 120 });
 });
 
+test("with width 2, two tests run side by side and end in any order; a third start waits its turn", (t) => {
+	const reader = new ResultChannelReader({ count: 3, parts: ["output"], width: 2 });
+	const events = reader.push(
+		Buffer.from(
+			[
+				'{"t":"start","i":0}',
+				'{"t":"start","i":1}',
+				'{"t":"start","i":2}',
+				'{"t":"data","i":1,"part":"output","skipped":0}',
+				b64("one"),
+				'{"t":"end","i":1,"status":0,"ms":3}',
+				'{"t":"start","i":2}',
+				'{"t":"data","i":0,"part":"output","skipped":0}',
+				b64("zero"),
+				"",
+			].join("\n"),
+		),
+	);
+	t.deepEqual(kinds(events), ["start #0", "start #1", "ignored", "data #1", "end #1", "start #2"]);
+	t.deepEqual(reader.running, [0, 2]);
+	const rest = [...reader.push(Buffer.from('{"t":"end","i":0,"status":1,"ms":9}\n')), ...reader.close()];
+	t.deepEqual(kinds(rest), ["data #0", "end #0"]);
+	t.is(rest[0]?.kind === "data" ? rest[0].bytes.toString() : "", "zero");
+	t.deepEqual(reader.running, [2]);
+});
+
 const ignoredCases: [string, string[], string][] = [
 	['{"t":"start","i":5}', [], "for test #"],
 	['{"t":"start","i":1}', [], "out of order"],
 	['{"t":"start","i":0}\n{"t":"start","i":0}', ["start #0"], "out of order"],
-	['{"t":"start","i":0}\n{"t":"end","i":1,"status":0,"ms":1}', ["start #0"], "not the running test"],
+	['{"t":"start","i":0}\n{"t":"start","i":1}', ["start #0"], "while 1 run \\(at most 1\\)"],
+	['{"t":"start","i":0}\n{"t":"end","i":1,"status":0,"ms":1}', ["start #0"], "which is not running"],
 	['{"t":"start","i":0}\n{"t":"end","i":0,"status":"0","ms":1}', ["start #0"], "without a status"],
 	['{"t":"start","i":"../../../tmp/x"}', [], "for test #"],
 	['{"t":"start","i":0}\n{"t":"reboot","i":0}', ["start #0"], "unknown type"],
 ];
 for (const [text, used, note] of ignoredCases) {
-	test(`a record the host did not ask for is ignored with a note: ${text.split("\n").at(-1)}`, (t) => {
+	test(`a record the host did not ask for is ignored with a note: ${text.replaceAll("\n", " then ")}`, (t) => {
 		const { events } = read(`${text}\n`);
 		t.deepEqual(kinds(events), [...used, "ignored"]);
 		const last = events.at(-1);
@@ -138,6 +165,56 @@ test("the selftests harness: tests cannot reach the channel, their output comes 
 	t.regex(output, /3: Bad file descriptor/);
 	t.like(events[2], { kind: "end", index: 0, status: 1 });
 	t.like(events[5], { kind: "end", index: 1, status: 4 });
+});
+
+// Side by side: two tests that each wait for the other pass only if they run at the same time;
+// the first, which must run alone, fails if anything starts beside it.
+test("the selftests harness side by side: two tests run at once, the one asked to run alone does", async (t) => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "harness-"));
+	const tests = path.join(dir, "tests", "x86_64");
+	const scratch = path.join(dir, "scratch");
+	const meet = path.join(dir, "meet");
+	mkdirSync(tests, { recursive: true });
+	mkdirSync(scratch);
+	mkdirSync(meet);
+	const program = (name: string, body: string) => {
+		writeFileSync(path.join(tests, name), `#!/bin/sh\n${body}\n`);
+		chmodSync(path.join(tests, name), 0o755);
+	};
+	const waitFor = (mine: string, other: string) =>
+		`touch ${meet}/${mine}; i=0; while [ ! -e ${meet}/${other} ]; do i=$((i+1)); [ $i -gt 100 ] && exit 1; sleep 0.05; done; echo met ${other}`;
+	program("lonely", `sleep 0.5; [ -e ${meet}/a ] && exit 1; echo alone`);
+	program("meet_a", waitFor("a", "b"));
+	program("meet_b", waitFor("b", "a"));
+	const script = selftestsScript(
+		path.join(dir, "tests"),
+		["lonely", "meet_a", "meet_b"].map((n) => ({ id: `x86_64/${n}`, timeoutS: 10 })),
+		scratch,
+		{ width: 2, alone: 1 },
+	);
+	const channel = path.join(dir, "channel");
+	writeFileSync(path.join(dir, "script.sh"), script);
+	const ran = await execa("sh", ["-c", 'busybox sh "$0" 3>"$1"', path.join(dir, "script.sh"), channel], {
+		reject: false,
+	});
+	t.is(ran.exitCode, 0, ran.stderr);
+	const reader = new ResultChannelReader({ count: 3, parts: ["output"], width: 2 });
+	const events = [...reader.push(readFileSync(channel)), ...reader.close()];
+	t.false(reader.broken);
+	t.deepEqual(kinds(events).slice(0, 5), ["start #0", "data #0", "end #0", "start #1", "start #2"]);
+	const ends = events.filter((e) => e.kind === "end");
+	t.deepEqual(
+		ends.map((e) => [e.index, e.status]).sort(),
+		[
+			[0, 0],
+			[1, 0],
+			[2, 0],
+		],
+		ran.stdout,
+	);
+	const outputs = events.flatMap((e) => (e.kind === "data" ? [`${e.index}:${e.bytes.toString().trim()}`] : []));
+	t.deepEqual(outputs.sort(), ["0:alone", "1:met b", "2:met a"]);
+	t.true(ends.every((e) => e.kind === "end" && e.ms >= 0));
 });
 
 test("a flood of ignored records is a few notes and a count, and the last one is still known", (t) => {

@@ -7,10 +7,11 @@
  *
  * Records are lines of JSON. A `data` record is followed by its bytes in base64 lines, so what a
  * test printed can never be read as a record, whatever it is and however long. The host names
- * tests by their index in its own list (records carry no names or paths), and accepts only the
- * next test's start, then data and the end of the test that started: anything else is ignored
- * with a note, and a line that is not a record at all breaks the channel (nothing after it is
- * trusted).
+ * tests by their index in its own list (records carry no names or paths), and accepts the starts
+ * in its order, at most `width` tests running at once, and data and ends only of tests that are
+ * running: anything else is ignored with a note, and a line that is not a record at all breaks the
+ * channel (nothing after it is trusted). Only the harness's main loop writes records, so a data
+ * block is never cut by another test's record however many tests run side by side.
  */
 import { type BootHandlers, channelFd } from "@kvm-matrix/qemu-runner";
 
@@ -61,6 +62,32 @@ export function harnessFunctions(scratch = "/tmp"): string {
 		'\tkvmm_rc=$(cat "$kvmm_rc_file" 2>/dev/null)',
 		'\tcase "$kvmm_rc" in ""|*[!0-9]*) kvmm_rc=255 ;; esac',
 		"}",
+		// The same for tests side by side: `kvmm_bg I LIMIT CMD...` runs the command in the
+		// background, the channel closed for all of it, and leaves its output, status and time in
+		// files of its own; `kvmm_bg_done I` says whether it ended; `kvmm_bg_result I` sets
+		// `kvmm_out`, `kvmm_rc` and `kvmm_ms` as `kvmm_run` does.
+		"kvmm_bg() {",
+		'\tkvmm_bf="$kvmm_out-$1"',
+		"\tkvmm_bl=$2",
+		"\tshift 2",
+		'\trm -f "$kvmm_bf" "$kvmm_bf.rc" "$kvmm_bf.ms" "$kvmm_bf.done"',
+		"\t(",
+		"\t\tkvmm_t0=$(kvmm_now)",
+		`\t\t{ timeout -s KILL "$kvmm_bl" "$@" < /dev/null 2>&1; echo $? > "$kvmm_bf.rc"; } | timeout -s KILL $((kvmm_bl + 10)) tee "$kvmm_bf"`,
+		"\t\tkvmm_t1=$(kvmm_now)",
+		'\t\techo $(( (kvmm_t1 - kvmm_t0) * 10 )) > "$kvmm_bf.ms"',
+		'\t\t: > "$kvmm_bf.done"',
+		`\t) ${fd}>&- &`,
+		"}",
+		'kvmm_bg_done() { [ -e "$kvmm_out-$1.done" ]; }',
+		"kvmm_bg_result() {",
+		'\tkvmm_bf="$kvmm_out-$1"',
+		'\tkvmm_rc=$(cat "$kvmm_bf.rc" 2>/dev/null)',
+		'\tcase "$kvmm_rc" in ""|*[!0-9]*) kvmm_rc=255 ;; esac',
+		'\tkvmm_ms=$(cat "$kvmm_bf.ms" 2>/dev/null)',
+		'\tcase "$kvmm_ms" in ""|*[!0-9]*) kvmm_ms=0 ;; esac',
+		'\tkvmm_out_bg="$kvmm_bf"',
+		"}",
 		"",
 	].join("\n");
 }
@@ -90,23 +117,26 @@ const isCount = (value: unknown): value is number => Number.isSafeInteger(value)
 const shown = (value: unknown): string => JSON.stringify(String(value)).slice(0, 40);
 
 /**
- * Reads the result channel of one boot that runs `count` tests, whose data parts may be `parts`.
- * Pure: fed bytes, it returns what they said, already checked against what the host asked for.
+ * Reads the result channel of one boot that runs `count` tests, up to `width` at once (1 when
+ * omitted), whose data parts may be `parts`. Pure: fed bytes, it returns what they said, already
+ * checked against what the host asked for.
  */
 export class ResultChannelReader {
 	readonly #count: number;
 	readonly #parts: readonly string[];
+	readonly #width: number;
 	#pending = "";
 	#next = 0;
-	#current: number | undefined;
-	#gotParts = new Set<string>();
+	/** Running tests, by index, with the parts each has sent. */
+	readonly #running = new Map<number, Set<string>>();
 	#block: { index: number; part: string; skipped: number; lines: string[]; size: number } | undefined;
 	#broken = false;
 	#offset = 0;
 
-	constructor(options: { readonly count: number; readonly parts: readonly string[] }) {
+	constructor(options: { readonly count: number; readonly parts: readonly string[]; readonly width?: number }) {
 		this.#count = options.count;
 		this.#parts = options.parts;
+		this.#width = Math.max(1, options.width ?? 1);
 	}
 
 	/** True once a line that is not a record arrived. */
@@ -114,9 +144,9 @@ export class ResultChannelReader {
 		return this.#broken;
 	}
 
-	/** The test that started and has not ended, by index. */
-	get current(): number | undefined {
-		return this.#current;
+	/** The tests that started and have not ended, by index, in the order they started. */
+	get running(): readonly number[] {
+		return [...this.#running.keys()];
 	}
 
 	push(bytes: Buffer): ChannelEvent[] {
@@ -180,28 +210,30 @@ export class ResultChannelReader {
 			return void ignore(`a ${shown(r.t)} record for test #${shown(index)}, which the host did not ask for`);
 		switch (r.t) {
 			case "start":
-				if (this.#current !== undefined || index !== this.#next)
+				if (index !== this.#next)
 					return void ignore(`the start of test #${index} out of order (expected #${this.#next})`);
-				this.#current = index;
-				this.#gotParts = new Set();
+				if (this.#running.size >= this.#width)
+					return void ignore(`the start of test #${index} while ${this.#running.size} run (at most ${this.#width})`);
+				this.#running.set(index, new Set());
+				this.#next = index + 1;
 				events.push({ kind: "start", index });
 				return;
 			case "data": {
 				const part = typeof r.part === "string" ? r.part : "";
 				const skipped = isCount(r.skipped) ? r.skipped : 0;
 				// The block's lines are read (and dropped) even when the record is not used: the framing holds.
-				const use = index === this.#current && this.#parts.includes(part) && !this.#gotParts.has(part);
-				if (!use) ignore(`data ${shown(part)} for test #${index}, which is not the running test or not a part it has`);
-				else this.#gotParts.add(part);
+				const got = this.#running.get(index);
+				const use = got !== undefined && this.#parts.includes(part) && !got.has(part);
+				if (!use) ignore(`data ${shown(part)} for test #${index}, which is not running or not a part it has`);
+				else got.add(part);
 				this.#block = { index: use ? index : -1, part, skipped, lines: [], size: 0 };
 				return;
 			}
 			case "end":
-				if (index !== this.#current) return void ignore(`the end of test #${index}, which is not the running test`);
+				if (!this.#running.has(index)) return void ignore(`the end of test #${index}, which is not running`);
 				if (!isCount(r.status) || r.status > 255 || !isCount(r.ms))
 					return void ignore(`the end of test #${index} without a status and a duration`);
-				this.#current = undefined;
-				this.#next = index + 1;
+				this.#running.delete(index);
 				events.push({ kind: "end", index, status: r.status, ms: r.ms });
 				return;
 			default:
@@ -272,7 +304,7 @@ export function harnessHandlers(
 	return {
 		onConsoleLine: ({ source, line }) => {
 			options.onConsoleLine?.(line);
-			if (source === "payload" && reader.current !== undefined) options.keep(line);
+			if (source === "payload" && reader.running.length > 0) options.keep(line);
 		},
 		onChannelData: (channel, bytes) => {
 			if (channel === RESULT_CHANNEL) for (const event of reader.push(bytes)) onEvent(event);

@@ -25,6 +25,8 @@ export interface SuiteRunOptions {
 	readonly target: Target;
 	readonly build: SelftestsBuild;
 	readonly tests: readonly ScheduledTest[];
+	/** At most this many tests run at once in one guest (1 when omitted: one after the other). */
+	readonly sideBySide?: number;
 	readonly logDir: string;
 	/** Names this run's boot directories (`<prefix>boot-1`), when several run side by side. */
 	readonly bootPrefix?: string;
@@ -72,8 +74,9 @@ export function partText(bytes: Buffer, skipped: number): string {
 const lastLines = (text: string) => text.split("\n").slice(-10_000);
 
 /**
- * Runs the selected selftests in the guest, one boot for as long as the kernel survives: a panic
- * in test k makes k a `crash` (with the trace in its log) and the rest continue in a new boot.
+ * Runs the selected selftests in the guest, `sideBySide` at a time, one boot for as long as the
+ * kernel survives: a panic in test k makes k a `crash` (with the trace in its log) and the rest
+ * continue in a new boot; a panic while several ran makes each of them run again alone.
  * What happened comes from the result channel only; the console is for people to watch.
  */
 export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> {
@@ -94,16 +97,23 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 	}
 	let pending = options.tests.filter((t) => !notBuilt.has(t.id));
 	const { qemu } = options.target;
+	const width = Math.max(1, options.sideBySide ?? 1);
+	// Tests that were running side by side when a guest died: any of them may have killed it, so
+	// each runs again alone, first in the next boot, and only a test that was alone is blamed.
+	const alone = new Set<string>();
 	let attempt = 0;
 	while (pending.length > 0) {
 		attempt++;
-		const scheduled = pending;
-		const reader = new ResultChannelReader({ count: scheduled.length, parts: ["output"] });
+		const scheduled = [...pending.filter((t) => alone.has(t.id)), ...pending.filter((t) => !alone.has(t.id))];
+		const aloneCount = scheduled.filter((t) => alone.has(t.id)).length;
+		const reader = new ResultChannelReader({ count: scheduled.length, parts: ["output"], width });
 		const ended = new Set<string>();
 		let running = false;
-		// The console since the running test started: its log if the guest dies before it ends.
+		// The console since the oldest running test started: a test's log if the guest dies before it ends.
 		let consoleSinceStart: string[] = [];
-		let output: { bytes: Buffer; skipped: number } | undefined;
+		// Tests running as the events tell it (the reader's own count is already past the whole chunk).
+		let live = 0;
+		const outputs = new Map<number, { bytes: Buffer; skipped: number }>();
 		const onEvent = (event: ChannelEvent) => {
 			if (event.kind === "ignored" || event.kind === "broken") {
 				notes.add(event.note);
@@ -116,12 +126,15 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 					running = true;
 					options.onBoot?.("running", attempt);
 				}
-				consoleSinceStart = [];
-				output = undefined;
+				if (live === 0) consoleSinceStart = [];
+				live++;
 			} else if (event.kind === "data") {
-				output = { bytes: event.bytes, skipped: event.skipped };
+				outputs.set(event.index, { bytes: event.bytes, skipped: event.skipped });
 			} else {
+				live--;
 				ended.add(test.id);
+				const output = outputs.get(event.index);
+				outputs.delete(event.index);
 				const text = output === undefined ? "" : partText(output.bytes, output.skipped);
 				writeFileSync(logPath(test.id), text);
 				const { status, detail } = selftestStatus(event.status, event.ms >= test.timeoutS * 1000 - 50);
@@ -149,7 +162,10 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 					: { modulesDir: options.kernel.modulesDir, modules: kvmModules(options.target) }),
 				shares: [{ host: options.build.outputDir, guest: GUEST_DIR }],
 				channels: [RESULT_CHANNEL],
-				payload: { kind: "script", text: selftestsScript(GUEST_DIR, scheduled) },
+				payload: {
+					kind: "script",
+					text: selftestsScript(GUEST_DIR, scheduled, undefined, { width, alone: aloneCount }),
+				},
 				cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
 				...(qemu.cpu === undefined ? {} : { cpu: qemu.cpu }),
 				smp: qemu.smp,
@@ -170,8 +186,9 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 		);
 		for (const event of reader.close()) onEvent(event);
 		boots.push(outcome);
-		const runningIndex = reader.broken ? undefined : reader.current;
-		const crashed = runningIndex === undefined ? undefined : scheduled[runningIndex];
+		const runningTests = reader.broken ? [] : reader.running.flatMap((i) => scheduled[i] ?? []);
+		const crashed = runningTests.length === 1 ? runningTests[0] : undefined;
+		const suspects = runningTests.length > 1 ? runningTests : [];
 		const remaining = scheduled.filter((t) => !ended.has(t.id) && t.id !== crashed?.id);
 		if (crashed !== undefined) {
 			const status = outcome.kind === "timeout" || outcome.kind === "hung" ? "timeout" : "crash";
@@ -187,6 +204,11 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 			writeFileSync(
 				logPath(crashed.id),
 				`${consoleSinceStart.map((l) => `${l}\n`).join("")}\n[kvm-matrix: ${outcome.kind}: ${outcome.summary}]\n${outcome.excerpt.join("\n")}\n`,
+			);
+		} else if (suspects.length > 0) {
+			for (const t of suspects) alone.add(t.id);
+			notes.add(
+				`the guest stopped (${outcome.kind}) while ${suspects.map((t) => t.id).join(", ")} ran side by side; each runs again alone`,
 			);
 		} else if (remaining.length > 0) {
 			// No test is running and some never started: the guest stopped (boot failure, QEMU error),
