@@ -129,7 +129,8 @@ export async function runSuites(
 	const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
 	// `parallel: N` runs N tests side by side in each guest; the cell's tests are spread over as
 	// many guests as its share of the machine's guest slots allows and the tests are worth.
-	const guests = selftestGuests(ctx.vmSlots, ctx.cells.length, ids.length, suite.parallel);
+	const guestCells = ctx.cells.filter((cell) => !cell.target.host).length;
+	const guests = selftestGuests(ctx.vmSlots, guestCells, ids.length, suite.parallel);
 	const groups = Array.from({ length: guests }, (_, g) => ids.filter((_, i) => i % guests === g));
 	await Promise.all(
 		groups.map((group, g) =>

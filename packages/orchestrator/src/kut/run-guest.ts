@@ -8,6 +8,7 @@ import { type SideBySide, scriptableName, sideBySideLoop } from "../selftests/gu
 import {
 	type ChannelEvent,
 	ChannelNotes,
+	ConsoleSinceStart,
 	harnessFunctions,
 	harnessHandlers,
 	RESULT_CHANNEL,
@@ -176,6 +177,7 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 	const limitS = (name: string) => options.timeoutSFor(name) + GRACE_S;
 	const width = Math.max(1, options.sideBySide ?? 1);
 	const alone = new Set<string>();
+	const suspectNotes: string[] = [];
 	const boots: BootOutcome[] = [];
 	let pending = tests;
 	while (pending.length > 0) {
@@ -215,7 +217,7 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 		}
 		if (outcome.running.length > 1) {
 			for (const n of outcome.running) alone.add(n);
-			notes.add(
+			suspectNotes.push(
 				`the guest stopped (${outcome.boot.kind}) while ${outcome.running.join(", ")} ran side by side; each runs again alone`,
 			);
 			pending = [...outcome.running, ...unstarted];
@@ -241,7 +243,7 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 	}
 	const last = boots.at(-1);
 	if (last === undefined) throw new Error("runKutInGuest: no test to run");
-	return { results, boot: last, boots, notes: notes.list() };
+	return { results, boot: last, boots, notes: [...notes.list(), ...suspectNotes] };
 }
 
 interface BootContext {
@@ -266,16 +268,14 @@ async function bootOnce(
 	/** The tests running when the guest stopped, oldest first (none when the channel broke). */
 	readonly running: readonly string[];
 	readonly broken: boolean;
-	/** The console since the oldest running test started. */
+	/** The console since the test running alone started, when one was. */
 	readonly console: readonly string[];
 }> {
 	const { limitS, logPath } = ctx;
 	const reader = new ResultChannelReader({ count: scheduled.length, parts: ["output", "log"], width: ctx.width });
 	const ended = new Set<string>();
 	const parts = new Map<number, Map<string, string>>();
-	let consoleSinceStart: string[] = [];
-	// Tests running as the events tell it (the reader's own count is already past the whole chunk).
-	let live = 0;
+	const consoleSince = new ConsoleSinceStart();
 	const onEvent = (event: ChannelEvent) => {
 		if (event.kind === "ignored" || event.kind === "broken") {
 			ctx.notes.add(event.note);
@@ -285,12 +285,11 @@ async function bootOnce(
 		if (name === undefined) return;
 		if (event.kind === "start") {
 			parts.set(event.index, new Map());
-			if (live === 0) consoleSinceStart = [];
-			live++;
+			consoleSince.start(event.index);
 		} else if (event.kind === "data") {
 			parts.get(event.index)?.set(event.part, partText(event.bytes, event.skipped));
 		} else {
-			live--;
+			consoleSince.end(event.index);
 			ended.add(name);
 			const got = parts.get(event.index) ?? new Map<string, string>();
 			parts.delete(event.index);
@@ -344,12 +343,13 @@ async function bootOnce(
 		},
 		harnessHandlers(reader, onEvent, {
 			onConsoleLine: options.onConsoleLine,
-			keep: (line) => {
-				if (consoleSinceStart.length < 10_000) consoleSinceStart.push(line);
-			},
+			keep: (line) => consoleSince.line(line),
 		}),
 	);
 	for (const event of reader.close()) onEvent(event);
-	const running = reader.broken ? [] : reader.running.flatMap((i) => scheduled[i] ?? []);
-	return { boot: boot_, ended, running, broken: reader.broken, console: consoleSinceStart };
+	const runningIndexes = reader.broken ? [] : reader.running;
+	const running = runningIndexes.flatMap((i) => scheduled[i] ?? []);
+	// The log of a test that was running alone when the guest stopped.
+	const console = runningIndexes.length === 1 ? consoleSince.of(runningIndexes[0] ?? -1) : [];
+	return { boot: boot_, ended, running, broken: reader.broken, console };
 }

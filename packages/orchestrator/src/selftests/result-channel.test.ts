@@ -4,7 +4,7 @@ import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { selftestsScript } from "./guest-script.js";
-import { type ChannelEvent, ChannelNotes, ResultChannelReader } from "./result-channel.js";
+import { type ChannelEvent, ChannelNotes, ConsoleSinceStart, ResultChannelReader } from "./result-channel.js";
 
 const read = (text: string, count = 2, parts = ["output"]) => {
 	const reader = new ResultChannelReader({ count, parts });
@@ -226,4 +226,19 @@ test("a flood of ignored records is a few notes and a count, and the last one is
 		"… and 99998 more result-channel records ignored",
 	]);
 	t.is(notes.last(), "record 99999 ignored");
+});
+
+test("the console since a test started is its own: earlier tests' lines are not in it, the last lines are kept", (t) => {
+	const since = new ConsoleSinceStart(3);
+	since.start(0);
+	since.line("zero starts");
+	since.start(1);
+	since.line("one starts");
+	since.end(0);
+	for (let i = 0; i < 2000; i++) since.line(`one says ${i}`);
+	t.deepEqual(since.of(1), ["one says 1997", "one says 1998", "one says 1999"]);
+	t.deepEqual(since.of(0), []);
+	since.start(2);
+	since.line("two");
+	t.deepEqual(since.of(2), ["two"]);
 });

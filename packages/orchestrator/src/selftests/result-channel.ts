@@ -65,7 +65,9 @@ export function harnessFunctions(scratch = "/tmp"): string {
 		// The same for tests side by side: `kvmm_bg I LIMIT CMD...` runs the command in the
 		// background, the channel closed for all of it, and leaves its output, status and time in
 		// files of its own; `kvmm_bg_done I` says whether it ended; `kvmm_bg_result I` sets
-		// `kvmm_out`, `kvmm_rc` and `kvmm_ms` as `kvmm_run` does.
+		// `kvmm_out_bg`, `kvmm_rc` and `kvmm_ms` as `kvmm_run` does. Without job control (the
+		// payload has no tty) ash starts background commands with SIGINT and SIGQUIT ignored;
+		// KVM selftests and KUT are stopped by KILL and TERM, never by those two.
 		"kvmm_bg() {",
 		'\tkvmm_bf="$kvmm_out-$1"',
 		"\tkvmm_bl=$2",
@@ -288,6 +290,35 @@ export class ChannelNotes {
 		return this.#dropped === 0
 			? [...this.#kept]
 			: [...this.#kept, `… and ${this.#dropped} more result-channel records ignored`];
+	}
+}
+
+/**
+ * The console since each running test started, its last `limit` lines: a test's log if the guest
+ * dies before it ends. Tests side by side share the console, so each one's lines are everyone's.
+ */
+export class ConsoleSinceStart {
+	readonly #byTest = new Map<number, string[]>();
+
+	constructor(private readonly limit = 10_000) {}
+
+	start(index: number): void {
+		this.#byTest.set(index, []);
+	}
+
+	end(index: number): void {
+		this.#byTest.delete(index);
+	}
+
+	line(text: string): void {
+		for (const lines of this.#byTest.values()) {
+			lines.push(text);
+			if (lines.length > this.limit + 1000) lines.splice(0, lines.length - this.limit);
+		}
+	}
+
+	of(index: number): readonly string[] {
+		return (this.#byTest.get(index) ?? []).slice(-this.limit);
 	}
 }
 

@@ -9,6 +9,7 @@ import { type ScheduledTest, scriptableName, selftestsScript } from "./guest-scr
 import {
 	type ChannelEvent,
 	ChannelNotes,
+	ConsoleSinceStart,
 	harnessHandlers,
 	RESULT_CHANNEL,
 	ResultChannelReader,
@@ -101,6 +102,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 	// Tests that were running side by side when a guest died: any of them may have killed it, so
 	// each runs again alone, first in the next boot, and only a test that was alone is blamed.
 	const alone = new Set<string>();
+	const suspectNotes: string[] = [];
 	let attempt = 0;
 	while (pending.length > 0) {
 		attempt++;
@@ -109,10 +111,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 		const reader = new ResultChannelReader({ count: scheduled.length, parts: ["output"], width });
 		const ended = new Set<string>();
 		let running = false;
-		// The console since the oldest running test started: a test's log if the guest dies before it ends.
-		let consoleSinceStart: string[] = [];
-		// Tests running as the events tell it (the reader's own count is already past the whole chunk).
-		let live = 0;
+		const consoleSince = new ConsoleSinceStart();
 		const outputs = new Map<number, { bytes: Buffer; skipped: number }>();
 		const onEvent = (event: ChannelEvent) => {
 			if (event.kind === "ignored" || event.kind === "broken") {
@@ -126,12 +125,11 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 					running = true;
 					options.onBoot?.("running", attempt);
 				}
-				if (live === 0) consoleSinceStart = [];
-				live++;
+				consoleSince.start(event.index);
 			} else if (event.kind === "data") {
 				outputs.set(event.index, { bytes: event.bytes, skipped: event.skipped });
 			} else {
-				live--;
+				consoleSince.end(event.index);
 				ended.add(test.id);
 				const output = outputs.get(event.index);
 				outputs.delete(event.index);
@@ -179,14 +177,13 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 			},
 			harnessHandlers(reader, onEvent, {
 				onConsoleLine: options.onConsoleLine,
-				keep: (line) => {
-					if (consoleSinceStart.length < 10_000) consoleSinceStart.push(line);
-				},
+				keep: (line) => consoleSince.line(line),
 			}),
 		);
 		for (const event of reader.close()) onEvent(event);
 		boots.push(outcome);
-		const runningTests = reader.broken ? [] : reader.running.flatMap((i) => scheduled[i] ?? []);
+		const runningIndexes = reader.broken ? [] : reader.running;
+		const runningTests = runningIndexes.flatMap((i) => scheduled[i] ?? []);
 		const crashed = runningTests.length === 1 ? runningTests[0] : undefined;
 		const suspects = runningTests.length > 1 ? runningTests : [];
 		const remaining = scheduled.filter((t) => !ended.has(t.id) && t.id !== crashed?.id);
@@ -203,11 +200,14 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 			});
 			writeFileSync(
 				logPath(crashed.id),
-				`${consoleSinceStart.map((l) => `${l}\n`).join("")}\n[kvm-matrix: ${outcome.kind}: ${outcome.summary}]\n${outcome.excerpt.join("\n")}\n`,
+				`${consoleSince
+					.of(runningIndexes[0] ?? -1)
+					.map((l) => `${l}\n`)
+					.join("")}\n[kvm-matrix: ${outcome.kind}: ${outcome.summary}]\n${outcome.excerpt.join("\n")}\n`,
 			);
 		} else if (suspects.length > 0) {
 			for (const t of suspects) alone.add(t.id);
-			notes.add(
+			suspectNotes.push(
 				`the guest stopped (${outcome.kind}) while ${suspects.map((t) => t.id).join(", ")} ran side by side; each runs again alone`,
 			);
 		} else if (remaining.length > 0) {
@@ -233,5 +233,5 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 		}
 		pending = remaining;
 	}
-	return { results, boots, notes: notes.list() };
+	return { results, boots, notes: [...notes.list(), ...suspectNotes] };
 }
