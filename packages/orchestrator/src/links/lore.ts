@@ -11,6 +11,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
 import * as z from "zod";
+import { type Download, download, formatBytes, type Settings } from "../net/download.js";
 import { writeAtomically } from "../paths/atomic.js";
 import { err, ok, type Result } from "../result.js";
 import { type LoreMessage, parseMbox } from "./mail.js";
@@ -68,92 +69,6 @@ export function escapeMessageId(id: string): string {
 	return encodeURIComponent(id).replace(/%(24|26|2B|2C|3B|3D|3A|40)/g, (_, hex: string) =>
 		String.fromCharCode(Number.parseInt(hex, 16)),
 	);
-}
-
-type Download =
-	| { readonly kind: "body"; readonly bytes: Uint8Array }
-	| { readonly kind: "not-found" }
-	| { readonly kind: "too-large" }
-	/** `network`: the server could not be reached at all, so asking again now is pointless. */
-	| { readonly kind: "failed"; readonly reason: string; readonly network: boolean };
-
-interface Settings {
-	readonly timeoutMs: number;
-	readonly maxBytes: number;
-	readonly fetch: typeof fetch;
-	readonly signal?: AbortSignal;
-}
-
-const formatSeconds = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
-const formatBytes = (bytes: number) =>
-	bytes % MIB === 0 ? `${bytes / MIB} MiB` : bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`;
-
-async function download(url: URL, settings: Settings): Promise<Download> {
-	const timeout = AbortSignal.timeout(settings.timeoutMs);
-	const signal = settings.signal === undefined ? timeout : AbortSignal.any([settings.signal, timeout]);
-	try {
-		const response = await settings.fetch(url, { signal, redirect: "follow" });
-		if (response.status === 404 || response.status === 410) {
-			await response.body?.cancel().catch(() => undefined);
-			return { kind: "not-found" };
-		}
-		if (!response.ok) {
-			await response.body?.cancel().catch(() => undefined);
-			return { kind: "failed", reason: `${url.host}: HTTP ${response.status}`, network: false };
-		}
-		const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-		if (declared > settings.maxBytes) {
-			await response.body?.cancel().catch(() => undefined);
-			return { kind: "too-large" };
-		}
-		if (response.body === null) return { kind: "body", bytes: new Uint8Array() };
-		const reader = response.body.getReader();
-		const chunks: Uint8Array[] = [];
-		let total = 0;
-		for (;;) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			total += value.byteLength;
-			if (total > settings.maxBytes) {
-				await reader.cancel().catch(() => undefined);
-				return { kind: "too-large" };
-			}
-			chunks.push(value);
-		}
-		return { kind: "body", bytes: Buffer.concat(chunks) };
-	} catch (error) {
-		if (settings.signal?.aborted) return { kind: "failed", reason: "cancelled", network: false };
-		if (timeout.aborted) {
-			return {
-				kind: "failed",
-				reason: `${url.host}: timed out after ${formatSeconds(settings.timeoutMs)}`,
-				network: true,
-			};
-		}
-		return { kind: "failed", reason: `${url.host}: ${networkReason(error)}`, network: true };
-	}
-}
-
-const NETWORK_REASONS: Readonly<Record<string, string>> = {
-	ECONNREFUSED: "connection refused",
-	ECONNRESET: "connection reset",
-	ENOTFOUND: "host not found",
-	EAI_AGAIN: "host name lookup failed",
-	EHOSTUNREACH: "host unreachable",
-	ENETUNREACH: "network unreachable",
-	UND_ERR_SOCKET: "connection closed by the server",
-	UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-	CERT_HAS_EXPIRED: "TLS certificate expired",
-};
-
-/** undici reports `fetch failed` and puts what happened in `cause`. */
-function networkReason(error: unknown): string {
-	const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-	const code = typeof cause === "object" && cause !== null && "code" in cause ? String(cause.code) : undefined;
-	const known = code === undefined ? undefined : NETWORK_REASONS[code];
-	if (known !== undefined) return known;
-	const message = cause instanceof Error ? cause.message : String(cause);
-	return (message.split("\n")[0] ?? "").trim() || "request failed";
 }
 
 const gunzipAsync = promisify(gunzip);

@@ -28,11 +28,8 @@ export interface LoreMessage {
 
 /** A mail as public-inbox's `/raw` serves it (RFC 822; CRLF or LF; an mbox `From ` line is skipped). */
 export function parseMessage(raw: string): LoreMessage {
-	let text = raw.includes("\r") ? raw.replace(/\r\n?/g, "\n") : raw;
-	if (text.startsWith("From ")) text = text.slice(text.indexOf("\n") + 1);
-	const split = text.startsWith("\n") ? 0 : text.indexOf("\n\n");
-	const headers = parseHeaders(split === -1 ? text : text.slice(0, split));
-	const body = decodeBody(split === -1 ? "" : text.slice(split + (split === 0 ? 1 : 2)), headers);
+	const { headers, body: encoded } = splitMessage(raw);
+	const body = decodeBody(encoded, headers);
 	const header = (name: string) => headers.get(name)?.[0];
 
 	const messageId = normaliseMessageId(angleIds(header("message-id") ?? "")[0] ?? header("message-id") ?? "");
@@ -62,7 +59,12 @@ export function parseMessage(raw: string): LoreMessage {
  * `>From `, `>>From `... in bodies lose one `>`). Text without a `From ` line is one mail.
  */
 export function parseMbox(text: string): LoreMessage[] {
-	if (!text.startsWith("From ")) return [parseMessage(text)];
+	return splitMbox(text).map(parseMessage);
+}
+
+/** The raw mails of an mbox, as `parseMbox` reads them. */
+export function splitMbox(text: string): string[] {
+	if (!text.startsWith("From ")) return [text];
 	const lines = (text.includes("\r") ? text.replace(/\r\n?/g, "\n") : text).split("\n");
 	const mails: string[][] = [];
 	let current: string[] = [];
@@ -74,7 +76,99 @@ export function parseMbox(text: string): LoreMessage[] {
 			mails.push(current);
 		} else current.push(/^>+From /.test(line) ? line.slice(1) : line);
 	});
-	return mails.filter((mail) => mail.some((line) => line !== "")).map((mail) => parseMessage(mail.join("\n")));
+	return mails.filter((mail) => mail.some((line) => line !== "")).map((mail) => mail.join("\n"));
+}
+
+/**
+ * A mail's subject and its text as a reader sees it: transfer encoding and charset undone and,
+ * of a multipart mail (bugzilla sends text and HTML), the first text/plain part.
+ */
+export function mailBody(raw: string): { subject: string; body: string } {
+	const { headers, body } = splitMessage(raw);
+	return { subject: collapse(decodeWords(headers.get("subject")?.[0] ?? "")), body: readableText(headers, body) };
+}
+
+interface Split {
+	readonly headers: Map<string, string[]>;
+	/** Still in its transfer encoding. */
+	readonly body: string;
+}
+
+/** Headers and body of a mail (CRLF or LF; an mbox `From ` line is skipped). */
+function splitMessage(raw: string): Split {
+	const text = raw.includes("\r") ? raw.replace(/\r\n?/g, "\n") : raw;
+	return splitPart(text.startsWith("From ") ? text.slice(text.indexOf("\n") + 1) : text);
+}
+
+/** A blank first line means no headers at all (a MIME part may have none). */
+function splitPart(text: string): Split {
+	const split = text.startsWith("\n") ? 0 : text.indexOf("\n\n");
+	return {
+		headers: parseHeaders(split === -1 ? text : text.slice(0, split)),
+		body: split === -1 ? "" : text.slice(split + (split === 0 ? 1 : 2)),
+	};
+}
+
+const headerParam = (value: string, name: string): string | undefined =>
+	new RegExp(`;\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, "i")
+		.exec(value)
+		?.slice(1)
+		.find((v) => v !== undefined);
+
+/** Text of one entity; multipart entities give their first text/plain part, else their first text part. */
+function readableText(headers: ReadonlyMap<string, readonly string[]>, body: string): string {
+	const type = headers.get("content-type")?.[0] ?? "text/plain";
+	const mime = (type.split(";")[0] ?? "").trim().toLowerCase();
+	const boundary = headerParam(type, "boundary");
+	if (mime.startsWith("multipart/") && boundary !== undefined) {
+		const parts = mimeParts(body, boundary).map(splitPart);
+		const mimeOf = (part: Split) =>
+			(part.headers.get("content-type")?.[0] ?? "text/plain").split(";")[0]?.trim().toLowerCase() ?? "";
+		const chosen =
+			parts.find((part) => mimeOf(part) === "text/plain") ??
+			parts.find((part) => mimeOf(part).startsWith("multipart/")) ??
+			parts.find((part) => mimeOf(part).startsWith("text/"));
+		return chosen === undefined ? "" : readableText(chosen.headers, chosen.body);
+	}
+	const encoding = headers.get("content-transfer-encoding")?.[0]?.toLowerCase();
+	const charset = headerParam(type, "charset")?.toLowerCase() ?? "utf-8";
+	if (encoding === "quoted-printable") return decodeBytes(qpBytes(body), charset);
+	if (encoding === "base64") return decodeBytes([...Buffer.from(body.replace(/\s+/g, ""), "base64")], charset);
+	return body;
+}
+
+/** The parts between `--boundary` lines, up to `--boundary--`; the preamble is not a part. */
+function mimeParts(body: string, boundary: string): string[] {
+	const parts: string[][] = [];
+	let current: string[] | undefined;
+	for (const line of body.split("\n")) {
+		const trimmed = line.trimEnd();
+		if (trimmed === `--${boundary}--`) break;
+		if (trimmed === `--${boundary}`) {
+			current = [];
+			parts.push(current);
+		} else current?.push(line);
+	}
+	return parts.map((lines) => lines.join("\n"));
+}
+
+/** Quoted-printable body to bytes; soft line breaks (`=` at a line's end) join lines. */
+function qpBytes(text: string): number[] {
+	const bytes: number[] = [];
+	const joined = text.replace(/=[ \t]*\n/g, "");
+	for (let i = 0; i < joined.length; i++) {
+		const hex = joined[i] === "=" ? joined.slice(i + 1, i + 3) : "";
+		if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+			bytes.push(Number.parseInt(hex, 16));
+			i += 2;
+		} else {
+			// By code point: a mailer that sent 8-bit text as QP anyway may have characters outside the BMP.
+			const char = String.fromCodePoint(joined.codePointAt(i) ?? 0);
+			for (const byte of Buffer.from(char)) bytes.push(byte);
+			i += char.length - 1;
+		}
+	}
+	return bytes;
 }
 
 const HEADER_NAME = /^[!-9;-~]+$/;
