@@ -48,6 +48,11 @@ export {
 } from "./results/foreign.js";
 export { selftestEntrySources, selftestSources } from "./selftests/sources.js";
 export { SourceError } from "./sources/git.js";
+export { fetchBug } from "./triage/bugzilla.js";
+export { triageMarkdown } from "./triage/markdown.js";
+export { parseBugArg, reportFromText } from "./triage/report.js";
+export { type TriageAnswer, type TriageInput, triageReport } from "./triage/triage.js";
+export { type BugReport, type ReportFacts, TriageError } from "./triage/types.js";
 export {
 	ExplainError,
 	explainTest,

@@ -7,6 +7,7 @@ import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
 import { planCommand } from "./commands/plan.js";
 import { type ResumeCommandOptions, type RunCommandOptions, resumeCommand, runCommand } from "./commands/run.js";
+import { type TriageOptions, triageCommand } from "./commands/triage.js";
 import { validateCommand } from "./commands/validate.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
@@ -152,6 +153,29 @@ Examples:
 		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string }) =>
 			setExit(await explainCommand(test, options, io)),
 		);
+
+	program
+		.command("triage")
+		.description(
+			"read a bug report (bugzilla, a mail, pasted output), find its failing tests and kernel, and say whether the fix is merged yet",
+		)
+		.argument("[bug]", "a bugzilla bug number or URL (https://bugzilla.kernel.org/show_bug.cgi?id=N)")
+		.requiredOption("--matrix <file>", "the matrix whose trees, branches and tests to look in")
+		.option("--from <file>", "read the report from FILE instead: saved bugzilla JSON, a mail or mbox, or plain text")
+		.option(
+			"--bugzilla <url>",
+			"the bugzilla to ask (default: the matrix's bugzilla, else https://bugzilla.kernel.org)",
+		)
+		.option("--kernel <tree@ref>", "the kernel under test, when the report does not say (kvm@v6.1, kvm@next)")
+		.option(
+			"--test <name>",
+			"a failing test, when the report does not name it (repeatable)",
+			(value: string, previous: string[]) => [...previous, value],
+			[],
+		)
+		.option("--json", "print the answer as JSON", false)
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
+		.action(async (bug: string | undefined, options: TriageOptions) => setExit(await triageCommand(bug, options, io)));
 
 	program
 		.command("demo-tree")

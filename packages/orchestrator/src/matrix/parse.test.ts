@@ -81,6 +81,21 @@ test("lore: an http(s) inbox URL is kept as written; absent means offline", (t) 
 	t.false(without.ok && "lore" in without.value);
 });
 
+test("bugzilla: an http(s) URL is kept as written, and refused with a query", (t) => {
+	const local = parseMatrix(`${BASE}bugzilla: http://127.0.0.1:8081/bz\n`, options);
+	t.is(local.ok ? local.value.bugzilla : "refused", "http://127.0.0.1:8081/bz");
+	t.false((({ ok }) => ok)(parseMatrix(`${BASE}bugzilla: bugzilla.kernel.org\n`, options)));
+	const query = parseMatrix(`${BASE}bugzilla: https://bugzilla.kernel.org/?id=1\n`, options);
+	t.deepEqual(query.ok ? [] : query.error, [
+		{
+			file: "m.yaml",
+			line: 17,
+			col: 11,
+			message: 'bugzilla: bugzilla URL "https://bugzilla.kernel.org/?id=1" names a bugzilla: no ?query or #fragment',
+		},
+	]);
+});
+
 const badLore: [value: string, message: string][] = [
 	[
 		"ftp://lore.kernel.org/all",

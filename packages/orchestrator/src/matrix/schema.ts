@@ -41,6 +41,7 @@ export interface MatrixShape {
 	readonly baseline?: TreeRef | "previous-run";
 	readonly knownIssues?: string;
 	readonly lore?: string;
+	readonly bugzilla?: string;
 	readonly exclude: readonly CellFilter[];
 	readonly include: readonly CellFilter[];
 }
@@ -114,29 +115,37 @@ const gitUrl = z.string().transform(
 	}),
 );
 
-// A public-inbox inbox to ask about links no configured tree has; only fetched over HTTP(S).
-const loreUrl = z.string().transform(
-	checked((text): Result<string> => {
-		const problem = `"${text}" is not an http or https URL (e.g. https://lore.kernel.org/all)`;
-		if (hasControlCharacter(text) || /\s/.test(text)) return { ok: false, error: problem };
-		let url: URL;
-		try {
-			url = new URL(text);
-		} catch {
-			return { ok: false, error: problem };
-		}
-		if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
-			return { ok: false, error: problem };
-		}
-		if (url.username !== "" || url.password !== "") {
-			return { ok: false, error: `lore URL "${text}" must not carry a user name or password` };
-		}
-		if (url.search !== "" || url.hash !== "") {
-			return { ok: false, error: `lore URL "${text}" names an inbox: no ?query or #fragment` };
-		}
-		return { ok: true, value: text };
-	}),
-);
+/**
+ * A web service's URL, only ever fetched over HTTP(S): a public-inbox inbox to ask about links no
+ * configured tree has (`lore`), or the bugzilla triage reads reports from (`bugzilla`).
+ */
+function webUrl(what: "lore" | "bugzilla", example: string, query: string) {
+	return z.string().transform(
+		checked((text): Result<string> => {
+			const problem = `"${text}" is not an http or https URL (e.g. ${example})`;
+			if (hasControlCharacter(text) || /\s/.test(text)) return { ok: false, error: problem };
+			let url: URL;
+			try {
+				url = new URL(text);
+			} catch {
+				return { ok: false, error: problem };
+			}
+			if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+				return { ok: false, error: problem };
+			}
+			if (url.username !== "" || url.password !== "") {
+				return { ok: false, error: `${what} URL "${text}" must not carry a user name or password` };
+			}
+			if (url.search !== "" || url.hash !== "") {
+				return { ok: false, error: `${what} URL "${text}" ${query}: no ?query or #fragment` };
+			}
+			return { ok: true, value: text };
+		}),
+	);
+}
+
+const loreUrl = webUrl("lore", "https://lore.kernel.org/all", "names an inbox");
+const bugzillaUrl = webUrl("bugzilla", "https://bugzilla.kernel.org", "names a bugzilla");
 
 function treeSchema(ctx: PathContext) {
 	return z
@@ -412,6 +421,7 @@ export function matrixSchema(ctx: PathContext) {
 				.default(1),
 			"known-issues": filePath(ctx, "known-issues file", true).optional(),
 			lore: loreUrl.optional(),
+			bugzilla: bugzillaUrl.optional(),
 			exclude: z.array(cellFilter).default([]),
 			include: z.array(cellFilter).default([]),
 		})
@@ -440,6 +450,7 @@ export function matrixSchema(ctx: PathContext) {
 				...(raw.baseline === undefined ? {} : { baseline: raw.baseline }),
 				...(raw["known-issues"] === undefined ? {} : { knownIssues: raw["known-issues"] }),
 				...(raw.lore === undefined ? {} : { lore: raw.lore }),
+				...(raw.bugzilla === undefined ? {} : { bugzilla: raw.bugzilla }),
 				exclude: raw.exclude,
 				include: raw.include,
 			};

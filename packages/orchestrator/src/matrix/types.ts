@@ -118,6 +118,8 @@ export interface Matrix {
 	readonly knownIssues?: string;
 	/** A public-inbox inbox (`https://lore.kernel.org/all`) asked about links no configured tree has. */
 	readonly lore?: string;
+	/** The bugzilla `triage` reads a bug number from (`https://bugzilla.kernel.org` when absent). */
+	readonly bugzilla?: string;
 	readonly exclude: readonly CellFilter[];
 	readonly include: readonly CellFilter[];
 }

@@ -54,7 +54,7 @@ function resultsFor(kernel: string, file: string, read: ForeignResults): FinalRe
 }
 
 /** Every selftest of a tree at a commit, as `x86_64/cpuid_test`: each `.c` under the selftests directory. */
-async function selftestIds(repo: string, sha: string): Promise<readonly string[]> {
+export async function selftestIds(repo: string, sha: string): Promise<readonly string[]> {
 	const out = await capture("git", ["-C", repo, "ls-tree", "-r", "--name-only", sha, "--", `${SELFTESTS_DIR}/`]).catch(
 		() => "",
 	);
@@ -91,9 +91,14 @@ function parseKernel(spec: string, matrix: Matrix): { tree: string; ref: string 
  * Classifies every failure of every `--results KERNEL=FILE`. Results are read and kernels
  * resolved before anything is classified, so bad input fails in one line and costs nothing.
  */
+/** One kernel's results: a file to read them from, or results already read (a bug report's). */
+export type ForeignInput =
+	| { readonly kernel: string; readonly file: string }
+	| { readonly kernel: string; readonly results: readonly FinalResult[] };
+
 export async function classifyForeignResults(options: {
 	readonly matrix: Matrix;
-	readonly results: readonly { readonly kernel: string; readonly file: string }[];
+	readonly results: readonly ForeignInput[];
 	readonly cacheRoot: string;
 	readonly lore?: string;
 }): Promise<ForeignClassified[]> {
@@ -121,12 +126,16 @@ export async function classifyForeignResults(options: {
 	};
 
 	const given: { id: string; tree: string; sha: string; results: FinalResult[] }[] = [];
-	for (const { kernel, file } of options.results) {
-		const { tree, ref } = parseKernel(kernel, matrix);
-		const read = await readForeignResults(file);
-		if ("error" in read) throw new ForeignResultsError(read.error);
+	for (const input of options.results) {
+		const { tree, ref } = parseKernel(input.kernel, matrix);
 		const id = `${tree}@${ref}`;
-		given.push({ id, tree, sha: await resolve(tree, ref), results: resultsFor(id, file, read) });
+		let results: FinalResult[];
+		if ("file" in input) {
+			const read = await readForeignResults(input.file);
+			if ("error" in read) throw new ForeignResultsError(read.error);
+			results = resultsFor(id, input.file, read);
+		} else results = [...input.results];
+		given.push({ id, tree, sha: await resolve(tree, ref), results });
 	}
 	const ids = given.map((g) => g.id);
 	const twice = ids.find((id, i) => ids.indexOf(id) !== i);

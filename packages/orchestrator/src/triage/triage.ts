@@ -1,0 +1,192 @@
+// The static half of triage: a bug report in, its failing tests classified against the reporter's
+// kernel out, as `classify --results` would classify them. Nothing is built or booted. Every
+// problem that stops it (no test named, no kernel found, a tree that cannot be read) is a
+// TriageError of one line, raised before anything is printed.
+import type { FinalResult } from "../events/attempts.js";
+import { isFailingStatus } from "../events/attempts.js";
+import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
+import type { Matrix, TreeSource } from "../matrix/types.js";
+import { cachePaths } from "../paths/cache.js";
+import { capture } from "../proc/run.js";
+import { resolveRef, SourceError, syncTree } from "../sources/git.js";
+import {
+	classifyForeignResults,
+	type ForeignClassified,
+	ForeignResultsError,
+	selftestIds,
+} from "../verdicts/foreign.js";
+import { extractFacts } from "./extract.js";
+import { type ResolvedKernel, resolveReportedKernel, type TreeRepos } from "./kernel.js";
+import { type BugReport, type KnownTests, type ReportedTest, type ReportFacts, TriageError } from "./types.js";
+
+export interface TriageInput {
+	readonly matrix: Matrix;
+	readonly report: BugReport;
+	readonly cacheRoot: string;
+	/** `--kernel TREE@REF`: the kernel under test, whatever the report says. */
+	readonly kernel?: string;
+	/** `--test NAME`: the failing tests, whatever the report names (`xapic`, `x86_64/cpuid_test`). */
+	readonly tests?: readonly string[];
+	readonly lore?: string;
+}
+
+export interface TriageAnswer {
+	readonly report: Omit<BugReport, "texts">;
+	readonly facts: ReportFacts;
+	readonly kernel: ResolvedKernel;
+	/** The failing tests that were classified, as the report (or --test) named them. */
+	readonly tests: readonly ReportedTest[];
+	readonly verdicts: readonly ForeignClassified[];
+}
+
+const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+
+async function syncAll(matrix: Matrix, cacheRoot: string): Promise<TreeRepos> {
+	const cache = cachePaths(cacheRoot);
+	const trees = new Map<string, { source: TreeSource; repo: string }>();
+	for (const [name, source] of matrix.trees) {
+		try {
+			trees.set(name, { source, repo: await syncTree(source, cache.mirrors) });
+		} catch (error) {
+			throw new TriageError(`tree ${name}: ${errorLine(error)}`);
+		}
+	}
+	return trees;
+}
+
+async function knownTests(matrix: Matrix, trees: TreeRepos, kernel: ResolvedKernel | undefined): Promise<KnownTests> {
+	const kut = matrix.suites.kut;
+	let entries: KnownTests["kut"] = [];
+	if (kut !== undefined) {
+		const repo = trees.get(kut.tree)?.repo;
+		if (repo !== undefined) {
+			const sha = await resolveRef(repo, kut.tree, kut.ref).catch((error: unknown) => {
+				throw new TriageError(errorLine(error));
+			});
+			const cfg = await capture("git", ["-C", repo, "show", `${sha}:x86/unittests.cfg`]).catch(() => "");
+			entries = parseUnittestsCfg(cfg).entries.map((e) => ({
+				name: e.name,
+				file: e.file,
+				...(e.testArgs === undefined ? {} : { testArgs: e.testArgs }),
+			}));
+		}
+	}
+	const st = matrix.suites.selftests?.source;
+	const selftestsRepo = st?.kind === "tree" ? trees.get(st.tree)?.repo : trees.get(kernel?.tree ?? "")?.repo;
+	const selftestsSha =
+		st?.kind === "tree" && selftestsRepo !== undefined ? await resolveRef(selftestsRepo, st.tree, st.ref) : kernel?.sha;
+	const selftests =
+		selftestsRepo === undefined || selftestsSha === undefined ? [] : await selftestIds(selftestsRepo, selftestsSha);
+	return { kut: entries, selftests };
+}
+
+/** A test named by `--test`: a KUT entry, or a selftest by its id or its basename. */
+function testsFromOption(names: readonly string[], known: KnownTests): ReportedTest[] {
+	return names.map((name) => {
+		const evidence = { where: "--test", text: name };
+		if (known.kut.some((e) => e.name === name)) return { suite: "kut", testId: name, evidence, failureLines: [] };
+		const selftest = known.selftests.includes(name)
+			? name
+			: known.selftests.filter((id) => id.endsWith(`/${name}`)).length === 1
+				? known.selftests.find((id) => id.endsWith(`/${name}`))
+				: undefined;
+		if (selftest !== undefined) return { suite: "selftests", testId: selftest, evidence, failureLines: [] };
+		throw new TriageError(`--test ${name}: no such kvm-unit-tests entry or KVM selftest in the configured trees`);
+	});
+}
+
+/** A reported failure as a result to classify: what the report said it did, `fail` when it only said so in words. */
+function asResult(test: ReportedTest): FinalResult {
+	const detail = test.failureLines[0];
+	return {
+		suite: test.suite,
+		testId: test.testId,
+		status: test.status ?? "fail",
+		durationMs: 0,
+		attempt: 1,
+		...(detail === undefined ? {} : { detail }),
+	};
+}
+
+export async function triageReport(input: TriageInput): Promise<TriageAnswer> {
+	const { matrix, report } = input;
+	const trees = await syncAll(matrix, input.cacheRoot);
+	const chosen = await chooseKernel(input, trees, report);
+	// The selftests a report can name are those of the kernel's tree (the first configured kernel's
+	// when the report's is not known, so a missing test is still told apart from a missing kernel).
+	const home = "kernel" in chosen ? chosen.kernel : await firstKernel(matrix, trees);
+	const known = await knownTests(matrix, trees, home);
+	const facts = extractFacts(report, known);
+	const named =
+		input.tests === undefined || input.tests.length === 0 ? facts.tests : testsFromOption(input.tests, known);
+	// A test the report shows passing is evidence, not the bug.
+	const failing = named.filter((t) => t.status === undefined || isFailingStatus(t.status));
+	const problems = [
+		...(failing.length === 0
+			? ["no failing kvm-unit-tests or KVM selftest named in it; give one with --test NAME"]
+			: []),
+		...("problem" in chosen ? [chosen.problem] : []),
+	];
+	if (problems.length > 0 || !("kernel" in chosen))
+		throw new TriageError(`${reportName(report)}: ${problems.join("; ")}`);
+	const k = chosen.kernel;
+	try {
+		const verdicts = await classifyForeignResults({
+			matrix,
+			results: [{ kernel: `${k.tree}@${k.ref}`, results: failing.map(asResult) }],
+			cacheRoot: input.cacheRoot,
+			...(input.lore === undefined ? {} : { lore: input.lore }),
+		});
+		const { texts: _texts, ...about } = report;
+		return { report: about, facts, kernel: k, tests: failing, verdicts };
+	} catch (error) {
+		if (error instanceof ForeignResultsError || error instanceof SourceError) throw new TriageError(errorLine(error));
+		throw error;
+	}
+}
+
+/** The first source kernel of the matrix, resolved: where selftests are listed when the report's kernel is unknown. */
+async function firstKernel(matrix: Matrix, trees: TreeRepos): Promise<ResolvedKernel | undefined> {
+	for (const k of matrix.kernels) {
+		const ref = k.kind === "source" ? { tree: k.tree, ref: k.ref } : k.source;
+		const repo = ref === undefined ? undefined : trees.get(ref.tree)?.repo;
+		if (ref === undefined || repo === undefined) continue;
+		const sha = await resolveRef(repo, ref.tree, ref.ref).catch(() => undefined);
+		if (sha !== undefined) return { tree: ref.tree, ref: ref.ref, sha, how: "the matrix", approximate: true };
+	}
+	return undefined;
+}
+
+const reportName = (report: BugReport) =>
+	report.id === undefined ? (report.texts[0]?.where ?? "the report") : `bug ${report.id}`;
+
+/** The kernel under test, or why it is not known (said with the other problems, in one line). */
+async function chooseKernel(
+	input: TriageInput,
+	trees: TreeRepos,
+	report: BugReport,
+): Promise<{ readonly kernel: ResolvedKernel } | { readonly problem: string }> {
+	if (input.kernel !== undefined) {
+		const at = input.kernel.indexOf("@");
+		const tree = at <= 0 ? "" : input.kernel.slice(0, at);
+		const ref = at <= 0 ? "" : input.kernel.slice(at + 1);
+		const repo = trees.get(tree)?.repo;
+		if (tree === "" || ref === "")
+			throw new TriageError(`--kernel ${input.kernel}: expected TREE@REF (e.g. kvm@next, kvm@v6.1, kvm@1234abcd5678)`);
+		if (repo === undefined)
+			throw new TriageError(
+				`--kernel ${input.kernel}: the matrix has no tree ${tree} (it has ${[...trees.keys()].join(", ")})`,
+			);
+		const sha = await resolveRef(repo, tree, ref).catch((error: unknown) => {
+			throw new TriageError(`--kernel ${input.kernel}: ${errorLine(error)}`);
+		});
+		return { kernel: { tree, ref, sha, how: `--kernel ${input.kernel}`, approximate: false } };
+	}
+	// The clues come from the report alone; the tests it names need the kernel's tree to be known.
+	const clues = extractFacts(report, { kut: [], selftests: [] }).kernel;
+	if (clues.length === 0) return { problem: "no kernel version in it; give one with --kernel TREE@REF" };
+	const found = await resolveReportedKernel(clues, trees);
+	if ("tried" in found)
+		return { problem: `unknown kernel (${found.tried.join("; ")}); give one with --kernel TREE@REF` };
+	return found;
+}
