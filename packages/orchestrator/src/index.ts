@@ -1,3 +1,14 @@
+export {
+	BisectError,
+	type BisectMode,
+	type BisectOutcome,
+	type BisectStep,
+	type CommitInfo,
+	readBisect,
+	runBisect,
+	startBisect,
+	TERMS,
+} from "./bisect/bisect.js";
 export { ensureDemoTree, findLinuxSource } from "./demo/linux-source.js";
 export { RunCommands } from "./engine/commands.js";
 export { parseJournal } from "./engine/journal.js";

@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { ensureDemoTree, inboxUrl } from "@kvm-matrix/orchestrator";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { type BisectOptions, bisectCommand } from "./commands/bisect.js";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
@@ -153,6 +154,26 @@ Examples:
 		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string }) =>
 			setExit(await explainCommand(test, options, io)),
 		);
+
+	program
+		.command("bisect")
+		.description(
+			"find the commit that broke a test (--good/--bad) or fixed it (--fixed), building, booting and running it at each step",
+		)
+		.option("--matrix <file>", "the matrix whose trees, config, target and suites to use")
+		.option("--test <suite:test>", "the test, e.g. selftests:x86_64/cpuid_test or kut:vmx")
+		.option("--good <ref>", "a commit where the test passes (a regression)")
+		.option("--bad <ref>", "a later commit where it fails")
+		.option("--fixed", "find the commit that fixed the test instead", false)
+		.option("--broken <ref>", "with --fixed: a commit where the test fails")
+		.option("--fixed-at <ref>", "with --fixed: a later commit where it passes")
+		.option("--tree <name>", "the tree to bisect (default: the first tree the matrix builds a kernel from)")
+		.option("--target <name>", "the target to boot each step on (default: the matrix's first that boots)")
+		.option("--max-steps <n>", "stop after this many steps (default 20); --resume goes on as far again, or this far")
+		.option("--dir <dir>", "where the bisection's state goes (default: runs/<timestamp>-bisect)")
+		.option("--resume <dir>", "continue the bisection in DIR")
+		.option("--json", "print the outcome as JSON", false)
+		.action(async (options: BisectOptions) => setExit(await bisectCommand(options, io)));
 
 	program
 		.command("triage")

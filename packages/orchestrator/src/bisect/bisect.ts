@@ -1,0 +1,321 @@
+// `kvm-matrix bisect`: the commit that broke a test (or fixed it), found by building, booting and
+// running the one test at each step through the same engine as `run`, one cell per step. The
+// bisection directory is its record: bisect.json says what is searched, steps.jsonl one line per
+// step as it ends; a killed bisection resumes from them, and a step cut short runs again.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import * as z from "zod";
+import { executeRun } from "../engine/run.js";
+import type { CellSummary } from "../engine/summary.js";
+import { createEventBus } from "../events/bus.js";
+import type { EngineEvent } from "../events/types.js";
+import type { KernelConfig, Matrix } from "../matrix/types.js";
+import { cachePaths } from "../paths/cache.js";
+import { capture } from "../proc/run.js";
+import { resolveRef, SourceError, syncTree } from "../sources/git.js";
+import { applyStep, conclusion, nextCommit, type SearchState, type StepVerdict, startState } from "./search.js";
+
+/** Bad input (an unknown ref, a test the matrix cannot run, a directory in use): one line. */
+export class BisectError extends Error {
+	override readonly name = "BisectError";
+}
+
+export type BisectMode = "regression" | "fixed";
+
+const requestShape = z.object({
+	mode: z.enum(["regression", "fixed"]),
+	matrix: z.string(),
+	tree: z.string(),
+	test: z.object({ suite: z.enum(["selftests", "kut"]), testId: z.string() }),
+	/** The range's start (good, or broken) and end (bad, or fixed), as given and as resolved. */
+	old: z.object({ ref: z.string(), sha: z.string() }),
+	new: z.object({ ref: z.string(), sha: z.string() }),
+	target: z.string(),
+	maxSteps: z.number().int().positive(),
+});
+export type BisectRequest = z.infer<typeof requestShape>;
+
+const stepShape = z.object({
+	sha: z.string(),
+	verdict: z.enum(["old", "new", "skip"]),
+	/** What was seen, in words: `fails (fail, then fail on its retry)`, `build failed: ...`. */
+	seen: z.string(),
+	/** Whether the step built its kernel (a cache hit builds nothing). */
+	built: z.boolean(),
+	runDir: z.string(),
+});
+export type BisectStep = z.infer<typeof stepShape>;
+
+export interface BisectOutcome {
+	readonly request: BisectRequest;
+	readonly steps: readonly BisectStep[];
+	readonly result:
+		| { readonly kind: "found"; readonly commit: CommitInfo }
+		| { readonly kind: "ambiguous"; readonly candidates: readonly CommitInfo[] }
+		| { readonly kind: "step-cap"; readonly steps: number; readonly remaining: number };
+	readonly builds: number;
+}
+
+export interface CommitInfo {
+	readonly sha: string;
+	readonly subject: string;
+	/** `Link:` and `Message-Id:` trailers, as written. */
+	readonly trailers: readonly string[];
+}
+
+/** The words of each mode, for people: git bisect's terms. */
+export const TERMS: Readonly<Record<BisectMode, { readonly old: string; readonly new: string }>> = {
+	regression: { old: "good", new: "bad" },
+	fixed: { old: "broken", new: "fixed" },
+};
+
+export interface StartOptions {
+	readonly matrix: Matrix;
+	readonly mode: BisectMode;
+	readonly tree?: string;
+	readonly test: string;
+	readonly old: string;
+	readonly new: string;
+	readonly target?: string;
+	readonly maxSteps?: number;
+	readonly dir: string;
+	readonly cacheRoot: string;
+}
+
+const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+
+/** Checks what is asked and writes bisect.json; the directory must not hold a bisection already. */
+export async function startBisect(options: StartOptions): Promise<BisectRequest> {
+	const { matrix } = options;
+	if (existsSync(path.join(options.dir, "bisect.json")))
+		throw new BisectError(`${options.dir} holds a bisection already; continue it with --resume ${options.dir}`);
+	const sourceTrees = matrix.kernels.flatMap((k) => (k.kind === "source" ? [k.tree] : []));
+	const tree = options.tree ?? sourceTrees[0];
+	if (tree === undefined || !matrix.trees.has(tree))
+		throw new BisectError(
+			tree === undefined
+				? "the matrix builds no kernel from a tree; name one with --tree"
+				: `--tree ${tree}: the matrix has no tree ${tree}`,
+		);
+	const colon = options.test.indexOf(":");
+	const suite = options.test.slice(0, colon);
+	const testId = options.test.slice(colon + 1);
+	if ((suite !== "selftests" && suite !== "kut") || testId === "")
+		throw new BisectError(`--test ${options.test}: expected SUITE:TEST (selftests:x86_64/cpuid_test or kut:vmx)`);
+	if (matrix.suites[suite] === undefined)
+		throw new BisectError(`--test ${options.test}: the matrix has no ${suite} suite to run it with`);
+	const targets = matrix.targets.filter((t) => !t.host);
+	const target = options.target ?? targets[0]?.name;
+	if (target === undefined || !targets.some((t) => t.name === target))
+		throw new BisectError(
+			target === undefined
+				? "the matrix has no target that boots a kernel"
+				: `--target ${target}: no such target that boots a kernel (${targets.map((t) => t.name).join(", ")})`,
+		);
+	const source = matrix.trees.get(tree);
+	if (source === undefined) throw new BisectError(`the matrix has no tree ${tree}`);
+	const repo = await syncTree(source, cachePaths(options.cacheRoot).mirrors).catch((error: unknown) => {
+		throw new BisectError(errorLine(error));
+	});
+	const resolve = (ref: string, what: string) =>
+		resolveRef(repo, tree, ref).catch((error: unknown) => {
+			throw new BisectError(`${what} ${ref}: ${error instanceof SourceError ? error.message : errorLine(error)}`);
+		});
+	const terms = TERMS[options.mode];
+	const oldSha = await resolve(options.old, `--${terms.old}`);
+	const newSha = await resolve(options.new, `--${options.mode === "fixed" ? "fixed-at" : terms.new}`);
+	const ancestor = await capture("git", ["-C", repo, "merge-base", "--is-ancestor", oldSha, newSha]).then(
+		() => true,
+		() => false,
+	);
+	if (!ancestor)
+		throw new BisectError(
+			`--${terms.old} ${options.old} is not an ancestor of ${options.new}: there is no range between them to bisect`,
+		);
+	const request: BisectRequest = {
+		mode: options.mode,
+		matrix: matrix.file,
+		tree,
+		test: { suite, testId },
+		old: { ref: options.old, sha: oldSha },
+		new: { ref: options.new, sha: newSha },
+		target,
+		maxSteps: options.maxSteps ?? 20,
+	};
+	mkdirSync(options.dir, { recursive: true });
+	writeFileSync(path.join(options.dir, "bisect.json"), `${JSON.stringify(request, null, 2)}\n`);
+	return request;
+}
+
+/** A bisection directory's request and the steps it finished (a torn last line is dropped). */
+export function readBisect(dir: string): { request: BisectRequest; steps: BisectStep[] } {
+	let text: string;
+	try {
+		text = readFileSync(path.join(dir, "bisect.json"), "utf8");
+	} catch {
+		throw new BisectError(`${dir}: not a bisection directory (no bisect.json)`);
+	}
+	const request = requestShape.safeParse(JSON.parse(text));
+	if (!request.success) throw new BisectError(`${dir}/bisect.json: not a bisection kvm-matrix wrote`);
+	const steps: BisectStep[] = [];
+	const journal = path.join(dir, "steps.jsonl");
+	const lines = existsSync(journal) ? readFileSync(journal, "utf8").split("\n") : [];
+	for (const line of lines) {
+		try {
+			const step = stepShape.safeParse(JSON.parse(line));
+			if (step.success) steps.push(step.data);
+		} catch {}
+	}
+	return { request: request.data, steps };
+}
+
+/** The one-cell matrix of a step: the commit, the target, the one test, a failure retried once. */
+export function stepMatrix(matrix: Matrix, request: BisectRequest, sha: string): Matrix {
+	const sources = matrix.kernels.flatMap((k) => (k.kind === "source" ? [k] : []));
+	const kernelConfig: KernelConfig | undefined = (sources.find((k) => k.tree === request.tree) ?? sources[0])?.config;
+	if (kernelConfig === undefined)
+		throw new BisectError("the matrix builds no kernel: no config to build the steps with");
+	const target = matrix.targets.find((t) => t.name === request.target);
+	if (target === undefined) throw new BisectError(`the matrix has no target ${request.target}`);
+	const { suite, testId } = request.test;
+	const selftests = matrix.suites.selftests;
+	const kut = matrix.suites.kut;
+	// No baseline: each step stands alone, judged only by its own result.
+	const { baseline: _baseline, ...rest } = matrix;
+	return {
+		...rest,
+		name: `${matrix.name}-bisect`,
+		kernels: [
+			{ kind: "source", id: `${request.tree}@${sha.slice(0, 12)}`, tree: request.tree, ref: sha, config: kernelConfig },
+		],
+		targets: [target],
+		suites:
+			suite === "selftests" && selftests !== undefined
+				? { selftests: { ...selftests, include: [testId], exclude: [], parallel: 1 } }
+				: kut !== undefined
+					? { kut: { ...kut, include: [testId], exclude: [], groups: [] } }
+					: {},
+		retries: 1,
+		exclude: [],
+		include: [],
+	};
+}
+
+/** What one step's run says about the commit. */
+export function stepVerdict(
+	mode: BisectMode,
+	cell: CellSummary | undefined,
+	testKey: string,
+): {
+	verdict: StepVerdict;
+	seen: string;
+} {
+	if (cell === undefined) return { verdict: "skip", seen: "the run has no cell" };
+	if (cell.state === "failed")
+		return { verdict: "skip", seen: `${cell.failure?.stage ?? "cell"} failed: ${cell.failure?.reason ?? "?"}` };
+	if (cell.state === "cancelled") return { verdict: "skip", seen: "cancelled" };
+	const r = cell.results.find((x) => `${x.suite}:${x.testId}` === testKey);
+	if (r === undefined) return { verdict: "skip", seen: "the test did not run (not in this commit's tree?)" };
+	const attempts = [...(r.earlier ?? []).map((e) => e.status), r.status].join(", then ");
+	if (r.status === "pass") return { verdict: mode === "regression" ? "old" : "new", seen: `passes (${attempts})` };
+	if (r.status === "fail" || r.status === "timeout" || r.status === "crash")
+		return { verdict: mode === "regression" ? "new" : "old", seen: `fails (${attempts})` };
+	return { verdict: "skip", seen: `cannot tell (${attempts}${r.detail === undefined ? "" : `: ${r.detail}`})` };
+}
+
+async function commitInfo(repo: string, sha: string): Promise<CommitInfo> {
+	const subject = await capture("git", ["-C", repo, "log", "-1", "--format=%s", sha]);
+	const trailers = await capture("git", [
+		"-C",
+		repo,
+		"log",
+		"-1",
+		"--format=%(trailers:key=Link,key=Message-Id,key=Message-ID)",
+		sha,
+	]);
+	return { sha, subject, trailers: trailers.split("\n").filter((l) => l.trim() !== "") };
+}
+
+export interface BisectProgress {
+	/** Steps this invocation may take (the request's own cap when omitted). */
+	readonly maxSteps?: number;
+	readonly onStep?: (step: BisectStep, index: number, remaining: number) => void;
+	readonly onTesting?: (sha: string, index: number, remaining: number) => void;
+	readonly bus?: ReturnType<typeof createEventBus<EngineEvent>>;
+	readonly signal?: AbortSignal;
+}
+
+/** Runs (or continues) the bisection in `dir` until it finds the commit or reaches the step cap. */
+export async function runBisect(
+	dir: string,
+	matrix: Matrix,
+	cacheRoot: string,
+	progress: BisectProgress = {},
+): Promise<BisectOutcome> {
+	const { request, steps } = readBisect(dir);
+	const source = matrix.trees.get(request.tree);
+	if (source === undefined) throw new BisectError(`the matrix has no tree ${request.tree}`);
+	const repo = await syncTree(source, cachePaths(cacheRoot).mirrors).catch((error: unknown) => {
+		throw new BisectError(errorLine(error));
+	});
+	let state: SearchState = startState(request.old.sha, request.new.sha);
+	for (const step of steps) state = applyStep(state, step.sha, step.verdict);
+	const testKey = `${request.test.suite}:${request.test.testId}`;
+	const revList = async (...extra: string[]) =>
+		(await capture("git", ["-C", repo, "rev-list", ...extra, state.firstNew, "--not", ...state.old]))
+			.split("\n")
+			.map((l) => l.trim().split(" ")[0] ?? "")
+			.filter((l) => l !== "");
+	const done = [...steps];
+	for (;;) {
+		const remaining = await revList();
+		const next = nextCommit(state, await revList("--bisect-all"));
+		if (next === undefined) {
+			const end = conclusion(state, remaining);
+			return {
+				request,
+				steps: done,
+				builds: done.filter((s) => s.built).length,
+				result:
+					end.kind === "found"
+						? { kind: "found", commit: await commitInfo(repo, end.sha) }
+						: { kind: "ambiguous", candidates: await Promise.all(end.candidates.map((sha) => commitInfo(repo, sha))) },
+			};
+		}
+		// The cap is per invocation: --resume goes on for as many steps again (or --max-steps).
+		const cap = progress.maxSteps ?? request.maxSteps;
+		if (done.length - steps.length >= cap)
+			return {
+				request,
+				steps: done,
+				builds: done.filter((s) => s.built).length,
+				result: { kind: "step-cap", steps: cap, remaining: remaining.length },
+			};
+		progress.onTesting?.(next, done.length + 1, remaining.length);
+		// A step cut short by a kill left a run directory behind: the step runs again beside it.
+		const base = path.join(dir, "steps", `${done.length + 1}-${next.slice(0, 12)}`);
+		let runDir = base;
+		for (let n = 2; existsSync(runDir); n++) runDir = `${base}-${n}`;
+		const summary = await executeRun(stepMatrix(matrix, request, next), {
+			cacheRoot,
+			runDir,
+			cwd: path.dirname(matrix.file),
+			bus: progress.bus ?? createEventBus<EngineEvent>(),
+			...(progress.signal === undefined ? {} : { signal: progress.signal }),
+		});
+		if (summary.outcome === "cancelled") throw new BisectError(`cancelled; continue with --resume ${dir}`);
+		const cell = summary.cells[0];
+		const { verdict, seen } = stepVerdict(request.mode, cell, testKey);
+		const step: BisectStep = {
+			sha: next,
+			verdict,
+			seen,
+			built: cell?.kernel.build !== undefined && !cell.kernel.build.cacheHit,
+			runDir,
+		};
+		appendFileSync(path.join(dir, "steps.jsonl"), `${JSON.stringify(step)}\n`);
+		done.push(step);
+		state = applyStep(state, next, verdict);
+		progress.onStep?.(step, done.length, remaining.length);
+	}
+}
