@@ -170,6 +170,26 @@ test.serial(
 		t.regex(resumed.stdout, /^resuming the bisection of selftests:x86_64\/a_test in .*: 1 steps done$/m);
 		t.true(resumed.stdout.includes(`first bad commit: ${h.x.slice(0, 12)}`), resumed.stdout);
 
+		// An end that does not behave as claimed is refused after it is checked, in one line.
+		const tidy = await git(h.tree, "rev-parse", `${h.x}~1`);
+		const wrongEnd = await bisect([
+			"--test",
+			"selftests:x86_64/a_test",
+			"--good",
+			h.start,
+			"--bad",
+			tidy,
+			"--dir",
+			tmp("bisect-wrong-end-"),
+		]);
+		t.is(wrongEnd.exitCode, 2, wrongEnd.stdout);
+		t.regex(
+			wrongEnd.stderr.trim(),
+			new RegExp(
+				`^kvm-matrix bisect: --bad ${tidy}: the test should fail there, but it passes \\(pass\\); nothing to bisect$`,
+			),
+		);
+
 		// A finished bisection resumed says the same, running nothing more.
 		const again = await execa("node", [CLI, "bisect", "--resume", regressionDir], {
 			env: cliEnv(cache),

@@ -110,6 +110,16 @@ test("a bug whose test links the fix: pending-fix, with the fix and where it is,
 	t.true(md.stdout.includes("- **QEMU**: 7.2.0"), md.stdout);
 	t.true(md.stdout.includes("AMD EPYC 7B13"), md.stdout);
 
+	// Named only by its branch, the kernel is today's tip, not the reporter's: the fix may be in theirs.
+	const pasted = path.join(built.dir, "pasted.txt");
+	writeFileSync(pasted, `kvm-unit-tests svm fails on kvm.git master.\n\n${log}`);
+	const near = await triage(["--from", pasted, "--matrix", matrix], cache);
+	t.is(near.exitCode, 0, near.stderr);
+	t.regex(
+		near.stdout,
+		/\| `kut:svm` \| \*\*pending-fix\*\* .*; \*\*but\*\* the reporter's kernel is not known exactly \(the report's "kvm\.git master": kvm's master as it is now\); it may hold the fix \|/,
+	);
+
 	const json = await triage(["4242", "--matrix", matrix, "--json"], cache);
 	t.is(json.exitCode, 0, json.stderr);
 	const answer = JSON.parse(json.stdout) as {

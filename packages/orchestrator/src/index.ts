@@ -1,4 +1,5 @@
 export {
+	BisectCancelled,
 	BisectError,
 	type BisectMode,
 	type BisectOutcome,

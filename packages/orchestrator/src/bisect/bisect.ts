@@ -2,7 +2,7 @@
 // running the one test at each step through the same engine as `run`, one cell per step. The
 // bisection directory is its record: bisect.json says what is searched, steps.jsonl one line per
 // step as it ends; a killed bisection resumes from them, and a step cut short runs again.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as z from "zod";
 import { executeRun } from "../engine/run.js";
@@ -43,6 +43,8 @@ const stepShape = z.object({
 	/** Whether the step built its kernel (a cache hit builds nothing). */
 	built: z.boolean(),
 	runDir: z.string(),
+	/** A check of one end of the range before the search: it must behave as the user said. */
+	end: z.enum(["old", "new"]).optional(),
 });
 export type BisectStep = z.infer<typeof stepShape>;
 
@@ -124,6 +126,10 @@ export async function startBisect(options: StartOptions): Promise<BisectRequest>
 	const terms = TERMS[options.mode];
 	const oldSha = await resolve(options.old, `--${terms.old}`);
 	const newSha = await resolve(options.new, `--${options.mode === "fixed" ? "fixed-at" : terms.new}`);
+	if (oldSha === newSha)
+		throw new BisectError(
+			`--${terms.old} ${options.old} and ${options.new} are the same commit: there is nothing to bisect`,
+		);
 	const ancestor = await capture("git", ["-C", repo, "merge-base", "--is-ancestor", oldSha, newSha]).then(
 		() => true,
 		() => false,
@@ -143,7 +149,10 @@ export async function startBisect(options: StartOptions): Promise<BisectRequest>
 		maxSteps: options.maxSteps ?? 20,
 	};
 	mkdirSync(options.dir, { recursive: true });
-	writeFileSync(path.join(options.dir, "bisect.json"), `${JSON.stringify(request, null, 2)}\n`);
+	// Whole or not at all: a kill while it is written leaves no bisection, not a torn one.
+	const file = path.join(options.dir, "bisect.json");
+	writeFileSync(`${file}.tmp`, `${JSON.stringify(request, null, 2)}\n`);
+	renameSync(`${file}.tmp`, file);
 	return request;
 }
 
@@ -155,7 +164,13 @@ export function readBisect(dir: string): { request: BisectRequest; steps: Bisect
 	} catch {
 		throw new BisectError(`${dir}: not a bisection directory (no bisect.json)`);
 	}
-	const request = requestShape.safeParse(JSON.parse(text));
+	let raw: unknown;
+	try {
+		raw = JSON.parse(text);
+	} catch {
+		raw = undefined;
+	}
+	const request = requestShape.safeParse(raw);
 	if (!request.success) throw new BisectError(`${dir}/bisect.json: not a bisection kvm-matrix wrote`);
 	const steps: BisectStep[] = [];
 	const journal = path.join(dir, "steps.jsonl");
@@ -217,10 +232,21 @@ export function stepVerdict(
 	const r = cell.results.find((x) => `${x.suite}:${x.testId}` === testKey);
 	if (r === undefined) return { verdict: "skip", seen: "the test did not run (not in this commit's tree?)" };
 	const attempts = [...(r.earlier ?? []).map((e) => e.status), r.status].join(", then ");
+	// Failed, then passed on its retry: the commit cannot be called either (an intermittent failure
+	// called good would send the search past the commit that broke it).
+	if (r.status === "pass" && (r.earlier ?? []).length > 0)
+		return { verdict: "skip", seen: `cannot tell: flaky (${attempts})` };
 	if (r.status === "pass") return { verdict: mode === "regression" ? "old" : "new", seen: `passes (${attempts})` };
 	if (r.status === "fail" || r.status === "timeout" || r.status === "crash")
 		return { verdict: mode === "regression" ? "new" : "old", seen: `fails (${attempts})` };
 	return { verdict: "skip", seen: `cannot tell (${attempts}${r.detail === undefined ? "" : `: ${r.detail}`})` };
+}
+
+/** One line per step; a line torn by a kill is ended first, so the next step starts a line of its own. */
+function appendStep(dir: string, step: BisectStep): void {
+	const journal = path.join(dir, "steps.jsonl");
+	const text = existsSync(journal) ? readFileSync(journal, "utf8") : "";
+	appendFileSync(journal, `${text === "" || text.endsWith("\n") ? "" : "\n"}${JSON.stringify(step)}\n`);
 }
 
 async function commitInfo(repo: string, sha: string): Promise<CommitInfo> {
@@ -236,7 +262,17 @@ async function commitInfo(repo: string, sha: string): Promise<CommitInfo> {
 	return { sha, subject, trailers: trailers.split("\n").filter((l) => l.trim() !== "") };
 }
 
+/** The bisection was cancelled (Ctrl-C, SIGTERM): what it finished is kept for --resume. */
+export class BisectCancelled extends Error {
+	override readonly name = "BisectCancelled";
+	constructor(readonly dir: string) {
+		super(`cancelled; continue with --resume ${dir}`);
+	}
+}
+
 export interface BisectProgress {
+	/** Before an end of the range is checked. */
+	readonly onEnd?: (end: "old" | "new", sha: string) => void;
 	/** Steps this invocation may take (the request's own cap when omitted). */
 	readonly maxSteps?: number;
 	readonly onStep?: (step: BisectStep, index: number, remaining: number) => void;
@@ -266,7 +302,52 @@ export async function runBisect(
 			.split("\n")
 			.map((l) => l.trim().split(" ")[0] ?? "")
 			.filter((l) => l !== "");
+	const runStep = async (sha: string, index: number, end?: "old" | "new"): Promise<BisectStep> => {
+		// A step cut short by a kill left a run directory behind: the step runs again beside it.
+		const base = path.join(dir, "steps", `${end === undefined ? index : `end-${end}`}-${sha.slice(0, 12)}`);
+		let runDir = base;
+		for (let n = 2; existsSync(runDir); n++) runDir = `${base}-${n}`;
+		const summary = await executeRun(stepMatrix(matrix, request, sha), {
+			cacheRoot,
+			runDir,
+			cwd: path.dirname(matrix.file),
+			bus: progress.bus ?? createEventBus<EngineEvent>(),
+			...(progress.signal === undefined ? {} : { signal: progress.signal }),
+		});
+		if (summary.outcome === "cancelled") throw new BisectCancelled(dir);
+		const cell = summary.cells[0];
+		const { verdict, seen } = stepVerdict(request.mode, cell, testKey);
+		return {
+			sha,
+			verdict,
+			seen,
+			built: cell?.kernel.build !== undefined && !cell.kernel.build.cacheHit,
+			runDir,
+			...(end === undefined ? {} : { end }),
+		};
+	};
 	const done = [...steps];
+	// Both ends first: a --bad that passes (or a --good that fails) would send every step one way
+	// and name a commit that broke nothing.
+	const terms = TERMS[request.mode];
+	for (const end of ["old", "new"] as const) {
+		if (done.some((s) => s.end === end)) continue;
+		const at = request[end];
+		progress.onEnd?.(end, at.sha);
+		const step = await runStep(at.sha, 0, end);
+		appendStep(dir, step);
+		done.push(step);
+		progress.onStep?.(step, 0, 0);
+	}
+	for (const end of ["old", "new"] as const) {
+		const step = done.find((s) => s.end === end);
+		if (step === undefined || step.verdict === end) continue;
+		const flag = end === "old" ? `--${terms.old}` : request.mode === "fixed" ? "--fixed-at" : `--${terms.new}`;
+		const expected = (request.mode === "regression") === (end === "old") ? "pass" : "fail";
+		throw new BisectError(
+			`${flag} ${request[end].ref}: the test should ${expected} there, but it ${step.seen}; nothing to bisect`,
+		);
+	}
 	for (;;) {
 		const remaining = await revList();
 		const next = nextCommit(state, await revList("--bisect-all"));
@@ -275,7 +356,7 @@ export async function runBisect(
 			return {
 				request,
 				steps: done,
-				builds: done.filter((s) => s.built).length,
+				builds: done.filter((x) => x.built).length,
 				result:
 					end.kind === "found"
 						? { kind: "found", commit: await commitInfo(repo, end.sha) }
@@ -284,38 +365,19 @@ export async function runBisect(
 		}
 		// The cap is per invocation: --resume goes on for as many steps again (or --max-steps).
 		const cap = progress.maxSteps ?? request.maxSteps;
-		if (done.length - steps.length >= cap)
+		if (done.filter((x) => x.end === undefined).length - steps.filter((x) => x.end === undefined).length >= cap)
 			return {
 				request,
 				steps: done,
-				builds: done.filter((s) => s.built).length,
+				builds: done.filter((x) => x.built).length,
 				result: { kind: "step-cap", steps: cap, remaining: remaining.length },
 			};
-		progress.onTesting?.(next, done.length + 1, remaining.length);
-		// A step cut short by a kill left a run directory behind: the step runs again beside it.
-		const base = path.join(dir, "steps", `${done.length + 1}-${next.slice(0, 12)}`);
-		let runDir = base;
-		for (let n = 2; existsSync(runDir); n++) runDir = `${base}-${n}`;
-		const summary = await executeRun(stepMatrix(matrix, request, next), {
-			cacheRoot,
-			runDir,
-			cwd: path.dirname(matrix.file),
-			bus: progress.bus ?? createEventBus<EngineEvent>(),
-			...(progress.signal === undefined ? {} : { signal: progress.signal }),
-		});
-		if (summary.outcome === "cancelled") throw new BisectError(`cancelled; continue with --resume ${dir}`);
-		const cell = summary.cells[0];
-		const { verdict, seen } = stepVerdict(request.mode, cell, testKey);
-		const step: BisectStep = {
-			sha: next,
-			verdict,
-			seen,
-			built: cell?.kernel.build !== undefined && !cell.kernel.build.cacheHit,
-			runDir,
-		};
-		appendFileSync(path.join(dir, "steps.jsonl"), `${JSON.stringify(step)}\n`);
+		const index = done.filter((x) => x.end === undefined).length + 1;
+		progress.onTesting?.(next, index, remaining.length);
+		const step = await runStep(next, index);
+		appendStep(dir, step);
 		done.push(step);
-		state = applyStep(state, next, verdict);
-		progress.onStep?.(step, done.length, remaining.length);
+		state = applyStep(state, next, step.verdict);
+		progress.onStep?.(step, index, remaining.length);
 	}
 }

@@ -276,8 +276,24 @@ test("prose names a test only in a line that says something failed: not in a QEM
 	t.deepEqual(testsOf(f), [["kut", "vmx", "?"]]);
 });
 
+test("a clause that says a test works names no failure, whatever the rest of the line says", (t) => {
+	const f = facts(
+		"With kvm-unit-tests the access test passes now, but vmx fails; I got pmu running fine; no errors with debug.",
+	);
+	t.deepEqual(testsOf(f), [["kut", "vmx", "?"]]);
+});
+
+test("a commit of kvm-unit-tests or of a bisection is not the kernel under test", (t) => {
+	const f = facts(
+		"kvm-unit-tests is at commit 1a2b3c4d5e6f7a8b\nBisected to commit 9f8e7d6c5b4a3f2e\nKernel: kvm.git next\nWith a kernel at commit 0a1b2c3d4e5f6a7b, kvm-unit-tests vmx fails",
+	);
+	t.deepEqual(kernelOf(f), ["sha 0a1b2c3d4e5f6a7b", "branch kvm next <kvm.git next>"]);
+});
+
 test("prose matches are case-sensitive, whole names and 3+ characters for KUT", (t) => {
-	const f = facts("KUT: VMX is fine, vmx_tests.c and x86/xapic.c changed, io fails, the pmu_lbr code is new; xapic.");
+	const f = facts(
+		"KUT: VMX fails, vmx_tests.c and x86/xapic.c changed, io fails, the pmu_lbr code is new; xapic fails.",
+	);
 	t.deepEqual(testsOf(f), [["kut", "xapic", "?"]]);
 });
 

@@ -207,26 +207,39 @@ const TOKEN_SPLIT = /[\s`'"(),;:!?<>[\]{}=*]+/;
 // And only in a line that says something went wrong: "QEMU emulator version 7.2.0" or "the
 // access test passes now" name KUT tests without saying they fail.
 const SAYS_FAILED =
-	/\b(fail(s|ed|ing|ure|ures)?|broken|breaks?|hang(s|ing)?|hung|times? out|timed out|timeouts?|crash(es|ed|ing)?|panic(s|ked)?|regress(ion|ions|ed|es)?|errors?|oops|splat|got|#GP|#UD)(?![\w-])/i;
+	/\b(fail(s|ed|ing|ure|ures)?|broken|breaks?|hang(s|ing)?|hung|times? out|timed out|timeouts?|crash(es|ed|ing)?|panic(s|ked)?|regress(ion|ions|ed|es)?|oops|splat|#GP|#UD)(?![\w-])/i;
+
+// A clause that says it works ("the access test passes now", "no errors with debug") names a
+// test that does not fail, whatever the rest of the line says.
+const SAYS_FINE = /\b(pass(es|ed|ing)?|works?|working|fine|no (errors?|failures?)|not (fail|broken)|succeed(s|ed)?)\b/i;
+
+/** The clauses of a line (split at `;`, a full stop, "but", "while") that say something failed and not that it works. */
+function failingClauses(line: string): string[] {
+	return line
+		.split(/;|\.(?:\s|$)|\b(?:but|while|whereas|although)\b/i)
+		.filter((clause) => SAYS_FAILED.test(clause) && !SAYS_FINE.test(clause));
+}
 
 function proseMentions(text: Text, known: Names): Mention[] {
 	if (!SUITE_WORDS.test(text.text)) return [];
 	const seen = new Set<string>();
 	return text.lines.flatMap((line, i) =>
-		(SAYS_FAILED.test(line) || FAILURE_WORDS.test(line) ? line : "").split(TOKEN_SPLIT).flatMap((raw): Mention[] => {
-			// A sentence's full stop is not part of the name before it.
-			const token = raw.replace(/\.+$/, "");
-			const selftest = known.selftests.get(token.replace(/^\.\//, "").replace(/^.*\/kvm\//, ""));
-			const found: Pick<Mention, "suite" | "testId"> | undefined =
-				token.length >= 3 && known.kutNames.has(token)
-					? { suite: "kut", testId: token }
-					: selftest === undefined
-						? undefined
-						: { suite: "selftests", testId: selftest };
-			if (found === undefined || seen.has(`${found.suite}:${found.testId}`)) return [];
-			seen.add(`${found.suite}:${found.testId}`);
-			return [{ ...found, text: text.index, line: i, where: text.where, words: line, isResult: false }];
-		}),
+		failingClauses(line)
+			.flatMap((clause) => clause.split(TOKEN_SPLIT))
+			.flatMap((raw): Mention[] => {
+				// A sentence's full stop is not part of the name before it.
+				const token = raw.replace(/\.+$/, "");
+				const selftest = known.selftests.get(token.replace(/^\.\//, "").replace(/^.*\/kvm\//, ""));
+				const found: Pick<Mention, "suite" | "testId"> | undefined =
+					token.length >= 3 && known.kutNames.has(token)
+						? { suite: "kut", testId: token }
+						: selftest === undefined
+							? undefined
+							: { suite: "selftests", testId: selftest };
+				if (found === undefined || seen.has(`${found.suite}:${found.testId}`)) return [];
+				seen.add(`${found.suite}:${found.testId}`);
+				return [{ ...found, text: text.index, line: i, where: text.where, words: line, isResult: false }];
+			}),
 	);
 }
 
@@ -412,6 +425,9 @@ const BRANCHES: readonly { readonly pattern: RegExp; readonly repo: string; read
 	{ pattern: /\b(?:mainline|torvalds)\b/gi, repo: "linux", branch: "master" },
 ];
 
+const NOT_THE_KERNEL =
+	/kvm[- ]unit[- ]tests?|\bKUT\b|unittests|\bbisect(ed|s|ing)?\b|\brevert(ed|s|ing)?\b|\bFixes:|\bintroduced\b|\bculprit\b|\bfirst bad\b/i;
+
 const hasDigitAndLetter = (hex: string) => /\d/.test(hex) && /[a-f]/.test(hex);
 
 const releaseVersion = (major: string, minor: string, patch: string | undefined, rc: string | undefined) =>
@@ -455,12 +471,19 @@ function kernelCluesInLine(raw: string, previous: string): Clue[] {
 		version: releaseVersion(m[2] ?? "", m[3] ?? "", m[4], m[5]),
 		text: m[1] ?? "",
 	}));
+	// A commit of kvm-unit-tests, or one a bisection or a revert points at, is not the kernel the
+	// reporter ran: taking it for that kernel would judge every fix against the wrong history. The
+	// words that say so come just before the sha ("kvm-unit-tests is at commit X", "bisected to X").
+	const notTheKernel = (m: RegExpExecArray) =>
+		NOT_THE_KERNEL.test(raw.slice(Math.max(0, (m.index ?? 0) - 40), (m.index ?? 0) + m[0].length));
 	take(SHA_CONTEXT, (m) => {
 		const sha = m[1] ?? "";
-		return sha === sha.toLowerCase() && hasDigitAndLetter(sha) ? { kind: "sha", sha, text: sha } : undefined;
+		return !notTheKernel(m) && sha === sha.toLowerCase() && hasDigitAndLetter(sha)
+			? { kind: "sha", sha, text: sha }
+			: undefined;
 	});
 	take(SHA_ALONE, (m) =>
-		hasDigitAndLetter(m[1] ?? "") ? { kind: "sha", sha: m[1] ?? "", text: m[1] ?? "" } : undefined,
+		!notTheKernel(m) && hasDigitAndLetter(m[1] ?? "") ? { kind: "sha", sha: m[1] ?? "", text: m[1] ?? "" } : undefined,
 	);
 	const kernelWords = /\b(?:linux|kernel|uname|vmlinuz|tainted)\b/i;
 	take(RELEASE, (m) => {

@@ -44,7 +44,8 @@ export function treesForRepoWord(word: string, trees: TreeRepos): string[] {
 		kvm: /(^|[/:])kvm(\.git)?\/?$|virt\/kvm\/kvm/,
 		"kvm-x86": /kvm-x86/,
 		"linux-next": /linux-next/,
-		linux: /torvalds\/linux|(^|\/)linux(\.git)?\/?$/,
+		// Mainline is torvalds/linux; kvm-x86's repository is also called linux.git.
+		linux: /torvalds\/linux(\.git)?\/?$/,
 	};
 	const pattern = patterns[word];
 	return [...trees].flatMap(([name, { source }]) => {

@@ -33,7 +33,10 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 	lines.push("", "| test | verdict | evidence |", "| --- | --- | --- |");
 	for (const v of verdicts) {
 		const words = VERDICT_WORDS[v.verdict] ?? v.verdict;
-		lines.push(`| ${code(v.test)} | **${v.verdict}** (${words}) | ${v.evidence.replaceAll("|", "\\|")} |`);
+		const caveat = v.caveat === undefined ? "" : `; **but** ${v.caveat}`;
+		lines.push(
+			`| ${code(v.test)} | **${v.verdict}** (${words}) | ${`${v.evidence}${caveat}`.replaceAll("|", "\\|")} |`,
+		);
 	}
 	const unclassified = tests.filter((t) => !verdicts.some((v) => v.test === `${t.suite}:${t.testId}`));
 	for (const t of unclassified) lines.push(`| ${code(`${t.suite}:${t.testId}`)} | (none) | not classified |`);

@@ -36,8 +36,22 @@ export interface TriageAnswer {
 	readonly kernel: ResolvedKernel;
 	/** The failing tests that were classified, as the report (or --test) named them. */
 	readonly tests: readonly ReportedTest[];
-	readonly verdicts: readonly ForeignClassified[];
+	/**
+	 * Each failure's verdict against the kernel found. When that kernel is only near the reporter's
+	 * (a branch tip today, a tag near a distro release), a `pending-fix` carries a caveat: the
+	 * reporter's own kernel may hold the fix.
+	 */
+	readonly verdicts: readonly (ForeignClassified & { readonly caveat?: string })[];
 }
+
+const MAX_QUOTE = 300;
+const quote = (text: string) => (text.length > MAX_QUOTE ? `${text.slice(0, MAX_QUOTE)}…` : text);
+/** A test as the answer carries it: its evidence and failure lines quoted, never a whole attachment. */
+const quoted = (t: ReportedTest): ReportedTest => ({
+	...t,
+	evidence: { ...t.evidence, text: quote(t.evidence.text) },
+	failureLines: t.failureLines.map(quote),
+});
 
 const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 
@@ -74,7 +88,11 @@ async function knownTests(matrix: Matrix, trees: TreeRepos, kernel: ResolvedKern
 	const st = matrix.suites.selftests?.source;
 	const selftestsRepo = st?.kind === "tree" ? trees.get(st.tree)?.repo : trees.get(kernel?.tree ?? "")?.repo;
 	const selftestsSha =
-		st?.kind === "tree" && selftestsRepo !== undefined ? await resolveRef(selftestsRepo, st.tree, st.ref) : kernel?.sha;
+		st?.kind === "tree" && selftestsRepo !== undefined
+			? await resolveRef(selftestsRepo, st.tree, st.ref).catch((error: unknown) => {
+					throw new TriageError(errorLine(error));
+				})
+			: kernel?.sha;
 	const selftests =
 		selftestsRepo === undefined || selftestsSha === undefined ? [] : await selftestIds(selftestsRepo, selftestsSha);
 	return { kut: entries, selftests };
@@ -138,9 +156,18 @@ export async function triageReport(input: TriageInput): Promise<TriageAnswer> {
 			...(input.lore === undefined ? {} : { lore: input.lore }),
 		});
 		const { texts: _texts, ...about } = report;
-		return { report: about, facts, kernel: k, tests: failing, verdicts };
+		const caveat = `the reporter's kernel is not known exactly (${k.how}); it may hold the fix`;
+		return {
+			report: about,
+			facts: { ...facts, tests: facts.tests.map(quoted) },
+			kernel: k,
+			tests: failing.map(quoted),
+			verdicts: verdicts.map((v) => (k.approximate && v.verdict === "pending-fix" ? { ...v, caveat } : v)),
+		};
 	} catch (error) {
-		if (error instanceof ForeignResultsError || error instanceof SourceError) throw new TriageError(errorLine(error));
+		// A known-issues file that does not read, a tree that went away: the user's to mend, in one line.
+		if (error instanceof ForeignResultsError || error instanceof SourceError || error instanceof Error)
+			throw new TriageError(errorLine(error));
 		throw error;
 	}
 }
@@ -185,7 +212,14 @@ async function chooseKernel(
 	// The clues come from the report alone; the tests it names need the kernel's tree to be known.
 	const clues = extractFacts(report, { kut: [], selftests: [] }).kernel;
 	if (clues.length === 0) return { problem: "no kernel version in it; give one with --kernel TREE@REF" };
-	const found = await resolveReportedKernel(clues, trees);
+	// Only trees the matrix builds kernels from: a kvm-unit-tests commit is never the kernel.
+	const kernelTreeNames = new Set(
+		input.matrix.kernels.flatMap((k) =>
+			k.kind === "source" ? [k.tree] : k.source === undefined ? [] : [k.source.tree],
+		),
+	);
+	const kernelTrees: TreeRepos = new Map([...trees].filter(([name]) => kernelTreeNames.has(name)));
+	const found = await resolveReportedKernel(clues, kernelTrees);
 	if ("tried" in found)
 		return { problem: `unknown kernel (${found.tried.join("; ")}); give one with --kernel TREE@REF` };
 	return found;

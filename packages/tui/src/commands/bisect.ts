@@ -1,5 +1,6 @@
 import path from "node:path";
 import {
+	BisectCancelled,
 	BisectError,
 	type BisectMode,
 	type BisectOutcome,
@@ -112,18 +113,20 @@ export async function bisectCommand(options: BisectOptions, io: CliIo): Promise<
 		} else {
 			const { request, steps } = readBisect(dir);
 			io.stdout(
-				`resuming the bisection of ${request.test.suite}:${request.test.testId} in ${dir}: ${steps.length} steps done\n`,
+				`resuming the bisection of ${request.test.suite}:${request.test.testId} in ${dir}: ${steps.filter((s) => s.end === undefined).length} steps done\n`,
 			);
 		}
 		const { request } = readBisect(dir);
 		const terms = TERMS[request.mode];
 		const outcome = await runBisect(dir, matrix, root, {
 			...(maxSteps === undefined ? {} : { maxSteps }),
+			...(io.signal === undefined ? {} : { signal: io.signal }),
+			onEnd: (end, sha) => io.stdout(`checking the ${terms[end]} end, ${sha.slice(0, 12)}\n`),
 			onTesting: (sha, index, remaining) =>
 				io.stdout(`step ${index}: testing ${sha.slice(0, 12)} (${remaining} commits left in the range)\n`),
 			onStep: (step, index) =>
 				io.stdout(
-					`step ${index}: ${step.sha.slice(0, 12)} ${step.seen}: ${step.verdict === "skip" ? "skipped" : terms[step.verdict]}\n`,
+					`${step.end === undefined ? `step ${index}` : `${terms[step.end]} end`}: ${step.sha.slice(0, 12)} ${step.seen}: ${step.verdict === "skip" ? "skipped" : terms[step.verdict]}\n`,
 				),
 		});
 		if (options.json) {
@@ -133,6 +136,10 @@ export async function bisectCommand(options: BisectOptions, io: CliIo): Promise<
 		io.stdout(report(outcome, dir));
 		return outcome.result.kind === "found" ? EXIT.ok : EXIT.testFailures;
 	} catch (error) {
+		if (error instanceof BisectCancelled) {
+			io.stderr(`kvm-matrix bisect: ${error.message}\n`);
+			return EXIT.interrupted;
+		}
 		if (error instanceof BisectError || error instanceof RunSetupError) return fail(io, error.message);
 		throw error;
 	}
@@ -152,8 +159,9 @@ function report(outcome: BisectOutcome, dir: string): string {
 		lines.push(
 			`stopped after ${result.steps} steps (--max-steps) with ${result.remaining} commits left; continue with --resume ${dir}`,
 		);
+	const search = outcome.steps.filter((s) => s.end === undefined);
 	lines.push(
-		`${outcome.steps.length} steps, ${outcome.builds} kernel builds (${outcome.steps.filter((s) => s.verdict === "skip").length} skipped); state in ${dir}`,
+		`${search.length} steps and the two ends, ${outcome.builds} kernel builds (${search.filter((s) => s.verdict === "skip").length} skipped); state in ${dir}`,
 	);
 	return `${lines.join("\n")}\n`;
 }
