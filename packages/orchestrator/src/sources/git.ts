@@ -80,20 +80,28 @@ async function mirror(url: string, repo: string, signal: AbortSignal): Promise<v
  * The commit `ref` names in `repo`: a branch, a tag, a remote-tracking branch of the mirror, or
  * a sha. Branch names are tried before tags and shas, as git itself would.
  */
+/** The commit `rev` names in the repository, or undefined when it names none. */
+export async function commitOf(repo: string, rev: string): Promise<string | undefined> {
+	try {
+		return await capture("git", [
+			"-C",
+			repo,
+			"rev-parse",
+			"--verify",
+			"--quiet",
+			"--end-of-options",
+			`${rev}^{commit}`,
+		]);
+	} catch {
+		return undefined;
+	}
+}
+
 export async function resolveRef(repo: string, treeName: string, ref: string): Promise<string> {
 	const candidates = [`refs/heads/${ref}`, `refs/tags/${ref}`, `refs/remotes/kvm-matrix/${ref}`, ref];
 	for (const candidate of candidates) {
-		try {
-			return await capture("git", [
-				"-C",
-				repo,
-				"rev-parse",
-				"--verify",
-				"--quiet",
-				"--end-of-options",
-				`${candidate}^{commit}`,
-			]);
-		} catch {}
+		const sha = await commitOf(repo, candidate);
+		if (sha !== undefined) return sha;
 	}
 	throw new SourceError(`tree ${treeName}: unknown ref "${ref}" (no such branch, tag or commit in ${repo})`);
 }

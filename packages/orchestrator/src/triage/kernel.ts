@@ -3,6 +3,7 @@
 // answer says which clue it rests on, so a reader can tell a sha from a guess at a branch.
 import type { TreeSource } from "../matrix/types.js";
 import { capture } from "../proc/run.js";
+import { commitOf } from "../sources/git.js";
 import type { KernelClue } from "./types.js";
 
 export interface ResolvedKernel {
@@ -18,22 +19,6 @@ export interface ResolvedKernel {
 
 /** The trees of a matrix, each with the mirror it is read from. */
 export type TreeRepos = ReadonlyMap<string, { readonly source: TreeSource; readonly repo: string }>;
-
-async function commitIn(repo: string, rev: string): Promise<string | undefined> {
-	try {
-		return await capture("git", [
-			"-C",
-			repo,
-			"rev-parse",
-			"--verify",
-			"--quiet",
-			"--end-of-options",
-			`${rev}^{commit}`,
-		]);
-	} catch {
-		return undefined;
-	}
-}
 
 /**
  * The matrix trees a repository word can mean: `kvm` is kvm.git, `kvm-x86` is the kvm-x86 tree,
@@ -67,14 +52,14 @@ export async function resolveReportedKernel(
 	const names = [...trees.keys()];
 	const findSha = async (sha: string) => {
 		for (const [tree, { repo }] of trees) {
-			const full = await commitIn(repo, sha);
+			const full = await commitOf(repo, sha);
 			if (full !== undefined) return { tree, sha: full };
 		}
 		return undefined;
 	};
 	const findTag = async (tag: string) => {
 		for (const [tree, { repo }] of trees) {
-			const full = await commitIn(repo, `refs/tags/${tag}`);
+			const full = await commitOf(repo, `refs/tags/${tag}`);
 			if (full !== undefined) return { tree, sha: full };
 		}
 		return undefined;
@@ -143,8 +128,8 @@ export async function resolveReportedKernel(
 					const sha =
 						repo === undefined
 							? undefined
-							: ((await commitIn(repo, `refs/heads/${clue.branch}`)) ??
-								(await commitIn(repo, `refs/remotes/kvm-matrix/${clue.branch}`)));
+							: ((await commitOf(repo, `refs/heads/${clue.branch}`)) ??
+								(await commitOf(repo, `refs/remotes/kvm-matrix/${clue.branch}`)));
 					if (sha !== undefined)
 						return {
 							kernel: {
