@@ -142,8 +142,13 @@ test.serial(
 			atBroken.every((s) => s.verdict === "skip" && /^build failed/.test(s.seen)),
 			JSON.stringify(atBroken),
 		);
-		// Every step of the second bisection reused the first's builds where they met.
+		// The second bisection reused the first's builds where they met: its broken end is the first's
+		// good end, taken from the cache, and it counts only the kernels it built.
+		const brokenEnd = outcome.steps.find((s) => s.end === "old");
+		t.is(brokenEnd?.sha, h.start);
+		t.false(brokenEnd?.built ?? true, JSON.stringify(brokenEnd));
 		t.is(outcome.builds, outcome.steps.filter((s) => s.built).length);
+		t.true(outcome.builds < outcome.steps.length, JSON.stringify(outcome.steps));
 
 		// Stopped by the step cap, a bisection goes on with --resume from its directory's record.
 		const cappedDir = tmp("bisect-capped-");

@@ -12,6 +12,15 @@ import { selftestGuests } from "./guests.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
 
+/** Each named test's cfg `smp`, as written (1 when its entry has none). */
+const smpsOf = (
+	built: { readonly entries: readonly { readonly name: string; readonly smp: string }[] },
+	names: readonly string[],
+) => {
+	const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
+	return names.map((n) => smps.get(n) ?? "1");
+};
+
 export async function runSuites(
 	ctx: RunContext,
 	jobs: JobRunner,
@@ -51,11 +60,7 @@ export async function runSuites(
 		const built = await jobs.kutBuild(c.jobs.kut);
 		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
 		// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
-		const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
-		const slots = kutSlots(
-			ctx.cpus,
-			names.map((n) => smps.get(n) ?? "1"),
-		);
+		const slots = kutSlots(ctx.cpus, smpsOf(built, names));
 		ctx.hostQueue.concurrency = slots;
 		await runKutOnHost({
 			dir: built.dir,
@@ -79,11 +84,7 @@ export async function runSuites(
 		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
 		if (names.length === 0) return;
 		// Inside the guest, KUT's QEMUs share the guest's vCPUs as they share the host's on a host target.
-		const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
-		const sideBySide = kutSlots(
-			c.target.qemu.smp,
-			names.map((n) => smps.get(n) ?? "1"),
-		);
+		const sideBySide = kutSlots(c.target.qemu.smp, smpsOf(built, names));
 		await ctx.vmQueue.add(
 			async () => {
 				const run = await runKutInGuest({

@@ -350,6 +350,6 @@ async function bootOnce(
 	const runningIndexes = reader.broken ? [] : reader.running;
 	const running = runningIndexes.flatMap((i) => scheduled[i] ?? []);
 	// The log of a test that was running alone when the guest stopped.
-	const console = runningIndexes.length === 1 ? consoleSince.of(runningIndexes[0] ?? -1) : [];
-	return { boot: boot_, ended, running, broken: reader.broken, console };
+	const consoleLines = runningIndexes.length === 1 ? consoleSince.of(runningIndexes[0] ?? -1) : [];
+	return { boot: boot_, ended, running, broken: reader.broken, console: consoleLines };
 }

@@ -11,10 +11,7 @@ const MAX_FAILURE_LINES = 20;
 
 /** What a report says about its tests and environment; names come only from `known`. */
 export function extractFacts(report: BugReport, known: KnownTests): ReportFacts {
-	const texts: Text[] = [
-		...(report.title === undefined ? [] : [{ where: "title", text: report.title }]),
-		...report.texts,
-	].map((t, index) => ({ ...t, index, lines: t.text.split("\n").map(cleanLine) }));
+	const texts = textsOf(report);
 	const names = indexNames(known);
 	const tests = chooseTests(
 		texts,
@@ -510,6 +507,16 @@ const clueKey = (c: Clue) =>
 			: c.kind === "branch"
 				? `${c.repo}/${c.branch}`
 				: c.version;
+
+const textsOf = (report: BugReport): Text[] =>
+	[...(report.title === undefined ? [] : [{ where: "title", text: report.title }]), ...report.texts].map(
+		(t, index) => ({ ...t, index, lines: t.text.split("\n").map(cleanLine) }),
+	);
+
+/** The report's kernel clues alone (the kernel is looked for before the tests its tree has). */
+export function reportKernelClues(report: BugReport): KernelClue[] {
+	return kernelClues(textsOf(report));
+}
 
 /** Every kernel clue of the report, strongest kind first, in report order within a kind. */
 function kernelClues(texts: readonly Text[]): KernelClue[] {

@@ -93,32 +93,21 @@ export async function resolveReportedKernel(
 	};
 	for (const clue of clues) {
 		switch (clue.kind) {
-			case "sha": {
-				const found = await findSha(clue.sha);
-				if (found !== undefined)
-					return {
-						kernel: {
-							...found,
-							ref: clue.sha,
-							how: `the report's commit ${clue.sha} in ${found.tree}${await onBranches(found.tree, found.sha)}`,
-							approximate: false,
-						},
-					};
-				tried.push(`commit ${clue.sha}: in none of ${names.join(", ")}`);
-				break;
-			}
+			case "sha":
 			case "describe": {
+				// A describe names its commit too; the tag only says where it is.
+				const said = clue.kind === "sha" ? `commit ${clue.sha}` : `${clue.text} (commit ${clue.sha})`;
 				const found = await findSha(clue.sha);
 				if (found !== undefined)
 					return {
 						kernel: {
 							...found,
 							ref: clue.sha,
-							how: `the report's ${clue.text} (commit ${clue.sha}) in ${found.tree}${await onBranches(found.tree, found.sha)}`,
+							how: `the report's ${said} in ${found.tree}${await onBranches(found.tree, found.sha)}`,
 							approximate: false,
 						},
 					};
-				tried.push(`${clue.text}: commit ${clue.sha} in none of ${names.join(", ")}`);
+				tried.push(`${said}: in none of ${names.join(", ")}`);
 				break;
 			}
 			case "branch": {

@@ -15,7 +15,7 @@ import {
 	ForeignResultsError,
 	selftestIds,
 } from "../verdicts/foreign.js";
-import { extractFacts } from "./extract.js";
+import { extractFacts, reportKernelClues } from "./extract.js";
 import { type ResolvedKernel, resolveReportedKernel, type TreeRepos } from "./kernel.js";
 import { type BugReport, type KnownTests, type ReportedTest, type ReportFacts, TriageError } from "./types.js";
 
@@ -153,6 +153,8 @@ export async function triageReport(input: TriageInput): Promise<TriageAnswer> {
 			matrix,
 			results: [{ kernel: `${k.tree}@${k.ref}`, results: failing.map(asResult) }],
 			cacheRoot: input.cacheRoot,
+			// Synced once above: a URL tree is not fetched a second time.
+			repos: new Map([...trees].map(([name, t]) => [name, t.repo])),
 			...(input.lore === undefined ? {} : { lore: input.lore }),
 		});
 		const { texts: _texts, ...about } = report;
@@ -210,7 +212,7 @@ async function chooseKernel(
 		return { kernel: { tree, ref, sha, how: `--kernel ${input.kernel}`, approximate: false } };
 	}
 	// The clues come from the report alone; the tests it names need the kernel's tree to be known.
-	const clues = extractFacts(report, { kut: [], selftests: [] }).kernel;
+	const clues = reportKernelClues(report);
 	if (clues.length === 0) return { problem: "no kernel version in it; give one with --kernel TREE@REF" };
 	// Only trees the matrix builds kernels from: a kvm-unit-tests commit is never the kernel.
 	const kernelTreeNames = new Set(

@@ -101,6 +101,8 @@ export async function classifyForeignResults(options: {
 	readonly results: readonly ForeignInput[];
 	readonly cacheRoot: string;
 	readonly lore?: string;
+	/** Trees the caller has already synced (name → repository): not fetched again. */
+	readonly repos?: ReadonlyMap<string, string>;
 }): Promise<ForeignClassified[]> {
 	const { matrix } = options;
 	const cache = cachePaths(options.cacheRoot);
@@ -109,6 +111,11 @@ export async function classifyForeignResults(options: {
 		const source = matrix.trees.get(tree);
 		if (source === undefined) throw new ForeignResultsError(`the matrix has no tree ${tree}`);
 		let repo = repos.get(tree);
+		const synced = options.repos?.get(tree);
+		if (repo === undefined && synced !== undefined) {
+			repo = Promise.resolve(synced);
+			repos.set(tree, repo);
+		}
 		if (repo === undefined) {
 			repo = syncTree(source, cache.mirrors);
 			repos.set(tree, repo);
