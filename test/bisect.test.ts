@@ -74,7 +74,7 @@ suites:
 
 interface Outcome {
 	result: { kind: string; commit?: { sha: string; subject: string; trailers: string[] } };
-	steps: { sha: string; verdict: string; seen: string; built: boolean }[];
+	steps: { sha: string; verdict: string; seen: string; built: boolean; end?: "old" | "new" }[];
 	builds: number;
 }
 
