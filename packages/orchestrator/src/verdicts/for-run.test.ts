@@ -104,3 +104,32 @@ test("passes in an earlier run count as evidence across kernels; a missing fix i
 		`regression: passed on kvm@master (${s(x.old)}) in run 20260601-000000-nightly; commits ${s(x.old)}..${s(x.master)} (1); test sources from KUT's Makefile rules (no KUT build to read .d files from)`,
 	);
 });
+
+test("a pass after a failed attempt on a descendant is not evidence that the failure is fixed there", async (t) => {
+	const x = await trees();
+	const cell = (kernelId: string, sha: string, results: FinalResult[]): CellSources => ({
+		cell: `${kernelId}/t`,
+		kernelId,
+		target: "t",
+		kernel: { tree: "kvm", repo: x.kernel, sha },
+		kut: { repo: x.kut, sha: x.kutSha, entries: x.entries },
+		results,
+	});
+	const classifyVmx = async (onNext: FinalResult) => {
+		const verdicts = await verdictsForRun({
+			cells: [cell("kvm@master", x.master, [result("vmx", "fail")]), cell("kvm@next", x.fix, [onNext])],
+			baseline: { kind: "none" },
+			knownIssues: [],
+			kernelTrees: [{ tree: "kvm", repo: x.kernel, refs: [x.master, x.fix] }],
+			branches: [
+				{ name: "kvm@master", tree: "kvm", repo: x.kernel, ref: x.master },
+				{ name: "kvm@next", tree: "kvm", repo: x.kernel, ref: x.fix },
+			],
+			cacheRoot: mkdtempSync(path.join(os.tmpdir(), "forrun-cache-")),
+		});
+		return verdicts.get("kvm@master/t")?.get("kut:vmx")?.verdict;
+	};
+	t.is(await classifyVmx(result("vmx", "pass")), "pending-fix");
+	// Failed, then passed on its retry: next is flaky for vmx, and says nothing about master's failure.
+	t.is(await classifyVmx({ ...result("vmx", "pass"), attempt: 2, earlier: [result("vmx", "fail")] }), "new-failure");
+});

@@ -211,6 +211,13 @@ function pointFor(kernelId: string, input: RunVerdictInput): KernelPoint | undef
 	return input.cells.find((c) => c.kernelId === kernelId && c.kernel !== undefined)?.kernel;
 }
 
+/**
+ * A pass that is evidence the kernel does not have the bug: one that a retry after a failure
+ * produced is not (the test is flaky there, and "fixed there" would hide a real failure here).
+ */
+const passedClean = (r: Pick<FinalResult, "status" | "earlier">) =>
+	r.status === "pass" && !(r.earlier ?? []).some(isFailing);
+
 /** The other kernels, same target, this run or the earlier one, on which the test passed. */
 async function passesOf(
 	cell: CellSources,
@@ -222,13 +229,13 @@ async function passesOf(
 	const candidates: { kernel: string; point: KernelPoint; run?: string }[] = [];
 	for (const other of input.cells) {
 		if (other.cell === cell.cell || other.target !== cell.target || other.kernel === undefined) continue;
-		if (other.results.some((r) => testKey(r) === key && r.status === "pass"))
+		if (other.results.some((r) => testKey(r) === key && passedClean(r)))
 			candidates.push({ kernel: other.kernelId, point: other.kernel });
 	}
 	for (const other of input.earlier?.cells ?? []) {
 		const point = pointFor(other.kernel.id, input);
 		if (point === undefined || other.kernel.sha === undefined || !other.id.endsWith(`/${cell.target}`)) continue;
-		if (other.results.some((r) => testKey(r) === key && r.status === "pass"))
+		if (other.results.some((r) => testKey(r) === key && passedClean(r)))
 			candidates.push({
 				kernel: other.kernel.id,
 				point: { ...point, sha: other.kernel.sha },
