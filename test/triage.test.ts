@@ -2,69 +2,16 @@
 // comments, an attachment holding a KUT log), real git trees built as the verdict benchmark's
 // cases build them, the real CLI. Static answers only: nothing is built or booted.
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { type BuiltCase, CASES } from "../bench/verdicts/cases.js";
+import { bugzilla } from "./support/bugzilla.js";
 import { CLI, REPO } from "./support/cli.js";
 import { cliEnv } from "./support/run-process.js";
 
 const tmp = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), prefix));
-
-interface Bug {
-	readonly id: number;
-	readonly summary: string;
-	readonly comments: readonly string[];
-	readonly attachments?: readonly { readonly id: number; readonly name: string; readonly text: string }[];
-}
-
-/** A bugzilla's REST API for these bugs: `/rest/bug/N`, `/rest/bug/N/comment`, `/rest/bug/N/attachment`. */
-async function bugzilla(bugs: readonly Bug[], hang = false): Promise<{ url: string; server: Server }> {
-	const server = createServer((req, res) => {
-		if (hang) return;
-		const m = /^\/rest\/bug\/(\d+)(\/comment|\/attachment)?$/.exec(req.url ?? "");
-		const bug = bugs.find((b) => String(b.id) === m?.[1]);
-		const json = (status: number, body: unknown) => {
-			res.writeHead(status, { "content-type": "application/json" });
-			res.end(JSON.stringify(body));
-		};
-		if (m === null || bug === undefined)
-			return json(404, { error: true, code: 101, message: `Bug #${m?.[1] ?? "?"} does not exist.` });
-		if (m[2] === undefined)
-			return json(200, { bugs: [{ id: bug.id, summary: bug.summary, product: "Virtualization" }] });
-		if (m[2] === "/comment")
-			return json(200, {
-				bugs: {
-					[bug.id]: {
-						comments: bug.comments.map((text, count) => ({
-							id: 1000 + count,
-							count,
-							text,
-							creator: "qa@example.org",
-							creation_time: "2023-01-10T12:00:00Z",
-						})),
-					},
-				},
-			});
-		return json(200, {
-			bugs: {
-				[bug.id]: (bug.attachments ?? []).map((a) => ({
-					id: a.id,
-					file_name: a.name,
-					content_type: "text/plain",
-					summary: a.name,
-					is_obsolete: 0,
-					data: Buffer.from(a.text).toString("base64"),
-				})),
-			},
-		});
-	});
-	await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-	return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
 
 async function buildCase(name: string): Promise<BuiltCase & { dir: string }> {
 	const c = CASES.find((x) => x.name === name);

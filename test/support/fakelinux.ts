@@ -49,8 +49,34 @@ bzImage:
 \t@mkdir -p $(O)/arch/x86/boot
 \t@echo "  CC      kernel/a.o"; echo "  CC      kernel/b.o"; echo "  LD      vmlinux"
 \t@cp ${kernel} $(O)/arch/x86/boot/bzImage
+\t@sh scripts/fakelinux-marks.sh $(O)/arch/x86/boot/bzImage
 headers:
 \t@mkdir -p $(O)/usr/include/linux && echo '/* fake */' > $(O)/usr/include/linux/kvm.h
+`;
+
+// How this fake kernel can behave differently at different commits though its image is always
+// Debian's: each "fakelinux: fixes bit N" comment under arch/ sets bit N of the image's root_dev
+// (setup header offset 0x1FC), which the booted kernel shows in /sys/kernel/boot_params/data. A
+// test program reads it as "does the kernel I run on have fix N". The kernel never uses root_dev
+// here: an initramfs with /init is never asked for a root device.
+const MARKS_SCRIPT = `#!/bin/sh
+bits=0
+for b in $(grep -rhoE 'fakelinux: fixes bit [0-9]+' arch 2>/dev/null | sed 's/.* //'); do
+	bits=$((bits | (1 << b)))
+done
+[ "$bits" -eq 0 ] && exit 0
+printf "$(printf '\\\\%03o\\\\%03o' $((bits & 255)) $((bits >> 8)))" | dd of="$1" bs=1 seek=508 conv=notrunc status=none
+`;
+
+/** C for a test program: whether the kernel it runs on carries "fakelinux: fixes bit N" (see MARKS_SCRIPT). */
+export const KERNEL_HAS_FIX = `static int kernel_has_fix(int bit) {
+	unsigned char b[2] = { 0, 0 };
+	FILE *f = fopen("/sys/kernel/boot_params/data", "rb");
+	if (!f) return 0;
+	if (fseek(f, 0x1fc, SEEK_SET) != 0 || fread(b, 1, 2, f) != 2) b[0] = b[1] = 0;
+	fclose(f);
+	return ((b[0] | b[1] << 8) >> bit) & 1;
+}
 `;
 
 const SELFTESTS_MAKEFILE = `OUTPUT ?= $(CURDIR)
@@ -109,6 +135,7 @@ export async function fakeLinux(options: FakeLinuxOptions = {}): Promise<string>
 		...after,
 	].join("\n");
 	write("Makefile", TOP_MAKEFILE(debianKernel().image));
+	write("scripts/fakelinux-marks.sh", MARKS_SCRIPT);
 	write("scripts/kconfig/merge_config.sh", "");
 	await execa("cp", [await mergeConfigScript(), path.join(dir, "scripts/kconfig/merge_config.sh")]);
 	chmodSync(path.join(dir, "scripts/kconfig/merge_config.sh"), 0o755);

@@ -367,6 +367,8 @@ export interface KutFixtureOptions {
 	readonly extraCfg?: string;
 	/** More images, `x86/<name>.flat` → the body of its C file (headers as the others'), built like them. */
 	readonly extraImages?: Readonly<Record<string, string>>;
+	/** Files written over the fixture's own, whole (`x86/vmx.c` → its text): an image that behaves otherwise. */
+	readonly sources?: Readonly<Record<string, string>>;
 }
 
 export async function kutFixture(options: KutFixtureOptions = {}): Promise<string> {
@@ -402,7 +404,7 @@ export async function kutFixture(options: KutFixtureOptions = {}): Promise<strin
 			`#include <signal.h>\n#include <stdio.h>\n#include <unistd.h>\n#include "libcflat.h"\n${body}\n`,
 		);
 	}
-	for (const [file, text] of Object.entries(SOURCES)) write(file, text);
+	for (const [file, text] of Object.entries({ ...SOURCES, ...options.sources })) write(file, text);
 	await git(dir, "init", "-q", "-b", "master");
 	await git(dir, "add", "-A");
 	await git(dir, "commit", "-q", "-m", "kut fixture");

@@ -63,7 +63,14 @@ export { SourceError } from "./sources/git.js";
 export { fetchBug } from "./triage/bugzilla.js";
 export { triageMarkdown } from "./triage/markdown.js";
 export { parseBugArg, reportFromText } from "./triage/report.js";
-export { type TriageAnswer, type TriageInput, triageReport } from "./triage/triage.js";
+export {
+	keepAnswer,
+	type ReproduceOptions,
+	type Reproduction,
+	reproduce,
+	TriageCancelled,
+} from "./triage/reproduce-run.js";
+export { type TriageAnswer, type TriageInput, triageReport, triageWithTrees } from "./triage/triage.js";
 export { type BugReport, type ReportFacts, TriageError } from "./triage/types.js";
 export {
 	ExplainError,

@@ -196,6 +196,21 @@ Examples:
 		)
 		.option("--json", "print the answer as JSON", false)
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
+		.option(
+			"--reproduce",
+			"run the failing tests on the report's kernel and the matrix's branches, and classify with that evidence",
+			false,
+		)
+		.option("--runs <n>", "with --reproduce: how many times each test runs on each kernel", "3")
+		.option(
+			"--bisect",
+			"with --reproduce: bisect the range the evidence found (first fixed or first bad commit)",
+			false,
+		)
+		.option("--target <name>", "with --reproduce: the target to boot on (default: the matrix's first that boots)")
+		.option("--dir <dir>", "with --reproduce: the run directory (default: runs/<timestamp>-<matrix>-triage)")
+		.option("--headless", "with --reproduce: plain progress lines, no interactive view", false)
+		.option("--verbose", "with --reproduce: every test's start and end in the progress lines", false)
 		.action(async (bug: string | undefined, options: TriageOptions) => setExit(await triageCommand(bug, options, io)));
 
 	program

@@ -1,5 +1,8 @@
 // The triage answer as Markdown to paste into the bug: what was read from the report, on which
 // kernel, the verdict with its evidence, and how to check it. Pure: the answer in, text out.
+import type { CommitInfo } from "../bisect/bisect.js";
+import type { ForeignClassified } from "../verdicts/foreign.js";
+import type { ReproducedTest, Reproduction } from "./reproduce-run.js";
 import type { TriageAnswer } from "./triage.js";
 
 const MAX_QUOTED = 8;
@@ -30,6 +33,8 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 	if (facts.qemu !== undefined) lines.push(`- **QEMU**: ${facts.qemu}`);
 	if (facts.cpu !== undefined) lines.push(`- **CPU**: ${facts.cpu}`);
 	for (const m of facts.missing) lines.push(`- **Not in the report**: ${m}`);
+	// Beside a reproduction, the table is what the report alone says: the evidence comes after it.
+	if (answer.reproduction !== undefined) lines.push("", "#### From the report alone");
 	lines.push("", "| test | verdict | evidence |", "| --- | --- | --- |");
 	for (const v of verdicts) {
 		const words = VERDICT_WORDS[v.verdict] ?? v.verdict;
@@ -50,6 +55,8 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 			lines.push("```", "");
 		}
 	}
+	if (answer.reproduction !== undefined)
+		lines.push(...reproductionLines(answer.reproduction, kernel.approximate ? kernel.how : undefined));
 	lines.push(
 		"",
 		"To check this answer:",
@@ -63,4 +70,81 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 		"",
 	);
 	return lines.join("\n");
+}
+
+const short = (sha: string) => sha.slice(0, 12);
+
+/** What the verdict on the reporter's kernel comes to, in the words of a reply to the bug. */
+function conclusion(t: ReproducedTest, reported: string): string {
+	const tally = t.tallies.find((x) => x.kernel === reported);
+	switch (t.reproduced) {
+		case "passes":
+			return `not reproduced: it passes every run on ${reported} here (the reporter's CPU, QEMU or configuration may matter)`;
+		case "skips":
+			return `not reproduced: it skips every run on ${reported} here`;
+		case "not-run":
+			return `not reproduced: it did not run on ${reported} (${tally?.notRun[0] ?? "?"})`;
+		default:
+			break;
+	}
+	const v: ForeignClassified | undefined = t.verdicts.find((x) => x.kernel === reported);
+	if (v === undefined) return "not classified";
+	const words = `**${v.verdict}** (${VERDICT_WORDS[v.verdict] ?? v.verdict})`;
+	const d = v.details;
+	if (v.verdict === "pending-fix" && "fixedIn" in d && d.fixedIn !== undefined)
+		return `${words}: fixed on ${d.fixedIn.kernel}, not yet in ${reported}`;
+	if (v.verdict === "regression" && "passed" in d) return `${words}: broken since ${d.passed.kernel}`;
+	if (v.verdict === "flaky") return `${words}: it fails some runs and passes others on ${reported}`;
+	return words;
+}
+
+const commitText = (c: CommitInfo) =>
+	[`${code(`${short(c.sha)} ${c.subject}`)}`, ...c.trailers.map((t) => code(t))].join(", ");
+
+function bisectLines(t: ReproducedTest): string[] {
+	const b = t.bisect;
+	if (b === undefined) return [];
+	if ("skipped" in b) return [`  - Bisection: ${b.skipped}`];
+	const { outcome } = b;
+	const first = b.mode === "fixed" ? "first fixed commit" : "first bad commit";
+	const search = outcome.steps.filter((s) => s.end === undefined);
+	const cost = `${search.length} steps and the two ends, ${outcome.builds} kernel builds, ${search.filter((s) => s.verdict === "skip").length} skipped`;
+	const r = outcome.result;
+	if (r.kind === "found") return [`  - Bisected, ${first}: ${commitText(r.commit)} (${cost})`];
+	if (r.kind === "ambiguous")
+		return [`  - Bisected, the ${first} is one of: ${r.candidates.map(commitText).join("; ")} (${cost})`];
+	return [
+		`  - Bisection stopped at its step cap with ${r.remaining} commits left; continue with \`kvm-matrix bisect --resume ${b.dir}\``,
+	];
+}
+
+/** The reproduction: a table of what each test did on each kernel, then each test's conclusion. */
+function reproductionLines(r: Reproduction, approximate: string | undefined): string[] {
+	const reported = r.kernels.find((k) => k.role === "reported");
+	const heads = r.kernels.map((k) => `${code(k.id)} (${short(k.sha)})${k.role === "reported" ? ", the report's" : ""}`);
+	const lines = [
+		"",
+		`#### Reproduced: ${r.runs} ${r.runs === 1 ? "run" : "runs"} of each test on each kernel, target ${code(r.target)}`,
+		"",
+		`| test | ${heads.join(" | ")} |`,
+		`| --- | ${heads.map(() => "---").join(" | ")} |`,
+	];
+	for (const t of r.tests)
+		lines.push(
+			`| ${code(t.test)} | ${r.kernels.map((k) => t.tallies.find((x) => x.kernel === k.id)?.words ?? "").join(" | ")} |`,
+		);
+	lines.push("");
+	for (const t of r.tests) {
+		const said = t.tallies.map((x) => `${x.words} on ${code(x.kernel)} (${short(x.sha)})`).join(", ");
+		lines.push(`- ${code(t.test)}: ${said}: ${conclusion(t, reported?.id ?? "")}`);
+		const v = t.verdicts.find((x) => x.kernel === reported?.id);
+		if (v !== undefined && v.evidence !== "") lines.push(`  - Evidence: ${v.evidence}`);
+		if (v?.verdict === "pending-fix" && approximate !== undefined)
+			lines.push(
+				`  - **But** this ran ${reported?.id} as it is now (${approximate}): the reporter's own kernel may hold the fix`,
+			);
+		lines.push(...bisectLines(t));
+	}
+	lines.push("", `Run directory: ${code(r.runDir)} (its journal holds every run; \`kvm-matrix explain\` reads it).`);
+	return lines;
 }

@@ -17,6 +17,7 @@ import {
 } from "../verdicts/foreign.js";
 import { extractFacts, reportKernelClues } from "./extract.js";
 import { type ResolvedKernel, resolveReportedKernel, type TreeRepos } from "./kernel.js";
+import type { Reproduction } from "./reproduce-run.js";
 import { type BugReport, type KnownTests, type ReportedTest, type ReportFacts, TriageError } from "./types.js";
 
 export interface TriageInput {
@@ -42,6 +43,8 @@ export interface TriageAnswer {
 	 * reporter's own kernel may hold the fix.
 	 */
 	readonly verdicts: readonly (ForeignClassified & { readonly caveat?: string })[];
+	/** With `--reproduce`: what the tests did when run again, kernel by kernel, and their verdicts. */
+	readonly reproduction?: Reproduction;
 }
 
 const MAX_QUOTE = 300;
@@ -127,6 +130,11 @@ function asResult(test: ReportedTest): FinalResult {
 }
 
 export async function triageReport(input: TriageInput): Promise<TriageAnswer> {
+	return (await triageWithTrees(input)).answer;
+}
+
+/** The static answer, and the trees it synced: what a reproduction goes on with. */
+export async function triageWithTrees(input: TriageInput): Promise<{ answer: TriageAnswer; trees: TreeRepos }> {
 	const { matrix, report } = input;
 	const trees = await syncAll(matrix, input.cacheRoot);
 	const chosen = await chooseKernel(input, trees, report);
@@ -159,13 +167,14 @@ export async function triageReport(input: TriageInput): Promise<TriageAnswer> {
 		});
 		const { texts: _texts, ...about } = report;
 		const caveat = `the reporter's kernel is not known exactly (${k.how}); it may hold the fix`;
-		return {
+		const answer: TriageAnswer = {
 			report: about,
 			facts: { ...facts, tests: facts.tests.map(quoted) },
 			kernel: k,
 			tests: failing.map(quoted),
 			verdicts: verdicts.map((v) => (k.approximate && v.verdict === "pending-fix" ? { ...v, caveat } : v)),
 		};
+		return { answer, trees };
 	} catch (error) {
 		// A known-issues file that does not read, a tree that went away: the user's to mend, in one line.
 		if (error instanceof ForeignResultsError || error instanceof SourceError || error instanceof Error)

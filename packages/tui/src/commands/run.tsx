@@ -83,17 +83,30 @@ function startTui(
 }
 
 /** The views a run or a resume shows, and the engine's two ways in: cancel and retry. */
-interface Views {
+export interface Views {
 	readonly bus: EventBus<EngineEvent>;
 	readonly signal: AbortSignal;
 	readonly commands: RunCommands;
 	/** The first exception a view's listener threw; the run went on without that view. */
 	readonly viewError: () => unknown;
-	readonly finish: (summary: RunSummary) => Promise<void>;
+	/** Waits for the views to end, then prints the summary (none when `summary` is undefined). */
+	readonly finish: (summary: RunSummary | undefined) => Promise<void>;
 	readonly stop: () => void;
 }
 
-function startViews(command: string, options: Pick<RunCommandOptions, "headless" | "verbose">, io: CliIo): Views {
+export interface ViewPlace {
+	/** Where plain progress lines go (stdout for `run`; stderr when stdout is for a report). */
+	readonly line?: (line: string) => void;
+	/** Print the run's summary lines at the end (`run`, `resume`). */
+	readonly summary?: boolean;
+}
+
+export function startViews(
+	command: string,
+	options: Pick<RunCommandOptions, "headless" | "verbose">,
+	io: CliIo,
+	place: ViewPlace = {},
+): Views {
 	let viewError: unknown;
 	// A bug in a view must not lose the run: the listener is dropped, the error kept for the end.
 	const bus = createEventBus<EngineEvent>({
@@ -111,7 +124,7 @@ function startViews(command: string, options: Pick<RunCommandOptions, "headless"
 		view.kind === "interactive" && io.terminal !== undefined ? startTui(bus, io.terminal, cancel, commands) : undefined;
 	if (view.kind === "plain" && view.note !== undefined) io.stderr(`kvm-matrix ${command}: ${view.note}\n`);
 	if (tui === undefined)
-		attachLineReporter(bus, (line) => io.stdout(`${line}\n`), colours, { verbose: options.verbose });
+		attachLineReporter(bus, place.line ?? ((line) => io.stdout(`${line}\n`)), colours, { verbose: options.verbose });
 	return {
 		bus,
 		signal,
@@ -123,6 +136,7 @@ function startViews(command: string, options: Pick<RunCommandOptions, "headless"
 					await tui.done;
 					if (!tui.atLineStart()) io.stdout("\n");
 				}
+				if (summary === undefined || place.summary === false) return;
 				for (const line of tui === undefined ? summaryLines(summary) : [`results: ${summary.resultsFile}`])
 					io.stdout(`${line}\n`);
 			} catch (error) {

@@ -2,17 +2,23 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import {
 	type BugReport,
+	CancelledError,
 	cacheRoot,
 	fetchBug,
+	keepAnswer,
 	parseBugArg,
 	reportFromText,
+	reproduce,
+	type TriageAnswer,
+	TriageCancelled,
 	TriageError,
 	triageMarkdown,
-	triageReport,
+	triageWithTrees,
 } from "@kvm-matrix/orchestrator";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { loadOrReport } from "./load.js";
+import { startViews, type Views } from "./run.js";
 
 export interface TriageOptions {
 	readonly matrix: string;
@@ -22,6 +28,13 @@ export interface TriageOptions {
 	readonly test: readonly string[];
 	readonly json: boolean;
 	readonly lore?: string;
+	readonly reproduce: boolean;
+	readonly runs: string;
+	readonly bisect: boolean;
+	readonly target?: string;
+	readonly dir?: string;
+	readonly headless: boolean;
+	readonly verbose: boolean;
 }
 
 const DEFAULT_BUGZILLA = "https://bugzilla.kernel.org";
@@ -40,8 +53,21 @@ const fail = (io: CliIo, message: string): ExitCode => {
 export async function triageCommand(bug: string | undefined, options: TriageOptions, io: CliIo): Promise<ExitCode> {
 	if ((bug === undefined) === (options.from === undefined))
 		return fail(io, "give a bug (a number or URL) or --from FILE, one of them");
+	const runs = Number(options.runs);
+	if (!Number.isInteger(runs) || runs < 1 || runs > 100)
+		return fail(io, `--runs ${options.runs}: expected a whole number from 1 to 100`);
+	if (!options.reproduce) {
+		const needs = [
+			...(options.bisect ? ["--bisect"] : []),
+			...(options.target === undefined ? [] : ["--target"]),
+			...(options.dir === undefined ? [] : ["--dir"]),
+			...(options.runs !== "3" ? ["--runs"] : []),
+		];
+		if (needs.length > 0) return fail(io, `${needs.join(", ")} ${needs.length === 1 ? "goes" : "go"} with --reproduce`);
+	}
 	const matrix = await loadOrReport(options.matrix, io);
 	if (matrix === undefined) return EXIT.usage;
+	let views: Views | undefined;
 	try {
 		let report: BugReport;
 		if (options.from !== undefined) {
@@ -57,28 +83,61 @@ export async function triageCommand(bug: string | undefined, options: TriageOpti
 			if ("error" in arg) throw new TriageError(arg.error);
 			report = await fetchBug(arg);
 		}
-		const answer = await triageReport({
+		const root = cacheRoot(io.env);
+		const { answer: found, trees } = await triageWithTrees({
 			matrix,
 			report,
-			cacheRoot: cacheRoot(io.env),
+			cacheRoot: root,
 			...(options.kernel === undefined ? {} : { kernel: options.kernel }),
 			...(options.test.length === 0 ? {} : { tests: options.test }),
 			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
-		if (options.json) {
-			io.stdout(`${JSON.stringify(answer, null, 2)}\n`);
-			return EXIT.ok;
-		}
+		let answer: TriageAnswer = found;
 		const again = [
 			"kvm-matrix triage",
 			options.from === undefined ? (bug ?? "") : `--from ${options.from}`,
 			`--matrix ${options.matrix}`,
 			...(options.kernel === undefined ? [] : [`--kernel ${options.kernel}`]),
 			...options.test.map((t) => `--test ${t}`),
+			...(options.reproduce ? ["--reproduce", `--runs ${runs}`] : []),
+			...(options.bisect ? ["--bisect"] : []),
+			...(options.target === undefined ? [] : [`--target ${options.target}`]),
 		].join(" ");
-		io.stdout(triageMarkdown(answer, again));
+		if (options.reproduce) {
+			// stdout is for the answer: the run's progress goes to stderr (or to the live view).
+			views = startViews("triage", options, io, { line: (line) => io.stderr(`${line}\n`), summary: false });
+			const live = views;
+			const reproduction = await reproduce(matrix, found, trees, root, {
+				runs,
+				cwd: io.cwd,
+				bisect: options.bisect,
+				bus: live.bus,
+				signal: live.signal,
+				onRunEnd: () => live.finish(undefined),
+				onBisectLine: (line) => io.stderr(`${line}\n`),
+				...(options.target === undefined ? {} : { target: options.target }),
+				...(options.dir === undefined ? {} : { runDir: path.resolve(io.cwd, options.dir) }),
+				...(options.lore === undefined ? {} : { lore: options.lore }),
+			});
+			answer = { ...found, reproduction };
+		}
+		const markdown = triageMarkdown(answer, again);
+		if (answer.reproduction !== undefined) {
+			await keepAnswer(answer.reproduction.runDir, answer, markdown);
+			io.stderr(`kvm-matrix triage: the answer is also in ${answer.reproduction.runDir}/triage.md and triage.json\n`);
+		}
+		io.stdout(options.json ? `${JSON.stringify(answer, null, 2)}\n` : markdown);
 		return EXIT.ok;
 	} catch (error) {
+		views?.stop();
+		if (error instanceof TriageCancelled) {
+			io.stderr(`kvm-matrix triage: ${error.message}\n`);
+			return EXIT.interrupted;
+		}
+		if (error instanceof CancelledError) {
+			io.stderr("kvm-matrix triage: cancelled before anything started\n");
+			return EXIT.interrupted;
+		}
 		if (error instanceof TriageError) return fail(io, error.message);
 		throw error;
 	}

@@ -1,0 +1,248 @@
+// The edges of `triage --reproduce`: the engine runs the reproduction (its run directory and
+// journal are the record), git says how the kernels relate, and `--bisect` runs a bisection on the
+// range the evidence found. The answer is then written into the run directory beside the journal.
+import path from "node:path";
+import { BisectCancelled, BisectError, type BisectOutcome, runBisect, startBisect } from "../bisect/bisect.js";
+import { executeRun } from "../engine/run.js";
+import { RunSetupError } from "../engine/setup-error.js";
+import { testKey } from "../events/attempts.js";
+import type { EventBus } from "../events/bus.js";
+import type { EngineEvent } from "../events/types.js";
+import { commitCount, isAncestor } from "../links/ancestry.js";
+import type { Matrix } from "../matrix/types.js";
+import { writeAtomically } from "../paths/atomic.js";
+import { resolveRef } from "../sources/git.js";
+import { classifyForeignResults, type ForeignClassified } from "../verdicts/foreign.js";
+import type { TreeRepos } from "./kernel.js";
+import {
+	type BisectRange,
+	bisectRange,
+	type ReproduceKernel,
+	reproduceKernels,
+	reproduceMatrix,
+	type Tally,
+	type TallyOutcome,
+	tallyOutcome,
+	tallyResult,
+	tallyRuns,
+	tallyWords,
+} from "./reproduce.js";
+import type { TriageAnswer } from "./triage.js";
+import { TriageError } from "./types.js";
+
+export interface ReproduceOptions {
+	/** How many times each test runs on each kernel (3 by default). */
+	readonly runs: number;
+	/** The matrix target to run on; the first that boots a kernel when omitted. */
+	readonly target?: string;
+	/** The run directory; `runs/<time>-<matrix>-triage` under `cwd` when omitted. */
+	readonly runDir?: string;
+	readonly cwd: string;
+	/** Bisect the range the evidence found, for each test that has one. */
+	readonly bisect: boolean;
+	readonly bus: EventBus<EngineEvent>;
+	readonly signal?: AbortSignal;
+	/** Called when the run has ended, before anything else: the live views finish here. */
+	readonly onRunEnd?: () => Promise<void>;
+	/** A line for each bisection step, for people (the run's own progress goes through `bus`). */
+	readonly onBisectLine?: (line: string) => void;
+}
+
+export interface ReproducedTest {
+	/** `kut:xapic` */
+	readonly test: string;
+	/** What it did on the reporter's kernel: `fails` is reproduced. */
+	readonly reproduced: TallyOutcome;
+	readonly tallies: readonly (Tally & { readonly outcome: TallyOutcome; readonly words: string })[];
+	/** Its verdict on each kernel where it did not pass every run, the reporter's first. */
+	readonly verdicts: readonly ForeignClassified[];
+	readonly bisect?:
+		| { readonly dir: string; readonly mode: BisectRange["mode"]; readonly outcome: BisectOutcome }
+		| { readonly skipped: string };
+}
+
+export interface Reproduction {
+	readonly runDir: string;
+	readonly runs: number;
+	readonly target: string;
+	readonly kernels: readonly ReproduceKernel[];
+	readonly tests: readonly ReproducedTest[];
+}
+
+/** The reproduction was cancelled: its run directory holds what finished. */
+export class TriageCancelled extends Error {
+	override readonly name = "TriageCancelled";
+	constructor(readonly dir: string) {
+		super(`cancelled; what finished is in ${dir}`);
+	}
+}
+
+const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
+const slug = (test: string) => test.replaceAll(/[^A-Za-z0-9_.-]+/g, "-");
+
+async function relation(repo: string, from: string, to: string) {
+	if (await isAncestor(repo, from, to))
+		return { kind: "descendant" as const, count: await commitCount(repo, from, to) };
+	if (await isAncestor(repo, to, from)) return { kind: "ancestor" as const, count: await commitCount(repo, to, from) };
+	return undefined;
+}
+
+/** Runs the answer's tests on its kernel and the configured branches, and classifies what they did. */
+export async function reproduce(
+	matrix: Matrix,
+	answer: TriageAnswer,
+	trees: TreeRepos,
+	cacheRoot: string,
+	options: ReproduceOptions & { readonly lore?: string },
+): Promise<Reproduction> {
+	const booting = matrix.targets.filter((t) => !t.host);
+	const target = booting.find((t) => t.name === (options.target ?? booting[0]?.name));
+	if (target === undefined)
+		throw new TriageError(
+			options.target === undefined || booting.length === 0
+				? "--reproduce needs a target that boots a kernel, and the matrix has none"
+				: `--target ${options.target}: no such target that boots a kernel (${booting.map((t) => t.name).join(", ")})`,
+		);
+	const configured: Omit<ReproduceKernel, "role">[] = [];
+	for (const k of matrix.kernels) {
+		if (k.kind !== "source") continue;
+		const repo = trees.get(k.tree)?.repo;
+		if (repo === undefined) continue;
+		const sha = await resolveRef(repo, k.tree, k.ref).catch((error: unknown) => {
+			throw new TriageError(`${k.id}: ${errorLine(error)}`);
+		});
+		configured.push({ id: `${k.tree}@${k.ref}`, tree: k.tree, ref: k.ref, sha });
+	}
+	const { kernel } = answer;
+	const kernels = reproduceKernels({ tree: kernel.tree, ref: kernel.ref, sha: kernel.sha }, configured);
+	const tests = answer.tests.map((t) => ({ suite: t.suite, testId: t.testId }));
+	let reproduction: Matrix;
+	try {
+		reproduction = reproduceMatrix(matrix, kernels, tests, target, options.runs);
+	} catch (error) {
+		throw new TriageError(errorLine(error));
+	}
+	let summary: Awaited<ReturnType<typeof executeRun>>;
+	try {
+		summary = await executeRun(reproduction, {
+			cacheRoot,
+			cwd: options.cwd,
+			bus: options.bus,
+			...(options.runDir === undefined ? {} : { runDir: options.runDir }),
+			...(options.signal === undefined ? {} : { signal: options.signal }),
+			...(options.lore === undefined ? {} : { lore: options.lore }),
+		});
+	} catch (error) {
+		if (error instanceof RunSetupError) throw new TriageError(error.message);
+		throw error;
+	}
+	await options.onRunEnd?.();
+	if (summary.outcome === "cancelled") throw new TriageCancelled(summary.dir);
+	const tallies = tallyRuns(summary, kernels, tests, target.name, options.runs);
+	const repos = new Map([...trees].map(([name, t]) => [name, t.repo]));
+	const verdicts = await classifyForeignResults({
+		matrix,
+		results: kernels.map((k) => ({
+			kernel: k.id,
+			results: tests.map((t) => {
+				const tally = tallies.get(testKey(t))?.find((x) => x.kernel === k.id);
+				return tallyResult(t.suite, t.testId, tally ?? { ...k, kernel: k.id, statuses: [], notRun: [] });
+			}),
+		})),
+		cacheRoot,
+		repos,
+		...(options.lore === undefined ? {} : { lore: options.lore }),
+	}).catch((error: unknown) => {
+		throw new TriageError(errorLine(error));
+	});
+	const repo = trees.get(kernel.tree)?.repo ?? "";
+	const out: ReproducedTest[] = [];
+	for (const t of tests) {
+		const key = testKey(t);
+		const mine = tallies.get(key) ?? [];
+		const reported = mine.find((x) => x.role === "reported");
+		const entry: ReproducedTest = {
+			test: key,
+			reproduced: reported === undefined ? "not-run" : tallyOutcome(reported),
+			tallies: mine.map((x) => ({ ...x, outcome: tallyOutcome(x), words: tallyWords(x) })),
+			verdicts: kernels.flatMap((k) => verdicts.filter((v) => v.test === key && v.kernel === k.id)),
+		};
+		out.push(
+			options.bisect
+				? {
+						...entry,
+						bisect: await bisectOne(matrix, key, mine, {
+							repo,
+							tree: kernel.tree,
+							target: target.name,
+							dir: path.join(summary.dir, `bisect-${slug(key)}`),
+							cacheRoot,
+							options,
+						}),
+					}
+				: entry,
+		);
+	}
+	return { runDir: summary.dir, runs: options.runs, target: target.name, kernels, tests: out };
+}
+
+/** Where a bisection of one test works: the kernel's tree, the run's target, its own directory in the run's. */
+interface BisectPlace {
+	readonly repo: string;
+	readonly tree: string;
+	readonly target: string;
+	readonly dir: string;
+	readonly cacheRoot: string;
+	readonly options: ReproduceOptions;
+}
+
+async function bisectOne(
+	matrix: Matrix,
+	test: string,
+	tallies: readonly Tally[],
+	place: BisectPlace,
+): Promise<NonNullable<ReproducedTest["bisect"]>> {
+	const { repo, tree, target, dir, cacheRoot, options } = place;
+	const range = await bisectRange(tallies, (from, to) => relation(repo, from, to));
+	if ("none" in range) return { skipped: `nothing to bisect: ${range.none}` };
+	const [old, now] = range.mode === "fixed" ? [range.broken, range.fixedAt] : [range.good, range.bad];
+	const say = options.onBisectLine ?? (() => {});
+	const words = range.mode === "fixed" ? { old: "broken", new: "fixed" } : { old: "good", new: "bad" };
+	try {
+		await startBisect({
+			matrix,
+			mode: range.mode,
+			tree,
+			test,
+			old: old.sha,
+			new: now.sha,
+			target,
+			dir,
+			cacheRoot,
+		});
+		say(
+			`bisecting ${test}: ${words.old} ${old.kernel} (${old.sha.slice(0, 12)}), ${words.new} ${now.kernel} (${now.sha.slice(0, 12)}), ${range.count} commits; state in ${dir}`,
+		);
+		const outcome = await runBisect(dir, matrix, cacheRoot, {
+			...(options.signal === undefined ? {} : { signal: options.signal }),
+			onTesting: (sha, index, remaining) =>
+				say(`bisect ${test} step ${index}: testing ${sha.slice(0, 12)} (${remaining} commits left)`),
+			onStep: (step, index) =>
+				say(
+					`bisect ${test} ${step.end === undefined ? `step ${index}` : `${words[step.end]} end`}: ${step.sha.slice(0, 12)} ${step.seen}: ${step.verdict === "skip" ? "skipped" : words[step.verdict]}`,
+				),
+		});
+		return { dir, mode: range.mode, outcome };
+	} catch (error) {
+		if (error instanceof BisectCancelled) throw new TriageCancelled(dir);
+		if (error instanceof BisectError || error instanceof RunSetupError)
+			return { skipped: `the bisection stopped: ${error.message}` };
+		throw error;
+	}
+}
+
+/** The answer beside the run's journal: what a later reader of the run directory looks for first. */
+export async function keepAnswer(dir: string, json: unknown, markdown: string): Promise<void> {
+	await writeAtomically(path.join(dir, "triage.json"), `${JSON.stringify(json, null, 2)}\n`);
+	await writeAtomically(path.join(dir, "triage.md"), markdown);
+}

@@ -1,0 +1,239 @@
+// `triage --reproduce`: the reported tests run again, N times, on the reporter's kernel and on the
+// configured branches, as one run of the engine (one cell per kernel and run, so the run's journal
+// is the record and the live views are `run`'s). The runs are then reduced to one result per
+// kernel and test (fails 3/3, passes 3/3, or both: intermittent) and classified as `classify`
+// does, with the other kernels as the evidence across kernels. The reduction is pure; the run and
+// the git questions are at the edges.
+
+import type { CellSummary, RunSummary } from "../engine/summary.js";
+import type { FinalResult } from "../events/attempts.js";
+import { isFailingStatus, testKey } from "../events/attempts.js";
+import type { TestResult, TestStatus } from "../events/types.js";
+import type { KernelConfig, Matrix, SourceKernel, Target } from "../matrix/types.js";
+import type { ReportedTest } from "./types.js";
+
+/** A kernel the reported tests run on: the reporter's, or one of the matrix's branches. */
+export interface ReproduceKernel {
+	/** `kvm@v6.1`: the id results and verdicts name it by. */
+	readonly id: string;
+	readonly tree: string;
+	readonly ref: string;
+	readonly sha: string;
+	readonly role: "reported" | "configured";
+}
+
+/** The name of run `i` (from 1) of a target: `t-run2`. */
+export const runTarget = (target: string, i: number) => `${target}-run${i}`;
+
+/**
+ * The reporter's kernel first, then each source kernel of the matrix at another commit (the
+ * configured branches, newer or not: the evidence says how each relates). One per commit.
+ */
+export function reproduceKernels(
+	reported: Omit<ReproduceKernel, "id" | "role">,
+	configured: readonly Omit<ReproduceKernel, "role">[],
+): ReproduceKernel[] {
+	const out: ReproduceKernel[] = [{ ...reported, id: `${reported.tree}@${reported.ref}`, role: "reported" }];
+	for (const k of configured)
+		if (!out.some((o) => o.sha === k.sha || o.id === k.id)) out.push({ ...k, role: "configured" });
+	return out;
+}
+
+/**
+ * The matrix of a reproduction: the kernels, built at the commits resolved now (a branch that moves
+ * during the run does not change what is tested), the one target copied once per run, only the
+ * reported tests, no retries (each run is one sample) and no baseline (the evidence is the kernels).
+ */
+export function reproduceMatrix(
+	matrix: Matrix,
+	kernels: readonly ReproduceKernel[],
+	tests: readonly Pick<ReportedTest, "suite" | "testId">[],
+	target: Target,
+	runs: number,
+): Matrix {
+	const sources = matrix.kernels.flatMap((k) => (k.kind === "source" ? [k] : []));
+	const configFor = (tree: string): KernelConfig | undefined =>
+		(sources.find((k) => k.tree === tree) ?? sources[0])?.config;
+	const built: SourceKernel[] = kernels.map((k) => {
+		const config = configFor(k.tree);
+		if (config === undefined) throw new Error("the matrix builds no kernel: no config to build one with");
+		return { kind: "source", id: k.id, tree: k.tree, ref: k.sha, config };
+	});
+	const selftests = tests.filter((t) => t.suite === "selftests").map((t) => t.testId);
+	const kut = tests.filter((t) => t.suite === "kut").map((t) => t.testId);
+	const { baseline: _baseline, ...rest } = matrix;
+	return {
+		...rest,
+		name: `${matrix.name}-triage`,
+		kernels: built,
+		targets: Array.from({ length: runs }, (_, i) => ({ ...target, name: runTarget(target.name, i + 1) })),
+		suites: {
+			...(selftests.length === 0 || matrix.suites.selftests === undefined
+				? {}
+				: { selftests: { ...matrix.suites.selftests, include: selftests, exclude: [] } }),
+			...(kut.length === 0 || matrix.suites.kut === undefined
+				? {}
+				: { kut: { ...matrix.suites.kut, include: kut, exclude: [], groups: [] } }),
+		},
+		retries: 0,
+		exclude: [],
+		include: [],
+	};
+}
+
+/** What the runs of one test on one kernel did. */
+export interface Tally {
+	readonly kernel: string;
+	readonly sha: string;
+	readonly role: ReproduceKernel["role"];
+	/** One status per run in which the test ran, in run order. */
+	readonly statuses: readonly TestStatus[];
+	/** Why a run did not run it: `build failed: ...`, `cancelled`, `not in this kernel's tree`. */
+	readonly notRun: readonly string[];
+	/** The first failure lines seen, from the first failing run. */
+	readonly detail?: string;
+}
+
+const cellTarget = (cell: CellSummary, target: string, runs: number) =>
+	Array.from({ length: runs }, (_, i) => runTarget(target, i + 1)).indexOf(cell.target);
+
+/** Each test's tallies, kernel by kernel in the given order, from the run's cells. */
+export function tallyRuns(
+	summary: Pick<RunSummary, "cells">,
+	kernels: readonly ReproduceKernel[],
+	tests: readonly Pick<ReportedTest, "suite" | "testId">[],
+	target: string,
+	runs: number,
+): Map<string, Tally[]> {
+	const out = new Map<string, Tally[]>();
+	for (const test of tests) {
+		const key = testKey(test);
+		out.set(
+			key,
+			kernels.map((k) => {
+				const cells = summary.cells
+					.filter((c) => c.kernel.id === k.id && cellTarget(c, target, runs) >= 0)
+					.sort((a, b) => cellTarget(a, target, runs) - cellTarget(b, target, runs));
+				const statuses: TestStatus[] = [];
+				const notRun: string[] = [];
+				let detail: string | undefined;
+				for (const cell of cells) {
+					const r = cell.results.find((x) => testKey(x) === key);
+					if (cell.state === "failed")
+						notRun.push(`${cell.failure?.stage ?? "cell"} failed: ${cell.failure?.reason ?? "?"}`);
+					else if (r === undefined)
+						notRun.push(cell.state === "cancelled" ? "cancelled" : "the test did not run (not in this kernel's tree?)");
+					else if (r.status === "error") notRun.push(r.detail ?? "the test could not run");
+					else {
+						statuses.push(r.status);
+						if (detail === undefined && isFailingStatus(r.status) && r.detail !== undefined) detail = r.detail;
+					}
+				}
+				for (let i = cells.length; i < runs; i++) notRun.push("cancelled");
+				return {
+					kernel: k.id,
+					sha: k.sha,
+					role: k.role,
+					statuses,
+					notRun,
+					...(detail === undefined ? {} : { detail }),
+				};
+			}),
+		);
+	}
+	return out;
+}
+
+export type TallyOutcome = "fails" | "passes" | "intermittent" | "skips" | "not-run";
+
+/** What a tally comes to: every run failed, every run passed, both, or nothing to go on. */
+export function tallyOutcome(t: Pick<Tally, "statuses">): TallyOutcome {
+	const ran = t.statuses.filter((s) => s !== "skip");
+	if (ran.length === 0) return t.statuses.length === 0 ? "not-run" : "skips";
+	const failing = ran.filter(isFailingStatus).length;
+	if (failing === ran.length) return "fails";
+	if (failing === 0) return "passes";
+	return "intermittent";
+}
+
+/**
+ * The one result a tally stands for, to classify: every run failed is a failure; every run passed
+ * is a pass; both is a pass after failures, which the classifier calls flaky (and which is never
+ * taken as a kernel the test passes on). Nothing ran: an `error`, which is `infra`.
+ */
+export function tallyResult(suite: ReportedTest["suite"], testId: string, t: Tally): FinalResult {
+	const base = { suite, testId, durationMs: 0 } as const;
+	const outcome = tallyOutcome(t);
+	if (outcome === "not-run")
+		return { ...base, status: "error", attempt: 1, detail: t.notRun[0] ?? "the test did not run" };
+	const ran = t.statuses.filter((s) => s !== "skip");
+	const attempts: TestResult[] = (outcome === "skips" ? t.statuses : ran).map((status, i) => ({
+		...base,
+		status,
+		attempt: i + 1,
+	}));
+	if (outcome === "intermittent") {
+		// The failures first, then one pass: the shape of a pass after a retry.
+		const failures = attempts.filter((a) => isFailingStatus(a.status)).map((a, i) => ({ ...a, attempt: i + 1 }));
+		return { ...base, status: "pass", attempt: failures.length + 1, earlier: failures };
+	}
+	// All passed (or all skipped): one result, nothing that looks like a retry.
+	if (outcome !== "fails") return attempts.at(-1) as TestResult;
+	const last = attempts.at(-1) as TestResult;
+	const earlier = attempts.slice(0, -1);
+	return {
+		...last,
+		...(t.detail === undefined ? {} : { detail: t.detail }),
+		...(earlier.length === 0 ? {} : { earlier }),
+	};
+}
+
+/** `fails 3/3`, `passes 2/3, fails 1/3`, `not run (build failed: ...)`, as a bug's reader says it. */
+export function tallyWords(t: Tally): string {
+	const total = t.statuses.length + t.notRun.length;
+	const count = (what: string, n: number) => (n === 0 ? [] : [`${what} ${n}/${total}`]);
+	const failing = t.statuses.filter(isFailingStatus).length;
+	const parts = [
+		...count("fails", failing),
+		...count("passes", t.statuses.filter((s) => s === "pass").length),
+		...count("skips", t.statuses.filter((s) => s === "skip").length),
+	];
+	const notRun = t.notRun.length === 0 ? [] : [`not run ${t.notRun.length}/${total} (${t.notRun[0]})`];
+	return [...parts, ...notRun].join(", ");
+}
+
+/** The range a bisection would search, from the evidence: where the test fails and where it passes. */
+export type BisectRange =
+	| { readonly mode: "fixed"; readonly broken: Tally; readonly fixedAt: Tally; readonly count: number }
+	| { readonly mode: "regression"; readonly good: Tally; readonly bad: Tally; readonly count: number };
+
+/**
+ * The range to bisect for one test: the reporter's kernel must fail every run; the nearest kernel
+ * that descends from it and passes every run makes it `fixed` (its first fixed commit), else the
+ * nearest ancestor that passes every run makes it a regression. `relation(a, b)` says how b relates
+ * to a by git (`descendant`/`ancestor` with the commit count between them, or neither).
+ */
+export async function bisectRange(
+	tallies: readonly Tally[],
+	relation: (from: string, to: string) => Promise<{ kind: "descendant" | "ancestor"; count: number } | undefined>,
+): Promise<BisectRange | { readonly none: string }> {
+	const reported = tallies.find((t) => t.role === "reported");
+	if (reported === undefined || tallyOutcome(reported) !== "fails")
+		return { none: `it does not fail every run on ${reported?.kernel ?? "the reporter's kernel"}` };
+	const passing = tallies.filter((t) => t !== reported && tallyOutcome(t) === "passes" && t.notRun.length === 0);
+	const related = await Promise.all(passing.map(async (t) => ({ t, r: await relation(reported.sha, t.sha) })));
+	const nearest = (kind: "descendant" | "ancestor") =>
+		related
+			.flatMap(({ t, r }) => (r?.kind === kind ? [{ t, count: r.count }] : []))
+			.sort((a, b) => a.count - b.count)[0];
+	const down = nearest("descendant");
+	if (down !== undefined) return { mode: "fixed", broken: reported, fixedAt: down.t, count: down.count };
+	const up = nearest("ancestor");
+	if (up !== undefined) return { mode: "regression", good: up.t, bad: reported, count: up.count };
+	return {
+		none:
+			passing.length === 0
+				? "it passes every run on no other kernel"
+				: `no kernel it passes on descends from ${reported.kernel} or precedes it`,
+	};
+}
