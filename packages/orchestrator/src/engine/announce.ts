@@ -29,9 +29,12 @@ function announce(ctx: RunContext, runId: string, before: RunRecord | undefined)
 		grid: {
 			kernels: [...new Map(cells.map((c) => [c.kernel.id, c.kernel])).values()].map((k) => {
 				const sha = k.kind === "source" ? ctx.resolutions.get(refKey(k)) : undefined;
+				// A kernel pinned to a full sha (triage, bisect) is better known by its id: kvm@v6.1.
 				const label =
 					k.kind === "source"
-						? `${k.tree}@${k.ref}`
+						? /^[0-9a-f]{40}$/.test(k.ref)
+							? k.id
+							: `${k.tree}@${k.ref}`
 						: `prebuilt ${path.basename(ctx.prebuilt.get(k.id)?.image ?? k.image)}`;
 				return { id: k.id, label, ...(sha === undefined ? {} : { sha }) };
 			}),

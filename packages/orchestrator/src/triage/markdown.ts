@@ -145,6 +145,6 @@ function reproductionLines(r: Reproduction, approximate: string | undefined): st
 			);
 		lines.push(...bisectLines(t));
 	}
-	lines.push("", `Run directory: ${code(r.runDir)} (its journal holds every run; \`kvm-matrix explain\` reads it).`);
+	lines.push("", `Run directory: ${code(r.runDir)} (its journal and results.json hold every run, cell by cell).`);
 	return lines;
 }
