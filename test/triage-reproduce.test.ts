@@ -118,17 +118,25 @@ async function trees(): Promise<Trees> {
 	return { kvm, kut, xapicFix, vmxFix };
 }
 
-function matrix(x: Trees, kernels: readonly string[], bugzillaUrl: string): string {
+/** A matrix over the trees (name → path) and kernels (`tree@ref`), KUT in a TCG guest. */
+function matrix(
+	x: Trees,
+	kernels: readonly string[],
+	bugzillaUrl: string,
+	trees: Readonly<Record<string, string>> = { kvm: x.kvm },
+): string {
 	const file = path.join(tmp("triage-repro-matrix-"), "m.yaml");
+	const treeLines = Object.entries(trees).map(([name, dir]) => `  ${name}: { path: ${dir} }`);
+	const kernelLines = kernels.map((k) => `  - { tree: ${k.split("@")[0]}, ref: ${k.split("@")[1]} }`);
 	writeFileSync(
 		file,
 		`name: triage
 trees:
-  kvm: { path: ${x.kvm} }
+${treeLines.join("\n")}
   kut: { path: ${x.kut} }
 config: { base: tinyconfig, fragments: [kvm_guest.config] }
 kernels:
-${kernels.map((ref) => `  - { tree: kvm, ref: ${ref} }`).join("\n")}
+${kernelLines.join("\n")}
 targets:
   - { name: t, qemu: { smp: 1, memory: 768M, accel: tcg } }
 suites:
@@ -205,23 +213,36 @@ test.serial(
 			execa("node", [CLI, "triage", ...args], { env: cliEnv(cache), reject: false, cwd: REPO });
 		const s = (sha: string) => sha.slice(0, 12);
 
-		// The xapic report, on a release kernel; the matrix knows kvm-x86's next.
-		const xapicMatrix = matrix(x, ["kvm-x86-next"], url);
+		// The xapic report, on a release kernel. The matrix has kvm.git (whose mirror lacks kvm-x86's
+		// commits) and the kvm-x86 tree: the fix is on the other tree's branch.
+		const kvmOnly = tmp("triage-repro-kvm-");
+		await execa("git", ["clone", "-q", "-b", "next", x.kvm, kvmOnly]);
+		await git(kvmOnly, "remote", "remove", "origin");
+		const xapicMatrix = matrix(x, ["kvm@next", "kvm-x86@kvm-x86-next"], url, { kvm: kvmOnly, "kvm-x86": x.kvm });
 		const staticAnswer = await triage(["5102", "--matrix", xapicMatrix]);
 		t.is(staticAnswer.exitCode, 0, staticAnswer.stderr);
 		t.regex(staticAnswer.stdout, /\| `kut:xapic` \| \*\*new-failure\*\*/, "nothing links the fix: it cannot say more");
 
 		const xapicDir = path.join(tmp("triage-repro-xapic-"), "run");
-		const xapic = await triage(["5102", "--matrix", xapicMatrix, "--reproduce", "--dir", xapicDir]);
+		const xapic = await triage(["5102", "--matrix", xapicMatrix, "--reproduce", "--bisect", "--dir", xapicDir]);
 		t.is(xapic.exitCode, 0, `${xapic.stdout}\n${xapic.stderr}`);
 		const v61 = await git(x.kvm, "rev-parse", "v6.1^{commit}");
 		const next = await git(x.kvm, "rev-parse", "kvm-x86-next");
+		const kvmNext = await git(x.kvm, "rev-parse", "next");
 		t.true(
 			xapic.stdout.includes(
-				`- \`kut:xapic\`: fails 3/3 on \`kvm@v6.1\` (${s(v61)}), passes 3/3 on \`kvm@kvm-x86-next\` (${s(next)}): **pending-fix** (fix not yet merged): fixed on kvm@kvm-x86-next, not yet in kvm@v6.1`,
+				`- \`kut:xapic\`: fails 3/3 on \`kvm@v6.1\` (${s(v61)}), fails 3/3 on \`kvm@next\` (${s(kvmNext)}), passes 3/3 on \`kvm-x86@kvm-x86-next\` (${s(next)}): **pending-fix** (fix not yet merged): fixed on kvm-x86@kvm-x86-next, not yet in kvm@v6.1`,
 			),
 			xapic.stdout,
 		);
+		// Bisected in the tree that holds both ends.
+		t.true(
+			xapic.stdout.includes(
+				`Bisected, first fixed commit: \`${s(x.xapicFix)} KVM: x86: Deliver a logical-mode IPI to every vCPU in its destination\``,
+			),
+			xapic.stdout,
+		);
+		t.regex(xapic.stderr, /bisecting kut:xapic in kvm-x86: broken kvm@v6\.1 /);
 		t.true(xapic.stdout.includes(`the fix is among the 2 commits ${s(v61)}..${s(next)}`), xapic.stdout);
 		// Progress went to stderr, live, as run's plain lines: stdout is only the report.
 		t.regex(xapic.stderr, /kvm@v6\.1\/t-run3/);
@@ -232,7 +253,7 @@ test.serial(
 		t.is(readFileSync(path.join(xapicDir, "triage.md"), "utf8").trimEnd(), xapic.stdout.trimEnd());
 
 		// The vmx report, on "kvm.git next"; the matrix has next and queue. Two runs each, then bisect.
-		const vmxMatrix = matrix(x, ["next", "queue"], url);
+		const vmxMatrix = matrix(x, ["kvm@next", "kvm@queue"], url);
 		const vmxDir = path.join(tmp("triage-repro-vmx-"), "run");
 		const vmx = await triage([
 			"5101",
@@ -248,7 +269,6 @@ test.serial(
 		]);
 		t.is(vmx.exitCode, 0, `${vmx.stdout}\n${vmx.stderr}`);
 		const answer = JSON.parse(vmx.stdout) as Answer;
-		const kvmNext = await git(x.kvm, "rev-parse", "next");
 		const queue = await git(x.kvm, "rev-parse", "queue");
 		t.deepEqual(
 			answer.reproduction.kernels.map((k) => [k.id, k.sha, k.role]),
@@ -296,13 +316,17 @@ test("triage --reproduce refuses what it cannot do in one line, before anything 
 	]);
 	t.teardown(() => server.close());
 	const cache = tmp("triage-repro-cache-");
-	const m = matrix(x, ["next", "queue"], url);
+	const m = matrix(x, ["kvm@next", "kvm@queue"], url);
 	const cases: [string[], RegExp][] = [
 		[["--reproduce", "--runs", "0"], /^kvm-matrix triage: --runs 0: expected a whole number from 1 to 100$/],
 		[["--bisect"], /^kvm-matrix triage: --bisect, --dir go with --reproduce$/],
 		[
 			["--reproduce", "--target", "nosuch"],
 			/^kvm-matrix triage: --target nosuch: no such target that boots a kernel \(t\)$/,
+		],
+		[
+			["--reproduce", "--test", "fail_test"],
+			/^kvm-matrix triage: --reproduce: the report's failing tests include KVM selftests, and the matrix runs no selftests suite$/,
 		],
 	];
 	for (const [args, message] of cases) {

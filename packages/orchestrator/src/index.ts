@@ -68,7 +68,7 @@ export {
 	type ReproduceOptions,
 	type Reproduction,
 	reproduce,
-	TriageCancelled,
+	reproduceTarget,
 } from "./triage/reproduce-run.js";
 export { type TriageAnswer, type TriageInput, triageReport, triageWithTrees } from "./triage/triage.js";
 export { type BugReport, type ReportFacts, TriageError } from "./triage/types.js";

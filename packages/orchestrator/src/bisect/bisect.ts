@@ -208,7 +208,7 @@ export function stepMatrix(matrix: Matrix, request: BisectRequest, sha: string):
 			suite === "selftests" && selftests !== undefined
 				? { selftests: { ...selftests, include: [testId], exclude: [], parallel: 1 } }
 				: kut !== undefined
-					? { kut: { ...kut, include: [testId], exclude: [], groups: [] } }
+					? { kut: { ...kut, include: [testId], exclude: [], groups: [], all: true } }
 					: {},
 		retries: 1,
 		exclude: [],

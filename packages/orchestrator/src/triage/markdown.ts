@@ -75,15 +75,19 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 const short = (sha: string) => sha.slice(0, 12);
 
 /** What the verdict on the reporter's kernel comes to, in the words of a reply to the bug. */
-function conclusion(t: ReproducedTest, reported: string): string {
+function conclusion(t: ReproducedTest, reported: string, approximate: boolean): string {
 	const tally = t.tallies.find((x) => x.kernel === reported);
+	// Today's tip of a branch may already hold what the reporter's commit lacked.
+	const now = approximate ? ` (as it is now, which may differ from the reporter's)` : "";
 	switch (t.reproduced) {
 		case "passes":
-			return `not reproduced: it passes every run on ${reported} here (the reporter's CPU, QEMU or configuration may matter)`;
+			return `not reproduced: it passes every run on ${reported}${now} here (the reporter's CPU, QEMU or configuration may matter)`;
 		case "skips":
 			return `not reproduced: it skips every run on ${reported} here`;
+		case "partial":
+			return `not reproduced: ${tally?.words ?? "?"} on ${reported}, not enough to say`;
 		case "not-run":
-			return `not reproduced: it did not run on ${reported} (${tally?.notRun[0] ?? "?"})`;
+			return `not tested: it did not run on ${reported} (${tally?.notRun[0] ?? "?"})`;
 		default:
 			break;
 	}
@@ -93,7 +97,10 @@ function conclusion(t: ReproducedTest, reported: string): string {
 	const d = v.details;
 	if (v.verdict === "pending-fix" && "fixedIn" in d && d.fixedIn !== undefined)
 		return `${words}: fixed on ${d.fixedIn.kernel}, not yet in ${reported}`;
-	if (v.verdict === "regression" && "passed" in d) return `${words}: broken since ${d.passed.kernel}`;
+	if (v.verdict === "regression" && "passed" in d) {
+		const since = "relation" in d.passed && d.passed.relation?.kind === "ancestor";
+		return `${words}: ${since ? "broken since" : "it passed on"} ${d.passed.kernel}`;
+	}
 	if (v.verdict === "flaky") return `${words}: it fails some runs and passes others on ${reported}`;
 	return words;
 }
@@ -124,7 +131,7 @@ function reproductionLines(r: Reproduction, approximate: string | undefined): st
 	const heads = r.kernels.map((k) => `${code(k.id)} (${short(k.sha)})${k.role === "reported" ? ", the report's" : ""}`);
 	const lines = [
 		"",
-		`#### Reproduced: ${r.runs} ${r.runs === 1 ? "run" : "runs"} of each test on each kernel, target ${code(r.target)}`,
+		`#### Reproduction: ${r.runs} ${r.runs === 1 ? "run" : "runs"} of each test on each kernel, target ${code(r.target)}${r.cancelled ? " (cancelled: what did not finish is not run)" : ""}`,
 		"",
 		`| test | ${heads.join(" | ")} |`,
 		`| --- | ${heads.map(() => "---").join(" | ")} |`,
@@ -136,7 +143,7 @@ function reproductionLines(r: Reproduction, approximate: string | undefined): st
 	lines.push("");
 	for (const t of r.tests) {
 		const said = t.tallies.map((x) => `${x.words} on ${code(x.kernel)} (${short(x.sha)})`).join(", ");
-		lines.push(`- ${code(t.test)}: ${said}: ${conclusion(t, reported?.id ?? "")}`);
+		lines.push(`- ${code(t.test)}: ${said}: ${conclusion(t, reported?.id ?? "", approximate !== undefined)}`);
 		const v = t.verdicts.find((x) => x.kernel === reported?.id);
 		if (v !== undefined && v.evidence !== "") lines.push(`  - Evidence: ${v.evidence}`);
 		if (v?.verdict === "pending-fix" && approximate !== undefined)

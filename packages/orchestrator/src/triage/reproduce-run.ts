@@ -8,10 +8,12 @@ import { RunSetupError } from "../engine/setup-error.js";
 import { testKey } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
-import { commitCount, isAncestor } from "../links/ancestry.js";
-import type { Matrix } from "../matrix/types.js";
+import type { KernelPoint } from "../links/fix-status.js";
+import type { Matrix, Target } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
+import { CancelledError } from "../proc/run.js";
 import { resolveRef } from "../sources/git.js";
+import { relate } from "../verdicts/across.js";
 import { classifyForeignResults, type ForeignClassified } from "../verdicts/foreign.js";
 import type { TreeRepos } from "./kernel.js";
 import {
@@ -54,14 +56,19 @@ export interface ReproducedTest {
 	/** What it did on the reporter's kernel: `fails` is reproduced. */
 	readonly reproduced: TallyOutcome;
 	readonly tallies: readonly (Tally & { readonly outcome: TallyOutcome; readonly words: string })[];
-	/** Its verdict on each kernel where it did not pass every run, the reporter's first. */
-	readonly verdicts: readonly ForeignClassified[];
+	/**
+	 * Its verdict on each kernel where it did not pass every run, the reporter's first. A
+	 * `pending-fix` on a kernel known only approximately carries the same caveat as the static one.
+	 */
+	readonly verdicts: readonly (ForeignClassified & { readonly caveat?: string })[];
 	readonly bisect?:
 		| { readonly dir: string; readonly mode: BisectRange["mode"]; readonly outcome: BisectOutcome }
 		| { readonly skipped: string };
 }
 
 export interface Reproduction {
+	/** Cancelled (Ctrl-C): what finished is classified; what did not is said not to have run. */
+	readonly cancelled: boolean;
 	readonly runDir: string;
 	readonly runs: number;
 	readonly target: string;
@@ -69,22 +76,29 @@ export interface Reproduction {
 	readonly tests: readonly ReproducedTest[];
 }
 
-/** The reproduction was cancelled: its run directory holds what finished. */
-export class TriageCancelled extends Error {
-	override readonly name = "TriageCancelled";
-	constructor(readonly dir: string) {
-		super(`cancelled; what finished is in ${dir}`);
-	}
-}
-
 const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 const slug = (test: string) => test.replaceAll(/[^A-Za-z0-9_.-]+/g, "-");
 
-async function relation(repo: string, from: string, to: string) {
-	if (await isAncestor(repo, from, to))
-		return { kind: "descendant" as const, count: await commitCount(repo, from, to) };
-	if (await isAncestor(repo, to, from)) return { kind: "ancestor" as const, count: await commitCount(repo, to, from) };
-	return undefined;
+/** The target a reproduction boots on: `--target`, else the matrix's first that boots a kernel. */
+export function reproduceTarget(matrix: Matrix, name: string | undefined): Target {
+	const booting = matrix.targets.filter((t) => !t.host);
+	const target = booting.find((t) => t.name === (name ?? booting[0]?.name));
+	if (target === undefined)
+		throw new TriageError(
+			name === undefined || booting.length === 0
+				? "--reproduce needs a target that boots a kernel, and the matrix has none"
+				: `--target ${name}: no such target that boots a kernel (${booting.map((t) => t.name).join(", ")})`,
+		);
+	return target;
+}
+
+/** The suites the tests need and the matrix does not run, refused before anything is built. */
+function checkSuites(matrix: Matrix, tests: readonly { suite: "kut" | "selftests" }[]): void {
+	for (const suite of ["selftests", "kut"] as const)
+		if (tests.some((t) => t.suite === suite) && matrix.suites[suite] === undefined)
+			throw new TriageError(
+				`--reproduce: the report's failing tests include ${suite === "kut" ? "kvm-unit-tests" : "KVM selftests"}, and the matrix runs no ${suite} suite`,
+			);
 }
 
 /** Runs the answer's tests on its kernel and the configured branches, and classifies what they did. */
@@ -95,14 +109,8 @@ export async function reproduce(
 	cacheRoot: string,
 	options: ReproduceOptions & { readonly lore?: string },
 ): Promise<Reproduction> {
-	const booting = matrix.targets.filter((t) => !t.host);
-	const target = booting.find((t) => t.name === (options.target ?? booting[0]?.name));
-	if (target === undefined)
-		throw new TriageError(
-			options.target === undefined || booting.length === 0
-				? "--reproduce needs a target that boots a kernel, and the matrix has none"
-				: `--target ${options.target}: no such target that boots a kernel (${booting.map((t) => t.name).join(", ")})`,
-		);
+	const target = reproduceTarget(matrix, options.target);
+	checkSuites(matrix, answer.tests);
 	const configured: Omit<ReproduceKernel, "role">[] = [];
 	for (const k of matrix.kernels) {
 		if (k.kind !== "source") continue;
@@ -111,7 +119,7 @@ export async function reproduce(
 		const sha = await resolveRef(repo, k.tree, k.ref).catch((error: unknown) => {
 			throw new TriageError(`${k.id}: ${errorLine(error)}`);
 		});
-		configured.push({ id: `${k.tree}@${k.ref}`, tree: k.tree, ref: k.ref, sha });
+		configured.push({ id: `${k.tree}@${k.ref}`, tree: k.tree, ref: k.ref, sha, config: k.config });
 	}
 	const { kernel } = answer;
 	const kernels = reproduceKernels({ tree: kernel.tree, ref: kernel.ref, sha: kernel.sha }, configured);
@@ -133,17 +141,21 @@ export async function reproduce(
 			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
 	} catch (error) {
-		if (error instanceof RunSetupError) throw new TriageError(error.message);
+		// The engine's words are `run`'s: triage names its run directory --dir.
+		if (error instanceof RunSetupError) throw new TriageError(error.message.replaceAll("--run-dir", "--dir"));
 		throw error;
 	}
 	await options.onRunEnd?.();
-	if (summary.outcome === "cancelled") throw new TriageCancelled(summary.dir);
+	// A cancelled run is classified as far as it went: its cells that did not end are `not run`.
+	let cancelled = summary.outcome === "cancelled";
 	const tallies = tallyRuns(summary, kernels, tests, target.name, options.runs);
 	const repos = new Map([...trees].map(([name, t]) => [name, t.repo]));
 	const verdicts = await classifyForeignResults({
 		matrix,
 		results: kernels.map((k) => ({
 			kernel: k.id,
+			// The commit that was built and run, even if the branch has moved since.
+			sha: k.sha,
 			results: tests.map((t) => {
 				const tally = tallies.get(testKey(t))?.find((x) => x.kernel === k.id);
 				return tallyResult(t.suite, t.testId, tally ?? { ...k, kernel: k.id, statuses: [], notRun: [] });
@@ -155,7 +167,10 @@ export async function reproduce(
 	}).catch((error: unknown) => {
 		throw new TriageError(errorLine(error));
 	});
-	const repo = trees.get(kernel.tree)?.repo ?? "";
+	const caveat = `the reporter's kernel is not known exactly (${kernel.how}); it may hold the fix`;
+	const points = new Map(
+		kernels.map((k) => [k.id, { tree: k.tree, repo: trees.get(k.tree)?.repo ?? "", sha: k.sha } satisfies KernelPoint]),
+	);
 	const out: ReproducedTest[] = [];
 	for (const t of tests) {
 		const key = testKey(t);
@@ -165,35 +180,46 @@ export async function reproduce(
 			test: key,
 			reproduced: reported === undefined ? "not-run" : tallyOutcome(reported),
 			tallies: mine.map((x) => ({ ...x, outcome: tallyOutcome(x), words: tallyWords(x) })),
-			verdicts: kernels.flatMap((k) => verdicts.filter((v) => v.test === key && v.kernel === k.id)),
+			verdicts: kernels.flatMap((k) =>
+				verdicts
+					.filter((v) => v.test === key && v.kernel === k.id)
+					.map((v) => (kernel.approximate && v.verdict === "pending-fix" ? { ...v, caveat } : v)),
+			),
 		};
-		out.push(
-			options.bisect
-				? {
-						...entry,
-						bisect: await bisectOne(matrix, key, mine, {
-							repo,
-							tree: kernel.tree,
-							target: target.name,
-							dir: path.join(summary.dir, `bisect-${slug(key)}`),
-							cacheRoot,
-							options,
-						}),
-					}
-				: entry,
-		);
+		if (!options.bisect) {
+			out.push(entry);
+			continue;
+		}
+		if (cancelled) {
+			out.push({ ...entry, bisect: { skipped: "not bisected: the reproduction was cancelled" } });
+			continue;
+		}
+		const bisect = await bisectOne(matrix, key, mine, {
+			points,
+			target: target.name,
+			dir: path.join(summary.dir, `bisect-${slug(key)}`),
+			cacheRoot,
+			options,
+		});
+		if ("cancelled" in bisect) cancelled = true;
+		out.push({ ...entry, bisect: "cancelled" in bisect ? { skipped: bisect.cancelled } : bisect });
 	}
-	return { runDir: summary.dir, runs: options.runs, target: target.name, kernels, tests: out };
+	return { cancelled, runDir: summary.dir, runs: options.runs, target: target.name, kernels, tests: out };
 }
 
-/** Where a bisection of one test works: the kernel's tree, the run's target, its own directory in the run's. */
+/** Where a bisection of one test works: the kernels' trees, the run's target, its own directory in the run's. */
 interface BisectPlace {
-	readonly repo: string;
-	readonly tree: string;
+	readonly points: ReadonlyMap<string, KernelPoint>;
 	readonly target: string;
 	readonly dir: string;
 	readonly cacheRoot: string;
 	readonly options: ReproduceOptions;
+}
+
+/** How `to` relates to `from` by git, in whichever repository holds both (none: undefined). */
+async function relationOf(from: KernelPoint, to: KernelPoint) {
+	const r = await relate(from, to);
+	return r.kind === "descendant" || r.kind === "ancestor" ? { kind: r.kind, count: r.count } : undefined;
 }
 
 async function bisectOne(
@@ -201,27 +227,25 @@ async function bisectOne(
 	test: string,
 	tallies: readonly Tally[],
 	place: BisectPlace,
-): Promise<NonNullable<ReproducedTest["bisect"]>> {
-	const { repo, tree, target, dir, cacheRoot, options } = place;
-	const range = await bisectRange(tallies, (from, to) => relation(repo, from, to));
+): Promise<NonNullable<ReproducedTest["bisect"]> | { readonly cancelled: string }> {
+	const { points, target, dir, cacheRoot, options } = place;
+	const point = (t: Tally) => points.get(t.kernel) ?? { tree: "", repo: "", sha: t.sha };
+	const bySha = new Map(tallies.map((t) => [t.sha, point(t)]));
+	const range = await bisectRange(tallies, (from, to) =>
+		relationOf(bySha.get(from) ?? { tree: "", repo: "", sha: from }, bySha.get(to) ?? { tree: "", repo: "", sha: to }),
+	);
 	if ("none" in range) return { skipped: `nothing to bisect: ${range.none}` };
 	const [old, now] = range.mode === "fixed" ? [range.broken, range.fixedAt] : [range.good, range.bad];
+	// The tree to bisect in holds both ends: the newer end's (a kvm-x86 branch has v6.1 in it, the
+	// kvm mirror may not have kvm-x86's commits), and the older end's when the trees are one.
+	const tree = point(now).tree;
 	const say = options.onBisectLine ?? (() => {});
 	const words = range.mode === "fixed" ? { old: "broken", new: "fixed" } : { old: "good", new: "bad" };
+	const resume = `continue with kvm-matrix bisect --resume ${dir}`;
 	try {
-		await startBisect({
-			matrix,
-			mode: range.mode,
-			tree,
-			test,
-			old: old.sha,
-			new: now.sha,
-			target,
-			dir,
-			cacheRoot,
-		});
+		await startBisect({ matrix, mode: range.mode, tree, test, old: old.sha, new: now.sha, target, dir, cacheRoot });
 		say(
-			`bisecting ${test}: ${words.old} ${old.kernel} (${old.sha.slice(0, 12)}), ${words.new} ${now.kernel} (${now.sha.slice(0, 12)}), ${range.count} commits; state in ${dir}`,
+			`bisecting ${test} in ${tree}: ${words.old} ${old.kernel} (${old.sha.slice(0, 12)}), ${words.new} ${now.kernel} (${now.sha.slice(0, 12)}), ${range.count} commits; state in ${dir}`,
 		);
 		const outcome = await runBisect(dir, matrix, cacheRoot, {
 			...(options.signal === undefined ? {} : { signal: options.signal }),
@@ -234,7 +258,8 @@ async function bisectOne(
 		});
 		return { dir, mode: range.mode, outcome };
 	} catch (error) {
-		if (error instanceof BisectCancelled) throw new TriageCancelled(dir);
+		if (error instanceof BisectCancelled || error instanceof CancelledError)
+			return { cancelled: `the bisection was cancelled; ${resume}` };
 		if (error instanceof BisectError || error instanceof RunSetupError)
 			return { skipped: `the bisection stopped: ${error.message}` };
 		throw error;

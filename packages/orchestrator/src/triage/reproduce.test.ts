@@ -128,11 +128,7 @@ test("tallies: each kernel's runs in run order; what did not run says why", (t) 
 		[
 			["kvm@v6.1", ["timeout", "fail", "fail"], []],
 			["kvm@next", ["pass", "fail", "pass"], []],
-			[
-				"kvm@queue",
-				[],
-				["build failed: make exited 2", "the test did not run (not in this kernel's tree?)", "cancelled"],
-			],
+			["kvm@queue", [], ["build failed: make exited 2", "the test did not run", "cancelled"]],
 		],
 	);
 	t.is(tallies[0]?.detail, "FAIL: run 2");
@@ -173,6 +169,24 @@ test("a tally's result: all failing stays failing, both is a pass after failures
 	t.is(tallyResult("kut", "vmx", tally(["skip", "skip"])).status, "skip");
 });
 
+test("a pass is evidence only when every run ran and passed: fewer is partial, and classified as an error", (t) => {
+	const oneOfThree = { ...tally(["pass"]), notRun: ["boot failed: panic", "cancelled"] };
+	t.is(tallyOutcome(oneOfThree), "partial");
+	t.deepEqual(tallyResult("kut", "vmx", oneOfThree), {
+		suite: "kut",
+		testId: "vmx",
+		durationMs: 0,
+		status: "error",
+		attempt: 1,
+		detail: "passes 1/3, not run 2/3 (boot failed: panic): not enough to go on",
+	});
+	t.is(tallyOutcome(tally(["pass", "skip"])), "partial");
+	t.is(tallyOutcome({ ...tally(["skip"]), notRun: ["cancelled"] }), "partial");
+	// A failure seen is a failure, even when other runs did not run.
+	t.is(tallyOutcome({ ...tally(["fail"]), notRun: ["cancelled"] }), "fails");
+	t.is(tallyOutcome(tally(["pass", "pass"])), "passes");
+});
+
 test("the range to bisect: the nearest descendant that passes every run, else the nearest such ancestor", async (t) => {
 	const reported = tally(["fail", "fail"], "reported", "a");
 	const relations: Record<string, { kind: "descendant" | "ancestor"; count: number } | undefined> = {
@@ -208,4 +222,13 @@ test("the range to bisect: the nearest descendant that passes every run, else th
 	t.deepEqual(await bisectRange([reported, tally(["fail"], "configured", "b")], relation), {
 		none: "it passes every run on no other kernel",
 	});
+	// Neither end is sure when a run is missing: the reporter's, or the one that passed.
+	t.deepEqual(
+		await bisectRange([{ ...reported, notRun: ["cancelled"] }, tally(["pass", "pass"], "configured", "c")], relation),
+		{ none: "it does not fail every run on kvm@a" },
+	);
+	t.deepEqual(
+		await bisectRange([reported, { ...tally(["pass"], "configured", "c"), notRun: ["cancelled"] }], relation),
+		{ none: "it passes every run on no other kernel" },
+	);
 });

@@ -20,6 +20,8 @@ export interface ReproduceKernel {
 	readonly ref: string;
 	readonly sha: string;
 	readonly role: "reported" | "configured";
+	/** Its build configuration: a configured kernel's own; the reporter's is taken from one like it. */
+	readonly config?: KernelConfig;
 }
 
 /** The name of run `i` (from 1) of a target: `t-run2`. */
@@ -30,10 +32,18 @@ export const runTarget = (target: string, i: number) => `${target}-run${i}`;
  * configured branches, newer or not: the evidence says how each relates). One per commit.
  */
 export function reproduceKernels(
-	reported: Omit<ReproduceKernel, "id" | "role">,
+	reported: Omit<ReproduceKernel, "id" | "role" | "config">,
 	configured: readonly Omit<ReproduceKernel, "role">[],
 ): ReproduceKernel[] {
-	const out: ReproduceKernel[] = [{ ...reported, id: `${reported.tree}@${reported.ref}`, role: "reported" }];
+	const id = `${reported.tree}@${reported.ref}`;
+	// The reporter's kernel is built as the matrix builds that commit, or that branch, or its tree.
+	const like =
+		configured.find((k) => k.sha === reported.sha) ??
+		configured.find((k) => k.id === id) ??
+		configured.find((k) => k.tree === reported.tree);
+	const out: ReproduceKernel[] = [
+		{ ...reported, id, role: "reported", ...(like?.config === undefined ? {} : { config: like.config }) },
+	];
 	for (const k of configured)
 		if (!out.some((o) => o.sha === k.sha || o.id === k.id)) out.push({ ...k, role: "configured" });
 	return out;
@@ -52,10 +62,8 @@ export function reproduceMatrix(
 	runs: number,
 ): Matrix {
 	const sources = matrix.kernels.flatMap((k) => (k.kind === "source" ? [k] : []));
-	const configFor = (tree: string): KernelConfig | undefined =>
-		(sources.find((k) => k.tree === tree) ?? sources[0])?.config;
 	const built: SourceKernel[] = kernels.map((k) => {
-		const config = configFor(k.tree);
+		const config = k.config ?? (sources.find((x) => x.tree === k.tree) ?? sources[0])?.config;
 		if (config === undefined) throw new Error("the matrix builds no kernel: no config to build one with");
 		return { kind: "source", id: k.id, tree: k.tree, ref: k.sha, config };
 	});
@@ -73,7 +81,8 @@ export function reproduceMatrix(
 				: { selftests: { ...matrix.suites.selftests, include: selftests, exclude: [] } }),
 			...(kut.length === 0 || matrix.suites.kut === undefined
 				? {}
-				: { kut: { ...matrix.suites.kut, include: kut, exclude: [], groups: [] } }),
+				: // Named, so run even when marked nodefault, as run_tests.sh runs a named test under -a.
+					{ kut: { ...matrix.suites.kut, include: kut, exclude: [], groups: [], all: true } }),
 		},
 		retries: 0,
 		exclude: [],
@@ -119,10 +128,10 @@ export function tallyRuns(
 				let detail: string | undefined;
 				for (const cell of cells) {
 					const r = cell.results.find((x) => testKey(x) === key);
-					if (cell.state === "failed")
+					// A result recorded before the cell failed (a crash, then a boot that failed) stands.
+					if (r === undefined && cell.state === "failed")
 						notRun.push(`${cell.failure?.stage ?? "cell"} failed: ${cell.failure?.reason ?? "?"}`);
-					else if (r === undefined)
-						notRun.push(cell.state === "cancelled" ? "cancelled" : "the test did not run (not in this kernel's tree?)");
+					else if (r === undefined) notRun.push(cell.state === "cancelled" ? "cancelled" : "the test did not run");
 					else if (r.status === "error") notRun.push(r.detail ?? "the test could not run");
 					else {
 						statuses.push(r.status);
@@ -144,43 +153,47 @@ export function tallyRuns(
 	return out;
 }
 
-export type TallyOutcome = "fails" | "passes" | "intermittent" | "skips" | "not-run";
+export type TallyOutcome = "fails" | "passes" | "intermittent" | "partial" | "skips" | "not-run";
 
-/** What a tally comes to: every run failed, every run passed, both, or nothing to go on. */
-export function tallyOutcome(t: Pick<Tally, "statuses">): TallyOutcome {
-	const ran = t.statuses.filter((s) => s !== "skip");
-	if (ran.length === 0) return t.statuses.length === 0 ? "not-run" : "skips";
-	const failing = ran.filter(isFailingStatus).length;
-	if (failing === ran.length) return "fails";
-	if (failing === 0) return "passes";
-	return "intermittent";
+/**
+ * What a tally comes to. `passes` is strict: every run ran the test and it passed, since a pass is
+ * the evidence a pending-fix rests on. Failures with no pass are `fails`, even when some runs did
+ * not run it (the failure was seen). Passes with runs missing or skipped are `partial`: evidence
+ * of nothing.
+ */
+export function tallyOutcome(t: Pick<Tally, "statuses" | "notRun">): TallyOutcome {
+	if (t.statuses.length === 0) return "not-run";
+	const failing = t.statuses.filter(isFailingStatus).length;
+	const passing = t.statuses.filter((s) => s === "pass").length;
+	if (failing > 0 && passing > 0) return "intermittent";
+	if (failing > 0) return "fails";
+	if (passing === 0) return t.notRun.length === 0 ? "skips" : "partial";
+	return passing === t.statuses.length && t.notRun.length === 0 ? "passes" : "partial";
 }
 
 /**
  * The one result a tally stands for, to classify: every run failed is a failure; every run passed
  * is a pass; both is a pass after failures, which the classifier calls flaky (and which is never
- * taken as a kernel the test passes on). Nothing ran: an `error`, which is `infra`.
+ * taken as a kernel the test passes on). Nothing ran, or a pass that not every run confirms: an
+ * `error` saying so, which is `infra` and no evidence for any other kernel.
  */
 export function tallyResult(suite: ReportedTest["suite"], testId: string, t: Tally): FinalResult {
 	const base = { suite, testId, durationMs: 0 } as const;
 	const outcome = tallyOutcome(t);
 	if (outcome === "not-run")
 		return { ...base, status: "error", attempt: 1, detail: t.notRun[0] ?? "the test did not run" };
-	const ran = t.statuses.filter((s) => s !== "skip");
-	const attempts: TestResult[] = (outcome === "skips" ? t.statuses : ran).map((status, i) => ({
-		...base,
-		status,
-		attempt: i + 1,
-	}));
-	if (outcome === "intermittent") {
+	if (outcome === "partial")
+		return { ...base, status: "error", attempt: 1, detail: `${tallyWords(t)}: not enough to go on` };
+	if (outcome === "passes" || outcome === "skips")
+		return { ...base, status: outcome === "passes" ? "pass" : "skip", attempt: 1 };
+	const failures: TestResult[] = t.statuses
+		.filter(isFailingStatus)
+		.map((status, i) => ({ ...base, status, attempt: i + 1 }));
+	if (outcome === "intermittent")
 		// The failures first, then one pass: the shape of a pass after a retry.
-		const failures = attempts.filter((a) => isFailingStatus(a.status)).map((a, i) => ({ ...a, attempt: i + 1 }));
 		return { ...base, status: "pass", attempt: failures.length + 1, earlier: failures };
-	}
-	// All passed (or all skipped): one result, nothing that looks like a retry.
-	if (outcome !== "fails") return attempts.at(-1) as TestResult;
-	const last = attempts.at(-1) as TestResult;
-	const earlier = attempts.slice(0, -1);
+	const last = failures.at(-1) as TestResult;
+	const earlier = failures.slice(0, -1);
 	return {
 		...last,
 		...(t.detail === undefined ? {} : { detail: t.detail }),
@@ -188,7 +201,7 @@ export function tallyResult(suite: ReportedTest["suite"], testId: string, t: Tal
 	};
 }
 
-/** `fails 3/3`, `passes 2/3, fails 1/3`, `not run (build failed: ...)`, as a bug's reader says it. */
+/** `fails 3/3`, `fails 1/3, passes 2/3`, `not run 3/3 (build failed: ...)`, as a bug's reader says it. */
 export function tallyWords(t: Tally): string {
 	const total = t.statuses.length + t.notRun.length;
 	const count = (what: string, n: number) => (n === 0 ? [] : [`${what} ${n}/${total}`]);
@@ -218,9 +231,9 @@ export async function bisectRange(
 	relation: (from: string, to: string) => Promise<{ kind: "descendant" | "ancestor"; count: number } | undefined>,
 ): Promise<BisectRange | { readonly none: string }> {
 	const reported = tallies.find((t) => t.role === "reported");
-	if (reported === undefined || tallyOutcome(reported) !== "fails")
+	if (reported === undefined || tallyOutcome(reported) !== "fails" || reported.notRun.length > 0)
 		return { none: `it does not fail every run on ${reported?.kernel ?? "the reporter's kernel"}` };
-	const passing = tallies.filter((t) => t !== reported && tallyOutcome(t) === "passes" && t.notRun.length === 0);
+	const passing = tallies.filter((t) => t !== reported && tallyOutcome(t) === "passes");
 	const related = await Promise.all(passing.map(async (t) => ({ t, r: await relation(reported.sha, t.sha) })));
 	const nearest = (kind: "descendant" | "ancestor") =>
 		related

@@ -28,6 +28,23 @@ test("a baseline kernel's cell on the same target, with the commit range", (t) =
 	t.is(baselineResult({ kind: "none" }, cells, here, "kut:vmx"), undefined);
 });
 
+test("a baseline that passed only on a retry is no baseline result: it is flaky there", (t) => {
+	const flaky = {
+		...cell("kvm@next", "a".repeat(40), "pass"),
+		results: [
+			{
+				suite: "kut" as const,
+				testId: "vmx",
+				status: "pass" as const,
+				earlier: [{ suite: "kut" as const, testId: "vmx", status: "fail" as const, durationMs: 1, attempt: 1 }],
+			},
+		],
+	};
+	const here = cell("kvm@master", "b".repeat(40), "fail");
+	const cells = new Map([flaky, here].map((c) => [c.cell, c]));
+	t.is(baselineResult({ kind: "kernel", kernelId: "kvm@next" }, cells, here, "kut:vmx"), undefined);
+});
+
 test("the previous run: the same cell, with that run's id", (t) => {
 	const here = cell("kvm@master", "b".repeat(40), "fail");
 	const run: PreviousRun = {

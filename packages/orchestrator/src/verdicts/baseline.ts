@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { testKey } from "../events/attempts.js";
+import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { Matrix } from "../matrix/types.js";
 import type { BaselineResult } from "./classify.js";
@@ -18,7 +18,7 @@ export interface PreviousRun {
 	readonly cells: readonly {
 		readonly id: string;
 		readonly kernel: { readonly id: string; readonly sha?: string };
-		readonly results: readonly Pick<TestResult, "suite" | "testId" | "status">[];
+		readonly results: readonly (Pick<TestResult, "suite" | "testId" | "status"> & Pick<FinalResult, "earlier">)[];
 	}[];
 }
 
@@ -27,7 +27,7 @@ interface CellView {
 	readonly kernelId: string;
 	readonly target: string;
 	readonly kernel?: { readonly sha: string };
-	readonly results: readonly Pick<TestResult, "suite" | "testId" | "status">[];
+	readonly results: readonly (Pick<TestResult, "suite" | "testId" | "status"> & Pick<FinalResult, "earlier">)[];
 }
 
 /**
@@ -43,6 +43,8 @@ export function baselineResult(
 	const compare = (base: CellView | PreviousRun["cells"][number], extra: { run?: string }) => {
 		const r = base.results.find((x) => testKey(x) === key);
 		if (r === undefined) return undefined;
+		// Passed only on a retry: flaky there, so it says neither that the test passes nor that it fails.
+		if (r.status === "pass" && (r.earlier ?? []).some(isFailing)) return undefined;
 		const baseSha = "cell" in base ? base.kernel?.sha : base.kernel.sha;
 		const kernelId = "cell" in base ? base.kernelId : base.kernel.id;
 		return {

@@ -94,7 +94,12 @@ function parseKernel(spec: string, matrix: Matrix): { tree: string; ref: string 
 /** One kernel's results: a file to read them from, or results already read (a bug report's). */
 export type ForeignInput =
 	| { readonly kernel: string; readonly file: string }
-	| { readonly kernel: string; readonly results: readonly FinalResult[] };
+	| {
+			readonly kernel: string;
+			readonly results: readonly FinalResult[];
+			/** The commit the results are of, when known (a reproduction's), rather than where the ref is now. */
+			readonly sha?: string;
+	  };
 
 export async function classifyForeignResults(options: {
 	readonly matrix: Matrix;
@@ -142,7 +147,8 @@ export async function classifyForeignResults(options: {
 			if ("error" in read) throw new ForeignResultsError(read.error);
 			results = resultsFor(id, input.file, read);
 		} else results = [...input.results];
-		given.push({ id, tree, sha: await resolve(tree, ref), results });
+		const pinned = "sha" in input ? input.sha : undefined;
+		given.push({ id, tree, sha: pinned ?? (await resolve(tree, ref)), results });
 	}
 	const ids = given.map((g) => g.id);
 	const twice = ids.find((id, i) => ids.indexOf(id) !== i);
@@ -150,6 +156,8 @@ export async function classifyForeignResults(options: {
 
 	// The configured branches: every source kernel of the matrix, then the kernels given here.
 	const resolved: Record<string, string> = {};
+	// A kernel given at a commit is that commit, also as a configured branch.
+	for (const g of given) resolved[g.id] = g.sha;
 	for (const k of matrix.kernels) {
 		const ref = k.kind === "source" ? { tree: k.tree, ref: k.ref } : k.source;
 		if (ref !== undefined) resolved[refKey(ref)] ??= await resolve(ref.tree, ref.ref);

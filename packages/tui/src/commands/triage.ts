@@ -9,8 +9,8 @@ import {
 	parseBugArg,
 	reportFromText,
 	reproduce,
+	reproduceTarget,
 	type TriageAnswer,
-	TriageCancelled,
 	TriageError,
 	triageMarkdown,
 	triageWithTrees,
@@ -38,6 +38,8 @@ export interface TriageOptions {
 }
 
 const DEFAULT_BUGZILLA = "https://bugzilla.kernel.org";
+
+const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 
 const fail = (io: CliIo, message: string): ExitCode => {
 	io.stderr(`kvm-matrix triage: ${message.split("\n")[0]}\n`);
@@ -69,6 +71,8 @@ export async function triageCommand(bug: string | undefined, options: TriageOpti
 	if (matrix === undefined) return EXIT.usage;
 	let views: Views | undefined;
 	try {
+		// What the matrix cannot run is said before the report is fetched or a tree synced.
+		if (options.reproduce) reproduceTarget(matrix, options.target);
 		let report: BugReport;
 		if (options.from !== undefined) {
 			const file = path.resolve(io.cwd, options.from);
@@ -122,18 +126,29 @@ export async function triageCommand(bug: string | undefined, options: TriageOpti
 			answer = { ...found, reproduction };
 		}
 		const markdown = triageMarkdown(answer, again);
-		if (answer.reproduction !== undefined) {
-			await keepAnswer(answer.reproduction.runDir, answer, markdown);
-			io.stderr(`kvm-matrix triage: the answer is also in ${answer.reproduction.runDir}/triage.md and triage.json\n`);
-		}
 		io.stdout(options.json ? `${JSON.stringify(answer, null, 2)}\n` : markdown);
+		const done = answer.reproduction;
+		if (done !== undefined) {
+			// The answer is on stdout already: a directory that cannot be written loses nothing.
+			try {
+				await keepAnswer(done.runDir, answer, markdown);
+				io.stderr(`kvm-matrix triage: the answer is also in ${done.runDir}/triage.md and triage.json\n`);
+			} catch (error) {
+				io.stderr(`kvm-matrix triage: could not keep the answer in ${done.runDir}: ${errorLine(error)}\n`);
+			}
+			const broken = views?.viewError();
+			if (broken !== undefined) {
+				io.stderr(`kvm-matrix triage: a view failed (${errorLine(broken)}); the run went on without it\n`);
+				return EXIT.internal;
+			}
+			if (done.cancelled) {
+				io.stderr(`kvm-matrix triage: cancelled; the answer covers what finished, in ${done.runDir}\n`);
+				return EXIT.interrupted;
+			}
+		}
 		return EXIT.ok;
 	} catch (error) {
 		views?.stop();
-		if (error instanceof TriageCancelled) {
-			io.stderr(`kvm-matrix triage: ${error.message}\n`);
-			return EXIT.interrupted;
-		}
 		if (error instanceof CancelledError) {
 			io.stderr("kvm-matrix triage: cancelled before anything started\n");
 			return EXIT.interrupted;
