@@ -166,6 +166,8 @@ interface Answer {
 				mode?: string;
 				skipped?: string;
 				outcome?: { result: { kind: string; commit?: { sha: string; trailers: string[] } } };
+				in?: string[];
+				notIn?: string[];
 			};
 		}[];
 	};
@@ -292,6 +294,7 @@ test.serial(
 		);
 		t.is(vmxTest?.bisect?.mode, "fixed", JSON.stringify(vmxTest?.bisect));
 		t.is(vmxTest?.bisect?.outcome?.result.commit?.sha, x.vmxFix, JSON.stringify(vmxTest?.bisect));
+		t.deepEqual([vmxTest?.bisect?.in, vmxTest?.bisect?.notIn], [["kvm@queue"], ["kvm@next"]]);
 		t.deepEqual(vmxTest?.bisect?.outcome?.result.commit?.trailers, [
 			"Link: https://lore.kernel.org/r/20221006001956.33333-1-seanjc@google.com",
 		]);
@@ -303,6 +306,9 @@ test.serial(
 			),
 			md,
 		);
+		t.true(md.includes("; in `kvm@queue`; not in `kvm@next`"), md);
+		// What it printed here, beside what the report showed, and where its log is.
+		t.regex(md, /- Failed here with: `vmx: VMXON with CR0 bit 5 cleared should #GP, got 6` \(log: `.*vmx\.log`\)/);
 		// "kvm.git next" is next as it is today, not surely the reporter's commit: said beside the verdict.
 		t.true(md.includes("**But** this ran kvm@next as it is now"), md);
 		t.true(md.includes("--reproduce --runs 2 --bisect"), md);

@@ -1,7 +1,12 @@
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import test from "ava";
 import type { CellSummary } from "../engine/summary.js";
 import type { TestResult } from "../events/types.js";
-import { stepVerdict } from "./bisect.js";
+import type { Matrix } from "../matrix/types.js";
+import { withLock } from "../paths/lock.js";
+import { BisectError, runBisect, stepVerdict } from "./bisect.js";
 
 const result = (status: TestResult["status"], earlier: TestResult["status"][] = []) => ({
 	suite: "selftests" as const,
@@ -48,4 +53,26 @@ test("a step's verdict in each mode: passes, fails, flaky and untestable", (t) =
 	t.is(stepVerdict("regression", cell(result("error")), KEY).verdict, "skip");
 	t.is(stepVerdict("regression", cell(result("pass"), "failed"), KEY).verdict, "skip");
 	t.is(stepVerdict("regression", undefined, KEY).verdict, "skip");
+});
+
+test("a bisection directory in use by another kvm-matrix is refused in one line", async (t) => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "bisect-lock-"));
+	let release = () => {};
+	const held = new Promise<void>((resolve) => {
+		release = resolve;
+	});
+	let holding = () => {};
+	const taken = new Promise<void>((resolve) => {
+		holding = resolve;
+	});
+	const holder = withLock(path.join(dir, "bisect"), async () => {
+		holding();
+		await held;
+	});
+	await taken;
+	const matrix = { file: path.join(dir, "m.yaml") } as unknown as Matrix;
+	const error = await t.throwsAsync(runBisect(dir, matrix, dir), { instanceOf: BisectError });
+	t.is(error?.message, `${dir} is in use by another kvm-matrix bisect; let it finish or stop it first`);
+	release();
+	await holder;
 });

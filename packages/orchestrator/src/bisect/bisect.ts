@@ -11,6 +11,7 @@ import { createEventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
 import type { KernelConfig, Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
+import { LockBusyError, withLock } from "../paths/lock.js";
 import { capture } from "../proc/run.js";
 import { resolveRef, SourceError, syncTree } from "../sources/git.js";
 import { applyStep, conclusion, nextCommit, type SearchState, type StepVerdict, startState } from "./search.js";
@@ -281,12 +282,35 @@ export interface BisectProgress {
 	readonly signal?: AbortSignal;
 }
 
-/** Runs (or continues) the bisection in `dir` until it finds the commit or reaches the step cap. */
+/**
+ * Runs (or continues) the bisection in `dir` until it finds the commit or reaches the step cap.
+ * One process at a time: a second `--resume` of the same directory would run the same steps twice
+ * and interleave their lines.
+ */
 export async function runBisect(
 	dir: string,
 	matrix: Matrix,
 	cacheRoot: string,
 	progress: BisectProgress = {},
+): Promise<BisectOutcome> {
+	try {
+		return await withLock(path.join(dir, "bisect"), () => bisectHeld(dir, matrix, cacheRoot, progress), {
+			maxWaitMs: 3_000,
+			what: dir,
+			whenLost: "finish",
+		});
+	} catch (error) {
+		if (error instanceof LockBusyError)
+			throw new BisectError(`${dir} is in use by another kvm-matrix bisect; let it finish or stop it first`);
+		throw error;
+	}
+}
+
+async function bisectHeld(
+	dir: string,
+	matrix: Matrix,
+	cacheRoot: string,
+	progress: BisectProgress,
 ): Promise<BisectOutcome> {
 	const { request, steps } = readBisect(dir);
 	const source = matrix.trees.get(request.tree);

@@ -117,7 +117,13 @@ function bisectLines(t: ReproducedTest): string[] {
 	const search = outcome.steps.filter((s) => s.end === undefined);
 	const cost = `${search.length} steps and the two ends, ${outcome.builds} kernel builds, ${search.filter((s) => s.verdict === "skip").length} skipped`;
 	const r = outcome.result;
-	if (r.kind === "found") return [`  - Bisected, ${first}: ${commitText(r.commit)} (${cost})`];
+	if (r.kind === "found") {
+		const where = [
+			...(b.in.length === 0 ? [] : [`in ${b.in.map(code).join(", ")}`]),
+			...(b.notIn.length === 0 ? [] : [`not in ${b.notIn.map(code).join(", ")}`]),
+		].join("; ");
+		return [`  - Bisected, ${first}: ${commitText(r.commit)} (${cost})${where === "" ? "" : `; ${where}`}`];
+	}
 	if (r.kind === "ambiguous")
 		return [`  - Bisected, the ${first} is one of: ${r.candidates.map(commitText).join("; ")} (${cost})`];
 	return [
@@ -146,6 +152,13 @@ function reproductionLines(r: Reproduction, approximate: string | undefined): st
 		lines.push(`- ${code(t.test)}: ${said}: ${conclusion(t, reported?.id ?? "", approximate !== undefined)}`);
 		const v = t.verdicts.find((x) => x.kernel === reported?.id);
 		if (v !== undefined && v.evidence !== "") lines.push(`  - Evidence: ${v.evidence}`);
+		// What it printed when it failed here, to hold beside the report's own lines.
+		const mine = t.tallies.find((x) => x.kernel === reported?.id);
+		const checks = mine?.failedChecks ?? [];
+		if (checks.length > 0 || mine?.detail !== undefined)
+			lines.push(
+				`  - Failed here with: ${checks.length > 0 ? checks.map(code).join(", ") : code(mine?.detail ?? "")}${mine?.logPath === undefined ? "" : ` (log: ${code(mine.logPath)})`}`,
+			);
 		if (v?.verdict === "pending-fix" && approximate !== undefined)
 			lines.push(
 				`  - **But** this ran ${reported?.id} as it is now (${approximate}): the reporter's own kernel may hold the fix`,

@@ -8,6 +8,7 @@ import { RunSetupError } from "../engine/setup-error.js";
 import { testKey } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
+import { GitFactError, hasCommit, isAncestor } from "../links/ancestry.js";
 import type { KernelPoint } from "../links/fix-status.js";
 import type { Matrix, Target } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
@@ -62,7 +63,14 @@ export interface ReproducedTest {
 	 */
 	readonly verdicts: readonly (ForeignClassified & { readonly caveat?: string })[];
 	readonly bisect?:
-		| { readonly dir: string; readonly mode: BisectRange["mode"]; readonly outcome: BisectOutcome }
+		| {
+				readonly dir: string;
+				readonly mode: BisectRange["mode"];
+				readonly outcome: BisectOutcome;
+				/** The reproduction's kernels that have the commit found, and those that do not. */
+				readonly in: readonly string[];
+				readonly notIn: readonly string[];
+		  }
 		| { readonly skipped: string };
 }
 
@@ -256,12 +264,25 @@ async function bisectOne(
 					`bisect ${test} ${step.end === undefined ? `step ${index}` : `${words[step.end]} end`}: ${step.sha.slice(0, 12)} ${step.seen}: ${step.verdict === "skip" ? "skipped" : words[step.verdict]}`,
 				),
 		});
-		return { dir, mode: range.mode, outcome };
+		const found = outcome.result.kind === "found" ? outcome.result.commit.sha : undefined;
+		const has = await Promise.all(
+			[...points].map(async ([id, p]) => ({
+				id,
+				has: found !== undefined && (await hasCommit(p.repo, found)) && (await isAncestor(p.repo, found, p.sha)),
+			})),
+		);
+		return {
+			dir,
+			mode: range.mode,
+			outcome,
+			in: has.filter((h) => h.has).map((h) => h.id),
+			notIn: found === undefined ? [] : has.filter((h) => !h.has).map((h) => h.id),
+		};
 	} catch (error) {
 		if (error instanceof BisectCancelled || error instanceof CancelledError)
 			return { cancelled: `the bisection was cancelled; ${resume}` };
-		if (error instanceof BisectError || error instanceof RunSetupError)
-			return { skipped: `the bisection stopped: ${error.message}` };
+		if (error instanceof BisectError || error instanceof RunSetupError || error instanceof GitFactError)
+			return { skipped: `the bisection stopped: ${errorLine(error)}` };
 		throw error;
 	}
 }

@@ -99,12 +99,21 @@ export interface Tally {
 	readonly statuses: readonly TestStatus[];
 	/** Why a run did not run it: `build failed: ...`, `cancelled`, `not in this kernel's tree`. */
 	readonly notRun: readonly string[];
-	/** The first failure lines seen, from the first failing run. */
+	/** What the first failing run said of itself (`2 tests, 1 unexpected failures`). */
 	readonly detail?: string;
+	/** That run's failing checks (`vmx: VMXON with CR0 bit 5 cleared should #GP, got 6`), at most 5, and its log. */
+	readonly failedChecks?: readonly string[];
+	readonly logPath?: string;
 }
 
 const cellTarget = (cell: CellSummary, target: string, runs: number) =>
 	Array.from({ length: runs }, (_, i) => runTarget(target, i + 1)).indexOf(cell.target);
+
+/** A failing run's failing checks, for the report: the lines a reader compares with the bug's. */
+function failedChecksOf(r: TestResult | undefined): { failedChecks?: readonly string[] } {
+	const failed = (r?.subtests ?? []).filter((x) => x.status === "fail").map((x) => x.name);
+	return failed.length === 0 ? {} : { failedChecks: failed.slice(0, 5) };
+}
 
 /** Each test's tallies, kernel by kernel in the given order, from the run's cells. */
 export function tallyRuns(
@@ -125,7 +134,7 @@ export function tallyRuns(
 					.sort((a, b) => cellTarget(a, target, runs) - cellTarget(b, target, runs));
 				const statuses: TestStatus[] = [];
 				const notRun: string[] = [];
-				let detail: string | undefined;
+				let first: TestResult | undefined;
 				for (const cell of cells) {
 					const r = cell.results.find((x) => testKey(x) === key);
 					// A result recorded before the cell failed (a crash, then a boot that failed) stands.
@@ -135,7 +144,12 @@ export function tallyRuns(
 					else if (r.status === "error") notRun.push(r.detail ?? "the test could not run");
 					else {
 						statuses.push(r.status);
-						if (detail === undefined && isFailingStatus(r.status) && r.detail !== undefined) detail = r.detail;
+						// The first failing run that says how it failed, else the first failing run.
+						if (
+							isFailingStatus(r.status) &&
+							(first === undefined || (first.detail === undefined && r.detail !== undefined))
+						)
+							first = r;
 					}
 				}
 				for (let i = cells.length; i < runs; i++) notRun.push("cancelled");
@@ -145,7 +159,9 @@ export function tallyRuns(
 					role: k.role,
 					statuses,
 					notRun,
-					...(detail === undefined ? {} : { detail }),
+					...(first?.detail === undefined ? {} : { detail: first.detail }),
+					...failedChecksOf(first),
+					...(first?.logPath === undefined ? {} : { logPath: first.logPath }),
 				};
 			}),
 		);
