@@ -53,9 +53,10 @@ async function trees() {
 	return { kernel, kut, kutSha, entries, old, master, fix };
 }
 
-test("passes in an earlier run count as evidence across kernels; a missing fix it lacked too is no explanation", async (t) => {
-	const x = await trees();
-	const cell = (kernelId: string, sha: string, results: FinalResult[]): CellSources => ({
+/** A cell of the kvm tree at `sha`, target t, with the KUT tree's sources. */
+const cellIn =
+	(x: Awaited<ReturnType<typeof trees>>) =>
+	(kernelId: string, sha: string, results: FinalResult[]): CellSources => ({
 		cell: `${kernelId}/t`,
 		kernelId,
 		target: "t",
@@ -63,6 +64,10 @@ test("passes in an earlier run count as evidence across kernels; a missing fix i
 		kut: { repo: x.kut, sha: x.kutSha, entries: x.entries },
 		results,
 	});
+
+test("passes in an earlier run count as evidence across kernels; a missing fix it lacked too is no explanation", async (t) => {
+	const x = await trees();
+	const cell = cellIn(x);
 	const verdicts = await verdictsForRun({
 		cells: [cell("kvm@master", x.master, [result("svm", "fail"), result("vmx", "fail")])],
 		baseline: { kind: "none" },
@@ -107,14 +112,7 @@ test("passes in an earlier run count as evidence across kernels; a missing fix i
 
 test("a pass after a failed attempt on a descendant is not evidence that the failure is fixed there", async (t) => {
 	const x = await trees();
-	const cell = (kernelId: string, sha: string, results: FinalResult[]): CellSources => ({
-		cell: `${kernelId}/t`,
-		kernelId,
-		target: "t",
-		kernel: { tree: "kvm", repo: x.kernel, sha },
-		kut: { repo: x.kut, sha: x.kutSha, entries: x.entries },
-		results,
-	});
+	const cell = cellIn(x);
 	const classifyVmx = async (onNext: FinalResult) => {
 		const verdicts = await verdictsForRun({
 			cells: [cell("kvm@master", x.master, [result("vmx", "fail")]), cell("kvm@next", x.fix, [onNext])],
