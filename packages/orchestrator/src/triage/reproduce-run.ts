@@ -191,7 +191,9 @@ export async function reproduce(
 			verdicts: kernels.flatMap((k) =>
 				verdicts
 					.filter((v) => v.test === key && v.kernel === k.id)
-					.map((v) => (kernel.approximate && v.verdict === "pending-fix" ? { ...v, caveat } : v)),
+					.map((v) =>
+						k.role === "reported" && kernel.approximate && v.verdict === "pending-fix" ? { ...v, caveat } : v,
+					),
 			),
 		};
 		if (!options.bisect) {
