@@ -8,12 +8,12 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
-import { bugzilla } from "./support/bugzilla.js";
-import { CLI, REPO } from "./support/cli.js";
-import { fakeLinux, KERNEL_HAS_FIX } from "./support/fakelinux.js";
-import { commitFiles, git } from "./support/git.js";
-import { commitSourceChange, kutFixture } from "./support/kut-fixture.js";
-import { cliEnv } from "./support/run-process.js";
+import { bugzilla } from "../support/bugzilla.js";
+import { CLI, REPO } from "../support/cli.js";
+import { fakeLinux, KERNEL_HAS_FIX } from "../support/fakelinux.js";
+import { commitFiles, git } from "../support/git.js";
+import { commitSourceChange, kutFixture } from "../support/kut-fixture.js";
+import { cliEnv } from "../support/run-process.js";
 
 const tmp = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), prefix));
 const SEAN = "Sean Christopherson <seanjc@google.com>";

@@ -7,10 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
-import { CLI, REPO } from "./support/cli.js";
-import { fakeLinux } from "./support/fakelinux.js";
-import { commitFiles, git } from "./support/git.js";
-import { cliEnv } from "./support/run-process.js";
+import { CLI, REPO } from "../support/cli.js";
+import { fakeLinux } from "../support/fakelinux.js";
+import { commitFiles, git } from "../support/git.js";
+import { cliEnv } from "../support/run-process.js";
 
 const tmp = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), prefix));
 const TESTS = "tools/testing/selftests/kvm/x86_64";
