@@ -28,6 +28,7 @@ PACKAGES=(
 	"xz-utils:unpacks linux-source"
 	"git:checkouts and fix-containment checks"
 	"tmux:a real terminal for the interactive view's end-to-end test"
+	"chromium:a headless browser that opens the HTML report in its test"
 )
 
 say() { printf 'setup: %s\n' "$*"; }

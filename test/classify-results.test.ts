@@ -193,6 +193,6 @@ suites:
 	t.is(run.exitCode, 0, run.stderr);
 	t.is(
 		run.stdout,
-		`kvm@master  selftests:x86_64/xapic_state_test  pending-fix: needs ${fix.slice(0, 12)} ("KVM: x86: Fix the MSR the fixture's fail test checks"), in kvm@next`,
+		`kvm@master  selftests:x86_64/xapic_state_test  pending-fix: needs ${fix.slice(0, 12)} ("KVM: x86: Fix the MSR the fixture's fail test checks"), in kvm@next\nexit 0, green: no regressions; 1 pending-fix`,
 	);
 });

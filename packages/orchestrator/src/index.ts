@@ -15,7 +15,7 @@ export { RunCommands } from "./engine/commands.js";
 export { parseJournal } from "./engine/journal.js";
 export { executeRun, type ResumeResult, type RunOptions, resumeRun } from "./engine/run.js";
 export { RunSetupError } from "./engine/setup-error.js";
-export { type CellSummary, needsAttention, type RunSummary } from "./engine/summary.js";
+export { type CellSummary, type RunSummary, runExit, runVerdictCounts } from "./engine/summary.js";
 export * from "./events/index.js";
 export {
 	depFileOf,
@@ -47,6 +47,18 @@ export * from "./matrix/index.js";
 export { type CachePaths, cachePaths, cacheRoot } from "./paths/cache.js";
 export * from "./plan/index.js";
 export { CancelledError, streamRecords } from "./proc/run.js";
+export {
+	DEFAULT_KCIDB_ORIGIN,
+	EXTENSION as REPORT_EXTENSION,
+	isReportFormat,
+	KCIDB_ORIGIN,
+	parseReportSpec,
+	REPORT_FORMATS,
+	type ReportFormat,
+	type RunView,
+	readRunView,
+	renderReport,
+} from "./reports/index.js";
 export { err, ok, type Result } from "./result.js";
 export {
 	type ForeignFormat,
@@ -72,6 +84,18 @@ export {
 } from "./triage/reproduce-run.js";
 export { type TriageAnswer, type TriageInput, triageReport, triageWithTrees } from "./triage/triage.js";
 export { type BugReport, type ReportFacts, TriageError } from "./triage/types.js";
+export {
+	ALWAYS_RED,
+	DEFAULT_FAIL_ON,
+	decideExit,
+	type ExitDecision,
+	type FailOn,
+	isVerdictName,
+	parseFailOn,
+	VERDICT_NAMES,
+	type VerdictCounts,
+	type VerdictName,
+} from "./verdicts/exit-policy.js";
 export {
 	ExplainError,
 	explainTest,

@@ -1,12 +1,24 @@
 import os from "node:os";
 import path from "node:path";
-import { ensureDemoTree, inboxUrl } from "@kvm-matrix/orchestrator";
-import { Command, CommanderError, InvalidArgumentError } from "commander";
+import {
+	DEFAULT_FAIL_ON,
+	DEFAULT_KCIDB_ORIGIN,
+	ensureDemoTree,
+	type FailOn,
+	inboxUrl,
+	isReportFormat,
+	parseFailOn,
+	parseReportSpec,
+	REPORT_FORMATS,
+	type ReportFormat,
+} from "@kvm-matrix/orchestrator";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { type BisectOptions, bisectCommand } from "./commands/bisect.js";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
 import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
 import { planCommand } from "./commands/plan.js";
+import { type ReportCommandOptions, type ReportSpec, reportCommand } from "./commands/report.js";
 import { type ResumeCommandOptions, type RunCommandOptions, resumeCommand, runCommand } from "./commands/run.js";
 import { type TriageOptions, triageCommand } from "./commands/triage.js";
 import { validateCommand } from "./commands/validate.js";
@@ -22,7 +34,7 @@ Examples:
 
 Exit status:
   0  success
-  1  the run finished with results that need attention
+  1  the run finished with a regression (or a verdict named by --fail-on)
   2  bad input or usage (a malformed matrix, an unknown option); nothing was started
   3  an internal error in kvm-matrix
 
@@ -53,6 +65,33 @@ function loreUrl(value: string): string {
 	const url = inboxUrl(value);
 	if (!url.ok) throw new InvalidArgumentError(url.error);
 	return value;
+}
+
+/** `--fail-on new-failure,infra,flaky`, repeatable; every name checked at once. */
+function failOnList(value: string, previous: FailOn): FailOn {
+	const parsed = parseFailOn([value]);
+	if (!parsed.ok) throw new InvalidArgumentError(parsed.error.replace(/^--fail-on /, ""));
+	return new Set([...previous, ...parsed.failOn]);
+}
+
+const failOnOption = () =>
+	new Option(
+		"--fail-on <verdicts>",
+		"also exit 1 for these verdicts, comma-separated (new-failure,infra,flaky,...); a regression always does",
+	)
+		.argParser(failOnList)
+		.default(DEFAULT_FAIL_ON, "regression");
+
+function reportFormat(value: string): ReportFormat {
+	if (!isReportFormat(value)) throw new InvalidArgumentError(`one of ${REPORT_FORMATS.join(", ")}`);
+	return value;
+}
+
+/** `--report FORMAT:PATH`, repeatable, each checked before the run starts. */
+function reportSpecs(value: string, previous: readonly ReportSpec[]): ReportSpec[] {
+	const parsed = parseReportSpec(value);
+	if (!parsed.ok) throw new InvalidArgumentError(parsed.error.replace(/^--report \S+: /, ""));
+	return [...previous, { format: parsed.format, path: parsed.path }];
 }
 
 function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
@@ -99,6 +138,13 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			"look links no configured tree has up on this public-inbox (overrides the matrix's lore)",
 			loreUrl,
 		)
+		.addOption(failOnOption())
+		.option(
+			"--report <format:path>",
+			`also write a report at the end (${REPORT_FORMATS.join(", ")}), e.g. junit:out/junit.xml (repeatable)`,
+			reportSpecs,
+			[],
+		)
 		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
 
 	program
@@ -110,7 +156,27 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option("--json <file>", "also write the run summary as JSON to FILE")
 		.option("-v, --verbose", "also print build output and guest consoles", false)
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
+		.addOption(failOnOption())
 		.action(async (dir: string, options: ResumeCommandOptions) => setExit(await resumeCommand(dir, options, io)));
+
+	program
+		.command("report")
+		.description("write a report of a run directory: JUnit XML, KCIDB JSON, Markdown or one offline HTML file")
+		.argument("<run-dir>", "the run's directory (runs/<timestamp>-<name>, or a merged one)")
+		.requiredOption("--format <format>", `one of ${REPORT_FORMATS.join(", ")}`, reportFormat)
+		.option("--out <file>", "write it to FILE instead of stdout")
+		.option("--origin <origin>", "with --format kcidb: the submitter's KCIDB origin", DEFAULT_KCIDB_ORIGIN)
+		.addOption(failOnOption())
+		.addHelpText(
+			"after",
+			`
+Examples:
+  $ kvm-matrix report runs/20261202-030000-nightly --format junit --out junit.xml
+  $ kvm-matrix report runs/20261202-030000-nightly --format markdown >> "$GITHUB_STEP_SUMMARY"
+  $ kvm-matrix report runs/20261202-030000-nightly --format html --out report.html
+  $ kvm-matrix report runs/20261202-030000-nightly --format kcidb --origin my_lab | kcidb-submit`,
+		)
+		.action(async (dir: string, options: ReportCommandOptions) => setExit(await reportCommand(dir, options, io)));
 
 	const collectResults = (value: string, previous: string[]) => [...previous, value];
 	program
@@ -132,6 +198,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			"look links no configured tree has up on this public-inbox (e.g. https://lore.kernel.org/all)",
 			loreUrl,
 		)
+		.addOption(failOnOption())
 		.addHelpText(
 			"after",
 			`

@@ -6,7 +6,7 @@ import type { TestResult } from "../events/types.js";
 import { type JournalRecord, parseJournal } from "./journal.js";
 import { RunDirectory } from "./run-dir.js";
 import { cellSettled, finalResults, foldJournal, readRunRecord } from "./run-record.js";
-import { needsAttention, summariseCells } from "./summary.js";
+import { runVerdictCounts, summariseCells } from "./summary.js";
 
 const result = (testId: string, status: TestResult["status"], attempt = 1): TestResult => ({
 	suite: "selftests",
@@ -112,7 +112,8 @@ test("a killed run is summarised from its journal: unfinished cells are cancelle
 	t.is(cells[0]?.counts.fail, 1);
 	t.is(cells[0]?.kernel.sha, "abc");
 	t.deepEqual(cells[1]?.failure?.evidence, ["foo.c:1: error"]);
-	t.true(needsAttention({ cells }));
+	// The unclassified failure and the cell that never ran are what the exit policy weighs.
+	t.deepEqual(runVerdictCounts(cells), { "new-failure": 1, infra: 1 });
 });
 
 test("a journal torn by a kill gets its line ended before the next record, so both lines read", (t) => {

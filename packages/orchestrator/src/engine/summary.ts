@@ -3,6 +3,14 @@
 import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
 import type { CellStage, TestResult } from "../events/types.js";
 import { describeVerdict, type Verdict } from "../verdicts/classify.js";
+import {
+	DEFAULT_FAIL_ON,
+	decideExit,
+	type ExitDecision,
+	type FailOn,
+	type VerdictCounts,
+	type VerdictName,
+} from "../verdicts/exit-policy.js";
 import { finalResults, type RunRecord } from "./run-record.js";
 
 export interface CellSummary {
@@ -96,15 +104,31 @@ export function resultsDocument(
 }
 
 /**
- * The run-wide exit policy: a run is red when a person has to look — a regression, a failure
- * nothing explains, the harness failing, or a cell that never got to run its tests. A pending fix,
- * a known issue, a flaky test and a test failing on the baseline too are already explained.
+ * The verdicts the exit policy weighs: every classified result's; a failing result nothing
+ * classified (a run cut short before its verdicts) counts as a new failure, and a cell that
+ * never ran its tests (its kernel did not build or boot) as one infra.
  */
-export function needsAttention(summary: Pick<RunSummary, "cells">): boolean {
-	const red = new Set<string>(["regression", "new-failure", "infra"]);
-	return summary.cells.some(
-		(c) =>
-			c.state === "failed" ||
-			c.results.some((r) => (r.verdict === undefined ? isFailing(r) : red.has(r.verdict.verdict))),
-	);
+export function runVerdictCounts(
+	cells: readonly {
+		readonly state?: CellSummary["state"];
+		readonly results: readonly (TestResult & { readonly verdict?: Verdict })[];
+	}[],
+): VerdictCounts {
+	const counts: Partial<Record<VerdictName, number>> = {};
+	const add = (v: VerdictName) => {
+		counts[v] = (counts[v] ?? 0) + 1;
+	};
+	for (const cell of cells) {
+		if (cell.state === "failed") add("infra");
+		for (const r of cell.results) {
+			if (r.verdict !== undefined) add(r.verdict.verdict);
+			else if (isFailing(r)) add("new-failure");
+		}
+	}
+	return counts;
+}
+
+/** The run's exit decision under the one exit policy (`verdicts/exit-policy.ts`). */
+export function runExit(summary: Pick<RunSummary, "cells">, failOn: FailOn = DEFAULT_FAIL_ON): ExitDecision {
+	return decideExit(runVerdictCounts(summary.cells), failOn);
 }

@@ -2,10 +2,15 @@ import path from "node:path";
 import {
 	cacheRoot,
 	classifyForeignResults,
+	decideExit,
+	type ExitDecision,
+	type FailOn,
 	ForeignResultsError,
 	reclassifyRun,
 	runMatrixFile,
+	runVerdictCounts,
 	SourceError,
+	type VerdictName,
 } from "@kvm-matrix/orchestrator";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
@@ -16,7 +21,16 @@ export interface ClassifyOptions {
 	readonly results: readonly string[];
 	readonly json: boolean;
 	readonly lore?: string;
+	readonly failOn: FailOn;
 }
+
+/** The exit decision as `--json` prints it, beside the verdicts. */
+const exitJson = (d: ExitDecision) => ({
+	status: d.red ? EXIT.testFailures : EXIT.ok,
+	red: d.red,
+	failing: d.failing,
+	why: d.line,
+});
 
 const firstLine = (error: unknown) => (error instanceof Error ? error.message.split("\n")[0] : String(error));
 
@@ -58,6 +72,7 @@ export async function classifyCommand(
 			cacheRoot(io.env),
 			options.lore === undefined ? {} : { lore: options.lore },
 		);
+		const decision = decideExit(runVerdictCounts(cells), options.failOn);
 		if (options.json) {
 			const results = cells.flatMap((cell) =>
 				cell.results.flatMap((r) =>
@@ -74,8 +89,8 @@ export async function classifyCommand(
 							],
 				),
 			);
-			io.stdout(`${JSON.stringify({ results }, null, 2)}\n`);
-			return EXIT.ok;
+			io.stdout(`${JSON.stringify({ results, exit: exitJson(decision) }, null, 2)}\n`);
+			return decision.red ? EXIT.testFailures : EXIT.ok;
 		}
 		for (const cell of cells) {
 			const explained = cell.results.filter((r) => r.explanation !== undefined);
@@ -84,7 +99,8 @@ export async function classifyCommand(
 			for (const r of explained) io.stdout(`  ${r.testId.padEnd(width)}  ${r.explanation}\n`);
 		}
 		io.stdout(`results: ${resultsPath}\n`);
-		return EXIT.ok;
+		io.stdout(`exit ${decision.red ? EXIT.testFailures : EXIT.ok}, ${decision.line}\n`);
+		return decision.red ? EXIT.testFailures : EXIT.ok;
 	} catch (error) {
 		io.stderr(`kvm-matrix classify: ${firstLine(error)}\n`);
 		return EXIT.usage;
@@ -115,8 +131,11 @@ async function classifyResults(options: ClassifyOptions, io: CliIo): Promise<Exi
 			cacheRoot: cacheRoot(io.env),
 			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
+		const counts: Partial<Record<VerdictName, number>> = {};
+		for (const r of results) counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
+		const decision = decideExit(counts, options.failOn);
 		if (options.json) {
-			io.stdout(`${JSON.stringify({ results }, null, 2)}\n`);
+			io.stdout(`${JSON.stringify({ results, exit: exitJson(decision) }, null, 2)}\n`);
 		} else if (results.length === 0) {
 			io.stdout("no failures\n");
 		} else {
@@ -127,7 +146,8 @@ async function classifyResults(options: ClassifyOptions, io: CliIo): Promise<Exi
 					`${r.kernel.padEnd(kw)}  ${r.test.padEnd(tw)}  ${r.verdict}${r.evidence === "" ? "" : `: ${r.evidence}`}\n`,
 				);
 		}
-		return results.some((r) => r.verdict === "regression") ? EXIT.testFailures : EXIT.ok;
+		if (!options.json) io.stdout(`exit ${decision.red ? EXIT.testFailures : EXIT.ok}, ${decision.line}\n`);
+		return decision.red ? EXIT.testFailures : EXIT.ok;
 	} catch (error) {
 		if (error instanceof ForeignResultsError || error instanceof SourceError) {
 			io.stderr(`kvm-matrix classify: ${error.message}\n`);

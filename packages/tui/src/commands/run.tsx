@@ -7,12 +7,15 @@ import {
 	type EngineEvent,
 	type EventBus,
 	type EventSource,
+	type ExitDecision,
 	executeRun,
-	needsAttention,
+	type FailOn,
+	type Matrix,
 	RunCommands,
 	RunSetupError,
 	type RunSummary,
 	resumeRun,
+	runExit,
 	runMatrixFile,
 } from "@kvm-matrix/orchestrator";
 import { render } from "ink";
@@ -25,6 +28,7 @@ import { lineTracking } from "../render/line-tracking.js";
 import { colourEnabled, palette } from "../render/palette.js";
 import { chooseView } from "../render/view-choice.js";
 import { loadOrReport } from "./load.js";
+import { type ReportSpec, writeRunReports } from "./report.js";
 
 export interface RunCommandOptions {
 	readonly headless: boolean;
@@ -33,6 +37,8 @@ export interface RunCommandOptions {
 	readonly only?: string;
 	readonly verbose: boolean;
 	readonly lore?: string;
+	readonly failOn: FailOn;
+	readonly report: readonly ReportSpec[];
 }
 
 function summaryLines(summary: RunSummary): string[] {
@@ -90,7 +96,7 @@ export interface Views {
 	/** The first exception a view's listener threw; the run went on without that view. */
 	readonly viewError: () => unknown;
 	/** Waits for the views to end, then prints the summary (none when `summary` is undefined). */
-	readonly finish: (summary: RunSummary | undefined) => Promise<void>;
+	readonly finish: (summary: RunSummary | undefined, decision?: ExitDecision) => Promise<void>;
 	readonly stop: () => void;
 }
 
@@ -130,7 +136,7 @@ export function startViews(
 		signal,
 		commands,
 		viewError: () => viewError,
-		finish: async (summary) => {
+		finish: async (summary, decision) => {
 			try {
 				if (tui !== undefined) {
 					await tui.done;
@@ -139,6 +145,9 @@ export function startViews(
 				if (summary === undefined || place.summary === false) return;
 				for (const line of tui === undefined ? summaryLines(summary) : [`results: ${summary.resultsFile}`])
 					io.stdout(`${line}\n`);
+				// Why the exit status is what it is, last, where a CI log's reader looks first.
+				if (decision !== undefined && summary.outcome === "completed")
+					io.stdout(`exit ${decision.red ? EXIT.testFailures : EXIT.ok}, ${decision.line}\n`);
 			} catch (error) {
 				// The view that broke may break again on the summary: the run is written either way.
 				viewError ??= error;
@@ -153,10 +162,17 @@ async function ended(
 	command: string,
 	summary: RunSummary,
 	views: Views,
-	json: string | undefined,
+	options: {
+		readonly failOn: FailOn;
+		readonly json?: string;
+		readonly report?: readonly ReportSpec[];
+		readonly matrix: Matrix;
+	},
 	io: CliIo,
 ): Promise<ExitCode> {
-	await views.finish(summary);
+	const { failOn, json } = options;
+	const decision = runExit(summary, failOn);
+	await views.finish(summary, decision);
 	if (json !== undefined) await writeFile(path.resolve(io.cwd, json), `${JSON.stringify(summary, null, 2)}\n`);
 	const broken = views.viewError();
 	if (broken !== undefined) {
@@ -166,8 +182,12 @@ async function ended(
 		);
 		return EXIT.internal;
 	}
+	// Written for a cancelled run too: what it finished is worth reading.
+	const reported = await writeRunReports(summary.dir, options.report ?? [], failOn, options.matrix, io, command);
 	if (summary.outcome === "cancelled") return EXIT.interrupted;
-	return needsAttention(summary) ? EXIT.testFailures : EXIT.ok;
+	// A --report path that cannot be written is bad input, like a matrix that cannot be read.
+	if (!reported) return EXIT.usage;
+	return decision.red ? EXIT.testFailures : EXIT.ok;
 }
 
 /** Errors found before anything ran, as one line; anything else is a bug and propagates. */
@@ -199,7 +219,18 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 			...(options.only === undefined ? {} : { only: options.only }),
 			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
-		return await ended("run", summary, views, options.json, io);
+		return await ended(
+			"run",
+			summary,
+			views,
+			{
+				failOn: options.failOn,
+				report: options.report,
+				matrix,
+				...(options.json === undefined ? {} : { json: options.json }),
+			},
+			io,
+		);
 	} catch (error) {
 		return refused("run", error, views, io);
 	}
@@ -211,6 +242,7 @@ export interface ResumeCommandOptions {
 	readonly json?: string;
 	readonly verbose: boolean;
 	readonly lore?: string;
+	readonly failOn: FailOn;
 }
 
 /** `kvm-matrix resume RUN_DIR`: the rest of a killed or cancelled run, in the same directory. */
@@ -246,7 +278,13 @@ export async function resumeCommand(dir: string, options: ResumeCommandOptions, 
 			);
 			return EXIT.ok;
 		}
-		return await ended("resume", result.summary, views, options.json, io);
+		return await ended(
+			"resume",
+			result.summary,
+			views,
+			{ failOn: options.failOn, matrix, ...(options.json === undefined ? {} : { json: options.json }) },
+			io,
+		);
 	} catch (error) {
 		return refused("resume", error, views, io);
 	}

@@ -1,0 +1,102 @@
+// The run as Markdown, for a CI step summary or a mail to the list: the exit decision and
+// totals first, then the regressions (what a reader must act on) with their ranges, then the
+// pending fixes with the branches that have them, then everything else that failed.
+import type { CellSummary } from "../engine/summary.js";
+import { VERDICT_NAMES, type VerdictName } from "../verdicts/exit-policy.js";
+import type { RunView } from "./run-view.js";
+
+const HEADINGS: Readonly<Record<VerdictName, string>> = {
+	regression: "Regressions",
+	"new-failure": "New failures (no baseline, no linked fix: need a human)",
+	infra: "Infrastructure (the test could not run)",
+	flaky: "Flaky",
+	"still-failing": "Failing on the baseline too",
+	known: "Known issues",
+	"pending-fix": "Pending fixes (fix not yet merged)",
+};
+
+/** Regressions first, pending fixes second: the order a maintainer reads a nightly in. */
+const SECTION_ORDER: readonly VerdictName[] = [
+	"regression",
+	"pending-fix",
+	"new-failure",
+	"infra",
+	"flaky",
+	"still-failing",
+	"known",
+];
+
+/** Inline text that Markdown must not read as markup. */
+export const mdText = (text: string) => text.replace(/([\\`*_[\]<>|])/g, "\\$1");
+const code = (text: string) => `\`${text.replace(/`/g, "'")}\``;
+
+type Result = CellSummary["results"][number];
+
+/** The explanation without its leading verdict name, which the section heading already says. */
+const evidenceOf = (r: Result) => {
+	const text = r.explanation ?? "";
+	const name = r.verdict?.verdict;
+	return name !== undefined && text.startsWith(`${name}: `) ? text.slice(name.length + 2) : text;
+};
+
+export function markdownReport(view: RunView): string {
+	const out: string[] = [];
+	out.push(`# kvm-matrix: ${mdText(view.matrix)}, run ${code(view.runId)}`, "");
+	const outcome = view.outcome === "completed" ? "" : ` (run ${view.outcome}: results so far)`;
+	out.push(`**${mdText(view.decision.line)}**${outcome}`, "");
+
+	const byVerdict = new Map<VerdictName, { cell: CellSummary; r: Result }[]>();
+	for (const cell of view.cells)
+		for (const r of cell.results) {
+			if (r.verdict === undefined) continue;
+			const list = byVerdict.get(r.verdict.verdict) ?? [];
+			list.push({ cell, r });
+			byVerdict.set(r.verdict.verdict, list);
+		}
+	const totals = { pass: 0, fail: 0, skip: 0, timeout: 0, crash: 0, error: 0 };
+	for (const cell of view.cells)
+		for (const [k, n] of Object.entries(cell.counts)) totals[k as keyof typeof totals] += n;
+	const states = { done: 0, failed: 0, cancelled: 0 };
+	for (const cell of view.cells) states[cell.state]++;
+	out.push(
+		`${view.cells.length} cells (${states.done} done, ${states.failed} failed, ${states.cancelled} cancelled); ` +
+			`tests: ${totals.pass} pass, ${totals.fail} fail, ${totals.skip} skip, ${totals.timeout} timeout, ${totals.crash} crash, ${totals.error} error.`,
+		"",
+	);
+	out.push("| verdict | tests |", "| --- | ---: |");
+	for (const v of VERDICT_NAMES) out.push(`| ${v} | ${byVerdict.get(v)?.length ?? 0} |`);
+	out.push("");
+
+	for (const v of SECTION_ORDER) {
+		const list = byVerdict.get(v);
+		if (list === undefined || list.length === 0) continue;
+		out.push(`## ${HEADINGS[v]}`, "");
+		for (const { cell, r } of list)
+			out.push(`- ${code(cell.id)} ${code(`${r.suite}:${r.testId}`)}: ${mdText(evidenceOf(r))}`);
+		out.push("");
+	}
+	const unclassified = view.cells.flatMap((cell) =>
+		cell.results
+			.filter((r) => r.verdict === undefined && r.status !== "pass" && r.status !== "skip")
+			.map((r) => ({ cell, r })),
+	);
+	if (unclassified.length > 0) {
+		out.push("## Failures not classified yet", "");
+		for (const { cell, r } of unclassified)
+			out.push(
+				`- ${code(cell.id)} ${code(`${r.suite}:${r.testId}`)}: ${r.status}${r.detail === undefined ? "" : ` (${mdText(r.detail)})`}`,
+			);
+		out.push("");
+	}
+	const stopped = view.cells.filter((c) => c.state !== "done");
+	if (stopped.length > 0) {
+		out.push("## Cells that did not finish", "");
+		for (const c of stopped) {
+			const why = c.failure === undefined ? c.state : `${c.failure.stage} failed: ${c.failure.reason}`;
+			out.push(`- ${code(c.id)}: ${mdText(why)}`);
+		}
+		out.push("");
+	}
+	out.push(`Run directory: ${code(view.dir)}`, "");
+	return out.join("\n");
+}

@@ -1,0 +1,66 @@
+import test from "ava";
+import { DEFAULT_FAIL_ON, decideExit, parseFailOn, VERDICT_NAMES, type VerdictName } from "./exit-policy.js";
+
+const failOn = (...names: string[]) => {
+	const parsed = parseFailOn(names);
+	if (!parsed.ok) throw new Error(parsed.error);
+	return parsed.failOn;
+};
+
+// The README's exit policy table, row by row: each verdict alone, by default and with --fail-on.
+const TABLE: readonly [VerdictName, boolean, string][] = [
+	["regression", true, "regression"],
+	["new-failure", false, "new-failure"],
+	["infra", false, "infra"],
+	["flaky", false, "flaky"],
+	["still-failing", false, "still-failing"],
+	["known", false, "known"],
+	["pending-fix", false, "pending-fix"],
+];
+
+for (const [verdict, redByDefault, flag] of TABLE) {
+	test(`exit policy: ${verdict} is ${redByDefault ? "red" : "green"} by default, red with --fail-on ${flag}`, (t) => {
+		t.is(decideExit({ [verdict]: 2 }).red, redByDefault);
+		t.true(decideExit({ [verdict]: 2 }, failOn(flag)).red);
+		// Asking for another verdict never makes this one red.
+		const other = VERDICT_NAMES.find((v) => v !== verdict && v !== "regression") ?? "known";
+		t.is(decideExit({ [verdict]: 2 }, failOn(other)).red, redByDefault);
+	});
+}
+
+test("the table covers every verdict", (t) => {
+	t.deepEqual(TABLE.map(([v]) => v).sort(), [...VERDICT_NAMES].sort());
+});
+
+test("a nightly whose only failures are pending fixes is green and says why", (t) => {
+	const decision = decideExit({ "pending-fix": 3, known: 1 });
+	t.false(decision.red);
+	t.is(decision.line, "green: no regressions; 1 known, 3 pending-fix");
+});
+
+test("green with a new failure says which --fail-on would make it red", (t) => {
+	t.is(
+		decideExit({ "new-failure": 1, infra: 2, "pending-fix": 1 }).line,
+		"green: no regressions; 1 new-failure, 2 infra, 1 pending-fix; --fail-on new-failure,infra would make it red",
+	);
+});
+
+test("red names what made it red first, then the rest", (t) => {
+	const decision = decideExit({ regression: 1, flaky: 2, infra: 1 }, failOn("infra"));
+	t.true(decision.red);
+	t.deepEqual(decision.failing, ["regression", "infra"]);
+	t.is(decision.line, "red: 1 regression, 1 infra (also 2 flaky, not failing the run)");
+});
+
+test("nothing failing is green", (t) => {
+	t.deepEqual(decideExit({}), { red: false, failing: [], line: "green: nothing failed" });
+	t.false(decideExit({ regression: 0 }).red);
+});
+
+test("--fail-on takes commas and repeats, and refuses a name that is not a verdict in one line", (t) => {
+	t.deepEqual([...failOn("new-failure,infra", "flaky")].sort(), ["flaky", "infra", "new-failure", "regression"]);
+	t.deepEqual([...DEFAULT_FAIL_ON], ["regression"]);
+	const bad = parseFailOn(["infra,regresion"]);
+	t.false(bad.ok);
+	t.regex(bad.ok ? "" : bad.error, /^--fail-on regresion: not a verdict \(one of regression, new-failure/);
+});
