@@ -113,6 +113,13 @@ test("in a terminal shorter than the run's summary, the path of the results stil
 	const runDir = path.join(dir, "run");
 	const text = await (await terminal(t, { dir, file, runDir, columns: 100, rows: 12, env: PERSON })).ended();
 	const escaped = runDir.replaceAll("/", "\\/");
-	t.regex(text, new RegExp(`^run directory: ${escaped}\\n+results: ${escaped}\\/results\\.json\\n+EXIT=1$`, "m"));
+	// New failures only: green by the exit policy, and the line that says so comes last.
+	t.regex(
+		text,
+		new RegExp(
+			`^run directory: ${escaped}\\n+results: ${escaped}\\/results\\.json\\n+exit 0, green: no regressions; 3 new-failure; --fail-on new-failure would make it red\\n+EXIT=0$`,
+			"m",
+		),
+	);
 	t.regex(text, /^run completed: 13 tests in 1 cells$/m);
 });

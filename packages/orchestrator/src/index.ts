@@ -10,10 +10,15 @@ export {
 	startBisect,
 	TERMS,
 } from "./bisect/bisect.js";
+export { recordedDurations, runDirsUnder } from "./ci/durations.js";
+export { mergeProblems, mergeShards } from "./ci/merge.js";
+export { type CiPlan, githubMatrix, gitlabMatrix, makeCiPlan, readCiPlan } from "./ci/plan.js";
+export { parseShardSpec, planShards } from "./ci/shards.js";
 export { ensureDemoTree, findLinuxSource } from "./demo/linux-source.js";
 export { RunCommands } from "./engine/commands.js";
 export { parseJournal } from "./engine/journal.js";
-export { executeRun, type ResumeResult, type RunOptions, resumeRun } from "./engine/run.js";
+export { executeRun, matrixDigest, type ResumeResult, type RunOptions, resumeRun } from "./engine/run.js";
+export { readRunRecordOf } from "./engine/run-record.js";
 export { RunSetupError } from "./engine/setup-error.js";
 export { type CellSummary, type RunSummary, runExit, runVerdictCounts } from "./engine/summary.js";
 export * from "./events/index.js";

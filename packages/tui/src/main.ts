@@ -15,6 +15,14 @@ import {
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { type BisectOptions, bisectCommand } from "./commands/bisect.js";
 import { type BootOptions, bootCommand } from "./commands/boot.js";
+import {
+	type CiMergeOptions,
+	type CiPlanOptions,
+	type CiRunOptions,
+	ciMergeCommand,
+	ciPlanCommand,
+	ciRunCommand,
+} from "./commands/ci.js";
 import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
 import { explainCommand } from "./commands/explain.js";
 import { planCommand } from "./commands/plan.js";
@@ -94,6 +102,14 @@ function reportSpecs(value: string, previous: readonly ReportSpec[]): ReportSpec
 	return [...previous, { format: parsed.format, path: parsed.path }];
 }
 
+const reportOption = () =>
+	new Option(
+		"--report <format:path>",
+		`also write a report at the end (${REPORT_FORMATS.join(", ")}), e.g. junit:out/junit.xml (repeatable)`,
+	)
+		.argParser(reportSpecs)
+		.default([]);
+
 function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 	const program = new Command("kvm-matrix")
 		.description(
@@ -139,11 +155,10 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			loreUrl,
 		)
 		.addOption(failOnOption())
+		.addOption(reportOption())
 		.option(
-			"--report <format:path>",
-			`also write a report at the end (${REPORT_FORMATS.join(", ")}), e.g. junit:out/junit.xml (repeatable)`,
-			reportSpecs,
-			[],
+			"--changed-since <run-dir>",
+			"run only the cells whose kernel, config, suites or target changed since that run; carry the others' results",
 		)
 		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
 
@@ -177,6 +192,63 @@ Examples:
   $ kvm-matrix report runs/20261202-030000-nightly --format kcidb --origin my_lab | kcidb-submit`,
 		)
 		.action(async (dir: string, options: ReportCommandOptions) => setExit(await reportCommand(dir, options, io)));
+
+	const collect = (value: string, previous: string[]) => [...previous, value];
+	const ci = program
+		.command("ci")
+		.description("the headless CI matrix: plan shards across CI jobs, run one shard, merge the shards into one run");
+	ci.command("plan")
+		.description("partition a matrix's cells into N shards balanced by earlier runs' times, as a CI job matrix")
+		.argument("<file>", "the matrix file (YAML)")
+		.requiredOption("--shards <n>", "how many shards (CI jobs)")
+		.addOption(
+			new Option("--format <format>", "github (strategy.matrix JSON), gitlab (a parallel:matrix include) or json")
+				.choices(["github", "gitlab", "json"])
+				.default("json"),
+		)
+		.option("--out <file>", "also write the whole plan to FILE, for ci run --plan")
+		.option(
+			"--history <dir>",
+			"earlier runs to take times from: a run directory or a directory of them (repeatable; default runs/)",
+			collect,
+			[],
+		)
+		.action(async (file: string, options: CiPlanOptions) => setExit(await ciPlanCommand(file, options, io)));
+	ci.command("run")
+		.description("run one shard of a ci plan into DIR (run it again to resume it); ci merge gives the verdict")
+		.argument("<file>", "the matrix file (YAML)")
+		.requiredOption("--shard <k/n>", "which shard, e.g. 2/3")
+		.requiredOption("--run-dir <dir>", "the shard's run directory")
+		.option("--plan <file>", "the plan ci plan --out wrote (default: plan again, from --history)")
+		.option("--history <dir>", "without --plan: earlier runs to take times from (repeatable)", collect, [])
+		.option("--headless", "plain line output even in a terminal", false)
+		.option("-v, --verbose", "also print build output and guest consoles", false)
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
+		.addOption(failOnOption())
+		.addOption(reportOption())
+		.option(
+			"--changed-since <run-dir>",
+			"carry the results of cells unchanged since that run (e.g. last night's merge)",
+		)
+		.action(async (file: string, options: CiRunOptions) => setExit(await ciRunCommand(file, options, io)));
+	ci.command("merge")
+		.description("merge shard run directories into one run, derive verdicts across all of them, exit by the policy")
+		.argument("<dirs...>", "the shards' run directories")
+		.requiredOption("--out <dir>", "the merged run's directory (new or empty)")
+		.option("--matrix <file>", "the matrix (default: the one the first shard names)")
+		.option("--partial", "merge the shards that are there when some are missing", false)
+		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
+		.addOption(failOnOption())
+		.addOption(reportOption())
+		.addHelpText(
+			"after",
+			`
+Examples:
+  $ kvm-matrix ci plan matrices/kvm-x86-nightly.yaml --shards 3 --format github --out plan.json
+  $ kvm-matrix ci run matrices/kvm-x86-nightly.yaml --shard 2/3 --plan plan.json --run-dir shard-2
+  $ kvm-matrix ci merge shard-1 shard-2 shard-3 --out nightly --report junit:junit.xml --report html:report.html`,
+		)
+		.action(async (dirs: string[], options: CiMergeOptions) => setExit(await ciMergeCommand(dirs, options, io)));
 
 	const collectResults = (value: string, previous: string[]) => [...previous, value];
 	program
@@ -295,7 +367,6 @@ Examples:
 			}
 		});
 
-	const collect = (value: string, previous: string[]) => [...previous, value];
 	program
 		.command("boot")
 		.description("boot a kernel under QEMU, run COMMAND in it, and exit with COMMAND's status")
@@ -330,7 +401,7 @@ failure, 2 bad options, 130 interrupted.`,
 			setExit(await bootCommand(options, command, io, io.signal)),
 		);
 
-	for (const command of program.commands) command.exitOverride().configureOutput(output(io));
+	for (const command of [...program.commands, ...ci.commands]) command.exitOverride().configureOutput(output(io));
 	return program;
 }
 

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { EngineEvent } from "../events/types.js";
 import { refKey } from "../plan/plan.js";
 import type { RunContext } from "./context.js";
+import type { ChangedSince } from "./journal.js";
 import { cellSettled, type RunRecord } from "./run-record.js";
 
 /** A line from the engine itself (a journal note), for the views' log. */
@@ -16,7 +17,7 @@ export const engineLine = (line: string): EngineEvent => ({
 });
 
 export /** Tells the views the run's shape, and for a resumed run what it already holds, as events. */
-function announce(ctx: RunContext, runId: string, before: RunRecord | undefined): void {
+function announce(ctx: RunContext, runId: string, before: RunRecord | undefined, changed?: ChangedSince): void {
 	const { cells, bus } = ctx;
 	const kept = cells.flatMap((c) => before?.byCell.get(c.id)?.attempts ?? []).length;
 	bus.emit({
@@ -42,9 +43,10 @@ function announce(ctx: RunContext, runId: string, before: RunRecord | undefined)
 			cells: cells.map((c) => ({ id: c.id, kernel: c.kernel.id, target: c.target.name, jobs: c.needs })),
 		},
 		dir: ctx.runDir.dir,
-		...(before === undefined
+		...(before === undefined || changed !== undefined
 			? {}
 			: { resumed: { results: kept, cellsDone: cells.filter((c) => cellSettled(before.byCell.get(c.id))).length } }),
+		...(changed === undefined ? {} : { changedSince: changed }),
 	});
 	if (before === undefined) return;
 	// What was already done, replayed as it happened, so a view shows one run.

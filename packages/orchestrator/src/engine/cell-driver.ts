@@ -59,16 +59,19 @@ export function createCellDriver(
 				if (key !== lastKey) {
 					lastKey = key;
 					if (state.stage !== "failed" && state.stage !== "cancelled") lastStage = state.stage;
+					const at = Date.now();
 					ctx.runDir.append({
 						type: "cell-state",
 						cell: cellId,
 						state,
+						// When: what a cell takes is what `ci plan` balances shards by.
+						at,
 						...(state.stage === "failed" && snapshot.context.failure !== undefined
 							? { failure: snapshot.context.failure }
 							: {}),
 						...(isRetry ? { retry: true as const } : {}),
 					});
-					ctx.bus.emit({ type: "cell-state", at: Date.now(), cellId, state });
+					ctx.bus.emit({ type: "cell-state", at, cellId, state });
 				}
 				if (snapshot.status !== "done") return;
 				lastStages.set(cellId, lastStage);

@@ -31,17 +31,18 @@ export function createJobRunner(ctx: RunContext, buildTimeoutMs = BUILD_TIMEOUT_
 		if (promise === undefined) {
 			const job = jobs.get(id);
 			if (job === undefined) return Promise.reject(new Error(`no job ${id}`));
+			const start = Date.now();
 			promise = work(job).then(
 				(result) => {
 					const detail = done(result);
-					ctx.runDir.append({ type: "job-finished", job: id, ok: true, detail });
+					ctx.runDir.append({ type: "job-finished", job: id, ok: true, detail, ms: Date.now() - start });
 					say(job, detail);
 					return result;
 				},
 				(error: unknown) => {
 					if (!signal.aborted) {
 						const detail = error instanceof Error ? error.message : String(error);
-						ctx.runDir.append({ type: "job-finished", job: id, ok: false, detail });
+						ctx.runDir.append({ type: "job-finished", job: id, ok: false, detail, ms: Date.now() - start });
 					}
 					throw error;
 				},

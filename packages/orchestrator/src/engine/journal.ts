@@ -12,6 +12,23 @@ export interface CellFailure {
 	readonly evidence: readonly string[];
 }
 
+/** Which CI shard a run is: its place in a `ci plan`, which `ci merge` checks. */
+export interface ShardRecord {
+	readonly index: number;
+	readonly count: number;
+	/** The plan's id: shards of different plans are never merged. */
+	readonly plan: string;
+}
+
+/** What `--changed-since` took from an earlier run: which tips moved, which cells it carried. */
+export interface ChangedSince {
+	readonly runId: string;
+	readonly dir: string;
+	/** Every tree@ref whose commit is not the earlier run's (`from` absent: not in it). */
+	readonly moved: readonly { readonly ref: string; readonly from?: string; readonly to: string }[];
+	readonly carried: readonly string[];
+}
+
 export type JournalRecord =
 	| {
 			readonly type: "run-started";
@@ -23,6 +40,10 @@ export type JournalRecord =
 			readonly matrixDigest?: string;
 			/** Every tree@ref's commit: what the run tests, whatever the branches do later. */
 			readonly resolved?: Readonly<Record<string, string>>;
+			readonly shard?: ShardRecord;
+			/** A run `ci merge` made: the shards it was made of. */
+			readonly merged?: readonly { readonly runId: string; readonly shard: ShardRecord }[];
+			readonly changedSince?: ChangedSince;
 	  }
 	| {
 			readonly type: "run-resumed";
@@ -31,7 +52,14 @@ export type JournalRecord =
 			readonly matrixDigest: string;
 			readonly resolved?: Readonly<Record<string, string>>;
 	  }
-	| { readonly type: "job-finished"; readonly job: string; readonly ok: boolean; readonly detail: string }
+	| {
+			readonly type: "job-finished";
+			readonly job: string;
+			readonly ok: boolean;
+			readonly detail: string;
+			/** How long the job took (a build's time, for `ci plan`). */
+			readonly ms?: number;
+	  }
 	| {
 			readonly type: "cell-state";
 			readonly cell: string;
@@ -40,8 +68,12 @@ export type JournalRecord =
 			readonly failure?: CellFailure;
 			/** A retry asked for from a view: its end is not the cell's. */
 			readonly retry?: true;
+			/** When, in ms since the epoch (journals before `ci plan` lack it). */
+			readonly at?: number;
 	  }
 	| { readonly type: "cell-note"; readonly cell: string; readonly text: string }
+	/** The cell's results that follow are an earlier run's, carried over by `--changed-since`. */
+	| { readonly type: "cell-carried"; readonly cell: string; readonly from: string; readonly dir: string }
 	| { readonly type: "cell-accel"; readonly cell: string; readonly accel: "kvm" | "tcg"; readonly warning?: string }
 	| { readonly type: "cell-build"; readonly cell: string; readonly key: string; readonly cacheHit: boolean }
 	| { readonly type: "test-result"; readonly cell: string; readonly result: TestResult }
@@ -67,6 +99,7 @@ const testResult = z.looseObject({
 	attempt: z.number().int().min(1),
 });
 const cell = z.string().min(1);
+const shardRecord = z.object({ index: z.number().int().min(1), count: z.number().int().min(1), plan: z.string() });
 // Shallow where the engine itself wrote the nested value (a verdict); strict where a reader acts on it.
 const record = z.discriminatedUnion("type", [
 	z.object({
@@ -77,6 +110,16 @@ const record = z.discriminatedUnion("type", [
 		matrix: z.string().optional(),
 		matrixDigest: z.string().optional(),
 		resolved: z.record(z.string(), z.string()).optional(),
+		shard: shardRecord.optional(),
+		merged: z.array(z.object({ runId: z.string(), shard: shardRecord })).optional(),
+		changedSince: z
+			.object({
+				runId: z.string(),
+				dir: z.string(),
+				moved: z.array(z.object({ ref: z.string(), from: z.string().optional(), to: z.string() })),
+				carried: z.array(z.string()),
+			})
+			.optional(),
 	}),
 	z.object({
 		type: z.literal("run-resumed"),
@@ -85,15 +128,23 @@ const record = z.discriminatedUnion("type", [
 		matrixDigest: z.string(),
 		resolved: z.record(z.string(), z.string()).optional(),
 	}),
-	z.object({ type: z.literal("job-finished"), job: z.string(), ok: z.boolean(), detail: z.string() }),
+	z.object({
+		type: z.literal("job-finished"),
+		job: z.string(),
+		ok: z.boolean(),
+		detail: z.string(),
+		ms: z.number().optional(),
+	}),
 	z.object({
 		type: z.literal("cell-state"),
 		cell,
 		state: cellState,
 		failure: z.object({ stage, reason: z.string(), evidence: z.array(z.string()) }).optional(),
 		retry: z.literal(true).optional(),
+		at: z.number().optional(),
 	}),
 	z.object({ type: z.literal("cell-note"), cell, text: z.string() }),
+	z.object({ type: z.literal("cell-carried"), cell, from: z.string(), dir: z.string() }),
 	z.object({ type: z.literal("cell-accel"), cell, accel: z.enum(["kvm", "tcg"]), warning: z.string().optional() }),
 	z.object({ type: z.literal("cell-build"), cell, key: z.string(), cacheHit: z.boolean() }),
 	z.object({ type: z.literal("test-result"), cell, result: testResult }),

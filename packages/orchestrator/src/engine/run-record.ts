@@ -1,10 +1,11 @@
 // What a run has learnt, folded from its journal: the one place results, notes, cell ends and
 // verdicts are read back from, for results.json, `classify` of a killed run, and `resume`.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { collapseAttempts, type FinalResult } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { Verdict } from "../verdicts/classify.js";
-import { type CellFailure, type JournalRecord, parseJournal } from "./journal.js";
+import { type CellFailure, type ChangedSince, type JournalRecord, parseJournal, type ShardRecord } from "./journal.js";
 
 export type CellEnd =
 	| { readonly state: "done" }
@@ -20,6 +21,8 @@ export interface CellRecord {
 	/** How the cell's own machine ended (a later retry from a view adds attempts, not an end). */
 	readonly end?: CellEnd;
 	readonly verdicts?: ReadonlyMap<string, Verdict>;
+	/** Results carried over from an earlier run by `--changed-since`. */
+	readonly carried?: { readonly run: string; readonly dir: string };
 }
 
 export interface RunRecord {
@@ -31,6 +34,11 @@ export interface RunRecord {
 	readonly matrixDigest?: string;
 	/** Every tree@ref's commit, as the run (or its last resume) resolved them. */
 	readonly resolved?: Readonly<Record<string, string>>;
+	/** The CI shard the run is (`ci run`). */
+	readonly shard?: ShardRecord;
+	/** The shards a merged run was made of (`ci merge`). */
+	readonly merged?: readonly { readonly runId: string; readonly shard: ShardRecord }[];
+	readonly changedSince?: ChangedSince;
 	readonly byCell: ReadonlyMap<string, CellRecord>;
 	readonly outcome?: "completed" | "cancelled";
 	readonly resumes: number;
@@ -44,6 +52,7 @@ interface MutableCell {
 	build?: { key: string; cacheHit: boolean };
 	end?: CellEnd;
 	verdicts?: Map<string, Verdict>;
+	carried?: { run: string; dir: string };
 }
 
 /** Folds journal records into what the run knows; later records win, results accumulate. */
@@ -64,6 +73,9 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 		matrix?: string;
 		matrixDigest?: string;
 		resolved?: Readonly<Record<string, string>>;
+		shard?: ShardRecord;
+		merged?: readonly { readonly runId: string; readonly shard: ShardRecord }[];
+		changedSince?: ChangedSince;
 	} = { cells: [] };
 	let outcome: "completed" | "cancelled" | undefined;
 	let resumes = 0;
@@ -77,6 +89,9 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 					...(r.matrix === undefined ? {} : { matrix: r.matrix }),
 					...(r.matrixDigest === undefined ? {} : { matrixDigest: r.matrixDigest }),
 					...(r.resolved === undefined ? {} : { resolved: r.resolved }),
+					...(r.shard === undefined ? {} : { shard: r.shard }),
+					...(r.merged === undefined ? {} : { merged: r.merged }),
+					...(r.changedSince === undefined ? {} : { changedSince: r.changedSince }),
 				};
 				for (const id of r.cells) of(id);
 				break;
@@ -109,6 +124,9 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 				if (!c.notes.includes(r.text)) c.notes.push(r.text);
 				break;
 			}
+			case "cell-carried":
+				of(r.cell).carried = { run: r.from, dir: r.dir };
+				break;
 			case "cell-accel":
 				of(r.cell).accel = { accel: r.accel, ...(r.warning === undefined ? {} : { warning: r.warning }) };
 				break;
@@ -158,3 +176,9 @@ export const finalResults = (cell: CellRecord | undefined): FinalResult[] => col
  */
 export const cellSettled = (cell: CellRecord | undefined): boolean =>
 	cell?.end !== undefined && cell.end.state !== "cancelled";
+
+/** What the run in `dir` has learnt, or undefined when `dir` holds no run (no plan.json). */
+export function readRunRecordOf(dir: string): RunRecord | undefined {
+	if (!existsSync(path.join(dir, "plan.json"))) return undefined;
+	return readRunRecord(path.join(dir, "journal.jsonl"));
+}

@@ -15,11 +15,14 @@ import type { KnownIssue } from "../verdicts/classify.js";
 import { loadKnownIssuesOf } from "../verdicts/known-issues.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
 import { announce, engineLine } from "./announce.js";
+import { carryOver, planChangedSince } from "./carry.js";
 import { createCellDriver } from "./cell-driver.js";
 import { createCellMachine } from "./cell-machine.js";
 import type { RunCommands } from "./commands.js";
 import { createRunContext, type RunContext } from "./context.js";
+import { cellFingerprint } from "./fingerprint.js";
 import { createJobRunner } from "./jobs.js";
+import type { ChangedSince, ShardRecord } from "./journal.js";
 import { prebuiltFiles } from "./prebuilt.js";
 import { type RepoOf, resolveRefs, treeRepos } from "./refs.js";
 import {
@@ -52,6 +55,14 @@ export interface RunOptions {
 	readonly commands?: RunCommands;
 	/** A lore (public-inbox) base URL for links no configured tree has; overrides the matrix's `lore`. */
 	readonly lore?: string;
+	/** Exactly these cells (a CI shard); every one must be in the matrix. */
+	readonly cells?: readonly string[];
+	/** Commits resolved before (by `ci plan`): these refs are not looked up again. */
+	readonly resolved?: Readonly<Record<string, string>>;
+	/** The CI shard this run is, kept in its journal for `ci merge`. */
+	readonly shard?: ShardRecord;
+	/** An earlier run of the matrix: cells unchanged since it carry its results and do not run. */
+	readonly changedSince?: string;
 }
 
 export type ResumeOptions = Omit<RunOptions, "runDir" | "only" | "cwd"> & {
@@ -112,7 +123,18 @@ async function prepare(
 
 function planFileOf(runId: string, matrix: Matrix, prepared: Prepared): PlanFile & Record<string, unknown> {
 	const plan = { ...prepared.plan, cells: prepared.cells };
-	return { runId, matrix: matrix.file, resolved: Object.fromEntries(prepared.resolutions), ...planToJson(plan) };
+	const json = planToJson(plan);
+	const jobs = new Map(prepared.plan.jobs.map((j) => [j.id, j]));
+	const fingerprints = new Map(
+		prepared.cells.map((c) => [c.id, cellFingerprint(matrix, c, jobs, prepared.prebuilt)] as const),
+	);
+	return {
+		runId,
+		matrix: matrix.file,
+		resolved: Object.fromEntries(prepared.resolutions),
+		...json,
+		cells: json.cells.map((c) => ({ ...c, fingerprint: fingerprints.get(c.id) })),
+	};
 }
 
 /**
@@ -126,20 +148,41 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	if (inUse !== undefined) throw new RunSetupError(inUse);
 	const signal = options.signal ?? new AbortController().signal;
 	const onlyMatch = options.only === undefined ? () => true : picomatch(options.only, { bash: true, dot: true });
-	const prepared = await prepare(matrix, options, signal, (plan) => {
-		const cells = plan.cells.filter((c) => onlyMatch(c.id));
-		if (cells.length === 0)
-			throw new RunSetupError(
-				`--only ${options.only}: matches no cell (cells: ${plan.cells.map((c) => c.id).join(", ")})`,
-			);
-		return cells;
-	});
+	const prepared = await prepare(
+		matrix,
+		options,
+		signal,
+		(plan) => {
+			if (options.cells !== undefined) {
+				const known = new Set(plan.cells.map((c) => c.id));
+				const unknown = options.cells.find((id) => !known.has(id));
+				if (unknown !== undefined) throw new RunSetupError(`cell ${unknown}: not a cell of ${matrix.name}`);
+				const wanted = new Set(options.cells);
+				// An empty shard is a run of nothing: merge still wants its record.
+				return plan.cells.filter((c) => wanted.has(c.id));
+			}
+			const cells = plan.cells.filter((c) => onlyMatch(c.id));
+			if (cells.length === 0)
+				throw new RunSetupError(
+					`--only ${options.only}: matches no cell (cells: ${plan.cells.map((c) => c.id).join(", ")})`,
+				);
+			return cells;
+		},
+		options.resolved,
+	);
+	// An earlier run that cannot be read is refused before anything is written, like a bad ref.
+	const changed =
+		options.changedSince === undefined
+			? undefined
+			: planChangedSince(path.resolve(options.changedSince), matrix.name, planFileOf("", matrix, prepared));
 	// Created only now: a run refused before it started leaves nothing behind.
 	const named = `${timestamp(started)}-${matrix.name}`;
 	const runDir = new RunDirectory(options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), named));
 	// The directory's name when kvm-matrix chose it (it may carry a -2), else the time and matrix.
 	const runId = options.runDir === undefined ? path.basename(runDir.dir) : named;
-	return withRunDirectory(runDir.dir, () => startFresh(matrix, options, signal, runDir, runId, started, prepared));
+	return withRunDirectory(runDir.dir, () =>
+		startFresh(matrix, options, signal, runDir, runId, started, prepared, changed),
+	);
 }
 
 async function startFresh(
@@ -150,6 +193,7 @@ async function startFresh(
 	runId: string,
 	started: Date,
 	prepared: Prepared,
+	changed: ChangedSince | undefined,
 ): Promise<RunSummary> {
 	const planFile = planFileOf(runId, matrix, prepared);
 	runDir.write("plan.json", planFile);
@@ -161,10 +205,15 @@ async function startFresh(
 		matrix: matrix.file,
 		matrixDigest: matrixDigest(matrix),
 		resolved: planFile.resolved,
+		...(options.shard === undefined ? {} : { shard: options.shard }),
+		...(changed === undefined ? {} : { changedSince: changed }),
 	});
-	const ctx = contextFor(matrix, options, signal, runDir, prepared, foldJournal([]));
-	announce(ctx, runId, undefined);
-	return drive(ctx, { runId, planFile, before: foldJournal([]), started: started.toISOString(), ...options, prepared });
+	// Carried cells are in the journal before anything runs: to the driver they are done.
+	if (changed !== undefined) carryOver(changed.dir, runDir, changed.carried);
+	const before = changed === undefined ? foldJournal([]) : readRunRecord(runDir.journal);
+	const ctx = contextFor(matrix, options, signal, runDir, prepared, before);
+	announce(ctx, runId, changed === undefined ? undefined : before, changed);
+	return drive(ctx, { runId, planFile, before, started: started.toISOString(), ...options, prepared });
 }
 
 /**
@@ -330,5 +379,12 @@ function writeResults(
 	);
 	const head = { runId, matrix: ctx.matrix.name, started, finished: new Date().toISOString() };
 	const resultsFile = ctx.runDir.write("results.json", resultsDocument(head, outcome, cells));
-	return { runId, dir: ctx.runDir.dir, outcome, cells, resultsFile };
+	return {
+		runId,
+		dir: ctx.runDir.dir,
+		outcome,
+		cells,
+		resultsFile,
+		...(record.changedSince === undefined ? {} : { changedSince: record.changedSince }),
+	};
 }

@@ -11,6 +11,7 @@ import {
 	type VerdictCounts,
 	type VerdictName,
 } from "../verdicts/exit-policy.js";
+import type { ChangedSince } from "./journal.js";
 import { finalResults, type RunRecord } from "./run-record.js";
 
 export interface CellSummary {
@@ -28,6 +29,8 @@ export interface CellSummary {
 	readonly results: readonly (FinalResult & { readonly verdict?: Verdict; readonly explanation?: string })[];
 	readonly verdicts: Readonly<Partial<Record<Verdict["verdict"], number>>>;
 	readonly notes: readonly string[];
+	/** Not run here: its results are an earlier run's (`--changed-since`). */
+	readonly carried?: { readonly run: string; readonly dir: string };
 }
 
 export interface RunSummary {
@@ -36,6 +39,7 @@ export interface RunSummary {
 	readonly outcome: "completed" | "cancelled";
 	readonly cells: readonly CellSummary[];
 	readonly resultsFile: string;
+	readonly changedSince?: ChangedSince;
 }
 
 /** What the summary needs of a planned cell (plan.json has the same shape). */
@@ -90,6 +94,7 @@ export function summariseCells(cells: readonly SummaryCell[], record: RunRecord)
 			}),
 			verdicts: countVerdicts(verdicts),
 			notes: cell?.notes ?? [],
+			...(cell?.carried === undefined ? {} : { carried: cell.carried }),
 		};
 	});
 }

@@ -74,6 +74,12 @@ export type EngineEvent =
 			readonly dir: string;
 			/** A resumed run: what its journal already held (replayed as events right after this one). */
 			readonly resumed?: { readonly results: number; readonly cellsDone: number };
+			/** `--changed-since`: the earlier run, the tips that moved, the cells carried from it. */
+			readonly changedSince?: {
+				readonly runId: string;
+				readonly moved: readonly { readonly ref: string; readonly from?: string; readonly to: string }[];
+				readonly carried: readonly string[];
+			};
 	  }
 	| {
 			/** Something worth telling about a cell: a cache hit, a TCG fallback, a guest that died. */

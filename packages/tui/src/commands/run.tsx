@@ -23,7 +23,7 @@ import { App } from "../app/App.js";
 import { RunStore } from "../app/store.js";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
-import { attachLineReporter } from "../render/line-reporter.js";
+import { attachLineReporter, changedSinceLines } from "../render/line-reporter.js";
 import { lineTracking } from "../render/line-tracking.js";
 import { colourEnabled, palette } from "../render/palette.js";
 import { chooseView } from "../render/view-choice.js";
@@ -39,6 +39,7 @@ export interface RunCommandOptions {
 	readonly lore?: string;
 	readonly failOn: FailOn;
 	readonly report: readonly ReportSpec[];
+	readonly changedSince?: string;
 }
 
 function summaryLines(summary: RunSummary): string[] {
@@ -49,7 +50,7 @@ function summaryLines(summary: RunSummary): string[] {
 		const counts = `${c.pass} pass, ${c.fail} fail, ${c.skip} skip, ${c.timeout} timeout, ${c.crash} crash, ${c.error} error`;
 		const state =
 			cell.state === "done"
-				? counts
+				? `${counts}${cell.carried === undefined ? "" : ` (carried from ${cell.carried.run})`}`
 				: `${cell.state}${cell.failure ? ` in ${cell.failure.stage}: ${cell.failure.reason}` : ""}`;
 		lines.push(`  ${cell.id.padEnd(width)}  ${state}`);
 		for (const line of cell.failure?.evidence ?? []) lines.push(`  ${" ".repeat(width)}  | ${line}`);
@@ -58,6 +59,8 @@ function summaryLines(summary: RunSummary): string[] {
 		for (const r of explained) lines.push(`  ${" ".repeat(width)}  ${r.testId.padEnd(testWidth)}  ${r.explanation}`);
 		for (const n of cell.notes) lines.push(`  ${" ".repeat(width)}  note: ${n}`);
 	}
+	if (summary.changedSince !== undefined)
+		lines.push("", ...changedSinceLines(summary.changedSince, summary.cells.length));
 	lines.push("", `run directory: ${summary.dir}`, `results: ${summary.resultsFile}`);
 	return lines;
 }
@@ -158,7 +161,7 @@ export function startViews(
 }
 
 /** The exit status of a run that ended, by the engine's policy; a view that broke is exit 3. */
-async function ended(
+export async function ended(
 	command: string,
 	summary: RunSummary,
 	views: Views,
@@ -167,11 +170,21 @@ async function ended(
 		readonly json?: string;
 		readonly report?: readonly ReportSpec[];
 		readonly matrix: Matrix;
+		/** A CI shard's verdicts saw only its cells: it says them, `ci merge` exits by them. */
+		readonly shard?: { readonly index: number; readonly count: number };
 	},
 	io: CliIo,
 ): Promise<ExitCode> {
-	const { failOn, json } = options;
-	const decision = runExit(summary, failOn);
+	const { failOn, json, shard } = options;
+	const own = runExit(summary, failOn);
+	const decision =
+		shard === undefined
+			? own
+			: {
+					red: false,
+					failing: [],
+					line: `shard ${shard.index}/${shard.count} (its cells alone): ${own.line}; ci merge gives the verdict`,
+				};
 	await views.finish(summary, decision);
 	if (json !== undefined) await writeFile(path.resolve(io.cwd, json), `${JSON.stringify(summary, null, 2)}\n`);
 	const broken = views.viewError();
@@ -191,7 +204,7 @@ async function ended(
 }
 
 /** Errors found before anything ran, as one line; anything else is a bug and propagates. */
-function refused(command: string, error: unknown, views: Views, io: CliIo): ExitCode {
+export function refused(command: string, error: unknown, views: Views, io: CliIo): ExitCode {
 	views.stop();
 	if (error instanceof RunSetupError) {
 		io.stderr(`kvm-matrix ${command}: ${error.message}\n`);
@@ -218,6 +231,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 			...(options.runDir === undefined ? {} : { runDir: path.resolve(io.cwd, options.runDir) }),
 			...(options.only === undefined ? {} : { only: options.only }),
 			...(options.lore === undefined ? {} : { lore: options.lore }),
+			...(options.changedSince === undefined ? {} : { changedSince: path.resolve(io.cwd, options.changedSince) }),
 		});
 		return await ended(
 			"run",

@@ -36,6 +36,8 @@ export function attachLineReporter(
 					write(
 						`resuming: ${event.resumed.results} results and ${event.resumed.cellsDone} finished cells kept from before (shown first), the rest runs now`,
 					);
+				if (event.changedSince !== undefined)
+					for (const line of changedSinceLines(event.changedSince, event.cells.length)) write(line);
 				break;
 			case "cell-state": {
 				const { state } = event;
@@ -74,4 +76,20 @@ export function attachLineReporter(
 				break;
 		}
 	});
+}
+
+/** What `--changed-since` found: the tips that moved, and what carries and what runs. */
+export function changedSinceLines(
+	changed: NonNullable<Extract<EngineEvent, { type: "run-started" }>["changedSince"]>,
+	cells: number,
+): string[] {
+	const short = (sha: string | undefined) => (sha === undefined ? "(new)" : sha.slice(0, 12));
+	const moved =
+		changed.moved.length === 0
+			? "no tree tip moved"
+			: `moved: ${changed.moved.map((m) => `${m.ref} ${short(m.from)}..${short(m.to)}`).join(", ")}`;
+	return [
+		`changed since ${changed.runId}: ${moved}`,
+		`${changed.carried.length} of ${cells} cells unchanged, carried from ${changed.runId}; ${cells - changed.carried.length} run now`,
+	];
 }
