@@ -95,6 +95,13 @@ suites:
 		if (r.logPath !== undefined) t.true(r.logPath.startsWith(path.join(dir, "r2")), r.logPath);
 	for (const r of carried?.results ?? []) if (r.logPath !== undefined) t.true(existsSync(r.logPath), r.logPath);
 	t.regex(second.stdout, /running\/host +1 pass, 1 fail, 1 skip.* \(carried from /);
+	// Reports say which cells were carried, and from which run.
+	const junit = await kvmMatrix(dir, "report", path.join(dir, "r2"), "--format", "junit");
+	t.is(junit.exitCode, 0, junit.stderr);
+	t.regex(junit.stdout, new RegExp(`<property name="carried-from" value="${r1.runId}"/>`));
+	t.is(junit.stdout.match(/name="carried-from"/g)?.length, 1);
+	const md = await kvmMatrix(dir, "report", path.join(dir, "r2"), "--format", "markdown");
+	t.regex(md.stdout, /^1 cell carried from an earlier run \(unchanged\): `running\/host`\.$/m);
 
 	// A commit to the KUT tree moves its tip: every cell runs, and the summary names the move.
 	await commitFiles(repo, { README: "moved\n" }, "docs: move the tip");

@@ -124,5 +124,5 @@ function cellSection(view: RunView, cell: CellSummary, id: string): string {
 		rows.length === 0
 			? "<p>No test results.</p>"
 			: `<table><thead><tr><th>test</th><th>status</th><th>verdict</th><th>evidence</th><th>time</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
-	return `<section class="cell" id="${e(id)}" hidden><h2>${e(cell.id)}</h2><p>kernel ${e(cell.kernel.id)}${cell.kernel.sha === undefined ? "" : ` (${e(cell.kernel.sha)})`}, target ${e(cell.target)}, ${e(cell.state)}: ${e(countsText(cell))}</p>${failure}${notes}${table}</section>`;
+	return `<section class="cell" id="${e(id)}" hidden><h2>${e(cell.id)}</h2><p>kernel ${e(cell.kernel.id)}${cell.kernel.sha === undefined ? "" : ` (${e(cell.kernel.sha)})`}, target ${e(cell.target)}, ${e(cell.state)}: ${e(countsText(cell))}${cell.carried === undefined ? "" : ` (carried from run ${e(cell.carried.run)}: not run again, nothing it depends on changed)`}</p>${failure}${notes}${table}</section>`;
 }

@@ -122,4 +122,5 @@ function properties(suite: XMLBuilder, cell: CellSummary): void {
 	if (cell.kernel.sha !== undefined) add("kernel.sha", cell.kernel.sha);
 	add("target", cell.target);
 	add("state", cell.state);
+	if (cell.carried !== undefined) add("carried-from", cell.carried.run);
 }

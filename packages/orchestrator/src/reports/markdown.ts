@@ -63,6 +63,12 @@ export function markdownReport(view: RunView): string {
 			`tests: ${totals.pass} pass, ${totals.fail} fail, ${totals.skip} skip, ${totals.timeout} timeout, ${totals.crash} crash, ${totals.error} error.`,
 		"",
 	);
+	const carried = view.cells.filter((c) => c.carried !== undefined);
+	if (carried.length > 0)
+		out.push(
+			`${carried.length} ${carried.length === 1 ? "cell" : "cells"} carried from an earlier run (unchanged): ${carried.map((c) => code(c.id)).join(", ")}.`,
+			"",
+		);
 	out.push("| verdict | tests |", "| --- | ---: |");
 	for (const v of VERDICT_NAMES) out.push(`| ${v} | ${byVerdict.get(v)?.length ?? 0} |`);
 	out.push("");
