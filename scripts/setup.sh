@@ -29,6 +29,8 @@ PACKAGES=(
 	"git:checkouts and fix-containment checks"
 	"tmux:a real terminal for the interactive view's end-to-end test"
 	"chromium:a headless browser that opens the HTML report in its test"
+	"openssh-client:ssh and scp to remote (ssh) targets"
+	"openssh-server:the loopback sshd the ssh target's tests start"
 )
 
 say() { printf 'setup: %s\n' "$*"; }

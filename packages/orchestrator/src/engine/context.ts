@@ -28,6 +28,8 @@ export interface RunContext extends Omit<ContextInput, "cpus" | "memoryBytes" | 
 }
 
 export interface ContextInput {
+	/** The run's id (plan.json's `runId`): names what the run leaves elsewhere, such as a remote directory. */
+	readonly runId: string;
 	readonly matrix: Matrix;
 	/** The whole plan: its jobs are shared by the cells this run drives. */
 	readonly plan: Plan;

@@ -211,7 +211,7 @@ async function startFresh(
 	// Carried cells are in the journal before anything runs: to the driver they are done.
 	if (changed !== undefined) carryOver(changed.dir, runDir, changed.carried);
 	const before = changed === undefined ? foldJournal([]) : readRunRecord(runDir.journal);
-	const ctx = contextFor(matrix, options, signal, runDir, prepared, before);
+	const ctx = contextFor(runId, matrix, options, signal, runDir, prepared, before);
 	announce(ctx, runId, changed === undefined ? undefined : before, changed);
 	return drive(ctx, { runId, planFile, before, started: started.toISOString(), ...options, prepared });
 }
@@ -265,7 +265,7 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 		resolved: planFile.resolved,
 	});
 	runDir.write("plan.json", planFile);
-	const ctx = contextFor(matrix, options, signal, runDir, prepared, before);
+	const ctx = contextFor(oldPlan.runId, matrix, options, signal, runDir, prepared, before);
 	announce(ctx, oldPlan.runId, before);
 	const summary = await drive(ctx, {
 		runId: oldPlan.runId,
@@ -294,6 +294,7 @@ function refuseChangedKernels(oldPlan: PlanFile, planFile: PlanFile, before: Run
 }
 
 function contextFor(
+	runId: string,
 	matrix: Matrix,
 	options: Pick<RunOptions, "cacheRoot" | "bus" | "cpus" | "memoryBytes">,
 	signal: AbortSignal,
@@ -302,6 +303,7 @@ function contextFor(
 	before: RunRecord,
 ): RunContext {
 	return createRunContext({
+		runId,
 		matrix,
 		plan: prepared.plan,
 		cells: prepared.cells,

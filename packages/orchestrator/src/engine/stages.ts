@@ -23,12 +23,17 @@ export function stageActors(ctx: RunContext, jobs: JobRunner): CellActors {
 			const c = ctx.cell(cellId);
 			try {
 				if (c.target.host) {
-					// Nothing to build or boot: the suites run against this machine's own kernel.
-					ctx.note(
-						cellId,
-						`host target: ran on this machine's kernel ${os.release()}; ${c.kernel.id} was not built or booted`,
-					);
-					if (c.jobs.kut !== undefined) await jobs.kutBuild(c.jobs.kut);
+					// No kernel to build or boot: the suites run on a running kernel (an ssh target's
+					// is named when the cell reaches that machine).
+					if (c.target.ssh === undefined)
+						ctx.note(
+							cellId,
+							`host target: ran on this machine's kernel ${os.release()}; ${c.kernel.id} was not built or booted`,
+						);
+					await Promise.all([
+						c.jobs.selftests === undefined ? undefined : jobs.selftestsBuild(c.jobs.selftests),
+						c.jobs.kut === undefined ? undefined : jobs.kutBuild(c.jobs.kut),
+					]);
 					return { kernel: { image: "" }, notes: [] } satisfies PreparedCell;
 				}
 				const [kernel] = await Promise.all([

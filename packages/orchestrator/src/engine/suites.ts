@@ -1,9 +1,8 @@
 // The VM stage of one cell: selftests in guests (N at a time for `parallel: N`), KUT in a guest or
-// on the host. Every result is journaled the moment it is known, before any view hears of it.
+// on a running kernel (running-kernel.ts). Every result is journaled the moment it is known, before any view hears of it.
 import path from "node:path";
 import type { TestResult } from "../events/types.js";
 import { runKutInGuest } from "../kut/run-guest.js";
-import { runKutOnHost } from "../kut/run-host.js";
 import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
@@ -11,6 +10,7 @@ import type { RunContext } from "./context.js";
 import { selftestGuests } from "./guests.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
+import { runOnRunningKernel } from "./running-kernel.js";
 
 /** Each named test's cfg `smp`, as written (1 when its entry has none). */
 const smpsOf = (
@@ -55,25 +55,14 @@ export async function runSuites(
 
 	if (c.target.host) {
 		send({ type: "RUNNING" });
-		if (matrix.suites.selftests !== undefined) ctx.note(cellId, "selftests on a host target are not run yet");
-		if (kut === undefined || c.jobs.kut === undefined) return;
-		const built = await jobs.kutBuild(c.jobs.kut);
-		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
-		// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
-		const slots = kutSlots(ctx.cpus, smpsOf(built, names));
-		ctx.hostQueue.concurrency = slots;
-		await runKutOnHost({
-			dir: built.dir,
-			tests: names,
-			argsFor: kutArgs(matrix, built),
-			timeoutSFor: kutTimeouts(matrix, built),
-			...(kut.accel === "auto" ? {} : { accel: kut.accel }),
-			logRoot: attemptDir("kut"),
-			parallel: slots,
-			queue: ctx.hostQueue,
-			durationsFile: path.join(cache.root, "kut-durations", `${kut.tree}.json`),
+		await runOnRunningKernel(ctx, jobs, {
+			cellId,
+			target: c.target,
+			wanted,
+			logDir: attemptDir,
 			signal: both,
-			onResult: report,
+			report,
+			smpsOf,
 		});
 		return;
 	}

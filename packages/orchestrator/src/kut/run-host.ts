@@ -5,6 +5,7 @@ import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
 import { checkTestName } from "../matrix/names.js";
 import { CommandError, runCommand } from "../proc/run.js";
+import { ConnectionLostError, type Shell } from "../remote/shell.js";
 import { planCalls } from "./calls.js";
 import { longestFirst, noDurations, readKutDurations, recordKutDurations } from "./durations.js";
 import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./output.js";
@@ -29,6 +30,16 @@ export interface KutHostRun {
 	readonly durationsFile?: string;
 	readonly signal?: AbortSignal;
 	readonly onResult?: (result: TestResult) => void;
+	/** run_tests.sh runs on a remote machine: `dir` is the built tree's copy there. */
+	readonly remote?: RemoteKut;
+}
+
+/** A remote machine's side of a host run: where run_tests.sh writes its logs, and how they come back. */
+export interface RemoteKut {
+	readonly shell: Shell;
+	/** A private directory there for the calls' log directories. */
+	readonly scratch: string;
+	readonly pull: (remoteDir: string, localDir: string) => Promise<void>;
 }
 
 /** What the matrix asked for, in run_tests.sh's own terms. */
@@ -162,6 +173,10 @@ async function runCall(
 	if (options.signal?.aborted) cancel();
 	const pending = new Set(names);
 	const made: Promise<void>[] = [];
+	// On a remote machine the logs are still there when a status line comes: its result waits for them.
+	const afterPull: (() => Promise<void>)[] = [];
+	const { remote } = options;
+	const kutLogDir = remote === undefined ? logDir : `${remote.scratch}/${path.basename(logDir)}`;
 	let last = performance.now();
 	const onLine = (line: string) => {
 		const name = parseStatusLine(line)?.name;
@@ -171,21 +186,22 @@ async function runCall(
 		const ms = Math.round(now - last);
 		last = now;
 		const logPath = path.join(logDir, `${name}.log`);
-		made.push(
-			(async () => {
-				const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
-				const result = kutResult(line, log, ms, logPath);
-				if (result !== undefined) finish(result);
-			})(),
-		);
+		const make = async () => {
+			const log = existsSync(logPath) ? (await readFile(logPath, "utf8")).split("\n") : [];
+			const result = kutResult(line, log, ms, logPath);
+			if (result !== undefined) finish(result);
+		};
+		if (remote === undefined) made.push(make());
+		else afterPull.push(make);
 	};
 	let lines: string[] = [];
 	let exitCode: number | undefined = 0;
+	let lost: ConnectionLostError | undefined;
 	try {
-		lines = await runCommand("./run_tests.sh", args, {
+		lines = await (remote?.shell.run ?? runCommand)("./run_tests.sh", args, {
 			cwd: options.dir,
 			env: {
-				unittest_log_dir: logDir,
+				unittest_log_dir: kutLogDir,
 				...(options.accel === undefined ? {} : { ACCEL: options.accel }),
 				// KUT's TIMEOUT overrides every cfg entry's own timeout: each test gets its own budget.
 				...timeoutEnv(options, first),
@@ -198,12 +214,24 @@ async function runCall(
 		if (error instanceof CommandError) {
 			lines = [...error.output];
 			exitCode = error.exitCode;
-		} else if (!overdue || options.signal?.aborted) throw error;
+		} else if (error instanceof ConnectionLostError && !options.signal?.aborted) lost = error;
+		else if (!overdue || options.signal?.aborted) throw error;
 	} finally {
 		clearTimeout(timer);
 		options.signal?.removeEventListener("abort", cancel);
 	}
+	if (remote !== undefined && lost === undefined) {
+		// Logs that do not come back leave their results standing, without a log to show.
+		await remote.pull(kutLogDir, logDir).catch((error: unknown) => {
+			if (error instanceof ConnectionLostError) lost = error;
+			else throw error;
+		});
+	}
+	made.push(...afterPull.map((make) => make()));
 	await Promise.all(made);
+	// What KUT reported before the connection went stays; the tests it never reached are the
+	// cell's failure (infra), not results of theirs.
+	if (lost !== undefined) throw lost;
 	const ms = Math.round(performance.now() - last);
 	for (const name of names.filter((n) => pending.has(n))) {
 		const logPath = path.join(logDir, `${name}.log`);

@@ -118,3 +118,36 @@ for (const [value, message] of badLore) {
 		t.deepEqual(result.ok ? [] : result.error, [{ file: "m.yaml", line: 17, col: 7, message: `lore: ${message}` }]);
 	});
 }
+
+test("ssh: a target on a remote machine runs on its running kernel; bad hosts, users and ports are refused", (t) => {
+	const ssh = parseMatrix(
+		`${BASE}  - { name: icx, ssh: { host: qa-icx-01, user: kvmqa } }\n  - { name: loop, ssh: { host: 127.0.0.1, port: 2222 } }\n`,
+		options,
+	);
+	if (!ssh.ok) return t.fail(JSON.stringify(ssh.error));
+	const [icx, loop] = ssh.value.targets.slice(2);
+	t.deepEqual([icx?.host, icx?.ssh], [true, { host: "qa-icx-01", user: "kvmqa" }]);
+	t.deepEqual([loop?.host, loop?.ssh], [true, { host: "127.0.0.1", port: 2222 }]);
+	t.deepEqual(
+		ssh.value.targets.slice(0, 2).map((x) => [x.host, x.ssh]),
+		[
+			[false, undefined],
+			[false, undefined],
+		],
+	);
+	const refused = (target: string) => {
+		const result = parseMatrix(`${BASE}  - ${target}\n`, options);
+		return result.ok ? [] : result.error.map((e) => `${e.line}:${e.col}: ${e.message}`);
+	};
+	t.deepEqual(refused("{ name: x, ssh: { host: -oProxyCommand=sh } }"), [
+		"17:29: targets[2].ssh.host: not a host name, ssh config alias or address (letters, digits, . _ - : [ ] %)",
+	]);
+	t.deepEqual(refused("{ name: x, ssh: { host: a, user: '-l' } }"), ["17:38: targets[2].ssh.user: not a user name"]);
+	t.deepEqual(refused("{ name: x, ssh: { host: a, port: 0 } }"), [
+		"17:38: targets[2].ssh.port: port must be from 1 to 65535",
+	]);
+	t.deepEqual(refused("{ name: x, host: false, ssh: { host: a } }"), [
+		"17:22: targets[2].host: an ssh target runs on the remote machine's running kernel: host: false contradicts it",
+	]);
+	t.regex(refused("{ name: x, ssh: { hots: a } }").join("\n"), /hots/);
+});

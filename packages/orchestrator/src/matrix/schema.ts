@@ -16,6 +16,7 @@ import type {
 	PrebuiltKernel,
 	SelftestsSuite,
 	SourceKernel,
+	SshHost,
 	Suites,
 	Target,
 	TreeRef,
@@ -294,37 +295,75 @@ const moduleParams = z
 
 const GIB = 2 ** 30;
 
-const targetSchema = z.strictObject({
-	name,
-	qemu: z
-		.strictObject({
-			cpu: z
-				.string()
-				.refine((text) => CPU_MODEL.test(text), { error: "not a QEMU CPU model (e.g. host, max, EPYC-v4,+svm)" })
-				.optional(),
-			smp: z
-				.number({ error: "smp must be a whole number" })
-				.int({ error: "smp must be a whole number" })
-				.min(1, { error: "smp must be at least 1" })
-				.max(1024, { error: "smp must be at most 1024" })
-				.default(2),
-			memory: memorySize
-				.refine((bytes) => bytes >= 64 * 2 ** 20, { error: "memory must be at least 64M" })
-				.default(2 * GIB),
-			accel: accel.default("auto"),
-		})
-		.transform((q) => ({
-			...(q.cpu === undefined ? {} : { cpu: q.cpu }),
-			smp: q.smp,
-			memoryBytes: q.memory,
-			accel: q.accel,
-		}))
-		.default({ smp: 2, memoryBytes: 2 * GIB, accel: "auto" }),
-	cmdline: z.array(kernelParam).default([]),
-	modparams: moduleParams.default({}),
-	/** Run the suites on this machine's running kernel instead of booting the cell's kernel. */
-	host: z.boolean({ error: "host must be true or false" }).default(false),
-});
+// ssh takes these as arguments: a leading "-" would be read as an option, so neither may start
+// with one, and nothing a shell or ssh's own parsing would treat specially gets through.
+const SSH_HOST = /^[A-Za-z0-9_[][A-Za-z0-9._:%[\]-]*$/;
+const SSH_USER = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
+
+const sshSchema = z
+	.strictObject({
+		host: z
+			.string({ error: "host must be a host name, an ssh config alias or an address" })
+			.refine((text) => SSH_HOST.test(text) && text.length <= 253, {
+				error: "not a host name, ssh config alias or address (letters, digits, . _ - : [ ] %)",
+			}),
+		user: z
+			.string({ error: "user must be a user name" })
+			.refine((text) => SSH_USER.test(text) && text.length <= 64, { error: "not a user name" })
+			.optional(),
+		port: z
+			.number({ error: "port must be a whole number" })
+			.int({ error: "port must be a whole number" })
+			.min(1, { error: "port must be from 1 to 65535" })
+			.max(65535, { error: "port must be from 1 to 65535" })
+			.optional(),
+	})
+	.transform(
+		(s): SshHost => ({
+			host: s.host,
+			...(s.user === undefined ? {} : { user: s.user }),
+			...(s.port === undefined ? {} : { port: s.port }),
+		}),
+	);
+
+const targetSchema = z
+	.strictObject({
+		name,
+		qemu: z
+			.strictObject({
+				cpu: z
+					.string()
+					.refine((text) => CPU_MODEL.test(text), { error: "not a QEMU CPU model (e.g. host, max, EPYC-v4,+svm)" })
+					.optional(),
+				smp: z
+					.number({ error: "smp must be a whole number" })
+					.int({ error: "smp must be a whole number" })
+					.min(1, { error: "smp must be at least 1" })
+					.max(1024, { error: "smp must be at most 1024" })
+					.default(2),
+				memory: memorySize
+					.refine((bytes) => bytes >= 64 * 2 ** 20, { error: "memory must be at least 64M" })
+					.default(2 * GIB),
+				accel: accel.default("auto"),
+			})
+			.transform((q) => ({
+				...(q.cpu === undefined ? {} : { cpu: q.cpu }),
+				smp: q.smp,
+				memoryBytes: q.memory,
+				accel: q.accel,
+			}))
+			.default({ smp: 2, memoryBytes: 2 * GIB, accel: "auto" }),
+		cmdline: z.array(kernelParam).default([]),
+		modparams: moduleParams.default({}),
+		/** Run the suites on this machine's running kernel instead of booting the cell's kernel. */
+		host: z.boolean({ error: "host must be true or false" }).optional(),
+		/** Run the suites on a remote machine's running kernel, over ssh. */
+		ssh: sshSchema.optional(),
+	})
+	.refine((t) => t.ssh === undefined || t.host !== false, {
+		error: "an ssh target runs on the remote machine's running kernel: host: false contradicts it",
+		path: ["host"],
+	});
 
 const selftestsSchema = z
 	.strictObject({
@@ -442,9 +481,11 @@ export function matrixSchema(ctx: PathContext) {
 				name: raw.name,
 				trees,
 				kernels,
-				targets: raw.targets.map(
-					(t): Target => ({ name: t.name, qemu: t.qemu, cmdline: t.cmdline, moduleParams: t.modparams, host: t.host }),
-				),
+				targets: raw.targets.map((t): Target => {
+					const common = { name: t.name, qemu: t.qemu, cmdline: t.cmdline, moduleParams: t.modparams };
+					if (t.ssh !== undefined) return { ...common, host: true, ssh: t.ssh };
+					return t.host === true ? { ...common, host: true } : { ...common, host: false };
+				}),
 				suites: raw.suites,
 				retries: raw.retries,
 				...(raw.baseline === undefined ? {} : { baseline: raw.baseline }),

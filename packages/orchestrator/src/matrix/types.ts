@@ -60,14 +60,28 @@ export interface QemuOptions {
 
 export type ModuleParams = Readonly<Record<string, Readonly<Record<string, string>>>>;
 
-export interface Target {
+/** A remote machine reached with the system `ssh` (the user's keys and `~/.ssh/config` apply). */
+export interface SshHost {
+	/** As ssh takes it: a name, an alias from ssh's config, or an address. */
+	readonly host: string;
+	readonly user?: string;
+	readonly port?: number;
+}
+
+interface TargetCommon {
 	readonly name: string;
 	readonly qemu: QemuOptions;
 	readonly cmdline: readonly string[];
 	readonly moduleParams: ModuleParams;
-	/** The suites run on this machine's running kernel: nothing is built or booted for the cell's kernel. */
-	readonly host: boolean;
 }
+
+/**
+ * Where a cell's suites run: in a guest booted with the cell's kernel (`host: false`), or on a
+ * running kernel, nothing built or booted (`host: true`): this machine's, or with `ssh` a remote
+ * QA machine's (bare metal with real VMX/SVM).
+ */
+export type Target = TargetCommon &
+	({ readonly host: false; readonly ssh?: undefined } | { readonly host: true; readonly ssh?: SshHost });
 
 /** Which tree the selftests are built from: the kernel under test's own, or a fixed one. */
 export type SelftestsSource = { readonly kind: "kernel" } | ({ readonly kind: "tree" } & TreeRef);

@@ -72,7 +72,7 @@ export function partText(bytes: Buffer, skipped: number): string {
 	return skipped > 0 ? `[kvm-matrix: the first ${skipped} bytes of this output were not kept]\n${text}` : text;
 }
 
-const lastLines = (text: string) => text.split("\n").slice(-10_000);
+export const lastLines = (text: string) => text.split("\n").slice(-10_000);
 
 /**
  * Runs the selected selftests in the guest, `sideBySide` at a time, one boot for as long as the

@@ -11,7 +11,7 @@ const codes: [number, boolean, string, string | undefined][] = [
 	[139, false, "fail", "killed by signal 11"],
 	[137, true, "timeout", undefined],
 	[0, true, "timeout", undefined],
-	[127, false, "error", "test binary not found in the guest"],
+	[127, false, "error", "test binary not found"],
 ];
 for (const [code, timedOut, status, detail] of codes) {
 	test(`exit ${code}${timedOut ? " after the time limit" : ""} is ${status}`, (t) => {

@@ -28,7 +28,7 @@ export function selftestStatus(exitCode: number, timedOut: boolean): { status: T
 		case 127:
 			return {
 				status: "error",
-				detail: exitCode === 127 ? "test binary not found in the guest" : "test binary not executable",
+				detail: exitCode === 127 ? "test binary not found" : "test binary not executable",
 			};
 		default:
 			return exitCode > 128

@@ -1,0 +1,117 @@
+// The suites of a cell whose target is a running kernel: this machine's (`host: true`) or a
+// remote QA machine's (`ssh:`). Nothing is booted; the built selftests and KUT run there as they
+// would in a guest, into the same result records. On a remote machine they run from a private
+// directory the built trees are copied into, which is removed when the cell is done with it.
+import os from "node:os";
+import path from "node:path";
+import type { TestResult } from "../events/types.js";
+import { runKutOnHost } from "../kut/run-host.js";
+import type { Target } from "../matrix/types.js";
+import { localShell } from "../remote/shell.js";
+import { openSshSession, type RemoteSession } from "../remote/ssh.js";
+import { selectTests } from "../selftests/guest-script.js";
+import { runSelftestsDirect } from "../selftests/run-direct.js";
+import type { RunContext } from "./context.js";
+import type { JobRunner } from "./jobs.js";
+import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
+
+export interface RunningKernelPass {
+	readonly cellId: string;
+	readonly target: Target & { readonly host: true };
+	readonly wanted: (key: string) => boolean;
+	readonly logDir: (suite: string) => string;
+	readonly signal: AbortSignal;
+	readonly report: (result: TestResult) => void;
+	/** Each KUT test's cfg `smp`, to size how many run at once. */
+	readonly smpsOf: (
+		built: { readonly entries: readonly { readonly name: string; readonly smp: string }[] },
+		names: readonly string[],
+	) => string[];
+}
+
+/** KUT's configure records its source directory in config.mak: the copy's own, there. */
+async function relocateKut(session: RemoteSession, dir: string): Promise<void> {
+	await session.shell.run(
+		"sh",
+		[
+			"-c",
+			'test ! -f config.mak || sed -i -e "s|^SRCDIR=.*|SRCDIR=$1|" -e "s|^ERRATATXT=.*|ERRATATXT=$1/errata.txt|" config.mak',
+			"relocate",
+			dir,
+		],
+		{ cwd: dir },
+	);
+}
+
+export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass: RunningKernelPass): Promise<void> {
+	const { matrix, cache } = ctx;
+	const { cellId, target, wanted, signal, report } = pass;
+	const c = ctx.cell(cellId);
+	const suite = matrix.suites.selftests;
+	const kut = matrix.suites.kut;
+	const selftests =
+		suite === undefined || c.jobs.selftests === undefined ? undefined : await jobs.selftestsBuild(c.jobs.selftests);
+	const ids =
+		suite === undefined || selftests === undefined
+			? []
+			: selectTests(
+					selftests.tests.map((t) => t.id),
+					suite.include,
+					suite.exclude,
+				).filter((id) => wanted(`selftests:${id}`));
+	const kutBuilt = kut === undefined || c.jobs.kut === undefined ? undefined : await jobs.kutBuild(c.jobs.kut);
+	const kutNames = kutBuilt === undefined ? [] : kutSelection(matrix, kutBuilt).filter((n) => wanted(`kut:${n}`));
+	if (ids.length === 0 && kutNames.length === 0) return;
+
+	const session =
+		target.ssh === undefined
+			? undefined
+			: await openSshSession(target.ssh, process.env, `${ctx.runId}-${cellId}`, signal);
+	if (session !== undefined)
+		ctx.note(
+			cellId,
+			`ssh target: ran on ${session.shell.where}'s kernel ${session.kernel}; ${c.kernel.id} was not built or booted`,
+		);
+	try {
+		if (suite !== undefined && selftests !== undefined && ids.length > 0) {
+			const timeoutS = suite.timeoutMs === undefined ? selftests.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
+			await runSelftestsDirect({
+				shell: session?.shell ?? localShell,
+				dir: session === undefined ? selftests.outputDir : await session.push(selftests.outputDir, "selftests"),
+				cwd: session?.dir ?? os.tmpdir(),
+				build: selftests,
+				tests: ids.map((id) => ({ id, timeoutS })),
+				logDir: pass.logDir("selftests"),
+				parallel: suite.parallel,
+				signal,
+				onResult: report,
+			});
+		}
+		if (kut !== undefined && kutBuilt !== undefined && kutNames.length > 0) {
+			const dir = session === undefined ? kutBuilt.dir : await session.push(kutBuilt.dir, "kut");
+			if (session !== undefined) await relocateKut(session, dir);
+			// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
+			const slots = kutSlots(session?.cpus ?? ctx.cpus, pass.smpsOf(kutBuilt, kutNames));
+			if (session === undefined) ctx.hostQueue.concurrency = slots;
+			const durations = `${kut.tree}${target.ssh === undefined ? "" : `@${target.ssh.host}`}.json`;
+			await runKutOnHost({
+				dir,
+				tests: kutNames,
+				argsFor: kutArgs(matrix, kutBuilt),
+				timeoutSFor: kutTimeouts(matrix, kutBuilt),
+				...(kut.accel === "auto" ? {} : { accel: kut.accel }),
+				logRoot: pass.logDir("kut"),
+				parallel: slots,
+				...(session === undefined
+					? { queue: ctx.hostQueue }
+					: { remote: { shell: session.shell, scratch: session.dir, pull: (from, to) => session.pull(from, to) } }),
+				durationsFile: path.join(cache.root, "kut-durations", durations),
+				signal,
+				onResult: report,
+			});
+		}
+	} finally {
+		const problem = await session?.close();
+		if (problem !== undefined) ctx.note(cellId, problem);
+	}
+}
