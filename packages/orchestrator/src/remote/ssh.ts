@@ -3,7 +3,10 @@
 // ssh call whose remote shell prints the command's exit status after it, behind a marker no test
 // can guess: an answer without it is a lost connection, whatever ssh's own exit code says.
 import { randomUUID } from "node:crypto";
-import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import type { SshHost } from "../matrix/types.js";
 import { CommandError, runCommand } from "../proc/run.js";
 import { ConnectionLostError, type Shell, type ShellRun } from "./shell.js";
@@ -25,12 +28,19 @@ export const sshWhere = (host: SshHost): string =>
 	`${host.user === undefined ? "" : `${host.user}@`}${host.host}${host.port === undefined ? "" : `:${host.port}`}`;
 
 /** The ssh command line up to the destination (the `-e` of rsync is the same words). */
-export function sshCommand(host: SshHost, env: Readonly<Record<string, string | undefined>>): string[] {
+export function sshCommand(
+	host: SshHost,
+	env: Readonly<Record<string, string | undefined>>,
+	controlPath?: string,
+): string[] {
 	const config = env.KVM_MATRIX_SSH_CONFIG;
 	return [
 		"ssh",
 		...(config === undefined || config === "" ? [] : ["-F", config]),
 		...SSH_OPTIONS,
+		// Through the session's master connection when there is one (a handshake per test costs
+		// more than many tests); a connection of its own when the master has gone.
+		...(controlPath === undefined ? [] : ["-o", `ControlPath=${controlPath}`, "-o", "ControlMaster=no"]),
 		...(host.user === undefined ? [] : ["-l", host.user]),
 		...(host.port === undefined ? [] : ["-p", String(host.port)]),
 	];
@@ -64,9 +74,13 @@ export function remoteScript(
 const lastSaid = (lines: readonly string[], marker: string) =>
 	(lines.filter((l) => l.trim() !== "" && !l.startsWith(marker)).at(-1) ?? "").trim();
 
-export function sshShell(host: SshHost, env: Readonly<Record<string, string | undefined>>): Shell {
+export function sshShell(
+	host: SshHost,
+	env: Readonly<Record<string, string | undefined>>,
+	controlPath?: string,
+): Shell {
 	const where = sshWhere(host);
-	const [ssh = "ssh", ...options] = sshCommand(host, env);
+	const [ssh = "ssh", ...options] = sshCommand(host, env, controlPath);
 	return {
 		where,
 		async run(file: string, args: readonly string[], run: ShellRun): Promise<string[]> {
@@ -130,6 +144,48 @@ export interface RemoteSession {
 	close(): Promise<string | undefined>;
 }
 
+interface Master {
+	readonly path: string;
+	stop(): Promise<void>;
+}
+
+/**
+ * A master connection for the session's commands to share (ssh's ControlMaster), or none when it
+ * does not come up in time: each command then connects on its own, which is slower, not wrong.
+ * The socket lives in a private local directory (a Unix socket's path must stay short).
+ */
+async function startMaster(
+	host: SshHost,
+	env: Readonly<Record<string, string | undefined>>,
+	signal?: AbortSignal,
+): Promise<Master | undefined> {
+	const dir = await mkdtemp(path.join(os.tmpdir(), "kvm-matrix-ssh-"));
+	const socket = path.join(dir, "master");
+	const stop = new AbortController();
+	const [ssh = "ssh", ...options] = sshCommand(host, env);
+	const running = runCommand(ssh, [...options, "-M", "-N", "-o", `ControlPath=${socket}`, "--", host.host], {
+		signal: signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]),
+	}).then(
+		() => "ended",
+		() => "ended",
+	);
+	let ended = false;
+	void running.then(() => {
+		ended = true;
+	});
+	for (let i = 0; i < 300 && !ended && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+	const done = async () => {
+		stop.abort();
+		await running;
+		await rm(dir, { recursive: true, force: true });
+	};
+	if (!existsSync(socket)) {
+		await done();
+		return undefined;
+	}
+	return { path: socket, stop: done };
+}
+
 /** A label safe in a file name: the run and cell it is for, so a leftover says whose it was. */
 const fileLabel = (label: string) => label.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80);
 
@@ -142,14 +198,20 @@ export async function openSshSession(
 	label: string,
 	signal?: AbortSignal,
 ): Promise<RemoteSession> {
-	const shell = sshShell(host, env);
+	const master = await startMaster(host, env, signal);
+	const shell = sshShell(host, env, master?.path);
 	const probe = `d=$(mktemp -d "\${TMPDIR:-/tmp}/kvm-matrix-${fileLabel(label)}.XXXXXX") && echo "dir=$d" && echo "kernel=$(uname -r)" && echo "cpus=$(nproc 2>/dev/null || echo 1)"`;
-	const lines = await shell.run("sh", ["-c", probe], { cwd: "/", ...(signal === undefined ? {} : { signal }) });
+	const lines = await shell
+		.run("sh", ["-c", probe], { cwd: "/", ...(signal === undefined ? {} : { signal }) })
+		.catch(async (error: unknown) => {
+			await master?.stop();
+			throw error;
+		});
 	const field = (name: string) => lines.find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1);
 	const dir = field("dir");
 	if (dir === undefined || !dir.startsWith("/"))
 		throw new ConnectionLostError(shell.where, "could not make a private directory there (mktemp -d)");
-	const rsh = sshCommand(host, env)
+	const rsh = sshCommand(host, env, master?.path)
 		.map((w) => shQuote(w))
 		.join(" ");
 	// rsync takes an IPv6 address in brackets, as ssh's config would not need.
@@ -191,6 +253,8 @@ export async function openSshSession(
 				return undefined;
 			} catch (error) {
 				return `could not remove ${dir} on ${shell.where} (${error instanceof Error ? error.message : String(error)}): remove it by hand`;
+			} finally {
+				await master?.stop();
 			}
 		},
 	};
