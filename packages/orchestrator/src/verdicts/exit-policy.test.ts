@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import test from "ava";
 import { DEFAULT_FAIL_ON, decideExit, parseFailOn, VERDICT_NAMES, type VerdictName } from "./exit-policy.js";
 
@@ -8,6 +10,30 @@ const failOn = (...names: string[]) => {
 };
 
 // The README's exit policy table, row by row: each verdict alone, by default and with --fail-on.
+// The rows are read from the README itself, so the table people read is the one tested.
+const README = readFileSync(fileURLToPath(new URL("../../../../README.md", import.meta.url)), "utf8");
+
+/** `| \`verdict\` ... | **exit 1** or exit 0 | always or \`--fail-on flag\` |` rows of the table. */
+function readmeTable(): [string, boolean, string][] {
+	const start = README.indexOf("| verdict (or result)");
+	const rows = README.slice(start).split("\n").slice(2);
+	const out: [string, boolean, string][] = [];
+	for (const row of rows) {
+		if (!row.startsWith("|")) break;
+		const [what = "", exit = "", flag = ""] = row
+			.split("|")
+			.slice(1, 4)
+			.map((c) => c.trim());
+		const verdict = /^`([a-z-]+)`/.exec(what)?.[1] ?? what;
+		out.push([
+			verdict,
+			exit === "**exit 1**",
+			flag === "always" ? verdict : (/^`--fail-on ([a-z-]+)`$/.exec(flag)?.[1] ?? flag),
+		]);
+	}
+	return out;
+}
+
 const TABLE: readonly [VerdictName, boolean, string][] = [
 	["regression", true, "regression"],
 	["new-failure", false, "new-failure"],
@@ -27,6 +53,14 @@ for (const [verdict, redByDefault, flag] of TABLE) {
 		t.is(decideExit({ [verdict]: 2 }, failOn(other)).red, redByDefault);
 	});
 }
+
+test("the README's table is this table", (t) => {
+	t.true(README.includes("| verdict (or result)"));
+	t.deepEqual(
+		readmeTable(),
+		TABLE.map((row) => [...row]),
+	);
+});
 
 test("the table covers every verdict", (t) => {
 	t.deepEqual(TABLE.map(([v]) => v).sort(), [...VERDICT_NAMES].sort());
