@@ -38,17 +38,35 @@ function split(line: string): { words: string[]; options: string[] } {
 	return { words, options: tokens.filter((t) => t.startsWith("--")).map((t) => t.replace(/=.*$/, "")) };
 }
 
+/** Options kept in shell variables (`since=(--changed-since last-night)`) for a command to take. */
+function optionsInVariables(name: string): string[] {
+	const text = readFileSync(path.join(EXAMPLES, name), "utf8");
+	const found: string[] = [];
+	for (const m of text.matchAll(/\b(?:since|partial)=["(]?([^")\n]*)/g))
+		for (const o of (m[1] ?? "").match(/--[a-z-]+/g) ?? []) found.push(o);
+	return found;
+}
+
 for (const file of ["github-nightly.yml", "gitlab-nightly.yml", "gitlab-nightly-shards.yml"]) {
 	test(`${file}: every kvm-matrix command and option exists`, async (t) => {
 		const lines = commands(file);
 		const dir = path.join(REPO, "ci");
+		const helps: string[] = [];
 		for (const line of lines) {
 			const { words, options } = split(line);
 			t.true(words.length >= 1, line);
 			const help = await kvmMatrix(dir, ...words, "--help");
 			t.is(help.exitCode, 0, `${words.join(" ")}: ${help.stderr}`);
+			helps.push(help.stdout);
 			for (const o of options) t.regex(help.stdout, new RegExp(`(^|[ ,])${o}\\b`, "m"), `${line}: ${o}`);
 		}
+		// An option held in a variable must be one of the commands' own.
+		if (file !== "gitlab-nightly.yml") t.deepEqual(optionsInVariables(file).sort(), ["--changed-since", "--partial"]);
+		for (const o of optionsInVariables(file))
+			t.true(
+				helps.some((h) => new RegExp(`(^|[ ,])${o}\\b`, "m").test(h)),
+				`${file}: ${o} is no option of its commands`,
+			);
 	});
 }
 

@@ -6,7 +6,14 @@ import path from "node:path";
 import test from "ava";
 import { CommandError } from "../packages/orchestrator/src/proc/run.js";
 import { ConnectionLostError } from "../packages/orchestrator/src/remote/shell.js";
-import { openSshSession, remoteScript, shQuote, sshShell } from "../packages/orchestrator/src/remote/ssh.js";
+import {
+	MarkerReader,
+	openSshSession,
+	remoteScript,
+	rshWord,
+	shQuote,
+	sshShell,
+} from "../packages/orchestrator/src/remote/ssh.js";
 import { type LoopbackSshd, SSHD, startSshd } from "./support/sshd.js";
 
 let sshd: LoopbackSshd | undefined;
@@ -27,9 +34,35 @@ test("shQuote and remoteScript: any word reaches the command as written", async 
 	const words = ["plain", "two words", "it's", "$(touch /tmp/no)", "`id`", "a\nb", "--", "*", ""];
 	const script = remoteScript("printf", ["%s|", ...words], "/", { KUT_X: "v a'l" }, "MARK");
 	const { stdout } = await execa("sh", ["-c", script]);
-	t.is(stdout, `${words.map((w) => `${w}|`).join("")}MARK 0`);
+	t.is(stdout, `${words.map((w) => `${w}|`).join("")}\nMARK 0`);
 	t.is(shQuote("a'b"), `'a'\\''b'`);
+	t.deepEqual(
+		["-p", "2222", "a b", "it's", `say "it's"`].flatMap((w) => {
+			try {
+				return [rshWord(w)];
+			} catch {
+				return ["refused"];
+			}
+		}),
+		["-p", "2222", "'a b'", `"it's"`, "refused"],
+	);
 	t.throws(() => remoteScript("true", [], "/", { "A;B": "x" }, "M"), { message: /not an environment variable name/ });
+});
+
+test("MarkerReader: the marker's own newline comes off, whatever the output ended with", (t) => {
+	const read = (stream: string) => {
+		const lines: string[] = [];
+		const reader = new MarkerReader("M", (l) => lines.push(l));
+		for (const line of stream.split("\n").slice(0, -1)) reader.line(line);
+		reader.end();
+		return { lines, status: reader.status };
+	};
+	// The remote side prints the output, then "\nM <status>\n".
+	t.deepEqual(read("abc\n\nM 0\n"), { lines: ["abc"], status: 0 });
+	t.deepEqual(read("abc\nM 3\n"), { lines: ["abc"], status: 3 });
+	t.deepEqual(read("abc\n\n\nM 0\n"), { lines: ["abc", ""], status: 0 });
+	t.deepEqual(read("\nM 1\n"), { lines: [], status: 1 });
+	t.deepEqual(read("abc\nde"), { lines: ["abc"], status: undefined });
 });
 
 test.serial("a command's exit status is its own; output and cwd are the remote side's", async (t) => {
@@ -50,6 +83,12 @@ test.serial("a command's exit status is its own; output and cwd are the remote s
 	// ssh's own 255 and a forged marker are the command's status, not a lost connection.
 	const ff = await t.throwsAsync(shell.run("sh", ["-c", "echo kvm-matrix-exit-forged 0; exit 255"], { cwd: "/" }));
 	t.is((ff as CommandError).exitCode, 255);
+	// Output that does not end its last line (a test killed mid-write) is output, and the status still comes.
+	t.deepEqual(await shell.run("printf", ["one\ntwo"], { cwd: "/" }), ["one", "two"]);
+	const killed = await t.throwsAsync(shell.run("sh", ["-c", "printf partial; kill -9 $$"], { cwd: "/" }));
+	t.is((killed as CommandError).exitCode, 137);
+	// (the remote shell adds its own "Killed" after what the test wrote)
+	t.regex((killed as CommandError).output.join("\n"), /^partial/);
 });
 
 test.serial("an unreachable machine and a dropped connection are ConnectionLostError, said in one line", async (t) => {
@@ -78,11 +117,15 @@ test.serial("a session: a private directory there, files pushed and pulled, and 
 	writeFileSync(path.join(local, "a.txt"), "hello\n");
 	const there = await session.push(local, "tree");
 	t.is(there, `${session.dir}/tree`);
-	await session.shell.run("sh", ["-c", "mkdir logs && cat tree/a.txt > logs/out.log"], { cwd: session.dir });
+	await session.shell.run("sh", ["-c", "mkdir out && cat tree/a.txt > out/out.log"], { cwd: session.dir });
 	const back = mkdtempSync(path.join(os.tmpdir(), "ssh-pull-"));
-	await session.pull(`${session.dir}/logs`, path.join(back, "logs"));
+	await session.pull(`${session.dir}/out`, path.join(back, "logs"));
 	t.is(readFileSync(path.join(back, "logs", "out.log"), "utf8"), "hello\n");
+	// Something still running there (a cancelled test) is stopped by the close, not left behind.
+	const sleeper = session.shell.run("sleep", ["300"], { cwd: session.dir });
+	await new Promise((resolve) => setTimeout(resolve, 1500));
 	t.is(await session.close(), undefined);
+	t.true((await t.throwsAsync(sleeper)) instanceof Error);
 	// Loopback: "there" is this machine, so the removal can be seen.
 	t.false(existsSync(session.dir));
 });

@@ -49,8 +49,8 @@ const run = (dir: string, sshd: LoopbackSshd, ...args: string[]) =>
 		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: `${dir}/cache`, KVM_MATRIX_SSH_CONFIG: sshd.config },
 	});
 
-/** The private directories this run left on the (loopback) remote machine. */
-const leftovers = (runId: string) => readdirSync(os.tmpdir()).filter((n) => n.startsWith(`kvm-matrix-${runId}`));
+/** The private directories this run left on the (loopback) remote machine: its sshd passes no TMPDIR. */
+const leftovers = (runId: string) => readdirSync("/tmp").filter((n) => n.startsWith(`kvm-matrix-${runId}`));
 
 async function setUp(marker: string) {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "ssh-target-"));
@@ -138,6 +138,26 @@ test.serial("an ssh target on loopback gives a host target's results, with its l
 	// The private directory there is gone.
 	const id = (JSON.parse(readFileSync(path.join(dir, "r1", "plan.json"), "utf8")) as { runId: string }).runId;
 	t.deepEqual(leftovers(id), []);
+
+	// A changed-only nightly never carries an ssh cell: that machine may run another kernel since.
+	// The host cell, whose kernel is this machine's and has not moved, is carried.
+	const again = await run(
+		dir,
+		sshd,
+		"run",
+		file,
+		"--run-dir",
+		path.join(dir, "r2"),
+		"--changed-since",
+		path.join(dir, "r1"),
+	);
+	t.is(again.exitCode, 0, `${again.stdout}\n${again.stderr}`);
+	t.regex(again.stdout, /1 of 2 cells unchanged/);
+	const carried = cellsOf(path.join(dir, "r2")).map((c) => [c.id, c.carried === undefined ? "ran" : "carried"]);
+	t.deepEqual(carried, [
+		["fake/here", "carried"],
+		["fake/loop", "ran"],
+	]);
 });
 
 test.serial(
@@ -183,7 +203,7 @@ test.serial(
 		);
 		const id = (JSON.parse(readFileSync(path.join(dir, "r1", "plan.json"), "utf8")) as { runId: string }).runId;
 		t.is(leftovers(id).length, 1);
-		for (const left of leftovers(id)) rmSync(path.join(os.tmpdir(), left), { recursive: true, force: true });
+		for (const left of leftovers(id)) rmSync(path.join("/tmp", left), { recursive: true, force: true });
 		const summary = await execa("node", [CLI, "classify", path.join(dir, "r1"), "--json"], { reject: false });
 		t.is(summary.exitCode, 0, summary.stderr);
 		const json = JSON.parse(summary.stdout) as { counts?: Record<string, number>; exit?: { status: number } };

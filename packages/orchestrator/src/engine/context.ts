@@ -22,6 +22,8 @@ export interface RunContext extends Omit<ContextInput, "cpus" | "memoryBytes" | 
 	readonly vmQueue: PQueue;
 	/** KUT tests run on the host at once, sized by their own `smp` when they are known. */
 	readonly hostQueue: PQueue;
+	/** Commands at once on each remote machine (by `user@host:port`), whichever cells use it. */
+	readonly remoteQueues: Map<string, PQueue>;
 	readonly vmSlots: number;
 	readonly note: (cellId: string, text: string) => void;
 	readonly accelUsed: (cellId: string, accel: "kvm" | "tcg", warning: string | undefined) => void;
@@ -80,6 +82,7 @@ export function createRunContext(input: ContextInput): RunContext {
 		buildQueue: new PQueue({ concurrency: 1 }),
 		vmQueue: new PQueue({ concurrency: vmSlots }),
 		hostQueue: new PQueue({ concurrency: 1 }),
+		remoteQueues: new Map(),
 		vmSlots,
 		note,
 		accelUsed: (cellId, accel, warning) => {

@@ -1,9 +1,10 @@
 // What a cell's results depend on, as one digest: its kernel (commit, config, or the prebuilt
 // image it boots), the commits and selection of its suites, its target and the matrix's
-// retries. Two cells with one fingerprint run the same tests on the same kernel the same way,
+// retries, and for a host target this machine's running kernel. Two cells with one fingerprint run the same tests on the same kernel the same way,
 // so `--changed-since` may carry one's results over to the other.
 import { createHash } from "node:crypto";
-import { statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import os from "node:os";
 import type { Matrix } from "../matrix/types.js";
 import type { Job, PlannedCell } from "../plan/types.js";
 import type { PrebuiltFiles } from "./prebuilt.js";
@@ -19,12 +20,27 @@ function imageIdentity(files: PrebuiltFiles | undefined) {
 	}
 }
 
+/** This machine's running kernel, as a host target's results depend on it: release and build. */
+function runningKernel(): string {
+	try {
+		return `${os.release()} ${readFileSync("/proc/sys/kernel/version", "utf8").trim()}`;
+	} catch {
+		return os.release();
+	}
+}
+
+/**
+ * The cell's fingerprint, or none for a cell on an ssh target: the kernel that machine runs is
+ * known only once the cell reaches it (it may have booted another since), so such a cell is never
+ * carried over.
+ */
 export function cellFingerprint(
 	matrix: Pick<Matrix, "suites" | "retries">,
 	cell: PlannedCell,
 	jobs: ReadonlyMap<string, Job>,
 	prebuilt: ReadonlyMap<string, PrebuiltFiles>,
-): string {
+): string | undefined {
+	if (cell.target.ssh !== undefined) return undefined;
 	const sha = (id: string | undefined) => (id === undefined ? undefined : (jobs.get(id)?.revision.sha ?? id));
 	const data = {
 		kernel: cell.kernel,
@@ -35,6 +51,7 @@ export function cellFingerprint(
 		kut: sha(cell.jobs.kut),
 		suites: matrix.suites,
 		target: cell.target,
+		...(cell.target.host ? { running: runningKernel() } : {}),
 		retries: matrix.retries,
 	};
 	return createHash("sha256").update(JSON.stringify(data)).digest("hex").slice(0, 16);

@@ -4,6 +4,7 @@
 // directory the built trees are copied into, which is removed when the cell is done with it.
 import os from "node:os";
 import path from "node:path";
+import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
 import { runKutOnHost } from "../kut/run-host.js";
 import type { Target } from "../matrix/types.js";
@@ -43,6 +44,23 @@ async function relocateKut(session: RemoteSession, dir: string): Promise<void> {
 	);
 }
 
+/**
+ * Commands at once on one remote machine: under sshd's default MaxSessions (10) for the one
+ * master connection they share, with room for the session's own (copies, clean-up).
+ */
+const MAX_REMOTE_COMMANDS = 8;
+
+/** The queue of one remote machine, shared by every cell that runs there. */
+function remoteQueue(ctx: RunContext, session: RemoteSession): PQueue {
+	const key = session.shell.where;
+	let queue = ctx.remoteQueues.get(key);
+	if (queue === undefined) {
+		queue = new PQueue({ concurrency: Math.min(MAX_REMOTE_COMMANDS, session.cpus) });
+		ctx.remoteQueues.set(key, queue);
+	}
+	return queue;
+}
+
 export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass: RunningKernelPass): Promise<void> {
 	const { matrix, cache } = ctx;
 	const { cellId, target, wanted, signal, report } = pass;
@@ -73,6 +91,7 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			`ssh target: ran on ${session.shell.where}'s kernel ${session.kernel}; ${c.kernel.id} was not built or booted`,
 		);
 	try {
+		const machine = session === undefined ? ctx.hostQueue : remoteQueue(ctx, session);
 		if (suite !== undefined && selftests !== undefined && ids.length > 0) {
 			const timeoutS = suite.timeoutMs === undefined ? selftests.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
 			await runSelftestsDirect({
@@ -83,6 +102,7 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 				tests: ids.map((id) => ({ id, timeoutS })),
 				logDir: pass.logDir("selftests"),
 				parallel: suite.parallel,
+				queue: machine,
 				signal,
 				onResult: report,
 			});
@@ -91,9 +111,13 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			const dir = session === undefined ? kutBuilt.dir : await session.push(kutBuilt.dir, "kut");
 			if (session !== undefined) await relocateKut(session, dir);
 			// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
-			const slots = kutSlots(session?.cpus ?? ctx.cpus, pass.smpsOf(kutBuilt, kutNames));
+			const slots = Math.min(
+				kutSlots(session?.cpus ?? ctx.cpus, pass.smpsOf(kutBuilt, kutNames)),
+				session === undefined ? Number.POSITIVE_INFINITY : MAX_REMOTE_COMMANDS,
+			);
 			if (session === undefined) ctx.hostQueue.concurrency = slots;
-			const durations = `${kut.tree}${target.ssh === undefined ? "" : `@${target.ssh.host}`}.json`;
+			const where = session === undefined ? "" : `@${session.shell.where.replace(/[^A-Za-z0-9._-]+/g, "_")}`;
+			const durations = `${kut.tree}${where}.json`;
 			await runKutOnHost({
 				dir,
 				tests: kutNames,
@@ -102,9 +126,16 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 				...(kut.accel === "auto" ? {} : { accel: kut.accel }),
 				logRoot: pass.logDir("kut"),
 				parallel: slots,
+				queue: machine,
 				...(session === undefined
-					? { queue: ctx.hostQueue }
-					: { remote: { shell: session.shell, scratch: session.dir, pull: (from, to) => session.pull(from, to) } }),
+					? {}
+					: {
+							remote: {
+								shell: session.shell,
+								scratch: `${session.dir}/logs`,
+								pull: (from, to) => session.pull(from, to),
+							},
+						}),
 				durationsFile: path.join(cache.root, "kut-durations", durations),
 				signal,
 				onResult: report,

@@ -130,15 +130,26 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 		durations[result.testId] = result.durationMs;
 		options.onResult?.(result);
 	};
+	// After a lost connection no call starts: each would wait out its own connect timeout.
+	let lost: ConnectionLostError | undefined;
 	await Promise.all(
 		calls.map((names, index) =>
 			queue.add(
-				() => runCall(options, names, index, argsOf, finish),
+				async () => {
+					if (lost !== undefined) return;
+					try {
+						await runCall(options, names, index, argsOf, finish);
+					} catch (error) {
+						if (!(error instanceof ConnectionLostError)) throw error;
+						lost ??= error;
+					}
+				},
 				options.signal === undefined ? {} : { signal: options.signal },
 			),
 		),
 	);
 	if (options.durationsFile !== undefined) await recordKutDurations(options.durationsFile, durations);
+	if (lost !== undefined) throw lost;
 	return results;
 }
 
@@ -197,8 +208,14 @@ async function runCall(
 	let lines: string[] = [];
 	let exitCode: number | undefined = 0;
 	let lost: ConnectionLostError | undefined;
+	let thrown: unknown;
+	// There, kvm-matrix's own limit is enforced on that machine too: stopping ssh here stops nothing there.
+	const [file, fileArgs] =
+		remote === undefined
+			? ["./run_tests.sh", args]
+			: ["timeout", ["-s", "KILL", String(limitS), "./run_tests.sh", ...args]];
 	try {
-		lines = await (remote?.shell.run ?? runCommand)("./run_tests.sh", args, {
+		lines = await (remote?.shell.run ?? runCommand)(file, fileArgs, {
 			cwd: options.dir,
 			env: {
 				unittest_log_dir: kutLogDir,
@@ -215,12 +232,12 @@ async function runCall(
 			lines = [...error.output];
 			exitCode = error.exitCode;
 		} else if (error instanceof ConnectionLostError && !options.signal?.aborted) lost = error;
-		else if (!overdue || options.signal?.aborted) throw error;
+		else if (!overdue || options.signal?.aborted) thrown = error;
 	} finally {
 		clearTimeout(timer);
 		options.signal?.removeEventListener("abort", cancel);
 	}
-	if (remote !== undefined && lost === undefined) {
+	if (remote !== undefined && lost === undefined && thrown === undefined) {
 		// Logs that do not come back leave their results standing, without a log to show.
 		await remote.pull(kutLogDir, logDir).catch((error: unknown) => {
 			if (error instanceof ConnectionLostError) lost = error;
@@ -229,8 +246,9 @@ async function runCall(
 	}
 	made.push(...afterPull.map((make) => make()));
 	await Promise.all(made);
-	// What KUT reported before the connection went stays; the tests it never reached are the
-	// cell's failure (infra), not results of theirs.
+	// What KUT reported before a cancel or a lost connection stays (without its log when it was
+	// still there); the tests it never reached are the cell's failure, not results of theirs.
+	if (thrown !== undefined) throw thrown;
 	if (lost !== undefined) throw lost;
 	const ms = Math.round(performance.now() - last);
 	for (const name of names.filter((n) => pending.has(n))) {

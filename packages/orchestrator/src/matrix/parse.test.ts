@@ -140,8 +140,10 @@ test("ssh: a target on a remote machine runs on its running kernel; bad hosts, u
 		return result.ok ? [] : result.error.map((e) => `${e.line}:${e.col}: ${e.message}`);
 	};
 	t.deepEqual(refused("{ name: x, ssh: { host: -oProxyCommand=sh } }"), [
-		"17:29: targets[2].ssh.host: not a host name, ssh config alias or address (letters, digits, . _ - : [ ] %)",
+		"17:29: targets[2].ssh.host: not a host name, ssh config alias or address (letters, digits, . _ - : %; an IPv6 address without brackets)",
 	]);
+	t.is(refused("{ name: x, ssh: { host: '[::1]' } }").length, 1);
+	t.deepEqual(refused("{ name: x, ssh: { host: '::1' } }"), []);
 	t.deepEqual(refused("{ name: x, ssh: { host: a, user: '-l' } }"), ["17:38: targets[2].ssh.user: not a user name"]);
 	t.deepEqual(refused("{ name: x, ssh: { host: a, port: 0 } }"), [
 		"17:38: targets[2].ssh.port: port must be from 1 to 65535",

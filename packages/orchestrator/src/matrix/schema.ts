@@ -295,9 +295,9 @@ const moduleParams = z
 
 const GIB = 2 ** 30;
 
-// ssh takes these as arguments: a leading "-" would be read as an option, so neither may start
+// ssh takes these as arguments (an IPv6 address bare: ssh does not take brackets): a leading "-" would be read as an option, so neither may start
 // with one, and nothing a shell or ssh's own parsing would treat specially gets through.
-const SSH_HOST = /^[A-Za-z0-9_[][A-Za-z0-9._:%[\]-]*$/;
+const SSH_HOST = /^[A-Za-z0-9_:][A-Za-z0-9._:%-]*$/;
 const SSH_USER = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
 
 const sshSchema = z
@@ -305,7 +305,7 @@ const sshSchema = z
 		host: z
 			.string({ error: "host must be a host name, an ssh config alias or an address" })
 			.refine((text) => SSH_HOST.test(text) && text.length <= 253, {
-				error: "not a host name, ssh config alias or address (letters, digits, . _ - : [ ] %)",
+				error: "not a host name, ssh config alias or address (letters, digits, . _ - : %; an IPv6 address without brackets)",
 			}),
 		user: z
 			.string({ error: "user must be a user name" })

@@ -13,6 +13,8 @@ export class CommandError extends Error {
 		readonly exitCode: number | undefined,
 		readonly output: readonly string[],
 		message: string,
+		/** The signal that ended it (`SIGSEGV`), when one did: then there is no exit code. */
+		readonly signal?: string,
 	) {
 		super(message);
 	}
@@ -98,6 +100,7 @@ export async function runCommand(file: string, args: readonly string[], options:
 				result.exitCode,
 				[...tail],
 				`${file} ${args[0] ?? ""} failed (exit ${result.exitCode ?? result.signal})${last === "" ? "" : `: ${last.trim()}`}`,
+				result.signal ?? undefined,
 			);
 		}
 		return tail;

@@ -27,20 +27,32 @@ const SSH_OPTIONS = [
 export const sshWhere = (host: SshHost): string =>
 	`${host.user === undefined ? "" : `${host.user}@`}${host.host}${host.port === undefined ? "" : `:${host.port}`}`;
 
-/** The ssh command line up to the destination (the `-e` of rsync is the same words). */
+/** How a command uses ssh's connection sharing: through a master's socket, as that master, or not. */
+export type Control =
+	| { readonly kind: "none" }
+	| { readonly kind: "via"; readonly socket: string }
+	| { readonly kind: "master"; readonly socket: string };
+
+/**
+ * The ssh command line up to the destination (the `-e` of rsync is the same words). Never a
+ * master of the user's config (ControlMaster auto with ControlPersist would outlive the run):
+ * commands go through the session's own master, which runs in the foreground so it can be stopped.
+ */
 export function sshCommand(
 	host: SshHost,
 	env: Readonly<Record<string, string | undefined>>,
-	controlPath?: string,
+	control: Control = { kind: "none" },
 ): string[] {
 	const config = env.KVM_MATRIX_SSH_CONFIG;
+	const sharing =
+		control.kind === "master"
+			? ["-o", "ControlMaster=yes", "-o", `ControlPath=${control.socket}`, "-o", "ControlPersist=no"]
+			: ["-o", "ControlMaster=no", "-o", `ControlPath=${control.kind === "via" ? control.socket : "none"}`];
 	return [
 		"ssh",
 		...(config === undefined || config === "" ? [] : ["-F", config]),
 		...SSH_OPTIONS,
-		// Through the session's master connection when there is one (a handshake per test costs
-		// more than many tests); a connection of its own when the master has gone.
-		...(controlPath === undefined ? [] : ["-o", `ControlPath=${controlPath}`, "-o", "ControlMaster=no"]),
+		...sharing,
 		...(host.user === undefined ? [] : ["-l", host.user]),
 		...(host.port === undefined ? [] : ["-p", String(host.port)]),
 	];
@@ -67,8 +79,45 @@ export function remoteScript(
 		return `${name}=${shQuote(value)}`;
 	});
 	const command = [file, ...args].map(shQuote).join(" ");
-	return `cd ${shQuote(cwd)} && { env ${assigns.join(" ")} ${command}; } </dev/null 2>&1; echo "${marker} $?"`;
+	// The marker starts a line even when the output did not end one (a test killed mid-write);
+	// the newline it adds is taken off again (see `MarkerReader`).
+	const script = `cd ${shQuote(cwd)} && { env ${assigns.join(" ")} ${command}; } </dev/null 2>&1; printf '\\n%s %s\\n' ${marker} "$?"`;
+	// sshd hands the command to the account's login shell, which may be csh or fish.
+	return `exec /bin/sh -c ${shQuote(script)}`;
 }
+
+/**
+ * The remote output lines with the marker's own newline taken off: the line before the marker
+ * is held until the next, and an empty one right before the marker is the newline `printf` added.
+ */
+export class MarkerReader {
+	status: number | undefined;
+	private held: string | undefined;
+	constructor(
+		private readonly marker: string,
+		private readonly emit: (line: string) => void,
+	) {}
+	line(line: string): void {
+		if (this.status !== undefined) return;
+		if (line.startsWith(`${this.marker} `)) {
+			const status = Number(line.slice(this.marker.length + 1));
+			this.status = Number.isInteger(status) ? status : -1;
+			if (this.held !== undefined && this.held !== "") this.emit(this.held);
+			this.held = undefined;
+			return;
+		}
+		if (this.held !== undefined) this.emit(this.held);
+		this.held = line;
+	}
+	/** The end without a marker: the held line was output. */
+	end(): void {
+		if (this.status === undefined && this.held !== undefined) this.emit(this.held);
+		this.held = undefined;
+	}
+}
+
+/** As runCommand keeps: the lines an error message and a caller's parsing need. */
+const KEEP_LINES = 200;
 
 /** The line ssh or the remote shell said last, marker lines left out: why a call failed. */
 const lastSaid = (lines: readonly string[], marker: string) =>
@@ -77,40 +126,38 @@ const lastSaid = (lines: readonly string[], marker: string) =>
 export function sshShell(
 	host: SshHost,
 	env: Readonly<Record<string, string | undefined>>,
-	controlPath?: string,
+	control: Control = { kind: "none" },
 ): Shell {
 	const where = sshWhere(host);
-	const [ssh = "ssh", ...options] = sshCommand(host, env, controlPath);
+	const [ssh = "ssh", ...options] = sshCommand(host, env, control);
 	return {
 		where,
 		async run(file: string, args: readonly string[], run: ShellRun): Promise<string[]> {
 			const marker = `kvm-matrix-exit-${randomUUID()}`;
-			let status: number | undefined;
-			let tail: string[];
+			const output: string[] = [];
+			const reader = new MarkerReader(marker, (line) => {
+				output.push(line);
+				if (output.length > KEEP_LINES) output.shift();
+				run.onLine?.(line);
+			});
 			try {
-				tail = await runCommand(
-					ssh,
-					[...options, "--", host.host, remoteScript(file, args, run.cwd, run.env ?? {}, marker)],
-					{
-						signal: run.signal,
-						onLine: (line) => {
-							if (line.startsWith(`${marker} `)) status = Number(line.slice(marker.length + 1));
-							else run.onLine?.(line);
-						},
-					},
-				);
+				await runCommand(ssh, [...options, "--", host.host, remoteScript(file, args, run.cwd, run.env ?? {}, marker)], {
+					signal: run.signal,
+					onLine: (line) => reader.line(line),
+				});
 			} catch (error) {
 				if (!(error instanceof CommandError)) throw error;
-				if (status === undefined)
+				reader.end();
+				if (reader.status === undefined)
 					throw new ConnectionLostError(
 						where,
-						lastSaid(error.output, marker) || `ssh exited with status ${error.exitCode ?? "?"}`,
+						lastSaid(output, marker) || `ssh exited with status ${error.exitCode ?? "?"}`,
 					);
-				tail = [...error.output];
 			}
+			reader.end();
+			const status = reader.status;
 			if (status === undefined)
 				throw new ConnectionLostError(where, `${file} ended without its exit status (the connection dropped?)`);
-			const output = tail.filter((l) => !l.startsWith(marker));
 			if (status !== 0) {
 				const last = lastSaid(output, marker);
 				throw new CommandError(
@@ -162,8 +209,8 @@ async function startMaster(
 	const dir = await mkdtemp(path.join(os.tmpdir(), "kvm-matrix-ssh-"));
 	const socket = path.join(dir, "master");
 	const stop = new AbortController();
-	const [ssh = "ssh", ...options] = sshCommand(host, env);
-	const running = runCommand(ssh, [...options, "-M", "-N", "-o", `ControlPath=${socket}`, "--", host.host], {
+	const [ssh = "ssh", ...options] = sshCommand(host, env, { kind: "master", socket });
+	const running = runCommand(ssh, [...options, "-N", "--", host.host], {
 		signal: signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]),
 	}).then(
 		() => "ended",
@@ -186,8 +233,34 @@ async function startMaster(
 	return { path: socket, stop: done };
 }
 
+/** Kills every process whose working directory is under $1 (Linux /proc), this shell aside. */
+const KILL_UNDER =
+	'cd /proc && for n in [0-9]*; do c=$(readlink "$n/cwd" 2>/dev/null) || continue; case "$c/" in "$1"/*) [ "$n" = $$ ] || kill -KILL "$n" 2>/dev/null;; esac; done; true';
+
 /** A label safe in a file name: the run and cell it is for, so a leftover says whose it was. */
 const fileLabel = (label: string) => label.replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 80);
+
+/** A remote directory kvm-matrix will put into scripts: absolute, nothing a shell or sed reads. */
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]+$/;
+
+/** A machine that answers but cannot take a cell: the cell's failure (infra), said plainly. */
+export class RemoteSetupError extends Error {
+	override readonly name = "RemoteSetupError";
+	constructor(where: string, reason: string) {
+		super(`ssh target ${where}: ${reason}`);
+	}
+}
+
+/**
+ * rsync's -e is split on spaces by rsync itself, which knows quotes but not backslashes: a word
+ * goes in bare, in single quotes, or in double quotes, or cannot go at all.
+ */
+export function rshWord(word: string): string {
+	if (/^[A-Za-z0-9_.,:=@%/+-]+$/.test(word)) return word;
+	if (!word.includes("'")) return `'${word}'`;
+	if (!word.includes('"')) return `"${word}"`;
+	throw new Error(`cannot pass ${JSON.stringify(word)} to rsync -e (it holds both quote characters)`);
+}
 
 /** rsync failures that mean the connection, not the files (rsync(1) EXIT VALUES). */
 const RSYNC_CONNECTION = new Set([5, 10, 12, 30, 35, 255]);
@@ -199,8 +272,15 @@ export async function openSshSession(
 	signal?: AbortSignal,
 ): Promise<RemoteSession> {
 	const master = await startMaster(host, env, signal);
-	const shell = sshShell(host, env, master?.path);
-	const probe = `d=$(mktemp -d "\${TMPDIR:-/tmp}/kvm-matrix-${fileLabel(label)}.XXXXXX") && echo "dir=$d" && echo "kernel=$(uname -r)" && echo "cpus=$(nproc 2>/dev/null || echo 1)"`;
+	const control: Control = master === undefined ? { kind: "none" } : { kind: "via", socket: master.path };
+	const shell = sshShell(host, env, control);
+	const probe = [
+		`d=$(mktemp -d "\${TMPDIR:-/tmp}/kvm-matrix-${fileLabel(label)}.XXXXXX") && mkdir "$d/logs" && echo "dir=$d"`,
+		'echo "kernel=$(uname -r)"',
+		'echo "cpus=$(nproc 2>/dev/null || echo 1)"',
+		'command -v rsync >/dev/null && echo "rsync=yes"',
+		"true",
+	].join("; ");
 	const lines = await shell
 		.run("sh", ["-c", probe], { cwd: "/", ...(signal === undefined ? {} : { signal }) })
 		.catch(async (error: unknown) => {
@@ -209,19 +289,33 @@ export async function openSshSession(
 		});
 	const field = (name: string) => lines.find((l) => l.startsWith(`${name}=`))?.slice(name.length + 1);
 	const dir = field("dir");
-	if (dir === undefined || !dir.startsWith("/"))
-		throw new ConnectionLostError(shell.where, "could not make a private directory there (mktemp -d)");
-	const rsh = sshCommand(host, env, master?.path)
-		.map((w) => shQuote(w))
-		.join(" ");
-	// rsync takes an IPv6 address in brackets, as ssh's config would not need.
-	const remote = (p: string) =>
-		`${host.host.includes(":") && !host.host.startsWith("[") ? `[${host.host}]` : host.host}:${p}`;
-	const rsync = async (args: string[], what: string) => {
+	// The directory goes into KUT's unquoted `rm -rf $unittest_log_dir.old` and a sed script:
+	// only a plain path will do.
+	const refusal =
+		dir === undefined
+			? `could not make a private directory there (mktemp -d): ${lastSaid(lines, "dir=") || "no answer"}`
+			: !SAFE_PATH.test(dir)
+				? `its temporary directory ${JSON.stringify(dir)} is not a plain path (set TMPDIR there to one)`
+				: field("rsync") === undefined
+					? "rsync is not installed there (the built suites are copied with it)"
+					: undefined;
+	if (refusal !== undefined || dir === undefined) {
+		if (dir !== undefined && SAFE_PATH.test(dir))
+			await shell.run("rm", ["-rf", "--", dir], { cwd: "/" }).catch(() => {});
+		await master?.stop();
+		throw new RemoteSetupError(shell.where, refusal ?? "no private directory");
+	}
+	const rsh = sshCommand(host, env, control).map(rshWord).join(" ");
+	// rsync takes an IPv6 address in brackets; ssh takes it bare.
+	const remote = (p: string) => `${host.host.includes(":") ? `[${host.host}]` : host.host}:${p}`;
+	const rsync = async (args: string[], what: string, missingIsEmpty = false) => {
 		try {
 			await runCommand("rsync", ["-e", rsh, "--timeout=60", ...args], { ...(signal === undefined ? {} : { signal }) });
 		} catch (error) {
 			if (!(error instanceof CommandError)) throw error;
+			// 23: some files could not be read, here a log directory the command never made.
+			if (missingIsEmpty && error.exitCode === 23 && error.output.some((l) => /No such file or directory/.test(l)))
+				return;
 			const last =
 				error.output
 					.filter((l) => l.trim() !== "")
@@ -245,10 +339,13 @@ export async function openSshSession(
 		},
 		async pull(remoteDir, localDir) {
 			await mkdir(localDir, { recursive: true });
-			await rsync(["-a", remote(`${remoteDir}/`), `${localDir}/`], "bringing the logs back");
+			await rsync(["-a", remote(`${remoteDir}/`), `${localDir}/`], "bringing the logs back", true);
 		},
 		async close() {
 			try {
+				// What is still running there (a cancelled run_tests.sh, its QEMUs, a test past its
+				// limit) goes first: killing ssh here does not stop it there.
+				await shell.run("sh", ["-c", KILL_UNDER, "kill-under", dir], { cwd: "/" });
 				await shell.run("rm", ["-rf", "--", dir], { cwd: "/" });
 				return undefined;
 			} catch (error) {

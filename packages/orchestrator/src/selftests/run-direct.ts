@@ -2,11 +2,12 @@
 // binary under `timeout -s KILL`, as the guest script runs them, its output its log, its exit code
 // read as kselftest defines it. Results are the same shape as a guest's, so verdicts compare them.
 import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
 import { CommandError } from "../proc/run.js";
-import type { Shell } from "../remote/shell.js";
+import { ConnectionLostError, type Shell } from "../remote/shell.js";
 import type { SelftestsBuild } from "./build.js";
 import { type ScheduledTest, scriptableName } from "./guest-script.js";
 import { lastLines, logName } from "./run.js";
@@ -21,8 +22,10 @@ export interface DirectSelftestsRun {
 	readonly build: SelftestsBuild;
 	readonly tests: readonly ScheduledTest[];
 	readonly logDir: string;
-	/** At most this many tests at once. */
+	/** At most this many of these tests at once. */
 	readonly parallel: number;
+	/** The machine's queue, shared with other cells' tests there: each test takes a slot of it. */
+	readonly queue?: PQueue;
 	readonly signal?: AbortSignal;
 	readonly onResult?: (result: TestResult) => void;
 }
@@ -41,17 +44,27 @@ export async function runSelftestsDirect(options: DirectSelftestsRun): Promise<T
 	const notBuilt = new Set(options.build.tests.filter((t) => t.binary === undefined).map((t) => t.id));
 	for (const t of options.tests.filter((t) => notBuilt.has(t.id)))
 		report({ suite: "selftests", testId: t.id, status: "error", durationMs: 0, attempt: 1, detail: "did not build" });
-	const queue = new PQueue({ concurrency: Math.max(1, options.parallel) });
+	const own = new PQueue({ concurrency: Math.max(1, options.parallel) });
+	const signal = options.signal === undefined ? {} : { signal: options.signal };
+	// After a lost connection no test starts: each would wait out its own connect timeout.
+	let lost: ConnectionLostError | undefined;
+	const one = async (t: ScheduledTest) => {
+		if (lost !== undefined) return;
+		try {
+			report(await runOne(options, t));
+		} catch (error) {
+			if (!(error instanceof ConnectionLostError)) throw error;
+			lost ??= error;
+		}
+	};
 	await Promise.all(
 		options.tests
 			.filter((t) => !notBuilt.has(t.id))
 			.map((t) =>
-				queue.add(
-					async () => report(await runOne(options, t)),
-					options.signal === undefined ? {} : { signal: options.signal },
-				),
+				own.add(() => (options.queue === undefined ? one(t) : options.queue.add(() => one(t), signal)), signal),
 			),
 	);
+	if (lost !== undefined) throw lost;
 	return results;
 }
 
@@ -70,7 +83,9 @@ async function runOne(options: DirectSelftestsRun, test: ScheduledTest): Promise
 		});
 	} catch (error) {
 		if (!(error instanceof CommandError)) throw error;
-		exitCode = error.exitCode ?? 137;
+		// `timeout` passes on the signal that ended the test, as a shell would report it.
+		const signalNumber = error.signal === undefined ? undefined : os.constants.signals[error.signal as NodeJS.Signals];
+		exitCode = error.exitCode ?? (signalNumber === undefined ? 137 : 128 + signalNumber);
 	}
 	const ms = Math.round(performance.now() - started);
 	const text = output.length === 0 ? "" : `${output.join("\n")}\n`;
