@@ -10,11 +10,11 @@ import { runKutOnHost } from "../kut/run-host.js";
 import type { Target } from "../matrix/types.js";
 import { localShell } from "../remote/shell.js";
 import { openSshSession, type RemoteSession } from "../remote/ssh.js";
-import { selectTests } from "../selftests/guest-script.js";
 import { runSelftestsDirect } from "../selftests/run-direct.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
+import { cellSelftests } from "./selftest-selection.js";
 
 export interface RunningKernelPass {
 	readonly cellId: string;
@@ -65,18 +65,9 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 	const { matrix, cache } = ctx;
 	const { cellId, target, wanted, signal, report } = pass;
 	const c = ctx.cell(cellId);
-	const suite = matrix.suites.selftests;
 	const kut = matrix.suites.kut;
-	const selftests =
-		suite === undefined || c.jobs.selftests === undefined ? undefined : await jobs.selftestsBuild(c.jobs.selftests);
-	const ids =
-		suite === undefined || selftests === undefined
-			? []
-			: selectTests(
-					selftests.tests.map((t) => t.id),
-					suite.include,
-					suite.exclude,
-				).filter((id) => wanted(`selftests:${id}`));
+	const selftests = await cellSelftests(ctx, jobs, cellId, wanted);
+	const ids = selftests?.ids ?? [];
 	const kutBuilt = kut === undefined || c.jobs.kut === undefined ? undefined : await jobs.kutBuild(c.jobs.kut);
 	const kutNames = kutBuilt === undefined ? [] : kutSelection(matrix, kutBuilt).filter((n) => wanted(`kut:${n}`));
 	if (ids.length === 0 && kutNames.length === 0) return;
@@ -92,16 +83,16 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 		);
 	try {
 		const machine = session === undefined ? ctx.hostQueue : remoteQueue(ctx, session);
-		if (suite !== undefined && selftests !== undefined && ids.length > 0) {
-			const timeoutS = suite.timeoutMs === undefined ? selftests.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
+		if (selftests !== undefined && ids.length > 0) {
+			const { built } = selftests;
 			await runSelftestsDirect({
 				shell: session?.shell ?? localShell,
-				dir: session === undefined ? selftests.outputDir : await session.push(selftests.outputDir, "selftests"),
+				dir: session === undefined ? built.outputDir : await session.push(built.outputDir, "selftests"),
 				cwd: session?.dir ?? os.tmpdir(),
-				build: selftests,
-				tests: ids.map((id) => ({ id, timeoutS })),
+				build: built,
+				tests: ids.map((id) => ({ id, timeoutS: selftests.timeoutS })),
 				logDir: pass.logDir("selftests"),
-				parallel: suite.parallel,
+				parallel: selftests.suite.parallel,
 				queue: machine,
 				signal,
 				onResult: report,

@@ -3,7 +3,6 @@
 import path from "node:path";
 import type { TestResult } from "../events/types.js";
 import { runKutInGuest } from "../kut/run-guest.js";
-import { selectTests } from "../selftests/guest-script.js";
 import { runSelftests } from "../selftests/run.js";
 import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
@@ -11,6 +10,7 @@ import { selftestGuests } from "./guests.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
 import { runOnRunningKernel } from "./running-kernel.js";
+import { cellSelftests } from "./selftest-selection.js";
 
 /** Each named test's cfg `smp`, as written (1 when its entry has none). */
 const smpsOf = (
@@ -100,23 +100,13 @@ export async function runSuites(
 		);
 	};
 
-	const suite = matrix.suites.selftests;
-	const built =
-		suite === undefined || c.jobs.selftests === undefined ? undefined : await jobs.selftestsBuild(c.jobs.selftests);
-	const ids =
-		suite === undefined || built === undefined
-			? []
-			: selectTests(
-					built.tests.map((t) => t.id),
-					suite.include,
-					suite.exclude,
-				).filter((id) => wanted(`selftests:${id}`));
-	if (suite === undefined || built === undefined || ids.length === 0) {
+	const selection = await cellSelftests(ctx, jobs, cellId, wanted);
+	if (selection === undefined || selection.ids.length === 0) {
 		send({ type: "RUNNING" });
 		await kutInGuest();
 		return;
 	}
-	const timeoutS = suite.timeoutMs === undefined ? built.defaultTimeoutS : Math.ceil(suite.timeoutMs / 1000);
+	const { suite, built, ids, timeoutS } = selection;
 	// `parallel: N` runs N tests side by side in each guest; the cell's tests are spread over as
 	// many guests as its share of the machine's guest slots allows and the tests are worth.
 	const guestCells = ctx.cells.filter((cell) => !cell.target.host).length;

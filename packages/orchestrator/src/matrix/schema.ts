@@ -305,7 +305,8 @@ const sshSchema = z
 		host: z
 			.string({ error: "host must be a host name, an ssh config alias or an address" })
 			.refine((text) => SSH_HOST.test(text) && text.length <= 253, {
-				error: "not a host name, ssh config alias or address (letters, digits, . _ - : %; an IPv6 address without brackets)",
+				error:
+					"not a host name, ssh config alias or address (letters, digits, . _ - : %; an IPv6 address without brackets)",
 			}),
 		user: z
 			.string({ error: "user must be a user name" })
