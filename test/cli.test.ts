@@ -55,7 +55,7 @@ for (const [args, line] of usageErrors) {
 	});
 }
 
-for (const file of ["demo", "kvm-x86-nightly", "stable-qa"]) {
+for (const file of ["demo", "kvm-x86-nightly", "stable-qa", "kvm-params"]) {
 	test(`the example matrix ${file}.yaml validates`, async (t) => {
 		const run = await runCli(["validate", `matrices/${file}.yaml`]);
 		t.is(run.stderr, "");
@@ -63,6 +63,18 @@ for (const file of ["demo", "kvm-x86-nightly", "stable-qa"]) {
 		t.is(run.exitCode, 0);
 	});
 }
+
+test("the kvm-params example crosses 2 targets with its parameter sets, vendor sets only where they apply", async (t) => {
+	const run = await runCli(["validate", "matrices/kvm-params.yaml"]);
+	t.regex(run.stdout, /: ok: "kvm-params", 20 cells \(1 kernel × 2 targets × 11 parameter sets\)/);
+	const plan = await runCli(["plan", "matrices/kvm-params.yaml", "--json"]);
+	const ids = (JSON.parse(plan.stdout) as PlanJson).cells.map((c) => c.id);
+	t.true(ids.includes("kvm-x86@next/intel/ept-off"));
+	t.true(ids.includes("kvm-x86@next/amd/halt_poll_ns-200000"));
+	t.false(ids.includes("kvm-x86@next/intel/npt-off"));
+	// Parameters never change a build: every cell shares the one kernel build.
+	t.is(new Set((JSON.parse(plan.stdout) as PlanJson).cells.map((c) => c.jobs.kernel)).size, 1);
+});
 
 interface PlanJson {
 	summary: Record<string, number>;

@@ -3,6 +3,7 @@ import * as z from "zod";
 import type { Result } from "../result.js";
 import { parseDuration } from "./duration.js";
 import { checkGitRef, checkName, hasControlCharacter } from "./names.js";
+import { paramsSchema } from "./params.js";
 import { parseSize } from "./size.js";
 import type {
 	Accel,
@@ -13,6 +14,7 @@ import type {
 	KernelSpec,
 	KutSuite,
 	ModuleParams,
+	ParamSet,
 	PrebuiltKernel,
 	SelftestsSuite,
 	SourceKernel,
@@ -37,6 +39,7 @@ export interface MatrixShape {
 	readonly trees: ReadonlyMap<string, TreeSource>;
 	readonly kernels: readonly KernelSpec[];
 	readonly targets: readonly Target[];
+	readonly params?: readonly ParamSet[];
 	readonly suites: Suites;
 	readonly retries: number;
 	readonly baseline?: TreeRef | "previous-run";
@@ -428,12 +431,15 @@ const suitesSchema = z
 	);
 
 const cellFilter = z
-	.strictObject({ kernel: glob.optional(), target: glob.optional() })
-	.refine((f) => f.kernel !== undefined || f.target !== undefined, { error: "name a kernel, a target, or both" })
+	.strictObject({ kernel: glob.optional(), target: glob.optional(), params: glob.optional() })
+	.refine((f) => f.kernel !== undefined || f.target !== undefined || f.params !== undefined, {
+		error: "name a kernel, a target, a parameter set, or some of them",
+	})
 	.transform(
 		(f): CellFilter => ({
 			...(f.kernel === undefined ? {} : { kernel: f.kernel }),
 			...(f.target === undefined ? {} : { target: f.target }),
+			...(f.params === undefined ? {} : { params: f.params }),
 		}),
 	);
 
@@ -451,6 +457,7 @@ export function matrixSchema(ctx: PathContext) {
 			config: configSchema(ctx).optional(),
 			kernels: z.array(kernelSchema(ctx)).min(1, { error: "list at least one kernel" }),
 			targets: z.array(targetSchema).min(1, { error: "list at least one target" }),
+			params: paramsSchema.optional(),
 			suites: suitesSchema,
 			baseline: baselineSchema.optional(),
 			retries: z
@@ -487,6 +494,7 @@ export function matrixSchema(ctx: PathContext) {
 					if (t.ssh !== undefined) return { ...common, host: true, ssh: t.ssh };
 					return t.host === true ? { ...common, host: true } : { ...common, host: false };
 				}),
+				...(raw.params === undefined || raw.params.length === 0 ? {} : { params: raw.params }),
 				suites: raw.suites,
 				retries: raw.retries,
 				...(raw.baseline === undefined ? {} : { baseline: raw.baseline }),

@@ -60,6 +60,13 @@ export interface QemuOptions {
 
 export type ModuleParams = Readonly<Record<string, Readonly<Record<string, string>>>>;
 
+/** One point of the `params` axis: KVM module parameters every test of the cell runs under. */
+export interface ParamSet {
+	readonly name: string;
+	/** module (`kvm_intel`) → parameter → value, as KVM takes them. */
+	readonly modules: ModuleParams;
+}
+
 /** A remote machine reached with the system `ssh` (the user's keys and `~/.ssh/config` apply). */
 export interface SshHost {
 	/** As ssh takes it: a name, an alias from ssh's config, or an address. */
@@ -69,7 +76,10 @@ export interface SshHost {
 }
 
 interface TargetCommon {
+	/** A cell's target on the `params` axis is named `target/set` (a matrix's own names have no "/"). */
 	readonly name: string;
+	/** The parameter set of the cell's point on the `params` axis, merged into `moduleParams`. */
+	readonly params?: string;
 	readonly qemu: QemuOptions;
 	readonly cmdline: readonly string[];
 	readonly moduleParams: ModuleParams;
@@ -116,6 +126,7 @@ export type Baseline = { readonly kind: "kernel"; readonly kernelId: string } | 
 export interface CellFilter {
 	readonly kernel?: string;
 	readonly target?: string;
+	readonly params?: string;
 }
 
 export interface Matrix {
@@ -125,6 +136,8 @@ export interface Matrix {
 	readonly trees: ReadonlyMap<string, TreeSource>;
 	readonly kernels: readonly KernelSpec[];
 	readonly targets: readonly Target[];
+	/** Axis 3, when given: every kernel × target runs under each set (cell id `kernel/target/set`). */
+	readonly params?: readonly ParamSet[];
 	readonly suites: Suites;
 	/** How many times a failing test is run again before its result stands (DESIGN.md: flaky). */
 	readonly retries: number;

@@ -51,7 +51,10 @@ const GUEST_DIR = "/kvm-matrix-selftests";
 
 /** KVM as modules (a distro kernel): load the vendor module the guest CPU has; the other fails harmlessly. */
 export function kvmModules(target: Target): ModuleRequest[] {
-	return ["kvm_amd", "kvm_intel"].map((name) => {
+	// kvm itself is loaded as their dependency; asked for first when it has parameters of its own
+	// (kvm.enable_pmu=0), since insmod, unlike the kernel, does not read them off the command line.
+	const own = Object.keys(target.moduleParams.kvm ?? {}).length > 0 ? ["kvm"] : [];
+	return [...own, "kvm_amd", "kvm_intel"].map((name) => {
 		const params = Object.entries(target.moduleParams[name] ?? target.moduleParams[name.replace("_", "-")] ?? {}).map(
 			([k, v]) => `${k}=${v}`,
 		);

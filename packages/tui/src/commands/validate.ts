@@ -8,7 +8,8 @@ export async function validateCommand(file: string, io: CliIo): Promise<ExitCode
 	if (matrix === undefined) return EXIT.usage;
 	const cells = selectCells(matrix).cells.length;
 	const suites = Object.keys(matrix.suites).join(", ");
-	const axes = `${count(matrix.kernels.length, "kernel")} × ${count(matrix.targets.length, "target")}`;
+	const sets = matrix.params?.length ?? 0;
+	const axes = `${count(matrix.kernels.length, "kernel")} × ${count(matrix.targets.length, "target")}${sets === 0 ? "" : ` × ${count(sets, "parameter set")}`}`;
 	io.stdout(`${file}: ok: "${matrix.name}", ${count(cells, "cell")} (${axes}), suites: ${suites}\n`);
 	return EXIT.ok;
 }
