@@ -102,6 +102,50 @@ test.serial("with Debian's KVM modules loaded under TCG -cpu max, the guest has 
 	t.false(readFileSync(outcome.consoleLog, "utf8").includes("could not load"));
 });
 
+test.serial("module parameters are read back before the payload, which runs only if they hold", async (t) => {
+	t.timeout(400_000);
+	const modules = [{ name: "kvm-amd", params: ["nested=0"] }];
+	const held = await run(
+		request(sh("echo ran"), {
+			modules,
+			accel: "tcg",
+			requireModuleParams: [
+				{ module: "kvm_amd", param: "nested", value: "0" },
+				{ module: "kvm", param: "tdp_mmu", value: "Y" },
+			],
+		}),
+	);
+	t.is(held.outcome.kind, "completed", held.outcome.summary);
+	t.deepEqual(held.payload, ["ran"]);
+	t.deepEqual(
+		held.outcome.moduleParams.map((r) => [r.module, r.param, r.got, r.holds]),
+		[
+			["kvm_amd", "nested", "0", true],
+			["kvm", "tdp_mmu", "Y", true],
+		],
+	);
+	// Asked for what the module was not given, a parameter it does not have, and the other
+	// vendor's module: the payload never runs, and the summary says each in words.
+	const refused = await run(
+		request(sh("echo ran"), {
+			modules,
+			accel: "tcg",
+			requireModuleParams: [
+				{ module: "kvm_amd", param: "nested", value: "1" },
+				{ module: "kvm_amd", param: "no_such_param", value: "1" },
+				{ module: "kvm_intel", param: "ept", value: "0" },
+			],
+		}),
+	);
+	t.is(refused.outcome.kind, "boot-failed");
+	t.deepEqual(refused.payload, []);
+	t.is(
+		refused.outcome.summary,
+		"module parameters do not hold, so the payload was not run: kvm_amd.nested is 0, not 1; kvm_amd has no parameter no_such_param (asked no_such_param=1); kvm_intel is not loaded (asked kvm_intel.ept=0)",
+	);
+	t.true(refused.outcome.moduleParams.every((r) => !r.holds));
+});
+
 test.serial("echo c > /proc/sysrq-trigger: a panic with its trace, within the time limit", async (t) => {
 	t.timeout(200_000);
 	const req = request(sh("echo c > /proc/sysrq-trigger; sleep 1000"), { timeoutMs: 120_000 });

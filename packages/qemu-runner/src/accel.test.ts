@@ -18,6 +18,7 @@ function outcome(kind: OutcomeKind, summary: string, extra: { excerpt?: string[]
 		summary,
 		excerpt: extra.excerpt ?? [summary],
 		qemuCommand: [],
+		moduleParams: [],
 		...(extra.exitStatus === undefined ? {} : { exitStatus: extra.exitStatus }),
 	} as BootOutcome;
 }

@@ -22,6 +22,8 @@ import type {
 	BootRequest,
 	ChannelOutcome,
 	ConsoleLine,
+	ModuleParamCheck,
+	ModuleParamReading,
 	OutcomeKind,
 	UsedAccel,
 } from "./types.js";
@@ -110,6 +112,10 @@ async function prepare(request: BootRequest, workDir: string, cacheDir: string):
 	for (const share of shares) {
 		if (!existsSync(share.host)) throw new BootRequestError(`directory to share not found: ${share.host}`);
 	}
+	for (const p of request.requireModuleParams ?? []) {
+		if (!/^\w+$/.test(p.module) || !/^\w+$/.test(p.param) || !/^[A-Za-z0-9_.,:+-]+$/.test(p.value))
+			throw new BootRequestError(`bad module parameter to check: ${p.module}.${p.param}=${p.value}`);
+	}
 	const channels = request.channels ?? [];
 	if (channels.length > MAX_CHANNELS)
 		throw new BootRequestError(`at most ${MAX_CHANNELS} channels, not ${channels.length}`);
@@ -129,6 +135,7 @@ async function prepare(request: BootRequest, workDir: string, cacheDir: string):
 		shares,
 		files: request.files ?? [],
 		channels,
+		params: request.requireModuleParams ?? [],
 	});
 	const initrd = path.join(workDir, "initrd.img");
 	await writeInitrd(initrd, base.path, payload);
@@ -162,6 +169,7 @@ export async function boot(request: BootRequest, handlers: BootHandlers = {}): P
 			summary,
 			excerpt: [summary],
 			qemuCommand: [],
+			moduleParams: [],
 		}) satisfies BootOutcome;
 
 	const binary = await findExecutable(binaryName);
@@ -239,7 +247,8 @@ type Ending =
 	| { readonly why: "qemu-exited"; readonly code: number | undefined; readonly signal: string | undefined }
 	| { readonly why: "timeout" }
 	| { readonly why: "hung" }
-	| { readonly why: "cancelled" };
+	| { readonly why: "cancelled" }
+	| { readonly why: "params" };
 
 /** A Unix socket server that hands over its first connection: QEMU connects to it at start-up. */
 function socketServer(file: string): { server: net.Server; connection: Promise<net.Socket> } {
@@ -383,6 +392,7 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 			if (!heldBlank) await emit({ source: "payload", line });
 		}),
 	);
+	const readings: ModuleParamReading[] = [];
 	const recordsDone = records.connection.then((socket) =>
 		pump(socket, async (line) => {
 			await recordsLog.write(line);
@@ -394,7 +404,11 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 			}
 			if (typeof value === "object" && value !== null && (value as { nonce?: unknown }).nonce === prepared.nonce) {
 				const control = value as { t?: string; status?: number; output?: string };
-				if (control.t === "start") {
+				if (control.t === "param") {
+					const reading = paramReading(value, request.requireModuleParams ?? []);
+					if (reading !== undefined) readings.push(reading);
+				} else if (control.t === "params-refused") end({ why: "params" });
+				else if (control.t === "start") {
 					bootMs = performance.now() - start;
 					outputMode = control.output === "virtio" ? "virtio" : "console";
 					const opened = (value as { channels?: unknown }).channels;
@@ -470,6 +484,7 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		),
 		truncated: { console: consoleLog.truncated, records: recordsLog.truncated },
 		qemuCommand: command,
+		moduleParams: readings,
 	};
 	if (finalEnding.why === "cancelled") throw new BootCancelledError(ctx.consoleLog);
 
@@ -488,6 +503,16 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 				kind: "timeout",
 				summary: `not finished after ${limit(request.timeoutMs ?? DEFAULTS.timeoutMs)} (${phase})`,
 				excerpt: tail.lines,
+			};
+			break;
+		case "params":
+			other = {
+				kind: "boot-failed",
+				summary: `module parameters do not hold, so the payload was not run: ${readings
+					.filter((r) => !r.holds)
+					.map(readingText)
+					.join("; ")}`,
+				excerpt: [],
 			};
 			break;
 		case "hung":
@@ -537,6 +562,24 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		summary: other.summary,
 		excerpt: other.excerpt,
 	};
+}
+
+/** One `param` record of the init, checked against what was asked (records for other checks are dropped). */
+function paramReading(value: object, asked: readonly ModuleParamCheck[]): ModuleParamReading | undefined {
+	const r = value as { module?: unknown; param?: unknown; got?: unknown; missing?: unknown };
+	const check = asked.find((a) => a.module === r.module && a.param === r.param);
+	if (check === undefined) return undefined;
+	if (r.missing === "module" || r.missing === "param") return { ...check, missing: r.missing, holds: false };
+	if (typeof r.got !== "string") return undefined;
+	const norm = (v: string) => (/^[Yy1]$/.test(v) ? "Y" : /^[Nn0]$/.test(v) ? "N" : v);
+	return { ...check, got: r.got, holds: norm(r.got) === norm(check.value) };
+}
+
+/** `kvm_amd.npt is N, not 1`, `kvm_intel is not loaded`, for one line a person reads. */
+export function readingText(r: ModuleParamReading): string {
+	if (r.missing === "module") return `${r.module} is not loaded (asked ${r.module}.${r.param}=${r.value})`;
+	if (r.missing === "param") return `${r.module} has no parameter ${r.param} (asked ${r.param}=${r.value})`;
+	return r.holds ? `${r.module}.${r.param}=${r.got}` : `${r.module}.${r.param} is ${r.got}, not ${r.value}`;
 }
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

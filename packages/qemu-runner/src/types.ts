@@ -63,6 +63,28 @@ export interface BootRequest {
 	 * `BootOutcome.channels` for whether each was opened.
 	 */
 	readonly channels?: readonly string[];
+	/**
+	 * Module parameters the payload needs: once the modules are loaded the init reads each back
+	 * from `/sys/module/<module>/parameters/<param>` (so built-in modules count too), reports what
+	 * it found in `BootOutcome.moduleParams`, and runs the payload only when every one holds
+	 * (`Y`/`N` and `1`/`0` are one value); otherwise the boot ends as `boot-failed`.
+	 */
+	readonly requireModuleParams?: readonly ModuleParamCheck[];
+}
+
+/** `module.param=value`, as asked (names: letters, digits and "_"; the value one plain word). */
+export interface ModuleParamCheck {
+	readonly module: string;
+	readonly param: string;
+	readonly value: string;
+}
+
+/** What the guest's kernel had for one asked module parameter. */
+export interface ModuleParamReading extends ModuleParamCheck {
+	/** The value in sysfs; absent when the module is not there or has no such parameter. */
+	readonly got?: string;
+	readonly missing?: "module" | "param";
+	readonly holds: boolean;
 }
 
 export type ConsoleSource = "kernel" | "payload";
@@ -105,6 +127,8 @@ interface OutcomeBase {
 	readonly recordsLog: string;
 	/** One per `BootRequest.channels`, in its order. */
 	readonly channels: readonly ChannelOutcome[];
+	/** One per `BootRequest.requireModuleParams` the init read back (none when it never got there). */
+	readonly moduleParams: readonly ModuleParamReading[];
 	readonly truncated: { readonly console: boolean; readonly records: boolean };
 	/** One line for a person: what happened. */
 	readonly summary: string;

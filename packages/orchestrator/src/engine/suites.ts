@@ -1,6 +1,7 @@
 // The VM stage of one cell: selftests in guests (N at a time for `parallel: N`), KUT in a guest or
 // on a running kernel (running-kernel.ts). Every result is journaled the moment it is known, before any view hears of it.
 import path from "node:path";
+import { type BootOutcome, readingText } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import { runKutInGuest } from "../kut/run-guest.js";
 import { runSelftests } from "../selftests/run.js";
@@ -52,6 +53,12 @@ export async function runSuites(
 	const consoleLine = (line: string) =>
 		ctx.bus.emit({ type: "log-line", at: Date.now(), subject: { kind: "cell", id: cellId }, stream: "console", line });
 	const kut = matrix.suites.kut;
+	// What KVM took for the cell's parameter set, read back in the guest: recorded with the cell.
+	const paramsNote = (outcome: BootOutcome) => {
+		const read = outcome.moduleParams;
+		if (read.length > 0 && read.every((r) => r.holds))
+			ctx.note(cellId, `parameter set ${c.target.params ?? ""}: KVM took ${read.map(readingText).join(", ")}`);
+	};
 
 	if (c.target.host) {
 		send({ type: "RUNNING" });
@@ -93,6 +100,7 @@ export async function runSuites(
 				});
 				for (const n of run.notes) ctx.note(cellId, n);
 				ctx.accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
+				paramsNote(run.boot);
 				for (const b of run.boots)
 					if (b.kind !== "completed") ctx.note(cellId, `kvm-unit-tests guest: ${b.kind}: ${b.summary}`);
 			},
@@ -135,6 +143,7 @@ export async function runSuites(
 					for (const n of run.notes) ctx.note(cellId, n);
 					const first = run.boots[0];
 					if (first !== undefined) ctx.accelUsed(cellId, first.accel, first.accelWarning);
+					if (first !== undefined) paramsNote(first);
 					const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
 					if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
 						throw new Error(`${first.kind}: ${first.summary}`);

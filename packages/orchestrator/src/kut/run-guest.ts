@@ -14,7 +14,7 @@ import {
 	RESULT_CHANNEL,
 	ResultChannelReader,
 } from "../selftests/result-channel.js";
-import { builtinModuleParams, kvmModules, partText } from "../selftests/run.js";
+import { builtinModuleParams, kvmModules, partText, requiredParams } from "../selftests/run.js";
 import { parseStatusLine } from "./output.js";
 import { kutResult } from "./run-host.js";
 
@@ -329,6 +329,7 @@ async function bootOnce(
 				),
 			},
 			cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
+			requireModuleParams: requiredParams(options.target),
 			...(qemu.cpu === undefined ? {} : { cpu: qemu.cpu }),
 			smp: qemu.smp,
 			memoryBytes: qemu.memoryBytes,

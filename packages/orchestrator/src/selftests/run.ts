@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { type BootOutcome, boot, type ModuleRequest } from "@kvm-matrix/qemu-runner";
+import { type BootOutcome, boot, type ModuleParamCheck, type ModuleRequest } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
 import type { SelftestsBuild } from "./build.js";
@@ -60,6 +60,17 @@ export function kvmModules(target: Target): ModuleRequest[] {
 		);
 		return { name, params };
 	});
+}
+
+/**
+ * The parameters a cell on the `params` axis must really run under, read back in the guest
+ * before any test starts: a set KVM ignored or does not have must not pass for results under it.
+ */
+export function requiredParams(target: Target): ModuleParamCheck[] {
+	if (target.params === undefined) return [];
+	return Object.entries(target.moduleParams).flatMap(([module, params]) =>
+		Object.entries(params).map(([param, value]) => ({ module: module.replaceAll("-", "_"), param, value })),
+	);
 }
 
 export function builtinModuleParams(target: Target): string[] {
@@ -168,6 +179,7 @@ export async function runSelftests(options: SuiteRunOptions): Promise<SuiteRun> 
 					text: selftestsScript(GUEST_DIR, scheduled, undefined, { width, alone: aloneCount }),
 				},
 				cmdline: [...options.target.cmdline, ...builtinModuleParams(options.target)],
+				requireModuleParams: requiredParams(options.target),
 				...(qemu.cpu === undefined ? {} : { cpu: qemu.cpu }),
 				smp: qemu.smp,
 				memoryBytes: qemu.memoryBytes,

@@ -112,6 +112,8 @@ export async function payloadArchive(options: {
 	readonly files: readonly GuestFile[];
 	/** Private channels' names, in descriptor order. */
 	readonly channels?: readonly string[];
+	/** `module param value` lines the init checks before the payload (see BootRequest.requireModuleParams). */
+	readonly params?: readonly { readonly module: string; readonly param: string; readonly value: string }[];
 }): Promise<Buffer> {
 	const files = await Promise.all(
 		options.files.map(async (f): Promise<CpioEntry> => {
@@ -134,6 +136,7 @@ export async function payloadArchive(options: {
 			),
 			text("kvm-matrix/shares", options.shares.map((s) => `${s.tag} ${s.guest}\n`).join("")),
 			text("kvm-matrix/channels", (options.channels ?? []).map((name) => `${name}\n`).join("")),
+			text("kvm-matrix/params", (options.params ?? []).map((p) => `${p.module} ${p.param} ${p.value}\n`).join("")),
 			text("kvm-matrix/payload", payloadScript(options.payload), 0o755),
 			...files,
 		]),

@@ -38,6 +38,37 @@ while read -r rel params; do
 	fi
 done < /kvm-matrix/modules
 
+# Module parameters the payload needs, read back as the kernel took them: each is reported, and
+# the payload runs only if all hold (a bool reads Y/N in sysfs, and 1/0 mean the same).
+same_value() {
+	case "$1" in Y | y | 1) a=Y ;; N | n | 0) a=N ;; *) a=$1 ;; esac
+	case "$2" in Y | y | 1) b=Y ;; N | n | 0) b=N ;; *) b=$2 ;; esac
+	[ "$a" = "$b" ]
+}
+params_hold=1
+while read -r mod param want; do
+	[ -n "$mod" ] || continue
+	f="/sys/module/$mod/parameters/$param"
+	if [ ! -d "/sys/module/$mod" ]; then
+		control '"t":"param","module":"'"$mod"'","param":"'"$param"'","missing":"module"'
+		params_hold=0
+	elif [ ! -r "$f" ]; then
+		control '"t":"param","module":"'"$mod"'","param":"'"$param"'","missing":"param"'
+		params_hold=0
+	else
+		got=$(cat "$f")
+		case "$got" in '' | *[!A-Za-z0-9_.,:+-]*) got='?' ;; esac
+		control '"t":"param","module":"'"$mod"'","param":"'"$param"'","got":"'"$got"'"'
+		same_value "$got" "$want" || params_hold=0
+	fi
+done < /kvm-matrix/params
+if [ "$params_hold" != 1 ]; then
+	echo "kvm-matrix: module parameters do not hold; the payload is not run" > /dev/console
+	control '"t":"params-refused"'
+	sync
+	while :; do sleep 3600; done
+fi
+
 while read -r tag dir; do
 	[ -n "$tag" ] || continue
 	mkdir -p "$dir"
