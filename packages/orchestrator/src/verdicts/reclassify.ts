@@ -13,6 +13,7 @@ import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
 import { repositoryFor } from "../sources/git.js";
+import { addParamsEvidence } from "./across-params.js";
 import { type BaselineSource, baselineFor, earlierRun, type PreviousRun } from "./baseline.js";
 import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
 import { type CellSources, type KernelTree, verdictsForRun } from "./for-run.js";
@@ -90,7 +91,7 @@ export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<str
 		});
 	}
 	const { kernelTrees, branches } = await kernelTreesOf(matrix, plan.resolved, input.repoOf);
-	return verdictsForRun({
+	const verdicts = await verdictsForRun({
 		cells,
 		baseline: input.baseline,
 		knownIssues: input.knownIssues,
@@ -100,6 +101,7 @@ export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<str
 		...(input.earlier === undefined ? {} : { earlier: input.earlier }),
 		...(input.lore === undefined ? {} : { lore: input.lore }),
 	});
+	return matrix.params === undefined ? verdicts : addParamsEvidence(cells, verdicts);
 }
 
 /**
