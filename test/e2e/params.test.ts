@@ -19,7 +19,7 @@ interface Cell {
 }
 
 test.serial(
-	"two parameter sets boot the kernel twice; nested=0 makes the SVM selftest skip; a missing parameter is infra",
+	"two parameter sets boot the kernel twice; nested=0 makes the SVM selftest skip; a missing parameter is infra; Intel's skips on AMD",
 	async (t) => {
 		t.timeout(1_800_000);
 		const demoTree = path.join(os.homedir(), ".cache/kvm-matrix/demo/linux");
@@ -42,6 +42,7 @@ params:
   - { name: nested, kvm_amd: { nested: "1" } }
   - { name: no-nested, kvm_amd: { nested: "0" } }
   - { name: typo, kvm_amd: { nestd: "0" } }
+  - { name: ept-off, kvm_intel: { ept: "0" } }
 suites:
   selftests: { include: [x86_64/set_sregs_test, x86_64/svm_vmcall_test], timeout: 120s }
 retries: 0
@@ -58,7 +59,10 @@ retries: 0
 		t.is(run.exitCode, 0, run.stderr);
 		const cells = (JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as { cells: Cell[] }).cells;
 		const byId = new Map(cells.map((c) => [c.id, c]));
-		t.deepEqual([...byId.keys()], ["debian/tcg/nested", "debian/tcg/no-nested", "debian/tcg/typo"]);
+		t.deepEqual(
+			[...byId.keys()],
+			["debian/tcg/nested", "debian/tcg/no-nested", "debian/tcg/typo", "debian/tcg/ept-off"],
+		);
 		const statuses = (id: string) => Object.fromEntries((byId.get(id)?.results ?? []).map((r) => [r.testId, r.status]));
 		t.deepEqual(statuses("debian/tcg/nested"), { "x86_64/set_sregs_test": "pass", "x86_64/svm_vmcall_test": "pass" });
 		t.deepEqual(statuses("debian/tcg/no-nested"), {
@@ -71,6 +75,17 @@ retries: 0
 		t.is(typo?.state, "failed");
 		t.regex(JSON.stringify(typo), /kvm_amd has no parameter nestd \(asked nestd=0\)/);
 		t.false((typo?.results ?? []).some((r) => r.status === "pass" || r.status === "fail"));
+		// Intel's parameter on the guest's AMD-like CPU (TCG's max): the set does not apply, so its tests skip.
+		const ept = byId.get("debian/tcg/ept-off");
+		t.is(ept?.state, "done");
+		t.deepEqual(
+			(ept?.results ?? []).map((r) => [r.testId, r.status, (r as { detail?: string }).detail]),
+			["x86_64/set_sregs_test", "x86_64/svm_vmcall_test"].map((id) => [
+				id,
+				"skip",
+				"kvm_intel.ept=0: for Intel CPUs, and kvm_intel is not loaded in this guest (its CPU is not Intel's)",
+			]),
+		);
 		t.regex(run.stdout, /exit 0, green: .*infra/);
 	},
 );

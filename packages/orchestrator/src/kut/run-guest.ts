@@ -14,7 +14,7 @@ import {
 	RESULT_CHANNEL,
 	ResultChannelReader,
 } from "../selftests/result-channel.js";
-import { builtinModuleParams, kvmModules, partText, requiredParams } from "../selftests/run.js";
+import { builtinModuleParams, kvmModules, partText, requiredParams, vendorSkip } from "../selftests/run.js";
 import { parseStatusLine } from "./output.js";
 import { kutResult } from "./run-host.js";
 
@@ -225,18 +225,22 @@ export async function runKutInGuest(options: KutGuestRun): Promise<KutGuestOutco
 		}
 		const channel = outcome.boot.channels.find((c) => c.name === RESULT_CHANNEL);
 		const noChannel = outcome.boot.bootMs !== undefined && channel?.opened === false;
+		const skip = vendorSkip(outcome.boot);
 		for (const name of unstarted) {
 			report({
 				suite: "kut",
 				testId: name,
-				status: "error",
+				status: skip === undefined ? "error" : "skip",
 				durationMs: 0,
 				attempt: 1,
-				detail: outcome.broken
-					? `no status line for it: ${notes.last() ?? "the result channel broke"}`
-					: noChannel
-						? "not run: the guest has no result channel (a kernel without virtio-console?)"
-						: `not run: the guest stopped before it started (${stopped})`,
+				detail:
+					skip !== undefined
+						? skip
+						: outcome.broken
+							? `no status line for it: ${notes.last() ?? "the result channel broke"}`
+							: noChannel
+								? "not run: the guest has no result channel (a kernel without virtio-console?)"
+								: `not run: the guest stopped before it started (${stopped})`,
 			});
 		}
 		break;
