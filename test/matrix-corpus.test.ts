@@ -113,7 +113,7 @@ const CORPUS: [file: string, stderr: string][] = [
 	],
 	[
 		"unknown-top.yaml",
-		'unknown-top.yaml:10:1: tragets: unknown key "tragets" (did you mean "targets"?); expected one of: name, trees, config, kernels, targets, suites, baseline, retries, known-issues, lore, bugzilla, exclude, include',
+		'unknown-top.yaml:10:1: tragets: unknown key "tragets" (did you mean "targets"?); expected one of: name, trees, config, kernels, targets, params, suites, baseline, retries, known-issues, lore, bugzilla, exclude, include',
 	],
 	["unknown-tree.yaml", 'unknown-tree.yaml:7:13: kernels[0].tree: unknown tree "kvm-x68"; trees: kvm'],
 ];

@@ -3,7 +3,14 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { BootCancelledError, type BootOutcome, type BootRequest, boot, kernelRelease } from "@kvm-matrix/qemu-runner";
+import {
+	BootCancelledError,
+	type BootOutcome,
+	type BootRequest,
+	boot,
+	kernelRelease,
+	sameValue,
+} from "@kvm-matrix/qemu-runner";
 import test from "ava";
 import { execa } from "execa";
 import { debianKernel } from "./support/debian-kernel.js";
@@ -124,8 +131,9 @@ test.serial("module parameters are read back before the payload, which runs only
 			["kvm", "tdp_mmu", "Y", true],
 		],
 	);
-	// Asked for what the module was not given, a parameter it does not have, and the other
-	// vendor's module: the payload never runs, and the summary says each in words.
+	// Asked for what the module was not given and a parameter it does not have: the payload never
+	// runs, and the summary says each in words. The other vendor's module does not apply (TCG's max
+	// CPU is AMD's), which is said but is no failure.
 	const refused = await run(
 		request(sh("echo ran"), {
 			modules,
@@ -138,12 +146,55 @@ test.serial("module parameters are read back before the payload, which runs only
 		}),
 	);
 	t.is(refused.outcome.kind, "boot-failed");
+	t.is(refused.outcome.paramsRefused, "mismatch");
 	t.deepEqual(refused.payload, []);
 	t.is(
 		refused.outcome.summary,
-		"module parameters do not hold, so the payload was not run: kvm_amd.nested is 0, not 1; kvm_amd has no parameter no_such_param (asked no_such_param=1); kvm_intel is not loaded (asked kvm_intel.ept=0)",
+		"module parameters do not hold, so the payload was not run: kvm_amd.nested is 0, not 1; kvm_amd has no parameter no_such_param (asked no_such_param=1)",
 	);
-	t.true(refused.outcome.moduleParams.every((r) => !r.holds));
+	t.deepEqual(
+		refused.outcome.moduleParams.map((r) => [r.module, r.missing, r.cpu, r.holds]),
+		[
+			["kvm_amd", undefined, undefined, false],
+			["kvm_amd", "param", undefined, false],
+			["kvm_intel", "vendor", "AuthenticAMD", true],
+		],
+	);
+	// Nothing asked applies here: refused as such (the caller skips); KVM not up: refused as such.
+	const intel = await run(
+		request(sh("echo ran"), {
+			modules,
+			accel: "tcg",
+			requireModuleParams: [{ module: "kvm_intel", param: "ept", value: "0" }],
+		}),
+	);
+	t.is(intel.outcome.paramsRefused, "none-apply");
+	t.deepEqual(intel.payload, []);
+	const noKvm = await run(
+		request(sh("echo ran"), {
+			modules: [{ name: "kvm", params: [] }],
+			accel: "tcg",
+			requireModuleParams: [{ module: "kvm", param: "tdp_mmu", value: "on" }],
+		}),
+	);
+	t.is(noKvm.outcome.paramsRefused, "no-kvm", noKvm.outcome.summary);
+	t.regex(noKvm.outcome.summary, /^KVM did not come up under the module parameters \(no \/dev\/kvm\)/);
+	t.deepEqual(noKvm.payload, []);
+});
+
+test("module parameter values compare as the kernel parses a bool", (t) => {
+	const cases: [string, string, boolean][] = [
+		["Y", "1", true],
+		["Y", "on", true],
+		["N", "off", true],
+		["N", "false", true],
+		["Y", "yes", true],
+		["N", "1", false],
+		["0", "0", true],
+		["0", "N", false],
+		["200000", "200000", true],
+	];
+	for (const [got, asked, same] of cases) t.is(sameValue(got, asked), same, `${got} vs ${asked}`);
 });
 
 test.serial("echo c > /proc/sysrq-trigger: a panic with its trace, within the time limit", async (t) => {

@@ -25,6 +25,7 @@ import type {
 	ModuleParamCheck,
 	ModuleParamReading,
 	OutcomeKind,
+	ParamsRefusal,
 	UsedAccel,
 } from "./types.js";
 
@@ -113,7 +114,8 @@ async function prepare(request: BootRequest, workDir: string, cacheDir: string):
 		if (!existsSync(share.host)) throw new BootRequestError(`directory to share not found: ${share.host}`);
 	}
 	for (const p of request.requireModuleParams ?? []) {
-		if (!/^\w+$/.test(p.module) || !/^\w+$/.test(p.param) || !/^[A-Za-z0-9_.,:+-]+$/.test(p.value))
+		// The value is only compared in the init, never put into a record: one word will do.
+		if (!/^\w+$/.test(p.module) || !/^\w+$/.test(p.param) || !/^[^\s"'\\]+$/.test(p.value))
 			throw new BootRequestError(`bad module parameter to check: ${p.module}.${p.param}=${p.value}`);
 	}
 	const channels = request.channels ?? [];
@@ -393,6 +395,7 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		}),
 	);
 	const readings: ModuleParamReading[] = [];
+	let paramsRefused: ParamsRefusal | undefined;
 	const recordsDone = records.connection.then((socket) =>
 		pump(socket, async (line) => {
 			await recordsLog.write(line);
@@ -407,8 +410,11 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 				if (control.t === "param") {
 					const reading = paramReading(value, request.requireModuleParams ?? []);
 					if (reading !== undefined) readings.push(reading);
-				} else if (control.t === "params-refused") end({ why: "params" });
-				else if (control.t === "start") {
+				} else if (control.t === "params-refused") {
+					const why = (value as { why?: unknown }).why;
+					paramsRefused = why === "none-apply" || why === "no-kvm" ? why : "mismatch";
+					end({ why: "params" });
+				} else if (control.t === "start") {
 					bootMs = performance.now() - start;
 					outputMode = control.output === "virtio" ? "virtio" : "console";
 					const opened = (value as { channels?: unknown }).channels;
@@ -485,6 +491,7 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		truncated: { console: consoleLog.truncated, records: recordsLog.truncated },
 		qemuCommand: command,
 		moduleParams: readings,
+		...(paramsRefused === undefined ? {} : { paramsRefused }),
 	};
 	if (finalEnding.why === "cancelled") throw new BootCancelledError(ctx.consoleLog);
 
@@ -508,10 +515,15 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 		case "params":
 			other = {
 				kind: "boot-failed",
-				summary: `module parameters do not hold, so the payload was not run: ${readings
-					.filter((r) => !r.holds)
-					.map(readingText)
-					.join("; ")}`,
+				summary:
+					paramsRefused === "none-apply"
+						? `no module parameter asked applies to this CPU, so the payload was not run: ${readings.map(readingText).join("; ")}`
+						: paramsRefused === "no-kvm"
+							? `KVM did not come up under the module parameters (no /dev/kvm), so the payload was not run: ${readings.map(readingText).join(", ")}`
+							: `module parameters do not hold, so the payload was not run: ${readings
+									.filter((r) => !r.holds)
+									.map(readingText)
+									.join("; ")}`,
 				excerpt: [],
 			};
 			break;
@@ -566,17 +578,36 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 
 /** One `param` record of the init, checked against what was asked (records for other checks are dropped). */
 function paramReading(value: object, asked: readonly ModuleParamCheck[]): ModuleParamReading | undefined {
-	const r = value as { module?: unknown; param?: unknown; got?: unknown; missing?: unknown };
+	const r = value as { module?: unknown; param?: unknown; got?: unknown; missing?: unknown; cpu?: unknown };
 	const check = asked.find((a) => a.module === r.module && a.param === r.param);
 	if (check === undefined) return undefined;
+	if (r.missing === "vendor")
+		return { ...check, missing: "vendor", ...(typeof r.cpu === "string" ? { cpu: r.cpu } : {}), holds: true };
 	if (r.missing === "module" || r.missing === "param") return { ...check, missing: r.missing, holds: false };
 	if (typeof r.got !== "string") return undefined;
-	const norm = (v: string) => (/^[Yy1]$/.test(v) ? "Y" : /^[Nn0]$/.test(v) ? "N" : v);
-	return { ...check, got: r.got, holds: norm(r.got) === norm(check.value) };
+	return { ...check, got: r.got, holds: sameValue(r.got, check.value) };
+}
+
+/** As the init compares: equal, or a bool read back (Y/N) that kstrtobool would parse the asked value as. */
+export function sameValue(got: string, asked: string): boolean {
+	if (got === asked) return true;
+	if (got !== "Y" && got !== "N") return false;
+	const bool = /^on$/i.test(asked)
+		? "Y"
+		: /^off$/i.test(asked)
+			? "N"
+			: /^[YyTt1]/.test(asked)
+				? "Y"
+				: /^[NnFf0]/.test(asked)
+					? "N"
+					: undefined;
+	return bool === got;
 }
 
 /** `kvm_amd.npt is N, not 1`, `kvm_intel is not loaded`, for one line a person reads. */
 export function readingText(r: ModuleParamReading): string {
+	if (r.missing === "vendor")
+		return `${r.module}.${r.param}=${r.value} does not apply (the CPU is ${r.cpu ?? "another vendor's"})`;
 	if (r.missing === "module") return `${r.module} is not loaded (asked ${r.module}.${r.param}=${r.value})`;
 	if (r.missing === "param") return `${r.module} has no parameter ${r.param} (asked ${r.param}=${r.value})`;
 	return r.holds ? `${r.module}.${r.param}=${r.got}` : `${r.module}.${r.param} is ${r.got}, not ${r.value}`;

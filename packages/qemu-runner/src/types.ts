@@ -66,8 +66,10 @@ export interface BootRequest {
 	/**
 	 * Module parameters the payload needs: once the modules are loaded the init reads each back
 	 * from `/sys/module/<module>/parameters/<param>` (so built-in modules count too), reports what
-	 * it found in `BootOutcome.moduleParams`, and runs the payload only when every one holds
-	 * (`Y`/`N` and `1`/`0` are one value); otherwise the boot ends as `boot-failed`.
+	 * it found in `BootOutcome.moduleParams`, and runs the payload only when every one that applies
+	 * holds (a bool as the kernel parses one), something applies (a vendor module's parameters do
+	 * not on the other vendor's CPU) and `/dev/kvm` exists; otherwise the boot ends as `boot-failed`
+	 * with `paramsRefused` saying why.
 	 */
 	readonly requireModuleParams?: readonly ModuleParamCheck[];
 }
@@ -81,11 +83,18 @@ export interface ModuleParamCheck {
 
 /** What the guest's kernel had for one asked module parameter. */
 export interface ModuleParamReading extends ModuleParamCheck {
-	/** The value in sysfs; absent when the module is not there or has no such parameter. */
+	/** The value in sysfs; absent when the module is not there, has no such parameter, or does not apply. */
 	readonly got?: string;
-	readonly missing?: "module" | "param";
+	/** `vendor`: a vendor module (kvm_intel, kvm_amd) of the other vendor's CPU, whose parameters do not apply. */
+	readonly missing?: "module" | "param" | "vendor";
+	/** The guest CPU's vendor (`AuthenticAMD`), for `missing: "vendor"`. */
+	readonly cpu?: string;
+	/** True when the value is the one asked, and for a parameter that does not apply. */
 	readonly holds: boolean;
 }
+
+/** Why the init did not run the payload for the module parameters asked. */
+export type ParamsRefusal = "none-apply" | "mismatch" | "no-kvm";
 
 export type ConsoleSource = "kernel" | "payload";
 
@@ -129,6 +138,8 @@ interface OutcomeBase {
 	readonly channels: readonly ChannelOutcome[];
 	/** One per `BootRequest.requireModuleParams` the init read back (none when it never got there). */
 	readonly moduleParams: readonly ModuleParamReading[];
+	/** Set when the payload was not run because of them. */
+	readonly paramsRefused?: ParamsRefusal;
 	readonly truncated: { readonly console: boolean; readonly records: boolean };
 	/** One line for a person: what happened. */
 	readonly summary: string;

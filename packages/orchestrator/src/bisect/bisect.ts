@@ -109,11 +109,18 @@ export async function startBisect(options: StartOptions): Promise<BisectRequest>
 		throw new BisectError(`--test ${options.test}: the matrix has no ${suite} suite to run it with`);
 	const targets = matrix.targets.filter((t) => !t.host);
 	const target = options.target ?? targets[0]?.name;
-	if (target === undefined || !targets.some((t) => t.name === target))
+	// On the params axis a target is named with its set, as in cell ids: --target default/ept-off.
+	const [base, set, ...more] = (target ?? "").split("/");
+	const sets = (matrix.params ?? []).map((p) => p.name);
+	if (target === undefined || more.length > 0 || !targets.some((t) => t.name === base))
 		throw new BisectError(
 			target === undefined
 				? "the matrix has no target that boots a kernel"
 				: `--target ${target}: no such target that boots a kernel (${targets.map((t) => t.name).join(", ")})`,
+		);
+	if (set !== undefined && !sets.includes(set))
+		throw new BisectError(
+			`--target ${target}: no parameter set ${set} (${sets.length === 0 ? "the matrix has no params axis" : sets.join(", ")})`,
 		);
 	const source = matrix.trees.get(tree);
 	if (source === undefined) throw new BisectError(`the matrix has no tree ${tree}`);
@@ -191,13 +198,17 @@ export function stepMatrix(matrix: Matrix, request: BisectRequest, sha: string):
 	const kernelConfig: KernelConfig | undefined = (sources.find((k) => k.tree === request.tree) ?? sources[0])?.config;
 	if (kernelConfig === undefined)
 		throw new BisectError("the matrix builds no kernel: no config to build the steps with");
-	const target = matrix.targets.find((t) => t.name === request.target);
-	if (target === undefined) throw new BisectError(`the matrix has no target ${request.target}`);
+	const [base, setName] = request.target.split("/");
+	const found = matrix.targets.find((t) => t.name === base);
+	if (found === undefined) throw new BisectError(`the matrix has no target ${request.target}`);
+	// One set, or none: each step is one cell, judged by its own result.
+	const set = (matrix.params ?? []).find((p) => p.name === setName);
+	const target = found;
 	const { suite, testId } = request.test;
 	const selftests = matrix.suites.selftests;
 	const kut = matrix.suites.kut;
 	// No baseline: each step stands alone, judged only by its own result.
-	const { baseline: _baseline, ...rest } = matrix;
+	const { baseline: _baseline, params: _params, ...rest } = matrix;
 	return {
 		...rest,
 		name: `${matrix.name}-bisect`,
@@ -205,6 +216,7 @@ export function stepMatrix(matrix: Matrix, request: BisectRequest, sha: string):
 			{ kind: "source", id: `${request.tree}@${sha.slice(0, 12)}`, tree: request.tree, ref: sha, config: kernelConfig },
 		],
 		targets: [target],
+		...(set === undefined ? {} : { params: [set] }),
 		suites:
 			suite === "selftests" && selftests !== undefined
 				? { selftests: { ...selftests, include: [testId], exclude: [], parallel: 1 } }

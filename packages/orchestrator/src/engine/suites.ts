@@ -56,8 +56,14 @@ export async function runSuites(
 	// What KVM took for the cell's parameter set, read back in the guest: recorded with the cell.
 	const paramsNote = (outcome: BootOutcome) => {
 		const read = outcome.moduleParams;
-		if (read.length > 0 && read.every((r) => r.holds))
-			ctx.note(cellId, `parameter set ${c.target.params ?? ""}: KVM took ${read.map(readingText).join(", ")}`);
+		if (read.length === 0 || outcome.paramsRefused !== undefined) return;
+		const took = read.filter((r) => r.missing === undefined);
+		const other = read.filter((r) => r.missing === "vendor");
+		const notHere =
+			other.length === 0
+				? ""
+				: `; not for this CPU (${other[0]?.cpu ?? "?"}): ${other.map((r) => `${r.module}.${r.param}=${r.value}`).join(", ")}`;
+		ctx.note(cellId, `parameter set ${c.target.params ?? ""}: KVM took ${took.map(readingText).join(", ")}${notHere}`);
 	};
 
 	if (c.target.host) {

@@ -114,6 +114,15 @@ test("params: unknown modules, bad values, empty ranges and duplicates are FILE:
 		'15:15: exclude[0].params: "b*" matches no parameter set; parameter sets: a',
 	]);
 	t.regex(errors(matrix("  - { name: 'a b' }")).join("\n"), /^13:13: params\[0\]\.name: "a b" is not a valid name/);
+	t.deepEqual(errors(matrix('  - { kvm_intel: { ept: "0" }, kvm: { halt_poll_ns: [0, 1] } }')), [
+		"13:5: params[0]: a range beside fixed parameters needs a name (it names every set it gives)",
+	]);
+	t.deepEqual(errors(matrix('  - { name: p, kvm: { x: ["a+b", "a_b"] } }')), [
+		"13:5: params[0]: two values of a range give one set name (characters other than letters, digits, . _ - become _)",
+	]);
+	t.deepEqual(errors(matrix('  - { name: p, kvm: { x: ["1..2"] } }')), [
+		'13:5: params[0]: a range\'s value gives the set name "p-1..2", which is not a valid name (letters, digits, ".", "_" and "-"; no "..")',
+	]);
 });
 
 test("params: a set with parameters on a host target is refused until module reloads exist", (t) => {

@@ -98,9 +98,14 @@ const entrySchema = z.record(z.string(), z.unknown()).transform((entry, refine):
 		}
 		return [{ name, modules: fixed }];
 	}
-	// A range's sets are named after the set (or its parameters) and the values they take.
+	// A range's sets are named after the set (or its parameters) and the values they take; with
+	// fixed parameters beside it a name is needed, or "halt_poll_ns-0" would hide that ept=0 is set too.
+	if (name === undefined && Object.keys(fixed).length > 0) {
+		issue([], "a range beside fixed parameters needs a name (it names every set it gives)");
+		return [];
+	}
 	const stem = name ?? ranges.map((r) => r.param).join("+");
-	return crossProduct(ranges).map((values): ParamSet => {
+	const sets = crossProduct(ranges).map((values): ParamSet => {
 		const modules: Record<string, Record<string, string>> = Object.fromEntries(
 			Object.entries(fixed).map(([m, p]) => [m, { ...p }]),
 		);
@@ -108,6 +113,21 @@ const entrySchema = z.record(z.string(), z.unknown()).transform((entry, refine):
 		const label = `${stem}-${ranges.map((r) => values[r.key]).join("-")}`.replaceAll(/[^A-Za-z0-9._-]/g, "_");
 		return { name: label, modules: modules satisfies ModuleParams };
 	});
+	for (const set of sets) {
+		const checked = checkName(set.name);
+		if (!checked.ok) {
+			issue(
+				[],
+				`a range's value gives the set name "${set.name}", which is not a valid name (letters, digits, ".", "_" and "-"; no "..")`,
+			);
+			return [];
+		}
+	}
+	if (new Set(sets.map((x) => x.name)).size !== sets.length) {
+		issue([], "two values of a range give one set name (characters other than letters, digits, . _ - become _)");
+		return [];
+	}
+	return sets;
 });
 
 /** `params:` — a list of sets; a set's name is unique across the expanded list. */

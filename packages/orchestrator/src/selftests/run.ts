@@ -76,16 +76,17 @@ export function requiredParams(target: Target): ModuleParamCheck[] {
 const VENDOR: Readonly<Record<string, string>> = { kvm_intel: "Intel", kvm_amd: "AMD" };
 
 /**
- * Why a cell's tests are skipped, when its set failed only for want of the other vendor's module
- * (kvm_intel parameters on an AMD CPU): not a failure of KVM, a set that does not apply here.
+ * Why a cell's tests are skipped, when nothing of its set applies to the guest's CPU (kvm_intel
+ * parameters on an AMD CPU, as the guest's init read its vendor): not a failure of KVM, a set that
+ * does not apply here. A vendor module that should have loaded and did not is infra, never this.
  */
 export function vendorSkip(outcome: BootOutcome): string | undefined {
-	const failed = outcome.moduleParams.filter((r) => !r.holds);
-	if (outcome.kind !== "boot-failed" || failed.length === 0) return undefined;
-	if (!failed.every((r) => r.missing === "module" && VENDOR[r.module] !== undefined)) return undefined;
-	const asked = failed.map((r) => `${r.module}.${r.param}=${r.value}`).join(", ");
-	const vendors = [...new Set(failed.map((r) => VENDOR[r.module]))].join(" and ");
-	return `${asked}: for ${vendors} CPUs, and ${[...new Set(failed.map((r) => r.module))].join(", ")} is not loaded in this guest (its CPU is not ${vendors}'s)`;
+	if (outcome.kind !== "boot-failed" || outcome.paramsRefused !== "none-apply") return undefined;
+	const read = outcome.moduleParams;
+	if (read.length === 0 || !read.every((r) => r.missing === "vendor")) return undefined;
+	const asked = read.map((r) => `${r.module}.${r.param}=${r.value}`).join(", ");
+	const vendors = [...new Set(read.map((r) => VENDOR[r.module] ?? r.module))].join(" and ");
+	return `${asked}: for ${vendors} CPUs, and this guest's CPU is ${read[0]?.cpu ?? "another vendor's"}`;
 }
 
 export function builtinModuleParams(target: Target): string[] {

@@ -69,7 +69,8 @@ export function reproduceMatrix(
 	});
 	const selftests = tests.filter((t) => t.suite === "selftests").map((t) => t.testId);
 	const kut = tests.filter((t) => t.suite === "kut").map((t) => t.testId);
-	const { baseline: _baseline, ...rest } = matrix;
+	// A report is reproduced on the target as it is, under no parameter set: the runs are the axis here.
+	const { baseline: _baseline, params: _params, ...rest } = matrix;
 	return {
 		...rest,
 		name: `${matrix.name}-triage`,

@@ -41,6 +41,20 @@ test("a test failing under some sets and passing under others says which", (t) =
 		describeVerdict(out.get("kvm@next/intel/ept-off")?.get("selftests:a") ?? newFailure),
 		"new-failure: no baseline result and no linked fix; needs a human; fails only with ept-off, pmu-off; passes with default",
 	);
+	// A set that gave no result, and a pass after a failed attempt, are no evidence of passing.
+	const unknown = addParamsEvidence(
+		[
+			cell("t/a", { x: "fail" }),
+			cell("t/b", { x: "pass" }),
+			cell("t/c", { x: "error" }),
+			{ ...cell("t/d", { x: "pass" }), results: [{ ...result("x", "pass"), earlier: [result("x", "fail")] }] },
+		],
+		new Map([["kvm@next/t/a", new Map([["selftests:x", newFailure]])]]),
+	);
+	t.regex(
+		describeVerdict(unknown.get("kvm@next/t/a")?.get("selftests:x") ?? newFailure),
+		/; fails with a; passes with b; no result with c$/,
+	);
 	// Failing under every set: nothing to say across the axis. Another target or kernel is not a sibling.
 	t.deepEqual(out.get("kvm@next/intel/ept-off")?.get("selftests:b"), newFailure);
 	t.deepEqual(out.get("kvm@next/amd/default")?.get("selftests:a"), newFailure);

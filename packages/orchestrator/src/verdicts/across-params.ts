@@ -3,6 +3,7 @@
 // developer needs first: the failure is in the code those parameters select.
 import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
 import type { Verdict } from "./classify.js";
+import { passedClean } from "./for-run.js";
 
 export interface ParamsCell {
 	readonly cell: string;
@@ -12,26 +13,38 @@ export interface ParamsCell {
 	readonly results: readonly FinalResult[];
 }
 
-/** The sets a failing test fails and passes under, among its kernel and target's other cells. */
+/**
+ * The sets a failing test fails and cleanly passes under (a pass after a failed attempt is no
+ * evidence), among its kernel and target's other cells, and those it has no result under (not run,
+ * an error): a note may say "only" when every set ran it.
+ */
 export function onlyWith(
 	cells: readonly ParamsCell[],
 	cell: ParamsCell,
 	key: string,
-): { failing: string[]; passing: string[] } | undefined {
+): { failing: string[]; passing: string[]; unknown: string[] } | undefined {
 	const slash = cell.target.indexOf("/");
 	if (slash === -1) return undefined;
 	const base = cell.target.slice(0, slash);
 	const failing: string[] = [];
 	const passing: string[] = [];
+	const unknown: string[] = [];
 	for (const other of cells) {
 		if (other.kernelId !== cell.kernelId || !other.target.startsWith(`${base}/`)) continue;
 		const r = other.results.find((x) => testKey(x) === key);
 		const set = other.target.slice(base.length + 1);
-		if (r === undefined) continue;
-		if (isFailing(r)) failing.push(set);
-		else if (r.status === "pass") passing.push(set);
+		if (r !== undefined && isFailing(r)) failing.push(set);
+		else if (r !== undefined && passedClean(r)) passing.push(set);
+		else if (r === undefined || r.status === "error") unknown.push(set);
 	}
-	return passing.length > 0 && failing.length > 0 ? { failing, passing } : undefined;
+	return passing.length > 0 && failing.length > 0 ? { failing, passing, unknown } : undefined;
+}
+
+/** `fails only with ept-off; passes with default`, or without "only" when some set did not say. */
+export function paramsNote(sets: { failing: string[]; passing: string[]; unknown: string[] }): string {
+	const only = sets.unknown.length === 0 ? "only " : "";
+	const rest = sets.unknown.length === 0 ? "" : `; no result with ${sets.unknown.join(", ")}`;
+	return `fails ${only}with ${sets.failing.join(", ")}; passes with ${sets.passing.join(", ")}${rest}`;
 }
 
 const withNote = (v: Verdict, note: string): Verdict => {
@@ -57,12 +70,7 @@ export function addParamsEvidence(
 		const next = new Map<string, Verdict>();
 		for (const [key, v] of perTest) {
 			const sets = cell === undefined ? undefined : onlyWith(cells, cell, key);
-			next.set(
-				key,
-				sets === undefined
-					? v
-					: withNote(v, `fails only with ${sets.failing.join(", ")}; passes with ${sets.passing.join(", ")}`),
-			);
+			next.set(key, sets === undefined ? v : withNote(v, paramsNote(sets)));
 		}
 		out.set(cellId, next);
 	}

@@ -215,7 +215,7 @@ function pointFor(kernelId: string, input: RunVerdictInput): KernelPoint | undef
  * A pass that is evidence the kernel does not have the bug: one that a retry after a failure
  * produced is not (the test is flaky there, and "fixed there" would hide a real failure here).
  */
-const passedClean = (r: Pick<FinalResult, "status" | "earlier">) =>
+export const passedClean = (r: Pick<FinalResult, "status" | "earlier">) =>
 	r.status === "pass" && !(r.earlier ?? []).some(isFailing);
 
 /** The other kernels, same target, this run or the earlier one, on which the test passed. */
@@ -234,7 +234,8 @@ async function passesOf(
 	}
 	for (const other of input.earlier?.cells ?? []) {
 		const point = pointFor(other.kernel.id, input);
-		if (point === undefined || other.kernel.sha === undefined || !other.id.endsWith(`/${cell.target}`)) continue;
+		if (point === undefined || other.kernel.sha === undefined || other.id !== `${other.kernel.id}/${cell.target}`)
+			continue;
 		if (other.results.some((r) => testKey(r) === key && passedClean(r)))
 			candidates.push({
 				kernel: other.kernel.id,

@@ -39,16 +39,33 @@ while read -r rel params; do
 done < /kvm-matrix/modules
 
 # Module parameters the payload needs, read back as the kernel took them: each is reported, and
-# the payload runs only if all hold (a bool reads Y/N in sysfs, and 1/0 mean the same).
+# the payload runs only if all hold (as kstrtobool reads a bool: y/t/1/on are Y, n/f/0/off N).
+# A vendor module (kvm_intel, kvm_amd) of the other vendor's CPU does not apply and is reported
+# so; when nothing asked applies, or KVM did not come up (no /dev/kvm), the payload does not run.
 same_value() {
-	case "$1" in Y | y | 1) a=Y ;; N | n | 0) a=N ;; *) a=$1 ;; esac
-	case "$2" in Y | y | 1) b=Y ;; N | n | 0) b=N ;; *) b=$2 ;; esac
-	[ "$a" = "$b" ]
+	[ "$1" = "$2" ] && return 0
+	case "$1" in Y | N) ;; *) return 1 ;; esac
+	case "$2" in [Oo][Nn]) w=Y ;; [Oo][Ff][Ff]) w=N ;; [YyTt1]*) w=Y ;; [NnFf0]*) w=N ;; *) return 1 ;; esac
+	[ "$1" = "$w" ]
+}
+cpu_vendor=$(sed -n 's/^vendor_id[[:space:]]*: *//p' /proc/cpuinfo | head -n 1)
+case "$cpu_vendor" in *[!A-Za-z0-9]* | '') cpu_vendor=unknown ;; esac
+vendor_of() {
+	case "$1" in kvm_intel) echo GenuineIntel ;; kvm_amd) echo "AuthenticAMD HygonGenuine" ;; *) echo any ;; esac
 }
 params_hold=1
+params_asked=0
+params_applied=0
 while read -r mod param want; do
 	[ -n "$mod" ] || continue
+	params_asked=1
 	f="/sys/module/$mod/parameters/$param"
+	vendors=$(vendor_of "$mod")
+	if [ "$vendors" != any ] && [ "$cpu_vendor" != unknown ] && ! echo " $vendors " | grep -q " $cpu_vendor "; then
+		control '"t":"param","module":"'"$mod"'","param":"'"$param"'","missing":"vendor","cpu":"'"$cpu_vendor"'"'
+		continue
+	fi
+	params_applied=1
 	if [ ! -d "/sys/module/$mod" ]; then
 		control '"t":"param","module":"'"$mod"'","param":"'"$param"'","missing":"module"'
 		params_hold=0
@@ -62,9 +79,16 @@ while read -r mod param want; do
 		same_value "$got" "$want" || params_hold=0
 	fi
 done < /kvm-matrix/params
-if [ "$params_hold" != 1 ]; then
-	echo "kvm-matrix: module parameters do not hold; the payload is not run" > /dev/console
-	control '"t":"params-refused"'
+refused=
+if [ "$params_asked" = 1 ]; then
+	if [ "$params_applied" = 0 ]; then refused=none-apply
+	elif [ "$params_hold" != 1 ]; then refused=mismatch
+	elif [ ! -c /dev/kvm ]; then refused=no-kvm
+	fi
+fi
+if [ -n "$refused" ]; then
+	echo "kvm-matrix: module parameters: $refused; the payload is not run" > /dev/console
+	control '"t":"params-refused","why":"'"$refused"'"'
 	sync
 	while :; do sleep 3600; done
 fi
