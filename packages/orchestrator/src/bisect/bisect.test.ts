@@ -76,3 +76,45 @@ test("a bisection directory in use by another kvm-matrix is refused in one line"
 	release();
 	await holder;
 });
+
+test("a step on the params axis is one cell: its target under the one set asked for", async (t) => {
+	const { parseMatrix } = await import("../matrix/parse.js");
+	const { stepMatrix } = await import("./bisect.js");
+	const { selectCells } = await import("../plan/cells.js");
+	const parsed = parseMatrix(
+		`name: m
+trees:
+  kvm: { url: https://example.org/kvm.git }
+kernels:
+  - { tree: kvm, ref: next }
+targets:
+  - { name: t }
+params:
+  - { name: default }
+  - { name: ept-off, kvm_intel: { ept: "0" } }
+suites:
+  selftests: {}
+`,
+		{ label: "m.yaml", file: "/m.yaml", baseDir: "/", homeDir: "/root", exists: () => true },
+	);
+	if (!parsed.ok) return t.fail(JSON.stringify(parsed.error));
+	const request = {
+		mode: "regression" as const,
+		matrix: "/m.yaml",
+		tree: "kvm",
+		test: { suite: "selftests" as const, testId: "x86_64/a_test" },
+		old: { ref: "a", sha: "a".repeat(40) },
+		new: { ref: "b", sha: "b".repeat(40) },
+		maxSteps: 10,
+	};
+	const withSet = stepMatrix(parsed.value, { ...request, target: "t/ept-off" }, "c".repeat(40));
+	t.deepEqual(
+		selectCells(withSet).cells.map((c) => [c.id, c.target.moduleParams]),
+		[[`kvm@${"c".repeat(12)}/t/ept-off`, { kvm_intel: { ept: "0" } }]],
+	);
+	const plain = stepMatrix(parsed.value, { ...request, target: "t" }, "c".repeat(40));
+	t.deepEqual(
+		selectCells(plain).cells.map((c) => c.id),
+		[`kvm@${"c".repeat(12)}/t`],
+	);
+});
