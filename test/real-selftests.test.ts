@@ -1,33 +1,17 @@
 // The real thing, as CI can afford it: Debian's prebuilt kernel booted under QEMU with its KVM
 // modules, running real KVM selftests built from Debian's linux-source (6.1) by kvm-matrix.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { CLI, REPO } from "./support/cli.js";
+import { debianMatrix } from "./support/debian-matrix.js";
 
 test.serial("real KVM selftests pass inside a TCG guest running Debian's kernel", async (t) => {
 	t.timeout(1_200_000);
-	const demoTree = path.join(os.homedir(), ".cache/kvm-matrix/demo/linux");
-	const tree = await execa("node", [CLI, "demo-tree", "--dir", demoTree], { reject: false, cwd: REPO });
-	t.is(tree.exitCode, 0, tree.stderr);
-	const dir = mkdtempSync(path.join(os.tmpdir(), "real-selftests-"));
-	const matrix = path.join(dir, "m.yaml");
-	writeFileSync(
-		matrix,
-		`name: real
-trees:
-  linux: { path: ${demoTree} }
-kernels:
-  - name: debian
-    prebuilt: { kernel: /boot/vmlinuz-*-amd64, modules: /lib/modules }
-    source: { tree: linux, ref: debian }
-targets:
-  - { name: tcg, qemu: { cpu: max, smp: 2, memory: 1G, accel: tcg } }
-suites:
-  selftests: { include: [x86_64/set_sregs_test, x86_64/sync_regs_test], timeout: 120s }
-`,
+	const { dir, matrix } = await debianMatrix(
+		"real",
+		"suites:\n  selftests: { include: [x86_64/set_sregs_test, x86_64/sync_regs_test], timeout: 120s }\n",
 	);
 	const runDir = path.join(dir, "run");
 	const run = await execa("node", [CLI, "run", matrix, "--run-dir", runDir], {

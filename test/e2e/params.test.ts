@@ -2,12 +2,12 @@
 // parameter set. What KVM took is read back in the guest and recorded with the cell; with
 // kvm_amd.nested=0 the nested SVM selftest skips; a parameter KVM does not have stops the cell
 // before any test runs, as infra, in words.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
 import { CLI, REPO } from "../support/cli.js";
+import { debianMatrix } from "../support/debian-matrix.js";
 
 interface Cell {
 	id: string;
@@ -22,23 +22,9 @@ test.serial(
 	"two parameter sets boot the kernel twice; nested=0 makes the SVM selftest skip; a missing parameter is infra; Intel's skips on AMD",
 	async (t) => {
 		t.timeout(1_800_000);
-		const demoTree = path.join(os.homedir(), ".cache/kvm-matrix/demo/linux");
-		const tree = await execa("node", [CLI, "demo-tree", "--dir", demoTree], { reject: false, cwd: REPO });
-		t.is(tree.exitCode, 0, tree.stderr);
-		const dir = mkdtempSync(path.join(os.tmpdir(), "params-e2e-"));
-		const matrix = path.join(dir, "m.yaml");
-		writeFileSync(
-			matrix,
-			`name: params
-trees:
-  linux: { path: ${demoTree} }
-kernels:
-  - name: debian
-    prebuilt: { kernel: /boot/vmlinuz-*-amd64, modules: /lib/modules }
-    source: { tree: linux, ref: debian }
-targets:
-  - { name: tcg, qemu: { cpu: max, smp: 2, memory: 1G, accel: tcg } }
-params:
+		const { dir, matrix } = await debianMatrix(
+			"params",
+			`params:
   - { name: nested, kvm_intel: { nested: "1" }, kvm_amd: { nested: "1" } }
   - { name: no-nested, kvm_amd: { nested: "0" } }
   - { name: typo, kvm_amd: { nestd: "0" } }
