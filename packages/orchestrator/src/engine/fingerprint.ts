@@ -21,12 +21,16 @@ function imageIdentity(files: PrebuiltFiles | undefined) {
 }
 
 /** This machine's running kernel, as a host target's results depend on it: release and build. */
+let running: string | undefined;
 function runningKernel(): string {
+	// It cannot change while this process runs: read once, not once per cell.
+	if (running !== undefined) return running;
 	try {
-		return `${os.release()} ${readFileSync("/proc/sys/kernel/version", "utf8").trim()}`;
+		running = `${os.release()} ${readFileSync("/proc/sys/kernel/version", "utf8").trim()}`;
 	} catch {
-		return os.release();
+		running = os.release();
 	}
+	return running;
 }
 
 /**

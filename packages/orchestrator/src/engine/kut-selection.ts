@@ -6,6 +6,12 @@ import { runTestsArgs } from "../kut/run-host.js";
 import { timeoutSeconds } from "../kut/unittests-cfg.js";
 import type { Matrix } from "../matrix/types.js";
 
+/** Each named test's cfg `smp`, as written (1 when its entry has none): what sizes its slots. */
+export function smpsOf(built: Pick<KutBuild, "entries">, names: readonly string[]): string[] {
+	const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
+	return names.map((n) => smps.get(n) ?? "1");
+}
+
 /** The KUT tests the suite's include/exclude globs and groups select, by name. */
 export function kutSelection(matrix: Matrix, built: KutBuild): string[] {
 	const kut = matrix.suites.kut;

@@ -13,7 +13,7 @@ import { openSshSession, type RemoteSession } from "../remote/ssh.js";
 import { runSelftestsDirect } from "../selftests/run-direct.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
-import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
+import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
 import { cellSelftests } from "./selftest-selection.js";
 
 export interface RunningKernelPass {
@@ -23,11 +23,6 @@ export interface RunningKernelPass {
 	readonly logDir: (suite: string) => string;
 	readonly signal: AbortSignal;
 	readonly report: (result: TestResult) => void;
-	/** Each KUT test's cfg `smp`, to size how many run at once. */
-	readonly smpsOf: (
-		built: { readonly entries: readonly { readonly name: string; readonly smp: string }[] },
-		names: readonly string[],
-	) => string[];
 }
 
 /** KUT's configure records its source directory in config.mak: the copy's own, there. */
@@ -103,7 +98,7 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			if (session !== undefined) await relocateKut(session, dir);
 			// Host KUT tests are KUT's own QEMUs, sized by their cfg entries, not by the target's guests.
 			const slots = Math.min(
-				kutSlots(session?.cpus ?? ctx.cpus, pass.smpsOf(kutBuilt, kutNames)),
+				kutSlots(session?.cpus ?? ctx.cpus, smpsOf(kutBuilt, kutNames)),
 				session === undefined ? Number.POSITIVE_INFINITY : MAX_REMOTE_COMMANDS,
 			);
 			if (session === undefined) ctx.hostQueue.concurrency = slots;

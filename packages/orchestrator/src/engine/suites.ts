@@ -9,18 +9,9 @@ import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
 import { selftestGuests } from "./guests.js";
 import type { JobRunner } from "./jobs.js";
-import { kutArgs, kutSelection, kutSlots, kutTimeouts } from "./kut-selection.js";
+import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
 import { runOnRunningKernel } from "./running-kernel.js";
 import { cellSelftests } from "./selftest-selection.js";
-
-/** Each named test's cfg `smp`, as written (1 when its entry has none). */
-const smpsOf = (
-	built: { readonly entries: readonly { readonly name: string; readonly smp: string }[] },
-	names: readonly string[],
-) => {
-	const smps = new Map(built.entries.map((e) => [e.name, e.smp]));
-	return names.map((n) => smps.get(n) ?? "1");
-};
 
 export async function runSuites(
 	ctx: RunContext,
@@ -75,7 +66,6 @@ export async function runSuites(
 			logDir: attemptDir,
 			signal: both,
 			report,
-			smpsOf,
 		});
 		return;
 	}

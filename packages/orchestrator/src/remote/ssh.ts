@@ -293,7 +293,12 @@ export async function openSshSession(
 	// only a plain path will do.
 	const refusal =
 		dir === undefined
-			? `could not make a private directory there (mktemp -d): ${lastSaid(lines, "dir=") || "no answer"}`
+			? `could not make a private directory there (mktemp -d): ${
+					lines
+						.filter((l) => l.trim() !== "")
+						.at(-1)
+						?.trim() ?? "no answer"
+				}`
 			: !SAFE_PATH.test(dir)
 				? `its temporary directory ${JSON.stringify(dir)} is not a plain path (set TMPDIR there to one)`
 				: field("rsync") === undefined
