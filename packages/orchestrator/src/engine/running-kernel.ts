@@ -14,6 +14,7 @@ import { runSelftestsDirect } from "../selftests/run-direct.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
+import { KvmParamsError, withKvmParams } from "./kvm-params.js";
 import { cellSelftests } from "./selftest-selection.js";
 
 export interface RunningKernelPass {
@@ -76,12 +77,30 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			cellId,
 			`ssh target: ran on ${session.shell.where}'s kernel ${session.kernel}; ${c.kernel.id} was not built or booted`,
 		);
+	const shell = session?.shell ?? localShell;
 	try {
+		await withKvmParams(ctx, cellId, target, { shell, cwd: session?.dir ?? os.tmpdir() }, async (setup) => {
+			if (setup.kind === "refused") throw new KvmParamsError(setup.reason);
+			if (setup.kind === "skip") {
+				const skip = (suite: TestResult["suite"], testId: string) =>
+					report({ suite, testId, status: "skip", durationMs: 0, attempt: 1, detail: setup.reason });
+				for (const id of ids) skip("selftests", id);
+				for (const n of kutNames) skip("kut", n);
+				return;
+			}
+			await runSuitesThere();
+		});
+	} finally {
+		const problem = await session?.close();
+		if (problem !== undefined) ctx.note(cellId, problem);
+	}
+
+	async function runSuitesThere(): Promise<void> {
 		const machine = session === undefined ? ctx.hostQueue : remoteQueue(ctx, session);
 		if (selftests !== undefined && ids.length > 0) {
 			const { built } = selftests;
 			await runSelftestsDirect({
-				shell: session?.shell ?? localShell,
+				shell,
 				dir: session === undefined ? built.outputDir : await session.push(built.outputDir, "selftests"),
 				cwd: session?.dir ?? os.tmpdir(),
 				build: built,
@@ -127,8 +146,5 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 				onResult: report,
 			});
 		}
-	} finally {
-		const problem = await session?.close();
-		if (problem !== undefined) ctx.note(cellId, problem);
 	}
 }

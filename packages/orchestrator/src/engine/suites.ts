@@ -1,15 +1,18 @@
 // The VM stage of one cell: selftests in guests (N at a time for `parallel: N`), KUT in a guest or
 // on a running kernel (running-kernel.ts). Every result is journaled the moment it is known, before any view hears of it.
+import os from "node:os";
 import path from "node:path";
 import { type BootOutcome, readingText } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import { runKutInGuest } from "../kut/run-guest.js";
+import { localShell } from "../remote/shell.js";
 import { runSelftests } from "../selftests/run.js";
 import type { SuitesEvent, SuitesPass } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
 import { selftestGuests } from "./guests.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
+import { withKvmParams } from "./kvm-params.js";
 import { runOnRunningKernel } from "./running-kernel.js";
 import { cellSelftests } from "./selftest-selection.js";
 
@@ -70,84 +73,91 @@ export async function runSuites(
 		return;
 	}
 
-	const kutInGuest = async () => {
-		if (kut === undefined || c.jobs.kut === undefined) return;
-		const built = await jobs.kutBuild(c.jobs.kut);
-		const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
-		if (names.length === 0) return;
-		// Inside the guest, KUT's QEMUs share the guest's vCPUs as they share the host's on a host target.
-		const sideBySide = kutSlots(c.target.qemu.smp, smpsOf(built, names));
-		await ctx.vmQueue.add(
-			async () => {
-				const run = await runKutInGuest({
-					kernel: prepared.kernel,
-					target: c.target,
-					dir: built.dir,
-					tests: names,
-					sideBySide,
-					argsFor: kutArgs(matrix, built),
-					...(kut.accel === "auto" ? {} : { accel: kut.accel }),
-					timeoutSFor: kutTimeouts(matrix, built),
-					logDir: attemptDir("kut"),
-					cacheDir: path.join(cache.root, "qemu"),
-					signal: both,
-					onConsoleLine: consoleLine,
-					onResult: report,
-				});
-				for (const n of run.notes) ctx.note(cellId, n);
-				ctx.accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
-				paramsNote(run.boot);
-				for (const b of run.boots)
-					if (b.kind !== "completed") ctx.note(cellId, `kvm-unit-tests guest: ${b.kind}: ${b.summary}`);
-			},
-			{ signal: both },
-		);
-	};
-
-	const selection = await cellSelftests(ctx, jobs, cellId, wanted);
-	if (selection === undefined || selection.ids.length === 0) {
-		send({ type: "RUNNING" });
-		await kutInGuest();
-		return;
-	}
-	const { suite, built, ids, timeoutS } = selection;
-	// `parallel: N` runs N tests side by side in each guest; the cell's tests are spread over as
-	// many guests as its share of the machine's guest slots allows and the tests are worth.
-	const guestCells = ctx.cells.filter((cell) => !cell.target.host).length;
-	const guests = selftestGuests(ctx.vmSlots, guestCells, ids.length, suite.parallel);
-	const groups = Array.from({ length: guests }, (_, g) => ids.filter((_, i) => i % guests === g));
-	await Promise.all(
-		groups.map((group, g) =>
-			ctx.vmQueue.add(
+	// Guests that use this machine's KVM must not run while a host cell has its modules reloaded.
+	const setsHere = ctx.cells.some((x) => x.target.host && x.target.ssh === undefined && x.target.params !== undefined);
+	const inGuests = async () => {
+		const kutInGuest = async () => {
+			if (kut === undefined || c.jobs.kut === undefined) return;
+			const built = await jobs.kutBuild(c.jobs.kut);
+			const names = kutSelection(matrix, built).filter((n) => wanted(`kut:${n}`));
+			if (names.length === 0) return;
+			// Inside the guest, KUT's QEMUs share the guest's vCPUs as they share the host's on a host target.
+			const sideBySide = kutSlots(c.target.qemu.smp, smpsOf(built, names));
+			await ctx.vmQueue.add(
 				async () => {
-					const run = await runSelftests({
+					const run = await runKutInGuest({
 						kernel: prepared.kernel,
 						target: c.target,
-						build: built,
-						tests: group.map((id) => ({ id, timeoutS })),
-						sideBySide: suite.parallel,
-						logDir: attemptDir("selftests"),
-						...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
+						dir: built.dir,
+						tests: names,
+						sideBySide,
+						argsFor: kutArgs(matrix, built),
+						...(kut.accel === "auto" ? {} : { accel: kut.accel }),
+						timeoutSFor: kutTimeouts(matrix, built),
+						logDir: attemptDir("kut"),
 						cacheDir: path.join(cache.root, "qemu"),
 						signal: both,
-						onBoot: (phase) => {
-							if (phase === "running") send({ type: "RUNNING" });
-						},
 						onConsoleLine: consoleLine,
 						onResult: report,
 					});
 					for (const n of run.notes) ctx.note(cellId, n);
-					const first = run.boots[0];
-					if (first !== undefined) ctx.accelUsed(cellId, first.accel, first.accelWarning);
-					if (first !== undefined) paramsNote(first);
-					const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
-					if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
-						throw new Error(`${first.kind}: ${first.summary}`);
-					}
+					ctx.accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
+					paramsNote(run.boot);
+					for (const b of run.boots)
+						if (b.kind !== "completed") ctx.note(cellId, `kvm-unit-tests guest: ${b.kind}: ${b.summary}`);
 				},
 				{ signal: both },
+			);
+		};
+
+		const selection = await cellSelftests(ctx, jobs, cellId, wanted);
+		if (selection === undefined || selection.ids.length === 0) {
+			send({ type: "RUNNING" });
+			await kutInGuest();
+			return;
+		}
+		const { suite, built, ids, timeoutS } = selection;
+		// `parallel: N` runs N tests side by side in each guest; the cell's tests are spread over as
+		// many guests as its share of the machine's guest slots allows and the tests are worth.
+		const guestCells = ctx.cells.filter((cell) => !cell.target.host).length;
+		const guests = selftestGuests(ctx.vmSlots, guestCells, ids.length, suite.parallel);
+		const groups = Array.from({ length: guests }, (_, g) => ids.filter((_, i) => i % guests === g));
+		await Promise.all(
+			groups.map((group, g) =>
+				ctx.vmQueue.add(
+					async () => {
+						const run = await runSelftests({
+							kernel: prepared.kernel,
+							target: c.target,
+							build: built,
+							tests: group.map((id) => ({ id, timeoutS })),
+							sideBySide: suite.parallel,
+							logDir: attemptDir("selftests"),
+							...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
+							cacheDir: path.join(cache.root, "qemu"),
+							signal: both,
+							onBoot: (phase) => {
+								if (phase === "running") send({ type: "RUNNING" });
+							},
+							onConsoleLine: consoleLine,
+							onResult: report,
+						});
+						for (const n of run.notes) ctx.note(cellId, n);
+						const first = run.boots[0];
+						if (first !== undefined) ctx.accelUsed(cellId, first.accel, first.accelWarning);
+						if (first !== undefined) paramsNote(first);
+						const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
+						if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
+							throw new Error(`${first.kind}: ${first.summary}`);
+						}
+					},
+					{ signal: both },
+				),
 			),
-		),
-	);
-	await kutInGuest();
+		);
+		await kutInGuest();
+	};
+	if (!setsHere) return inGuests();
+	const { params: _, ...own } = c.target;
+	await withKvmParams(ctx, cellId, own, { shell: localShell, cwd: os.tmpdir() }, inGuests);
 }

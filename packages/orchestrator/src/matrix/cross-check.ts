@@ -119,21 +119,6 @@ export function crossCheck(
 			});
 		}
 	}
-	// On a running kernel a set means reloading KVM's modules there, which is not done yet: such a
-	// cell would run under the machine's parameters and claim the set's.
-	const refusedPairs = new Set<string>();
-	for (const cell of selection.cells) {
-		const set = (shape.params ?? []).find((p) => p.name === cell.target.params);
-		if (!cell.target.host || set === undefined || Object.keys(set.modules).length === 0) continue;
-		const base = cell.target.name.slice(0, cell.target.name.lastIndexOf("/"));
-		if (refusedPairs.has(`${base}/${set.name}`)) continue;
-		refusedPairs.add(`${base}/${set.name}`);
-		issues.push({
-			// At the axis: a range's sets have no line of their own.
-			path: ["params"],
-			message: `parameter set "${set.name}" on ${cell.target.ssh === undefined ? "host" : "ssh"} target "${base}": reloading KVM's modules on a running kernel is not supported yet; exclude it ({ target: ${base}, params: ${set.name} })`,
-		});
-	}
 	if (selection.cells.length === 0 && issues.length === 0) {
 		issues.push({ path: ["exclude"], message: "excludes every cell: nothing would run" });
 	}

@@ -1,6 +1,6 @@
 import test from "ava";
 import { selectCells } from "../plan/cells.js";
-import { builtinModuleParams, kvmModules } from "../selftests/run.js";
+import { builtinModuleParams, kvmModules, requiredParams } from "../selftests/run.js";
 import { parseMatrix } from "./parse.js";
 
 const options = { label: "m.yaml", file: "/work/m.yaml", baseDir: "/work", homeDir: "/home/u", exists: () => true };
@@ -125,15 +125,24 @@ test("params: unknown modules, bad values, empty ranges and duplicates are FILE:
 	]);
 });
 
-test("params: a set with parameters on a host target is refused until module reloads exist", (t) => {
+test("params: a host target crosses with the sets, each cell asking for its set's parameters", (t) => {
 	const text = matrix(`  - { name: default }\n  - { name: ept-off, kvm_intel: { ept: "0" } }`).replace(
 		"  - name: default\n",
 		"  - name: default\n  - { name: here, host: true }\n",
 	);
-	t.deepEqual(errors(text), [
-		`14:3: params: parameter set "ept-off" on host target "here": reloading KVM's modules on a running kernel is not supported yet; exclude it ({ target: here, params: ept-off })`,
-	]);
-	t.deepEqual(errors(`${text}exclude:\n  - { target: here, params: ept-off }\n`), []);
+	t.deepEqual(errors(text), []);
+	const result = parseMatrix(text, options);
+	if (!result.ok) return t.fail(JSON.stringify(result.error));
+	const here = selectCells(result.value).cells.filter(
+		(c) => c.target.host && c.kernel.id === result.value.kernels[0]?.id,
+	);
+	t.deepEqual(
+		here.map((c) => [c.target.name, requiredParams(c.target)]),
+		[
+			["here/default", []],
+			["here/ept-off", [{ module: "kvm_intel", param: "ept", value: "0" }]],
+		],
+	);
 });
 
 test("params: a guest gets the set as insmod options for modular KVM and on the command line for built-in", (t) => {
