@@ -290,7 +290,8 @@ Examples:
 		.requiredOption("--matrix <file>", "the matrix whose trees and branches to look in")
 		.option("--all", "also show every commit that touched the test, with each of its links typed", false)
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
-		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string }) =>
+		.option("--run <dir>", "also show the test's results in this run, each target's parameter sets grouped")
+		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string; run?: string }) =>
 			setExit(await explainCommand(test, options, io)),
 		);
 

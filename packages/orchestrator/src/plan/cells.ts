@@ -15,6 +15,12 @@ export interface CellSelection {
  */
 export const cellId = (kernelId: string, targetName: string): string => `${kernelId}/${targetName}`;
 
+/** `host/ept-off` → its target and its parameter set; a target off the `params` axis has no set. */
+export function targetParts(target: string): { readonly target: string; readonly params?: string } {
+	const slash = target.indexOf("/");
+	return slash === -1 ? { target } : { target: target.slice(0, slash), params: target.slice(slash + 1) };
+}
+
 // `bash: true` lets "*" cross "/" too, so `kvm@*` matches a ref such as `for-next/x86`.
 const compile = (glob: string) => picomatch(glob, { bash: true, dot: true });
 

@@ -4,6 +4,7 @@
 // script from elsewhere); every text from a run is escaped, since test names and logs come from
 // trees and guests.
 import type { CellSummary } from "../engine/summary.js";
+import { targetParts } from "../plan/cells.js";
 import { VERDICT_NAMES, type VerdictName } from "../verdicts/exit-policy.js";
 import { type RunView, tailKey } from "./run-view.js";
 
@@ -72,6 +73,25 @@ const countsText = (cell: CellSummary) => {
 	return `${c.pass} pass · ${failing} fail · ${c.skip} skip`;
 };
 
+/** Target columns; on the `params` axis a row of targets over a row of their parameter sets. */
+function gridHead(targets: readonly string[]): string {
+	const e = escapeHtml;
+	const parts = targets.map(targetParts);
+	if (parts.every((p) => p.params === undefined))
+		return `<tr><th>kernel \\ target</th>${targets.map((t) => `<th scope="col">${e(t)}</th>`).join("")}</tr>`;
+	const groups: { target: string; span: number }[] = [];
+	for (const p of parts) {
+		const last = groups.at(-1);
+		if (last !== undefined && last.target === p.target && p.params !== undefined) last.span++;
+		else groups.push({ target: p.target, span: 1 });
+	}
+	const top = groups
+		.map((g) => `<th scope="colgroup"${g.span > 1 ? ` colspan="${g.span}"` : ""}>${e(g.target)}</th>`)
+		.join("");
+	const sets = parts.map((p) => `<th scope="col">${e(p.params ?? "")}</th>`).join("");
+	return `<tr><th rowspan="2">kernel \\ target</th>${top}</tr><tr>${sets}</tr>`;
+}
+
 export function htmlReport(view: RunView): string {
 	const e = escapeHtml;
 	const sectionId = new Map(view.cells.map((c, i) => [c.id, `cell-${i}`]));
@@ -86,7 +106,7 @@ export function htmlReport(view: RunView): string {
 		});
 		return `<tr><th scope="row">${e(label)}</th>${tds.join("")}</tr>`;
 	});
-	const grid = `<table class="grid"><thead><tr><th>kernel \\ target</th>${view.targets.map((t) => `<th scope="col">${e(t)}</th>`).join("")}</tr></thead><tbody>${rows.join("")}</tbody></table>`;
+	const grid = `<table class="grid"><thead>${gridHead(view.targets)}</thead><tbody>${rows.join("")}</tbody></table>`;
 	const legend = `<p class="legend">${(Object.keys(COLOURS) as CellShade[]).map((s) => `<span style="background:${COLOURS[s]}">${e(s)}</span>`).join("")}</p>`;
 	const sections = view.cells.map((cell) => cellSection(view, cell, sectionId.get(cell.id) ?? ""));
 	const outcome = view.outcome === "completed" ? "" : ` — run ${view.outcome}, results so far`;

@@ -5,6 +5,7 @@
 import { create } from "xmlbuilder2";
 import type { XMLBuilder } from "xmlbuilder2/lib/interfaces.js";
 import type { CellSummary } from "../engine/summary.js";
+import { targetParts } from "../plan/cells.js";
 import { type RunView, tailKey } from "./run-view.js";
 
 /** What XML 1.0 cannot carry (control characters, terminal escapes) is replaced, never dropped silently. */
@@ -121,6 +122,8 @@ function properties(suite: XMLBuilder, cell: CellSummary): void {
 	add("kernel", cell.kernel.id);
 	if (cell.kernel.sha !== undefined) add("kernel.sha", cell.kernel.sha);
 	add("target", cell.target);
+	const { params } = targetParts(cell.target);
+	if (params !== undefined) add("params", params);
 	add("state", cell.state);
 	if (cell.carried !== undefined) add("carried-from", cell.carried.run);
 }

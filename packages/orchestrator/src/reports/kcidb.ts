@@ -2,6 +2,7 @@
 // per kernel, a test per result. KCIDB objects allow no properties of their own, so the
 // verdict, its evidence and what kvm-matrix knows beyond KCIDB's fields go in `misc`.
 import type { CellSummary } from "../engine/summary.js";
+import { targetParts } from "../plan/cells.js";
 import type { RunView } from "./run-view.js";
 
 export const KCIDB_VERSION = { major: 5, minor: 3 } as const;
@@ -20,6 +21,12 @@ export interface KcidbOptions {
 type Result = CellSummary["results"][number];
 
 /** A test path is dot-separated parts of `[a-zA-Z0-9_-]`: `x86/cpuid_test` is `x86.cpuid_test`. */
+/** The parameter set of a cell on the `params` axis, for KCIDB's environment. */
+const paramsOf = (target: string) => {
+	const { params } = targetParts(target);
+	return params === undefined ? {} : { params };
+};
+
 export function kcidbPath(suite: string, testId: string): string {
 	const part = (p: string) => p.replace(/[^a-zA-Z0-9_-]/g, "_") || "_";
 	return [suite, ...testId.split(/[/.]+/).filter((p) => p !== "")].map(part).join(".");
@@ -92,7 +99,7 @@ export function kcidbDocument(view: RunView, options: KcidbOptions) {
 			status: kcidbStatus(r),
 			duration: r.durationMs / 1000,
 			...(view.started === undefined ? {} : { start_time: view.started }),
-			environment: { misc: { target: cell.target } },
+			environment: { misc: { target: cell.target, ...paramsOf(cell.target) } },
 			misc: {
 				cell: cell.id,
 				suite: r.suite,

@@ -2,6 +2,7 @@
 // totals first, then the regressions (what a reader must act on) with their ranges, then the
 // pending fixes with the branches that have them, then everything else that failed.
 import type { CellSummary } from "../engine/summary.js";
+import { targetParts } from "../plan/cells.js";
 import { VERDICT_NAMES, type VerdictName } from "../verdicts/exit-policy.js";
 import type { RunView } from "./run-view.js";
 
@@ -38,6 +39,26 @@ const evidenceOf = (r: Result) => {
 	const name = r.verdict?.verdict;
 	return name !== undefined && text.startsWith(`${name}: `) ? text.slice(name.length + 2) : text;
 };
+
+/**
+ * A section's lines. On the `params` axis one test failing alike under several sets of a kernel
+ * and target is one line naming the sets, so a reader sees "with ept-off, npt-off" at once.
+ */
+function groupedBySet(list: readonly { cell: CellSummary; r: Result }[]): string[] {
+	const groups = new Map<string, { place: string; sets: string[]; r: Result }>();
+	for (const { cell, r } of list) {
+		const { target, params } = targetParts(cell.target);
+		const place = params === undefined ? cell.id : `${cell.kernel.id}/${target}`;
+		const key = `${place}\u0000${r.suite}:${r.testId}\u0000${params === undefined ? "" : evidenceOf(r)}`;
+		const group = groups.get(key) ?? { place, sets: [], r };
+		if (params !== undefined) group.sets.push(params);
+		groups.set(key, group);
+	}
+	return [...groups.values()].map(({ place, sets, r }) => {
+		const under = sets.length === 0 ? "" : ` with ${sets.map(code).join(", ")}`;
+		return `- ${code(place)} ${code(`${r.suite}:${r.testId}`)}${under}: ${mdText(evidenceOf(r))}`;
+	});
+}
 
 export function markdownReport(view: RunView): string {
 	const out: string[] = [];
@@ -77,8 +98,7 @@ export function markdownReport(view: RunView): string {
 		const list = byVerdict.get(v);
 		if (list === undefined || list.length === 0) continue;
 		out.push(`## ${HEADINGS[v]}`, "");
-		for (const { cell, r } of list)
-			out.push(`- ${code(cell.id)} ${code(`${r.suite}:${r.testId}`)}: ${mdText(evidenceOf(r))}`);
+		for (const line of groupedBySet(list)) out.push(line);
 		out.push("");
 	}
 	const unclassified = view.cells.flatMap((cell) =>

@@ -265,3 +265,52 @@ test("tailOf keeps the last lines within the byte cap, cut at a line", (t) => {
 	t.is(tailOf(`${text}\n`, 2, 10_000), "line 98\nline 99");
 	t.is(tailOf(text, 50, 20), "line 98\nline 99");
 });
+
+/** A run on the `params` axis: one test fails alike under two of a target's three sets. */
+function paramsView(): RunView {
+	const onlyWith: Verdict = {
+		verdict: "new-failure",
+		evidence: { notes: ["fails only with ept-off, npt-off; passes with default"] },
+	};
+	const cells = ["default", "ept-off", "npt-off"].map((set) =>
+		cell(`kvm@next/tcg/${set}`, "kvm@next", `tcg/${set}`, [
+			set === "default" ? result("x86_64/vmx_test", "pass") : result("x86_64/vmx_test", "fail", onlyWith),
+		]),
+	);
+	return {
+		...sampleView(),
+		kernels: [{ id: "kvm@next", tree: "kvm", ref: "next", sha: SHA }],
+		targets: ["tcg/default", "tcg/ept-off", "tcg/npt-off"],
+		cells,
+		logTails: new Map(),
+		decision: decideExit({ "new-failure": 2 }),
+	};
+}
+
+test("reports group the params axis: one line per test with its sets, sets under their target, the set as a field", async (t) => {
+	const view = paramsView();
+	const md = markdownReport(view);
+	t.regex(
+		md,
+		/^- `kvm@next\/tcg` `selftests:x86\\?_64\/vmx\\?_test` with `ept-off`, `npt-off`: no baseline result and no linked fix; needs a human; fails only with ept-off, npt-off; passes with default$/m,
+	);
+	t.is(md.match(/vmx\\?_test/g)?.length, 1);
+	const html = htmlReport(view);
+	t.regex(
+		html,
+		/<th rowspan="2">kernel \\ target<\/th><th scope="colgroup" colspan="3">tcg<\/th><\/tr><tr><th scope="col">default<\/th><th scope="col">ept-off<\/th>/,
+	);
+	const parsed = await parse(junitXml(view));
+	if (parsed === undefined || parsed === null || !("testsuite" in parsed)) return t.fail("no <testsuites>");
+	const props = (parsed.testsuite?.[1]?.properties ?? []) as { name: string; value: string }[];
+	t.true(
+		props.some((p) => p.name === "params" && p.value === "ept-off"),
+		JSON.stringify(props),
+	);
+	const doc = kcidbDocument(view, { origin: "my_lab" });
+	t.deepEqual(
+		doc.tests.map((x) => (x.environment as { misc: unknown }).misc),
+		["default", "ept-off", "npt-off"].map((set) => ({ target: `tcg/${set}`, params: set })),
+	);
+	t.true(validKcidb(doc), JSON.stringify(validKcidb.errors));
+});

@@ -1,6 +1,6 @@
 import { Box, Text, useApp, useInput, useStdout } from "ink";
 import { useEffect, useState } from "react";
-import { gridWidths, type ScreenLayout, screenLayout } from "./layout.js";
+import { extraHeaderLines, gridHeader, gridWidths, type ScreenLayout, screenLayout } from "./layout.js";
 import { type CellRow, type FailureRow, type RunStore, type TestRow, VERDICTS, type VerdictName } from "./store.js";
 
 /** What the TUI may ask of the engine: nothing else reaches it (DESIGN.md: engine → events → views). */
@@ -116,12 +116,19 @@ function Grid({
 		Math.max(0, ...store.kernels.map((k) => k.label.length)),
 		store.targets.length,
 	);
+	const header = gridHeader(store.targets, colWidth);
 	return (
 		<Box flexDirection="column" marginTop={1}>
 			<Text bold>
 				{"".padEnd(labelWidth)}
-				{store.targets.map((t) => fit(t, colWidth)).join("")}
+				{header[0]}
 			</Text>
+			{header[1] === undefined ? null : (
+				<Text>
+					{"".padEnd(labelWidth)}
+					{header[1]}
+				</Text>
+			)}
 			{store.kernels.slice(first, end).map((k, i) => {
 				const row = first + i;
 				return (
@@ -388,6 +395,7 @@ export function App({ store, control, fps = 10, now = Date.now, rows: givenRows 
 		// summary instead, which must be whole: it is what stays in the scrollback.
 		fixed:
 			1 +
+			extraHeaderLines(store.targets) +
 			store.warnings.length +
 			(finished ? SUMMARY_LINES + slowest.length : 1 + (message === undefined ? 0 : 1) + (mode === "confirm" ? 1 : 0)),
 		kernels: store.kernels.length,

@@ -1,5 +1,5 @@
 import test from "ava";
-import { gridWidths, type ScreenInput, screenLayout, windowAround } from "./layout.js";
+import { extraHeaderLines, gridHeader, gridWidths, type ScreenInput, screenLayout, windowAround } from "./layout.js";
 
 const base: ScreenInput = { rows: 40, fixed: 2, kernels: 2, selectedKernel: 0, failures: 3, log: true };
 
@@ -75,4 +75,15 @@ test("the grid fits the terminal's width: labels give way first, then the column
 			const { label, cell } = gridWidths(columns, 31, targets);
 			t.true(label + cell * targets <= columns || cell === 14, `${columns} columns, ${targets} targets`);
 		}
+});
+
+test("gridHeader: a target's parameter sets are grouped under its name, one set name per column", (t) => {
+	t.deepEqual(gridHeader(["tcg", "host"], 8), ["tcg     host    "]);
+	t.deepEqual(gridHeader(["tcg/default", "tcg/ept-off", "tcg/npt-off", "host/default"], 10), [
+		"tcg                           host      ",
+		"default   ept-off   npt-off   default   ",
+	]);
+	t.deepEqual(gridHeader(["tcg/a-very-long-set-name"], 8), ["tcg     ", "a-very-…"]);
+	t.is(extraHeaderLines(["tcg", "host"]), 0);
+	t.is(extraHeaderLines(["tcg/default"]), 1);
 });

@@ -87,3 +87,29 @@ export function gridWidths(columns: number, longestLabel: number, targets: numbe
 	const cell = Math.max(MIN_CELL, Math.min(CELL, Math.floor((columns - label) / Math.max(1, targets))));
 	return { label, cell };
 }
+
+/**
+ * The grid's column headings. On the `params` axis a target's columns are its parameter sets
+ * (`host/ept-off`): the target's name heads its group once, and each column gets its set's name
+ * under it, so the sets of one target read side by side.
+ */
+export function gridHeader(targets: readonly string[], cell: number): string[] {
+	const fitTo = (text: string, width: number) =>
+		text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
+	const split = targets.map((t) => {
+		const slash = t.indexOf("/");
+		return slash === -1 ? { base: t, set: undefined } : { base: t.slice(0, slash), set: t.slice(slash + 1) };
+	});
+	if (split.every((s) => s.set === undefined)) return [targets.map((t) => fitTo(t, cell)).join("")];
+	let groups = "";
+	for (let i = 0; i < split.length; ) {
+		let n = 1;
+		while (i + n < split.length && split[i + n]?.base === split[i]?.base && split[i]?.set !== undefined) n++;
+		groups += fitTo(split[i]?.base ?? "", cell * n);
+		i += n;
+	}
+	return [groups, split.map((s) => fitTo(s.set ?? "", cell)).join("")];
+}
+
+/** The lines `gridHeader` takes beyond a plain grid's one: a second on the `params` axis. */
+export const extraHeaderLines = (targets: readonly string[]) => (targets.some((t) => t.includes("/")) ? 1 : 0);

@@ -1,11 +1,16 @@
 import {
+	type CellSummary,
 	cacheRoot,
 	ExplainError,
 	explainTest,
 	type PatchDependency,
+	RunSetupError,
+	type RunView,
+	readRunView,
 	SourceError,
 	type TestExplanation,
 	type TypedLink,
+	targetParts,
 	targetText,
 } from "@kvm-matrix/orchestrator";
 import { EXIT, type ExitCode } from "../exit-codes.js";
@@ -53,10 +58,39 @@ function linkLine(l: TypedLink): string {
 	}
 }
 
+/**
+ * The test's results in a run, a line per kernel and target; on the `params` axis the sets that
+ * ended alike are named together: `kvm@next/tcg: fail (new-failure) with ept-off, npt-off; pass with default`.
+ */
+export function runLines(view: Pick<RunView, "cells">, test: string): string[] {
+	const places = new Map<string, Map<string, string[]>>();
+	for (const cell of view.cells) {
+		const r = cell.results.find((x) => `${x.suite}:${x.testId}` === test);
+		const outcome =
+			r === undefined ? notRun(cell) : `${r.status}${r.verdict === undefined ? "" : ` (${r.verdict.verdict})`}`;
+		if (outcome === undefined) continue;
+		const { target, params } = targetParts(cell.target);
+		const place = `${cell.kernel.id}/${target}`;
+		const byOutcome = places.get(place) ?? new Map<string, string[]>();
+		byOutcome.set(outcome, [...(byOutcome.get(outcome) ?? []), ...(params === undefined ? [] : [params])]);
+		places.set(place, byOutcome);
+	}
+	return [...places].map(
+		([place, byOutcome]) =>
+			`${place}: ${[...byOutcome].map(([outcome, sets]) => (sets.length === 0 ? outcome : `${outcome} with ${sets.join(", ")}`)).join("; ")}`,
+	);
+}
+
+/** A cell that never got to the test: said, so a missing result is not read as a pass. */
+const notRun = (cell: CellSummary) =>
+	cell.state === "done"
+		? undefined
+		: `not run (cell ${cell.state}${cell.failure === undefined ? "" : `: ${cell.failure.reason}`})`;
+
 /** `kvm-matrix explain TEST --matrix FILE [--all]`: the test's KVM patches and where each is merged. */
 export async function explainCommand(
 	test: string,
-	options: { readonly matrix: string; readonly all?: boolean; readonly lore?: string },
+	options: { readonly matrix: string; readonly all?: boolean; readonly lore?: string; readonly run?: string },
 	io: CliIo,
 ): Promise<ExitCode> {
 	const matrix = await loadOrReport(options.matrix, io);
@@ -80,9 +114,15 @@ export async function explainCommand(
 				for (const l of c.links) io.stdout(`    ${linkLine(l)}\n`);
 			}
 		}
+		if (options.run !== undefined) {
+			const view = readRunView(options.run);
+			const lines = runLines(view, e.test);
+			io.stdout(`in run ${view.runId}:${lines.length === 0 ? " not run" : ""}\n`);
+			for (const line of lines) io.stdout(`  ${line}\n`);
+		}
 		return EXIT.ok;
 	} catch (error) {
-		if (error instanceof ExplainError || error instanceof SourceError) {
+		if (error instanceof ExplainError || error instanceof SourceError || error instanceof RunSetupError) {
 			io.stderr(`kvm-matrix explain: ${error.message}\n`);
 			return EXIT.usage;
 		}
