@@ -31,7 +31,6 @@ check = /sys/module/kvm_amd/parameters/nested=1
 [long]
 file = hang.flat
 timeout = 300s
-groups = nodefault long
 `;
 
 interface Cell {
@@ -83,7 +82,7 @@ ${params}`,
 			`echo "@@${tag} nested=$(cat /sys/module/kvm_amd/parameters/nested) state=$([ -f /host/run/kvm-matrix/kvm-params.json ] && echo left || echo none)"`;
 		// Waits until the long test runs under the set: the state file written and kvm_amd reloaded.
 		const untilApplied = () =>
-			`i=0; while [ $i -lt 600 ] && ! { [ -f /host/run/kvm-matrix/kvm-params.json ] && [ "$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)" = 0 ] && pgrep -f hang.flat >/dev/null; }; do sleep 1; i=$((i+1)); done`;
+			`i=0; while [ $i -lt 300 ] && ! { [ -f /host/run/kvm-matrix/kvm-params.json ] && [ "$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)" = 0 ] && chroot /host pgrep -f hang.flat >/dev/null; }; do sleep 1; i=$((i+1)); done`;
 		const script = `
 mount -t proc proc /host/proc && mount -t sysfs sysfs /host/sys && mount -t devtmpfs devtmpfs /host/dev
 mount -t tmpfs tmpfs /host/run
@@ -105,11 +104,12 @@ ${km(long, `${dir}/r3`)} & pid=$!
 ${untilApplied()}
 ${state("during3")}
 kill -INT $pid; wait $pid; echo "@@exit3 $?"
+${show("r3", `${dir}/r3`)}
 ${state("after3")}
 ${km(long, `${dir}/r4`)} & pid=$!
 ${untilApplied()}
 kill -KILL $pid; wait $pid
-pkill -f hang.flat; pkill -f run_tests.sh
+chroot /host pkill -f hang.flat; chroot /host pkill -f run_tests.sh
 ${state("after4")}
 ${km(plain, `${dir}/r5`)}; echo "@@exit5 $?"
 ${show("r5", `${dir}/r5`)}
@@ -183,6 +183,12 @@ ${state("after5")}
 		t.is(at("during3"), "nested=0 state=left");
 		t.is(at("exit3"), "130");
 		t.is(at("after3"), "nested=1 state=none");
+		// The restore is part of the run's record, though the cell ended before it.
+		const r3 = cells("r3").get("running/host/nested-off");
+		t.true(
+			r3?.notes?.includes("KVM's modules on this machine restored after parameter set nested-off (kvm_amd.nested=1)"),
+			r3?.notes?.join("\n"),
+		);
 
 		// 4. A SIGKILL leaves the set applied and says how to undo it; the next run restores it first.
 		t.is(at("after4"), "nested=0 state=left");

@@ -1,6 +1,7 @@
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import { failingInAttempt } from "../events/attempts.js";
 import type { CellStage, CellState, TestResult } from "../events/types.js";
+import { KvmParamsError } from "./kvm-params.js";
 
 /** What a cell's build stage hands to its VM stage. */
 export interface PreparedCell {
@@ -11,7 +12,13 @@ export interface PreparedCell {
 /** How the VM stage ended: every selected test has a result, or the boot could not start at all. */
 export type SuitesOutcome =
 	| { readonly ok: true }
-	| { readonly ok: false; readonly reason: string; readonly infra: boolean };
+	| {
+			readonly ok: false;
+			readonly reason: string;
+			readonly infra: boolean;
+			/** Trying again cannot help (a parameter set the machine refused): no second boot. */
+			readonly final?: true;
+	  };
 
 export type SuitesEvent =
 	| { readonly type: "RUNNING" }
@@ -106,7 +113,12 @@ export function createCellMachine(actors: CellActors) {
 					(error: unknown) =>
 						sendBack({
 							type: "SUITES_DONE",
-							outcome: { ok: false, reason: error instanceof Error ? error.message : String(error), infra: true },
+							outcome: {
+								ok: false,
+								reason: error instanceof Error ? error.message : String(error),
+								infra: true,
+								...(error instanceof KvmParamsError ? { final: true as const } : {}),
+							},
 						}),
 				);
 				return () => controller.abort();
@@ -126,6 +138,7 @@ export function createCellMachine(actors: CellActors) {
 			canRetryBoot: ({ context, event }) =>
 				event.type === "SUITES_DONE" &&
 				!event.outcome.ok &&
+				event.outcome.final !== true &&
 				context.results.length === 0 &&
 				context.bootAttempts < context.maxBootAttempts,
 		},

@@ -2,7 +2,10 @@
 // set's parameters for as long as the cells that want them run, and put back after, also when
 // the run is cancelled. A run killed before it could put them back left what to restore on the
 // machine: whichever cell next uses that machine's KVM restores it first, and says so.
+import { readFileSync } from "node:fs";
+import os from "node:os";
 import { type ModuleParamCheck, sameValue } from "@kvm-matrix/qemu-runner";
+import { KVM_MODULES } from "../matrix/params.js";
 import type { Target } from "../matrix/types.js";
 import {
 	type AppliedSet,
@@ -52,6 +55,31 @@ const paramText = (r: { module: string; param: string; got?: string; value?: str
 	`${r.module}.${r.param}=${r.got ?? r.value ?? "?"}`;
 
 const leases = new WeakMap<RunContext, Map<string, SharedLease<Entered>>>();
+const inFlight = new WeakMap<RunContext, Set<Promise<unknown>>>();
+
+/**
+ * Resolves once every cell of the run is done with its machine's KVM, restores included: a
+ * cancelled run's cells end before their restores do, and what a restore says belongs in the run.
+ */
+export async function kvmSettled(ctx: RunContext): Promise<void> {
+	const pending = inFlight.get(ctx);
+	while (pending !== undefined && pending.size > 0) await Promise.allSettled([...pending]);
+}
+
+function tracked<T>(ctx: RunContext, work: Promise<T>): Promise<T> {
+	let set = inFlight.get(ctx);
+	if (set === undefined) {
+		set = new Set();
+		inFlight.set(ctx, set);
+	}
+	const mine = set;
+	mine.add(work);
+	void work.then(
+		() => mine.delete(work),
+		() => mine.delete(work),
+	);
+	return work;
+}
 function leaseOf(ctx: RunContext, where: string): SharedLease<Entered> {
 	let byMachine = leases.get(ctx);
 	if (byMachine === undefined) {
@@ -64,6 +92,31 @@ function leaseOf(ctx: RunContext, where: string): SharedLease<Entered> {
 		byMachine.set(where, lease);
 	}
 	return lease;
+}
+
+/** A process's start time (field 22 of /proc/PID/stat): with its pid, which process it is, reuse aside. */
+function startOf(pid: number): string | undefined {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		// The command name (field 2) is in parentheses and may hold spaces: count after it.
+		return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+	} catch {
+		return undefined;
+	}
+}
+
+/** This kvm-matrix process, as the state file names the one that applied a set. */
+const self = () => ({ host: os.hostname(), pid: process.pid, start: startOf(process.pid) ?? "" });
+
+/**
+ * Whether the kvm-matrix that applied a set may still be running: a process of this machine is
+ * checked; one of another machine cannot be, and is taken to be, since restoring under a run that
+ * still runs would make its results claim a set they no longer have.
+ */
+function ownerMayRun(owner: AppliedSet["owner"]): boolean {
+	if (owner.host !== os.hostname()) return true;
+	const start = startOf(owner.pid);
+	return start !== undefined && (owner.start === undefined || owner.start === start);
 }
 
 /** The parameters a cell's set asks for, as a key: cells asking the same share one reload. */
@@ -79,6 +132,12 @@ async function recover(machine: KvmMachine, probe: KvmProbe, note: (text: string
 	const pending = probe.pending;
 	if (pending === undefined) return probe;
 	const what = `parameter set ${pending.set} of run ${pending.runId} (cell ${pending.cell})`;
+	if (ownerMayRun(pending.owner))
+		throw new KvmParamsError(
+			pending.owner.host === os.hostname()
+				? `KVM on ${where} is under ${what}, which is still running (pid ${pending.owner.pid}): not touching it`
+				: `KVM on ${where} is under ${what}, run from ${pending.owner.host} (pid ${pending.owner.pid}), which may still be running: once it is not, run this again from there, or remove ${STATE_FILE} once KVM's modules are as they should be`,
+		);
 	if (probe.uid !== 0) throw new KvmParamsError(`KVM on ${where} is still under ${what}; restoring it needs root`);
 	const out = parseScriptOutput(await runScript(machine.shell, restoreScript(pending.restore), machine.cwd));
 	if (!out.ok) throw new KvmParamsError(`KVM on ${where} is still under ${what}; restoring it failed: ${out.reason}`);
@@ -101,14 +160,20 @@ async function restore(machine: KvmMachine, r: Restore, set: string, note: (text
 		const wanted = r.modules.flatMap((m) =>
 			Object.entries(m.params).map(([param, value]) => ({ module: m.name, param, value })),
 		);
-		const differs = wanted.filter((w) => {
-			const got = out.read.find((x) => x.module === w.module && x.param === w.param)?.got;
-			return got === undefined || !sameValue(got, w.value);
-		});
+		const now = await probeKvm(machine.shell, machine.cwd);
+		// Every value a reloaded module had, as it reads now: one written at run time is lost in a reload.
+		const differs = r.modules
+			.filter((m) => m.loaded)
+			.flatMap((m) => {
+				const params = now.modules.find((x) => x.name === m.name)?.params ?? {};
+				return Object.entries(m.was)
+					.filter(([p, v]) => params[p] === undefined || !sameValue(params[p] ?? "", v))
+					.map(([p, v]) => `${m.name}.${p} reads ${params[p] ?? "nothing"}, was ${v}`);
+			});
 		note(
 			differs.length === 0
 				? `KVM's modules on ${where} restored after parameter set ${set}${wanted.length === 0 ? "" : ` (${wanted.map(paramText).join(", ")})`}`
-				: `KVM's modules on ${where} reloaded after parameter set ${set}, but ${differs.map((d) => `${d.module}.${d.param} reads ${out.read.find((x) => x.module === d.module && x.param === d.param)?.got ?? "nothing"}, was ${d.value}`).join(", ")}`,
+				: `KVM's modules on ${where} reloaded after parameter set ${set}, but ${differs.join(", ")}`,
 		);
 	} catch (error) {
 		note(
@@ -129,7 +194,7 @@ async function enterSet(
 	const probe = await recover(machine, await probeKvm(machine.shell, machine.cwd), note);
 	const plan = planReload(probe, asked, where, set);
 	if (plan.kind !== "reload") return { setup: plan };
-	const state: AppliedSet = { runId: ctx.runId, cell: cellId, set, restore: plan.restore };
+	const state: AppliedSet = { runId: ctx.runId, cell: cellId, set, owner: self(), restore: plan.restore };
 	const lines = await runScript(machine.shell, applyScript(plan, state), machine.cwd);
 	const out = parseScriptOutput(lines);
 	const holds = (p: ModuleParamCheck) => {
@@ -143,7 +208,7 @@ async function enterSet(
 		return { setup: { kind: "applied", read: out.read }, restore: plan.restore };
 	}
 	// Half a reload, or one KVM did not take: put the machine back before saying so.
-	await restore(machine, plan.restore, set, note);
+	if (out.ok || !out.unchanged) await restore(machine, plan.restore, set, note);
 	if (!out.ok)
 		return { setup: { kind: "refused", reason: `parameter set ${set}: reloading KVM on ${where}: ${out.reason}` } };
 	const why = wrong.map((p) => {
@@ -166,36 +231,52 @@ export async function withKvmParams<T>(
 	target: Target,
 	machine: KvmMachine,
 	body: (setup: KvmSetup) => Promise<T>,
+	signal?: AbortSignal,
 ): Promise<T> {
 	const asked = requiredParams(target);
 	const set = target.params;
 	const note = (text: string) => ctx.note(cellId, text);
+	const notKvm = [
+		...new Set(asked.map((p) => p.module).filter((m) => !(KVM_MODULES as readonly string[]).includes(m))),
+	];
+	if (set !== undefined && notKvm.length > 0)
+		throw new KvmParamsError(
+			`parameter set ${set}: ${notKvm.join(", ")} ${notKvm.length === 1 ? "is" : "are"} not KVM's; on a running kernel kvm-matrix reloads KVM's modules only`,
+		);
 	const lease = leaseOf(ctx, machine.shell.where);
 	if (set === undefined || asked.length === 0)
-		return lease.use(
-			"",
-			async () => {
-				const pending = parseProbe(await runScript(machine.shell, PENDING, machine.cwd));
-				if (pending.pending !== undefined || pending.pendingUnreadable !== undefined)
-					await recover(machine, await probeKvm(machine.shell, machine.cwd), note);
-				return { setup: { kind: "own" } };
-			},
-			async () => {},
-			(entered) => body(entered.setup),
+		return tracked(
+			ctx,
+			lease.use(
+				"",
+				async () => {
+					const pending = parseProbe(await runScript(machine.shell, PENDING, machine.cwd));
+					if (pending.pending !== undefined || pending.pendingUnreadable !== undefined)
+						await recover(machine, await probeKvm(machine.shell, machine.cwd), note);
+					return { setup: { kind: "own" } };
+				},
+				async () => {},
+				(entered) => body(entered.setup),
+				signal,
+			),
 		);
-	return lease.use(
-		configKey(asked),
-		() => enterSet(ctx, cellId, machine, set, asked, note),
-		async (entered) => {
-			if (entered.restore !== undefined) await restore(machine, entered.restore, set, note);
-		},
-		async (entered) => {
-			if (entered.setup.kind === "applied")
-				note(
-					`parameter set ${set}: KVM on ${machine.shell.where} took ${entered.setup.read.map(paramText).join(", ")}`,
-				);
-			return body(entered.setup);
-		},
+	return tracked(
+		ctx,
+		lease.use(
+			configKey(asked),
+			() => enterSet(ctx, cellId, machine, set, asked, note),
+			async (entered) => {
+				if (entered.restore !== undefined) await restore(machine, entered.restore, set, note);
+			},
+			async (entered) => {
+				if (entered.setup.kind === "applied")
+					note(
+						`parameter set ${set}: KVM on ${machine.shell.where} took ${entered.setup.read.map(paramText).join(", ")}`,
+					);
+				return body(entered.setup);
+			},
+			signal,
+		),
 	);
 }
 

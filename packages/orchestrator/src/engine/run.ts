@@ -23,6 +23,7 @@ import { createRunContext, type RunContext } from "./context.js";
 import { cellFingerprint } from "./fingerprint.js";
 import { createJobRunner } from "./jobs.js";
 import type { ChangedSince, ShardRecord } from "./journal.js";
+import { kvmSettled } from "./kvm-params.js";
 import { prebuiltFiles } from "./prebuilt.js";
 import { type RepoOf, resolveRefs, treeRepos } from "./refs.js";
 import {
@@ -359,6 +360,7 @@ async function drive(ctx: RunContext, input: DriveInput): Promise<RunSummary> {
 		ctx.signal,
 	);
 	stopServing?.();
+	await kvmSettled(ctx);
 	const summary = writeResults(ctx, input.runId, input.started, outcome, current());
 	runDir.append({ type: "run-finished", outcome });
 	ctx.bus.emit({ type: "run-finished", at: Date.now(), runId: input.runId, outcome });

@@ -79,17 +79,29 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 		);
 	const shell = session?.shell ?? localShell;
 	try {
-		await withKvmParams(ctx, cellId, target, { shell, cwd: session?.dir ?? os.tmpdir() }, async (setup) => {
-			if (setup.kind === "refused") throw new KvmParamsError(setup.reason);
-			if (setup.kind === "skip") {
-				const skip = (suite: TestResult["suite"], testId: string) =>
-					report({ suite, testId, status: "skip", durationMs: 0, attempt: 1, detail: setup.reason });
-				for (const id of ids) skip("selftests", id);
-				for (const n of kutNames) skip("kut", n);
-				return;
-			}
-			await runSuitesThere();
-		});
+		await withKvmParams(
+			ctx,
+			cellId,
+			target,
+			{ shell, cwd: session?.dir ?? os.tmpdir() },
+			async (setup) => {
+				if (setup.kind === "refused") throw new KvmParamsError(setup.reason);
+				if (setup.kind === "skip") {
+					const skip = (suite: TestResult["suite"], testId: string) =>
+						report({ suite, testId, status: "skip", durationMs: 0, attempt: 1, detail: setup.reason });
+					for (const id of ids) skip("selftests", id);
+					for (const n of kutNames) skip("kut", n);
+					return;
+				}
+				try {
+					await runSuitesThere();
+				} finally {
+					// Before the machine's KVM is put back: the cell's own QEMUs there must not hold it.
+					await session?.stopAll();
+				}
+			},
+			signal,
+		);
 	} finally {
 		const problem = await session?.close();
 		if (problem !== undefined) ctx.note(cellId, problem);

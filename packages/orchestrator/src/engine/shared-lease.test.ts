@@ -124,3 +124,45 @@ test("SharedLease: no one joins a group while its last user puts the machine bac
 	await Promise.all([first, second]);
 	t.deepEqual(log, ["enter 1", "leave 1 starts", "leave 1 ends", "enter 2", "2 runs"]);
 });
+
+test("SharedLease: a cancelled cell stops waiting and its group never enters", async (t) => {
+	const lease = new SharedLease<string>();
+	const entered: string[] = [];
+	let finishA = () => {};
+	const a = lease.use(
+		"x",
+		async () => "x",
+		async () => {},
+		() =>
+			new Promise<void>((r) => {
+				finishA = r;
+			}),
+	);
+	const controller = new AbortController();
+	const b = lease.use(
+		"y",
+		async () => {
+			entered.push("y");
+			return "y";
+		},
+		async () => {},
+		async () => "ran",
+		controller.signal,
+	);
+	await tick();
+	controller.abort(new Error("run cancelled"));
+	await t.throwsAsync(b, { message: "run cancelled" });
+	finishA();
+	await a;
+	t.deepEqual(entered, []);
+	// The machine is free again: a later group enters at once.
+	t.is(
+		await lease.use(
+			"z",
+			async () => "z",
+			async () => {},
+			async (e) => e,
+		),
+		"z",
+	);
+});

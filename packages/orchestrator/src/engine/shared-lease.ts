@@ -3,6 +3,9 @@
 // first of a group sets the machine up (`enter`) while the last puts it back (`leave`). Groups
 // take turns in the order they first asked, so a long line of one group cannot starve another.
 
+const cancelled = (signal: AbortSignal) =>
+	signal.reason instanceof Error ? signal.reason : new Error("cancelled while waiting for the machine's KVM");
+
 interface Group<E> {
 	readonly key: string;
 	users: number;
@@ -23,9 +26,15 @@ export class SharedLease<E> {
 		enter: () => Promise<E>,
 		leave: (entered: E) => Promise<void>,
 		body: (entered: E) => Promise<T>,
+		/** A cancelled cell stops waiting, and never sets the machine up for nothing. */
+		signal?: AbortSignal,
 	): Promise<T> {
 		const group = this.join(key);
-		await group.admitted;
+		await this.admission(group, signal);
+		if (signal?.aborted && group.entered === undefined) {
+			this.done(group);
+			throw cancelled(signal);
+		}
 		group.entered ??= enter();
 		let entered: E;
 		try {
@@ -43,6 +52,29 @@ export class SharedLease<E> {
 			}
 			this.done(group);
 		}
+	}
+
+	private async admission(group: Group<E>, signal: AbortSignal | undefined): Promise<void> {
+		if (signal === undefined) return group.admitted;
+		if (signal.aborted && this.active !== group) return this.leaveQueue(group, signal);
+		let onAbort = () => {};
+		const aborted = new Promise<"aborted">((resolve) => {
+			onAbort = () => resolve("aborted");
+			signal.addEventListener("abort", onAbort, { once: true });
+		});
+		const how = await Promise.race([group.admitted.then(() => "admitted" as const), aborted]);
+		signal.removeEventListener("abort", onAbort);
+		if (how === "aborted" && this.active !== group) return this.leaveQueue(group, signal);
+	}
+
+	/** A waiting user gives up its place; a group no one waits in any more leaves the queue. */
+	private leaveQueue(group: Group<E>, signal: AbortSignal): never {
+		group.users--;
+		if (group.users === 0) {
+			const at = this.queue.indexOf(group);
+			if (at >= 0) this.queue.splice(at, 1);
+		}
+		throw cancelled(signal);
 	}
 
 	private join(key: string): Group<E> {

@@ -73,8 +73,8 @@ export async function runSuites(
 		return;
 	}
 
-	// Guests that use this machine's KVM must not run while a host cell has its modules reloaded.
-	const setsHere = ctx.cells.some((x) => x.target.host && x.target.ssh === undefined && x.target.params !== undefined);
+	// Guests use this machine's KVM: not while a host cell has its modules reloaded, nor under a
+	// set a killed run left applied here (restored first, and said).
 	const inGuests = async () => {
 		const kutInGuest = async () => {
 			if (kut === undefined || c.jobs.kut === undefined) return;
@@ -157,7 +157,6 @@ export async function runSuites(
 		);
 		await kutInGuest();
 	};
-	if (!setsHere) return inGuests();
 	const { params: _, ...own } = c.target;
-	await withKvmParams(ctx, cellId, own, { shell: localShell, cwd: os.tmpdir() }, inGuests);
+	await withKvmParams(ctx, cellId, own, { shell: localShell, cwd: os.tmpdir() }, inGuests, both);
 }

@@ -32,7 +32,8 @@ test("parseProbe: modules, their parameters, KVM's users and a set left applied"
 		runId: "r1",
 		cell: "k/host/npt-off",
 		set: "npt-off",
-		restore: { modules: [{ name: "kvm_amd", loaded: true, params: { npt: "Y" } }] },
+		owner: { host: "qa-01", pid: 4242, start: "981" },
+		restore: { modules: [{ name: "kvm_amd", loaded: true, params: { npt: "Y" }, was: { npt: "Y", nested: "1" } }] },
 	});
 	const p = amd(["user 812 qemu-system-x86", `pending ${state}`]);
 	t.is(p.uid, 0);
@@ -58,7 +59,8 @@ test("parseProbe: a state file that could be read into a script as more than wor
 		runId: "r",
 		cell: "c",
 		set: "s",
-		restore: { modules: [{ name: "kvm", loaded: true, params: { x: "1; reboot" } }] },
+		owner: { host: "h", pid: 1 },
+		restore: { modules: [{ name: "kvm", loaded: true, params: { x: "1; reboot" }, was: {} }] },
 	});
 	const p = amd([`pending ${evil}`]);
 	t.is(p.pending, undefined);
@@ -71,7 +73,9 @@ test("planReload: a vendor module's parameter reloads that module alone and reme
 	if (plan.kind !== "reload") return t.fail(JSON.stringify(plan));
 	t.deepEqual(plan.unload, ["kvm_amd"]);
 	t.deepEqual(plan.load, [{ module: "kvm_amd", args: ["nested=0"] }]);
-	t.deepEqual(plan.restore, { modules: [{ name: "kvm_amd", loaded: true, params: { nested: "1" } }] });
+	t.deepEqual(plan.restore, {
+		modules: [{ name: "kvm_amd", loaded: true, params: { nested: "1" }, was: { nested: "1", npt: "Y" } }],
+	});
 });
 
 test("planReload: kvm's own parameter reloads the vendor module with kvm, kvm first on the way back", (t) => {
@@ -95,7 +99,7 @@ test("planReload: kvm's own parameter reloads the vendor module with kvm, kvm fi
 		],
 	);
 	const script = restoreScript(plan.restore);
-	t.true(script.indexOf("modprobe -r kvm_amd") < script.indexOf("modprobe -r kvm;"));
+	t.true(script.indexOf("rmmod kvm_amd") < script.indexOf("rmmod kvm;"));
 	t.true(script.indexOf("step modprobe kvm 'enable_pmu=Y'") < script.indexOf("step modprobe kvm_amd"));
 	t.true(script.trimEnd().endsWith(`rm -f ${STATE_FILE}`));
 });
@@ -106,8 +110,8 @@ test("planReload: KVM not loaded at all is loaded for the set and unloaded after
 	if (plan.kind !== "reload") return t.fail(JSON.stringify(plan));
 	t.deepEqual(plan.unload, []);
 	t.deepEqual(plan.load, [{ module: "kvm_amd", args: ["nested=0"] }]);
-	t.deepEqual(plan.restore.modules, [{ name: "kvm_amd", loaded: false, params: {} }]);
-	t.regex(restoreScript(plan.restore), /if loaded kvm_amd; then step modprobe -r kvm_amd; fi/);
+	t.deepEqual(plan.restore.modules, [{ name: "kvm_amd", loaded: false, params: {}, was: {} }]);
+	t.regex(restoreScript(plan.restore), /if loaded kvm_amd; then step rmmod kvm_amd; fi/);
 });
 
 test("planReload: another vendor's parameters skip the cell, with the reason", (t) => {
@@ -136,7 +140,7 @@ test("planReload: KVM in use, built in, no root or no modprobe refuse in one lin
 		reason(amd(["uid 1000"])),
 		"parameter set nested-off: reloading KVM's modules needs root on this machine (uid 1000)",
 	);
-	t.is(reason(amd(["modprobe no"])), "parameter set nested-off: no modprobe on this machine");
+	t.is(reason(amd(["modprobe no"])), "parameter set nested-off: no modprobe or rmmod on this machine");
 	t.is(
 		reason(amd(["module kvm loaded 2 kvm_amd kvmgt"])),
 		"parameter set nested-off: kvm is needed by kvmgt on this machine: not unloading it",
@@ -147,10 +151,18 @@ test("planReload: KVM in use, built in, no root or no modprobe refuse in one lin
 test("applyScript: the state file is written before anything is unloaded, values quoted", (t) => {
 	const plan = planReload(amd(), nestedOff, "this machine", "nested-off");
 	if (plan.kind !== "reload") return t.fail(plan.kind);
-	const script = applyScript(plan, { runId: "r", cell: "c", set: "nested-off", restore: plan.restore });
+	const script = applyScript(plan, {
+		runId: "r",
+		cell: "c",
+		set: "nested-off",
+		owner: { host: "h", pid: 1 },
+		restore: plan.restore,
+	});
 	const write = script.indexOf(STATE_FILE);
-	t.true(write > 0 && write < script.indexOf("modprobe -r kvm_amd"));
-	t.true(script.indexOf("modprobe -r kvm_amd") < script.indexOf("step modprobe kvm_amd 'nested=0'"));
+	// Created exclusively: a state file already there means another set is applied.
+	t.regex(script, /\(set -C; printf/);
+	t.true(write > 0 && write < script.indexOf("step rmmod kvm_amd"));
+	t.true(script.indexOf("step rmmod kvm_amd") < script.indexOf("step modprobe kvm_amd 'nested=0'"));
 	t.regex(script, /readback kvm_amd nested$/m);
 });
 
@@ -162,9 +174,16 @@ test("parseScriptOutput: read-back values, missing ones, and the step that faile
 			{ module: "kvm_amd", param: "nope", missing: "param" },
 		],
 	});
-	t.deepEqual(parseScriptOutput(["failed modprobe -r kvm_amd : modprobe: FATAL: Module kvm_amd is in use."]), {
+	t.deepEqual(parseScriptOutput(["read kvm_amd nested 0", "failed modprobe kvm_amd nested=0 : modprobe: ERROR"]), {
 		ok: false,
-		reason: "modprobe -r kvm_amd : modprobe: FATAL: Module kvm_amd is in use.",
+		reason: "modprobe kvm_amd nested=0 : modprobe: ERROR",
+		unchanged: false,
+		read: [{ module: "kvm_amd", param: "nested", got: "0" }],
+	});
+	t.deepEqual(parseScriptOutput(["unchanged rmmod kvm_amd : rmmod: ERROR: Module kvm_amd is in use"]), {
+		ok: false,
+		reason: "rmmod kvm_amd : rmmod: ERROR: Module kvm_amd is in use",
+		unchanged: true,
 		read: [],
 	});
 });

@@ -28,20 +28,27 @@ export interface KvmUser {
 	readonly comm: string;
 }
 
-/** What to put back: each reloaded module, whether it was loaded, and the values the set changed. */
+/**
+ * What to put back: each reloaded module, whether it was loaded, the values the set changed (given
+ * back explicitly), and every value it had (compared once it is back: a value written at run time
+ * does not survive a reload, and is said to be lost rather than silently).
+ */
 export interface Restore {
 	readonly modules: readonly {
 		readonly name: KvmModule;
 		readonly loaded: boolean;
 		readonly params: Readonly<Record<string, string>>;
+		readonly was: Readonly<Record<string, string>>;
 	}[];
 }
 
-/** The state file: whose set is applied and how to undo it. */
+/** The state file: whose set is applied, which kvm-matrix applied it, and how to undo it. */
 export interface AppliedSet {
 	readonly runId: string;
 	readonly cell: string;
 	readonly set: string;
+	/** The kvm-matrix process that applied it: while it lives, no other touches the modules. */
+	readonly owner: { readonly host: string; readonly pid: number; readonly start?: string };
 	readonly restore: Restore;
 }
 
@@ -57,13 +64,16 @@ export interface KvmProbe {
 	readonly pendingUnreadable?: string;
 }
 
+// modprobe lives in sbin, which a non-login ssh command's PATH may lack.
+const SBIN = 'PATH="$PATH:/usr/sbin:/sbin"';
+
 // Values are printed only when they are one plain word; anything else reads as "?".
-const PROBE = `
+const PROBE = `${SBIN}
 echo "uid $(id -u)"
 v=$(sed -n 's/^vendor_id[[:space:]]*: *//p' /proc/cpuinfo 2>/dev/null | head -n 1)
 case "$v" in '' | *[!A-Za-z0-9]*) v=unknown ;; esac
 echo "vendor $v"
-if command -v modprobe >/dev/null 2>&1; then echo "modprobe yes"; else echo "modprobe no"; fi
+if command -v modprobe >/dev/null 2>&1 && command -v rmmod >/dev/null 2>&1; then echo "modprobe yes"; else echo "modprobe no"; fi
 for m in ${MODULES.join(" ")}; do
 	d=/sys/module/$m
 	if [ ! -d "$d" ]; then echo "module $m absent"; continue; fi
@@ -79,12 +89,15 @@ for m in ${MODULES.join(" ")}; do
 		echo "param $m \${p##*/} $val"
 	done
 done
-for fd in /proc/[0-9]*/fd/*; do
-	l=$(readlink "$fd" 2>/dev/null) || continue
-	case "$l" in
-	/dev/kvm | anon_inode:kvm-vm | anon_inode:kvm-vcpu*)
-		pid=\${fd#/proc/}
+# One ls for every descriptor of every process (busybox's find has no -lname), read by the shell:
+# a fork per match only, since a busy machine has tens of thousands of descriptors.
+ls -l /proc/[0-9]*/fd 2>/dev/null | while read -r line; do
+	case "$line" in
+	/proc/*/fd: | /proc/*/fd/:)
+		pid=\${line#/proc/}
 		pid=\${pid%%/*}
+		;;
+	*" -> /dev/kvm" | *" -> anon_inode:kvm-vm" | *" -> anon_inode:kvm-vcpu"*)
 		[ "$pid" = "$$" ] && continue
 		comm=$(tr -c 'A-Za-z0-9_.:-' '_' < "/proc/$pid/comm" 2>/dev/null)
 		echo "user $pid \${comm%_}"
@@ -140,6 +153,11 @@ export function parseProbe(lines: readonly string[]): KvmProbe {
 
 const WORD = /^[A-Za-z0-9_.,:+-]+$/;
 
+const plainWords = (p: unknown): p is Record<string, string> =>
+	typeof p === "object" &&
+	p !== null &&
+	Object.entries(p).every(([k, v]) => /^[A-Za-z0-9_]+$/.test(k) && typeof v === "string" && WORD.test(v));
+
 function appliedSetOf(text: string): AppliedSet | undefined {
 	let raw: unknown;
 	try {
@@ -150,19 +168,28 @@ function appliedSetOf(text: string): AppliedSet | undefined {
 	if (typeof raw !== "object" || raw === null) return undefined;
 	const o = raw as Record<string, unknown>;
 	const restore = o.restore as { modules?: unknown } | undefined;
+	const owner = o.owner as { host?: unknown; pid?: unknown; start?: unknown } | undefined;
 	if (typeof o.runId !== "string" || typeof o.cell !== "string" || typeof o.set !== "string") return undefined;
+	if (typeof owner?.host !== "string" || typeof owner.pid !== "number") return undefined;
 	if (!Array.isArray(restore?.modules)) return undefined;
 	const modules: Restore["modules"][number][] = [];
 	for (const m of restore.modules as unknown[]) {
-		const e = m as { name?: unknown; loaded?: unknown; params?: unknown };
+		const e = m as { name?: unknown; loaded?: unknown; params?: unknown; was?: unknown };
 		if (!(MODULES as readonly unknown[]).includes(e.name) || typeof e.loaded !== "boolean") return undefined;
-		const p = (e.params ?? {}) as Record<string, unknown>;
 		// The file is read back into a script: only plain words may come out of it.
-		if (!Object.entries(p).every(([k, v]) => /^[A-Za-z0-9_]+$/.test(k) && typeof v === "string" && WORD.test(v)))
-			return undefined;
-		modules.push({ name: e.name as KvmModule, loaded: e.loaded, params: p as Record<string, string> });
+		const params = e.params ?? {};
+		const was = e.was ?? {};
+		if (!plainWords(params) || !plainWords(was)) return undefined;
+		modules.push({ name: e.name as KvmModule, loaded: e.loaded, params, was });
 	}
-	return { runId: o.runId, cell: o.cell, set: o.set, restore: { modules } };
+	const start = typeof owner.start === "string" && owner.start !== "" ? { start: owner.start } : {};
+	return {
+		runId: o.runId,
+		cell: o.cell,
+		set: o.set,
+		owner: { host: owner.host, pid: owner.pid, ...start },
+		restore: { modules },
+	};
 }
 
 export const vendorModuleOf = (vendor: string): KvmModule | undefined =>
@@ -224,7 +251,7 @@ export function planReload(
 			`${builtin.join(" and ")} ${builtin.length === 1 ? "is" : "are"} built into ${where}'s kernel, so ${builtin.length === 1 ? "its" : "their"} parameters can be set on its command line only`,
 		);
 	if (probe.uid !== 0) return refuse(`reloading KVM's modules needs root on ${where} (uid ${probe.uid})`);
-	if (!probe.modprobe) return refuse(`no modprobe on ${where}`);
+	if (!probe.modprobe) return refuse(`no modprobe or rmmod on ${where}`);
 	if (probe.users.length > 0)
 		return refuse(`KVM is in use on ${where} by ${usersText(probe.users)}: not reloading its modules`);
 	const vendors = probe.modules.filter((m) => m.name !== "kvm" && m.state === "loaded");
@@ -263,7 +290,8 @@ export function planReload(
 						.filter((p) => p.module === name && before[p.param] !== undefined && WORD.test(before[p.param] ?? ""))
 						.map((p) => [p.param, before[p.param] ?? ""]),
 				);
-				return { name, loaded: loadedNow(name), params: changed };
+				const was = Object.fromEntries(Object.entries(before).filter(([, v]) => WORD.test(v)));
+				return { name, loaded: loadedNow(name), params: changed, was };
 			}),
 		},
 		applies,
@@ -274,7 +302,17 @@ export function planReload(
 const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 // Each step says what failed in one line; the modules' values are read back the way the probe reads them.
-const STEP = `step() { out=$("$@" 2>&1) || { echo "failed $* : $(echo "$out" | tail -n 1)"; exit 3; }; }
+const STEP = `${SBIN}
+changed=0
+step() {
+	out=$("$@" 2>&1) || {
+		why="$* : $(echo "$out" | tail -n 1)"
+		# Nothing changed yet: the set was never applied, so there is nothing to restore.
+		if [ "$changed" = 0 ] && [ -n "\${STATE:-}" ]; then rm -f "$STATE"; echo "unchanged $why"; else echo "failed $why"; fi
+		exit 3
+	}
+	changed=1
+}
 readback() {
 	f=/sys/module/$1/parameters/$2
 	if [ ! -d /sys/module/$1 ]; then echo "read $1 $2 -missing-module"
@@ -283,12 +321,18 @@ readback() {
 }
 loaded() { [ -e /sys/module/$1/initstate ]; }`;
 
-/** Writes the state file, then unloads and loads the modules as planned, then reads the set back. */
+/**
+ * Writes the state file (refusing if one is there: another set is applied), then unloads the
+ * modules with rmmod (modprobe -r would take kvm along with the vendor module) and loads them with
+ * the set's parameters, then reads the set back.
+ */
 export function applyScript(plan: Extract<ReloadPlan, { kind: "reload" }>, state: AppliedSet): string {
+	const dirOf = STATE_FILE.slice(0, STATE_FILE.lastIndexOf("/"));
 	return [
 		STEP,
-		`mkdir -p ${STATE_FILE.slice(0, STATE_FILE.lastIndexOf("/"))} && printf '%s\\n' ${q(JSON.stringify(state))} > ${STATE_FILE}.new && mv -f ${STATE_FILE}.new ${STATE_FILE} || { echo "failed writing ${STATE_FILE}"; exit 3; }`,
-		...plan.unload.map((m) => `step modprobe -r ${m}`),
+		`mkdir -p ${dirOf} && (set -C; printf '%s\\n' ${q(JSON.stringify(state))} > ${STATE_FILE}) 2>/dev/null || { echo "unchanged writing ${STATE_FILE} : another parameter set is applied there, or it cannot be written"; exit 3; }`,
+		`STATE=${STATE_FILE}`,
+		...plan.unload.map((m) => `step rmmod ${m}`),
 		...plan.load.map((l) => `step modprobe ${l.module}${l.args.map((a) => ` ${q(a)}`).join("")}`),
 		...plan.applies.map((p) => `readback ${p.module} ${p.param}`),
 		"",
@@ -297,7 +341,7 @@ export function applyScript(plan: Extract<ReloadPlan, { kind: "reload" }>, state
 
 /** Puts the modules back as `restore` says, reads their values back, and only then forgets the set. */
 export function restoreScript(restore: Restore): string {
-	const unload = [...restore.modules].reverse().map((m) => `if loaded ${m.name}; then step modprobe -r ${m.name}; fi`);
+	const unload = [...restore.modules].reverse().map((m) => `if loaded ${m.name}; then step rmmod ${m.name}; fi`);
 	const load = restore.modules
 		.filter((m) => m.loaded)
 		.map(
@@ -320,24 +364,33 @@ export interface Readback {
 
 export type ScriptOutcome =
 	| { readonly ok: true; readonly read: readonly Readback[] }
-	| { readonly ok: false; readonly reason: string; readonly read: readonly Readback[] };
+	| {
+			readonly ok: false;
+			readonly reason: string;
+			/** The failure came before anything was unloaded: nothing to restore. */
+			readonly unchanged: boolean;
+			readonly read: readonly Readback[];
+	  };
 
 export function parseScriptOutput(lines: readonly string[]): ScriptOutcome {
 	const read: Readback[] = [];
 	let failed: string | undefined;
+	let unchanged = false;
 	for (const line of lines) {
 		const [kind, module, param, value] = line.trim().split(/\s+/);
 		if (kind === "read" && module !== undefined && param !== undefined) {
 			if (value === "-missing-module") read.push({ module, param, missing: "module" });
 			else if (value === "-missing-param") read.push({ module, param, missing: "param" });
 			else read.push({ module, param, got: value ?? "" });
-		} else if (kind === "failed")
+		} else if (kind === "failed" || kind === "unchanged") {
 			failed = line
 				.trim()
-				.slice("failed ".length)
+				.slice(kind.length + 1)
 				.replace(/\s+:\s*$/, "");
+			unchanged = kind === "unchanged";
+		}
 	}
-	return failed === undefined ? { ok: true, read } : { ok: false, reason: failed, read };
+	return failed === undefined ? { ok: true, read } : { ok: false, reason: failed, unchanged, read };
 }
 
 /** The Shell's command for a script; every line of its output, whatever its exit status. */
@@ -347,7 +400,7 @@ export async function runScript(shell: Shell, script: string, cwd: string): Prom
 		await shell.run("sh", ["-c", script], { cwd, onLine: (l) => lines.push(l) });
 	} catch (error) {
 		// A step that failed says so on its own line; anything else (a lost connection) is the caller's.
-		if (!(error instanceof CommandError) || !lines.some((l) => l.startsWith("failed "))) throw error;
+		if (!(error instanceof CommandError) || !lines.some((l) => /^(failed|unchanged) /.test(l))) throw error;
 	}
 	return lines;
 }

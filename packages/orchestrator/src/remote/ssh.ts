@@ -187,7 +187,12 @@ export interface RemoteSession {
 	push(localDir: string, name: string): Promise<string>;
 	/** Copies a remote directory's contents into a local one (created if need be). */
 	pull(remoteDir: string, localDir: string): Promise<void>;
-	/** Removes the private directory; what went wrong, if anything, for the cell's notes. */
+	/**
+	 * Kills whatever still runs in the private directory there (a cancelled run_tests.sh, its
+	 * QEMUs, a test past its limit): killing ssh here does not stop it there.
+	 */
+	stopAll(): Promise<void>;
+	/** Stops what runs there and removes the private directory; what went wrong, if anything, for the cell's notes. */
 	close(): Promise<string | undefined>;
 }
 
@@ -346,10 +351,12 @@ export async function openSshSession(
 			await mkdir(localDir, { recursive: true });
 			await rsync(["-a", remote(`${remoteDir}/`), `${localDir}/`], "bringing the logs back", true);
 		},
+		async stopAll() {
+			await shell.run("sh", ["-c", KILL_UNDER, "kill-under", dir], { cwd: "/" }).catch(() => undefined);
+		},
 		async close() {
 			try {
-				// What is still running there (a cancelled run_tests.sh, its QEMUs, a test past its
-				// limit) goes first: killing ssh here does not stop it there.
+				// What is still running there goes first: killing ssh here does not stop it there.
 				await shell.run("sh", ["-c", KILL_UNDER, "kill-under", dir], { cwd: "/" });
 				await shell.run("rm", ["-rf", "--", dir], { cwd: "/" });
 				return undefined;
