@@ -301,3 +301,26 @@ test.serial("a resumed run is one run: the header says what was kept, and the ke
 	t.regex(frame, /linux@demo +✓1 ✗1 -0/);
 	t.regex(frame, /prebuilt vmlinuz-6\.1\.0-28-amd64 +. queued/);
 });
+
+test.serial("on the params axis the grid heads each target once, with its parameter sets under it", async (t) => {
+	const targets = ["tcg/default", "tcg/nested-off"];
+	const store = storeOf([
+		{
+			...started,
+			cells: targets.map((x) => `debian/${x}`),
+			grid: {
+				kernels: [{ id: "debian", label: "debian" }],
+				targets,
+				cells: targets.map((x) => ({ id: `debian/${x}`, kernel: "debian", target: x, jobs: [] })),
+			},
+		},
+		{ type: "cell-state", at: T0 + 1000, cellId: "debian/tcg/nested-off", state: { stage: "boot" } },
+	]);
+	const app = render(<App store={store} control={control} now={() => T0 + 5_000} />);
+	t.teardown(() => app.unmount());
+	const lines = strip(app.lastFrame()).split("\n");
+	const head = lines.findIndex((l) => /^\s+tcg$/.test(l));
+	t.true(head >= 0, lines.join("\n"));
+	t.regex(lines[head + 1] ?? "", /^\s+default\s+nested-off$/);
+	t.regex(lines[head + 2] ?? "", /^debian\s+. queued\s+. boot/);
+});
