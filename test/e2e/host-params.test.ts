@@ -37,7 +37,7 @@ interface Cell {
 	id: string;
 	state: string;
 	failure?: { reason?: string };
-	results: { testId: string; status: string; detail?: string }[];
+	results: { testId: string; status: string; detail?: string; explanation?: string }[];
 	notes?: string[];
 }
 
@@ -156,6 +156,11 @@ ${state("after5")}
 		// KUT's own `check =` line skips the test that needs nested=1: honoured against what KVM took.
 		t.deepEqual(statuses(off), { pass: "pass", nested: "fail", "needs-nested": "skip" });
 		t.regex(off?.results.find((r) => r.testId === "needs-nested")?.detail ?? "", /nested not equal to 1/);
+		// The test that reads nested fails under the set alone, and its verdict says so.
+		t.regex(
+			off?.results.find((r) => r.testId === "nested")?.explanation ?? "",
+			/^new-failure: .*; fails only with nested-off; passes with default$/,
+		);
 		t.true(
 			off?.notes?.includes("parameter set nested-off: KVM on this machine took kvm_amd.nested=0"),
 			off?.notes?.join("\n"),
