@@ -75,7 +75,7 @@ ${params}`,
 		const plain = matrix("plain", "pass", "");
 
 		const km = (matrixFile: string, runDir: string) =>
-			`chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp/home NO_COLOR=1 KVM_MATRIX_CACHE=${dir}/cache node ${CLI} run ${matrixFile} --run-dir ${runDir}`;
+			`chroot /host /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=${dir}/home TMPDIR=${dir}/tmp NO_COLOR=1 KVM_MATRIX_CACHE=${dir}/cache node ${CLI} run ${matrixFile} --run-dir ${runDir}`;
 		const show = (tag: string, runDir: string) =>
 			`echo "@@${tag} $(tr -d '\\n' < /host${runDir}/results.json 2>/dev/null)"`;
 		const state = (tag: string) =>
@@ -86,9 +86,12 @@ ${params}`,
 		const script = `
 mount -t proc proc /host/proc && mount -t sysfs sysfs /host/sys && mount -t devtmpfs devtmpfs /host/dev
 mount -t tmpfs tmpfs /host/run
-# What kvm-matrix writes must be writable: the two test directories, copied to a tmpfs at their own paths.
-mkdir -p /tmp/copy && cp -a /host${kut} /host${dir} /tmp/copy/
-mount -t tmpfs tmpfs /host/tmp && cp -a /tmp/copy/. /host/tmp/ && mkdir -p /host/tmp/home
+# What kvm-matrix writes must be writable: the two test directories, each copied to a tmpfs
+# mounted at its own path (the rest of the host's /tmp, which may hold this checkout, stays as it is).
+for d in ${kut} ${dir}; do
+	mkdir -p "/tmp/copy$d" && cp -a "/host$d/." "/tmp/copy$d/" && mount -t tmpfs tmpfs "/host$d" && cp -a "/tmp/copy$d/." "/host$d/"
+done
+mkdir -p /host${dir}/home /host${dir}/tmp
 ${state("before")}
 ${km(sets, `${dir}/r1`)}; echo "@@exit1 $?"
 ${show("r1", `${dir}/r1`)}
