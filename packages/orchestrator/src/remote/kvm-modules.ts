@@ -5,6 +5,7 @@
 // to restore them. The scripts are plain POSIX sh, run through a Shell; the decisions are pure.
 import type { ModuleParamCheck } from "@kvm-matrix/qemu-runner";
 import { CommandError } from "../proc/run.js";
+import { VENDOR } from "../selftests/run.js";
 import type { Shell } from "./shell.js";
 
 export type KvmModule = "kvm" | "kvm_intel" | "kvm_amd";
@@ -199,8 +200,6 @@ export const vendorModuleOf = (vendor: string): KvmModule | undefined =>
 			? "kvm_amd"
 			: undefined;
 
-const VENDOR_NAME: Readonly<Record<string, string>> = { kvm_intel: "Intel", kvm_amd: "AMD" };
-
 export type ReloadPlan =
 	| { readonly kind: "refused"; readonly reason: string }
 	/** Nothing of the set applies to this CPU (kvm_intel parameters on an AMD machine). */
@@ -234,7 +233,7 @@ export function planReload(
 	const applies = asked.filter((p) => p.module === "kvm" || vendorModule === undefined || p.module === vendorModule);
 	const notHere = asked.filter((p) => !applies.includes(p));
 	if (applies.length === 0) {
-		const vendors = [...new Set(notHere.map((p) => VENDOR_NAME[p.module] ?? p.module))].join(" and ");
+		const vendors = [...new Set(notHere.map((p) => VENDOR[p.module] ?? p.module))].join(" and ");
 		return {
 			kind: "skip",
 			reason: `${notHere.map((p) => `${p.module}.${p.param}=${p.value}`).join(", ")}: for ${vendors} CPUs, and ${where}'s CPU is ${probe.vendor}`,

@@ -73,7 +73,8 @@ export function requiredParams(target: Target): ModuleParamCheck[] {
 	);
 }
 
-const VENDOR: Readonly<Record<string, string>> = { kvm_intel: "Intel", kvm_amd: "AMD" };
+/** Whose CPUs a vendor module is for, in words. */
+export const VENDOR: Readonly<Record<string, string>> = { kvm_intel: "Intel", kvm_amd: "AMD" };
 
 /**
  * Why a cell's tests are skipped, when nothing of its set applies to the guest's CPU (kvm_intel

@@ -2,6 +2,7 @@
 // target and passes under others says so ("fails only with ept-off, npt-off"), which is what a KVM
 // developer needs first: the failure is in the code those parameters select.
 import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
+import { targetParts } from "../plan/cells.js";
 import type { Verdict } from "./classify.js";
 import { passedClean } from "./for-run.js";
 
@@ -23,16 +24,16 @@ export function onlyWith(
 	cell: ParamsCell,
 	key: string,
 ): { failing: string[]; passing: string[]; unknown: string[] } | undefined {
-	const slash = cell.target.indexOf("/");
-	if (slash === -1) return undefined;
-	const base = cell.target.slice(0, slash);
+	const { target: base, params } = targetParts(cell.target);
+	if (params === undefined) return undefined;
 	const failing: string[] = [];
 	const passing: string[] = [];
 	const unknown: string[] = [];
 	for (const other of cells) {
-		if (other.kernelId !== cell.kernelId || !other.target.startsWith(`${base}/`)) continue;
+		const there = targetParts(other.target);
+		if (other.kernelId !== cell.kernelId || there.target !== base || there.params === undefined) continue;
 		const r = other.results.find((x) => testKey(x) === key);
-		const set = other.target.slice(base.length + 1);
+		const set = there.params;
 		if (r !== undefined && isFailing(r)) failing.push(set);
 		else if (r !== undefined && passedClean(r)) passing.push(set);
 		else if (r === undefined || r.status === "error") unknown.push(set);

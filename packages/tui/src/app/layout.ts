@@ -1,3 +1,4 @@
+import { targetParts } from "@kvm-matrix/orchestrator";
 /**
  * How many lines each part of the screen gets. A frame as tall as the terminal makes Ink clear the
  * whole screen (and in many terminals the scrollback) on every frame, and a taller one scrolls
@@ -97,8 +98,8 @@ export function gridHeader(targets: readonly string[], cell: number): string[] {
 	const fitTo = (text: string, width: number) =>
 		text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);
 	const split = targets.map((t) => {
-		const slash = t.indexOf("/");
-		return slash === -1 ? { base: t, set: undefined } : { base: t.slice(0, slash), set: t.slice(slash + 1) };
+		const { target, params } = targetParts(t);
+		return { base: target, set: params };
 	});
 	if (split.every((s) => s.set === undefined)) return [targets.map((t) => fitTo(t, cell)).join("")];
 	let groups = "";
