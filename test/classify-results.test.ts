@@ -97,7 +97,7 @@ suites:
 			test: "kut:fail",
 			status: "fail",
 			verdict: "pending-fix",
-			evidence: `needs ${fixShort} ("KVM: x86: Fix the MSR the fixture's fail test checks"), in kvm@next; test sources from KUT's Makefile rules (no KUT build to read .d files from)`,
+			evidence: `needs ${fixShort} ("KVM: x86: Fix the MSR the fixture's fail test checks"), in kvm@next`,
 			details: row("kvm@master", "kut:fail")?.details,
 		} as Row);
 		const master = (await git(kernel.dir, "rev-parse", "master")).slice(0, 12);

@@ -53,7 +53,11 @@ test("a bug whose test links the fix: pending-fix, with the fix and where it is,
 		md.stdout.includes(`(${master.slice(0, 12)}), from the report's commit ${master.slice(0, 12)} in kvm`),
 		md.stdout,
 	);
-	t.regex(md.stdout, /\| `kut:svm` \| \*\*pending-fix\*\* \(fix not yet merged\) \| needs 1ea70fe837db .*in kvm@next/);
+	// The test links the series' cover letter: both of its patches, each sha with its own subject.
+	t.regex(
+		md.stdout,
+		/\| `kut:svm` \| \*\*pending-fix\*\* \(fix not yet merged\) \| needs cc7362a92cfc \("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR \(failed VMRUN\)"\), 1ea70fe837db \("KVM: SVM: Treat exit_code as an unsigned 64-bit value through all of KVM"\), in kvm@next \|/,
+	);
 	t.true(md.stdout.includes("- **QEMU**: 7.2.0"), md.stdout);
 	t.true(md.stdout.includes("AMD EPYC 7B13"), md.stdout);
 

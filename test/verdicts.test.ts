@@ -180,7 +180,10 @@ suites:
 	);
 	t.is(all.exitCode, 0, all.stderr);
 	t.regex(all.stdout, /\nevery commit that touched it \(\d+\):\n/);
-	t.regex(all.stdout, /\n {4}fix: 20260101000000\.4242-1-dev@example\.org → fake [0-9a-f]{12} \(by series\)\n/);
+	t.regex(
+		all.stdout,
+		/\n {4}fix: 20260101000000\.4242-1-dev@example\.org → fake [0-9a-f]{12} \(by series; 1 patch\)\n/,
+	);
 	t.regex(all.stdout, /\n {4}its own posting: 20260102000000\.777-1-qa@example\.org\n/);
 	const bad = await explain("fail_test");
 	t.is(bad.exitCode, 2);

@@ -11,6 +11,7 @@ import type { Target } from "../matrix/types.js";
 import { localShell } from "../remote/shell.js";
 import { openSshSession, type RemoteSession } from "../remote/ssh.js";
 import { runSelftestsDirect } from "../selftests/run-direct.js";
+import { repositoryKey } from "../sources/identity.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
@@ -134,7 +135,8 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			);
 			if (session === undefined) ctx.hostQueue.concurrency = slots;
 			const where = session === undefined ? "" : `@${session.shell.where.replace(/[^A-Za-z0-9._-]+/g, "_")}`;
-			const durations = `${kut.tree}${where}.json`;
+			// Kept per KUT repository: two matrices may both call different KUT trees `kut`.
+			const durations = `${await repositoryKey(await ctx.repoOf(kut.tree))}${where}.json`;
 			await runKutOnHost({
 				dir,
 				tests: kutNames,

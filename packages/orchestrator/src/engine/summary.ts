@@ -90,7 +90,7 @@ export function summariseCells(cells: readonly SummaryCell[], record: RunRecord)
 			counts,
 			results: results.map((r) => {
 				const verdict = verdicts?.get(testKey(r));
-				return verdict === undefined ? r : { ...r, verdict, explanation: describeVerdict(verdict) };
+				return verdict === undefined ? r : { ...r, verdict, explanation: describeVerdict(verdict, testKey(r)) };
 			}),
 			verdicts: countVerdicts(verdicts),
 			notes: cell?.notes ?? [],

@@ -48,7 +48,7 @@ export async function classifyStage(ctx: RunContext, input: VerdictStageInput): 
 					suite: key.slice(0, colon) as SuiteName,
 					testId: key.slice(colon + 1),
 					verdict: v.verdict,
-					explanation: describeVerdict(v),
+					explanation: describeVerdict(v, key),
 				};
 			}),
 		});

@@ -53,3 +53,38 @@ export async function hasCommit(repo: string, sha: string): Promise<boolean> {
 		() => false,
 	);
 }
+
+/**
+ * The history questions of one classification, each asked of git once however many failures,
+ * cells or kernels need its answer: the same fix against the same kernel, the same pair of
+ * kernels. An answer is the promise of it, so questions asked at once share one git process.
+ */
+export class HistoryAnswers {
+	readonly #answers = new Map<string, Promise<unknown>>();
+
+	#once<T>(key: string, ask: () => Promise<T>): Promise<T> {
+		let answer = this.#answers.get(key) as Promise<T> | undefined;
+		if (answer === undefined) {
+			answer = ask();
+			this.#answers.set(key, answer);
+		}
+		return answer;
+	}
+
+	has(repo: string, sha: string): Promise<boolean> {
+		return this.#once(`has\0${repo}\0${sha}`, () => hasCommit(repo, sha));
+	}
+
+	isAncestor(repo: string, sha: string, ref: string): Promise<boolean> {
+		if (sha === ref) return Promise.resolve(true);
+		return this.#once(`anc\0${repo}\0${sha}\0${ref}`, () => isAncestor(repo, sha, ref));
+	}
+
+	commitCount(repo: string, from: string, to: string): Promise<number> {
+		return this.#once(`count\0${repo}\0${from}\0${to}`, () => commitCount(repo, from, to));
+	}
+
+	mergeBase(repo: string, a: string, b: string): Promise<string | undefined> {
+		return this.#once(`base\0${repo}\0${a}\0${b}`, () => mergeBase(repo, a, b));
+	}
+}

@@ -5,7 +5,7 @@ import { replaceAtomically, writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { capture, streamRecords } from "../proc/run.js";
 import { normalisePatchSubject } from "./posting.js";
-import { citationsOf, referencesOf, seriesOf } from "./trailers.js";
+import { citationsOf, referencesOf, seriesOf, upstreamOf } from "./trailers.js";
 
 /** What one commit says about itself and others. */
 export interface IndexedCommit {
@@ -16,6 +16,8 @@ export interface IndexedCommit {
 	readonly bugs: readonly string[];
 	/** Kernel commits cited in the body: `commit f402ecd7a8b6 ("subject")`. */
 	readonly citations: readonly { readonly sha: string; readonly subject: string }[];
+	/** The commits a backport says it copies (`cherry picked from commit X`, `commit X upstream.`). */
+	readonly upstream: readonly string[];
 }
 
 /**
@@ -30,6 +32,8 @@ export class LinkIndex {
 	readonly #referencing = new Map<string, number>();
 	readonly #byMessageId = new Map<string, string[]>();
 	readonly #bySeries = new Map<string, string[]>();
+	/** Upstream sha → the backports that copy it. */
+	readonly #byUpstream = new Map<string, string[]>();
 	/** Built on the first subject query: most runs never need it. */
 	#bySubject: Map<string, string[]> | undefined;
 	#byPatchSubject: Map<string, string[]> | undefined;
@@ -67,6 +71,10 @@ export class LinkIndex {
 		this.#byPatchSubject = undefined;
 		if (!references) return;
 		this.#referencing.set(sha, at);
+		// The last field, when the line has it: the upstream commits of a backport.
+		const fields = rest.split(SEP);
+		const picked = fields.length >= 3 ? (fields[2] ?? "") : "";
+		if (picked !== "") for (const up of picked.split(LIST)) push(this.#byUpstream, up, sha);
 		if (ids === "") return;
 		for (const id of ids.split(LIST)) {
 			push(this.#byMessageId, id, sha);
@@ -87,6 +95,11 @@ export class LinkIndex {
 		const stem = seriesOf(messageId)?.stem;
 		const series = stem === undefined ? [] : (this.#bySeries.get(stem) ?? []).filter((sha) => !exact.includes(sha));
 		return { exact, series };
+	}
+
+	/** The backports of `sha` this tree holds: commits that say they copy it. */
+	commitsPickedFrom(sha: string): readonly string[] {
+		return this.#byUpstream.get(sha) ?? [];
 	}
 
 	/** Commits with exactly this subject: how a rebased or re-posted fix is still found. */
@@ -131,7 +144,8 @@ export class LinkIndex {
 		while (start < text.length) {
 			let end = text.indexOf("\n", start);
 			if (end === -1) end = text.length;
-			if (end - start > 41 && text.charCodeAt(start + 40) === 9) index.#addLine(text.slice(start, end));
+			if (end - start > 41 && text.charCodeAt(start + 40) === 9 && SHA_AT_START.test(text.slice(start, start + 40)))
+				index.#addLine(text.slice(start, end));
 			else if (end > start) index.#skipped++;
 			start = end + 1;
 		}
@@ -147,9 +161,10 @@ function push(map: Map<string, string[]>, key: string, sha: string): void {
 }
 
 const SEP = "\t";
+const SHA_AT_START = /^[0-9a-f]{40}$/;
 const LIST = "\u001f";
 
-/** One commit as one line of the store: sha, subject, message-ids, bugs, citations (tab-separated). */
+/** One commit as one line of the store: sha, subject, message-ids, bugs, citations, upstream (tab-separated). */
 export function commitLine(c: IndexedCommit): string {
 	const clean = (s: string) =>
 		s.includes(SEP) || s.includes("\n") || s.includes(LIST)
@@ -161,11 +176,12 @@ export function commitLine(c: IndexedCommit): string {
 		c.messageIds.map(clean).join(LIST),
 		c.bugs.map(clean).join(LIST),
 		c.citations.map((x) => `${x.sha} ${clean(x.subject)}`).join(LIST),
+		c.upstream.join(LIST),
 	].join(SEP);
 }
 
 export function parseCommitLine(line: string): IndexedCommit | undefined {
-	const [sha = "", subject = "", ids = "", bugs = "", citations = ""] = line.split(SEP);
+	const [sha = "", subject = "", ids = "", bugs = "", citations = "", upstream = ""] = line.split(SEP);
 	if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;
 	const list = (s: string) => (s === "" ? [] : s.split(LIST));
 	return {
@@ -177,6 +193,7 @@ export function parseCommitLine(line: string): IndexedCommit | undefined {
 			const space = x.indexOf(" ");
 			return { sha: x.slice(0, space), subject: x.slice(space + 1) };
 		}),
+		upstream: list(upstream).filter((u) => /^[0-9a-f]{40}$/.test(u)),
 	};
 }
 
@@ -199,7 +216,7 @@ function parseRecord(record: string): IndexedCommit {
 		if (r.kind === "message-id") messageIds.push(r.id);
 		else if (r.kind === "bug") bugs.push(`${r.tracker}#${r.id}`);
 	}
-	return { sha, subject, messageIds, bugs, citations: citationsOf(body) };
+	return { sha, subject, messageIds, bugs, citations: citationsOf(body), upstream: upstreamOf(body) };
 }
 
 /** Parses `git log --format=%H%x00%s%x00%B%x1e` output (pure). */
@@ -260,14 +277,17 @@ async function updateHoldingLock(
 	// Lines the tips vouch for that are gone (a store cut short, deleted by hand): what is left
 	// cannot be trusted to be whole, so the index starts again.
 	const whole = record !== undefined && size !== undefined && (record.length === undefined || size >= record.length);
-	const known = whole ? record.tips : [];
+	const vouched = whole ? record.tips : [];
 	const tips = await Promise.all(
 		refs.map((ref) => capture("git", ["-C", repo, "rev-parse", "--verify", `${ref}^{commit}`])),
 	);
-	if (whole && tips.every((t) => known.includes(t))) return 0;
-	// Old tips that a force-push removed are no longer objects git can exclude.
-	const old = (await Promise.all(known.map(async (t) => ((await isObject(repo, t)) ? [t] : [])))).flat();
-	const log = ["-C", repo, "log", LOG_FORMAT, ...tips, ...(old.length > 0 ? ["--not", ...old] : [])];
+	if (whole && tips.every((t) => vouched.includes(t))) return 0;
+	// A tip the repository no longer has (a force-push that was garbage-collected, another
+	// repository cloned where this one was) means lines of commits it does not have: such lines
+	// are never used, so the index starts again.
+	const present = await Promise.all(vouched.map((t) => isObject(repo, t)));
+	const known = present.every(Boolean) ? vouched : [];
+	const log = ["-C", repo, "log", LOG_FORMAT, ...tips, ...(known.length > 0 ? ["--not", ...known] : [])];
 	await mkdir(path.dirname(files.lines), { recursive: true });
 	let added = 0;
 	if (known.length > 0) {

@@ -4,9 +4,9 @@ import path from "node:path";
 import test from "ava";
 import fc from "fast-check";
 import { commitFiles, git } from "../../../../test/support/git.js";
-import { GitFactError, isAncestor } from "./ancestry.js";
-import { branchesHaving, fixStatusIn } from "./fix-status.js";
+import { GitFactError, HistoryAnswers, isAncestor } from "./ancestry.js";
 import { commitLine, type IndexedCommit, LinkIndex, parseCommitLine, parseLog, updateLinkIndex } from "./index.js";
+import { branchesHaving, patchStatusIn } from "./patch-status.js";
 import { isFixLink, typeLinks } from "./typing.js";
 
 const commit = (dir: string, file: string, message: string) => commitFiles(dir, { [file]: `${message}\n` }, message);
@@ -66,9 +66,14 @@ test("where a test's fix stands: not in master, in next and (cherry-picked) stab
 	if (testCommit === undefined) return t.fail();
 	const links = await typeLinks(testCommit, { trees: [{ tree: "kvm", index }], testCommits: new Set() });
 	const [dep] = links.filter(isFixLink);
-	if (dep === undefined) return t.fail();
+	if (dep?.role !== "fix") return t.fail();
 	t.is(links.length, 2);
-	const at = async (ref: string) => fixStatusIn(dep, { tree: "kvm", repo: dir, sha: await git(dir, "rev-parse", ref) });
+	// One patch: the fix and its cherry-pick are one dependency.
+	t.is(dep.patches.length, 1);
+	const [patch] = dep.patches;
+	if (patch === undefined) return t.fail();
+	const history = new HistoryAnswers();
+	const at = async (ref: string) => patchStatusIn(patch, { repo: dir, sha: await git(dir, "rev-parse", ref) }, history);
 	t.deepEqual(await at("master"), { kind: "missing" });
 	t.is((await at("next")).kind, "contained");
 	t.deepEqual(await at("stable"), {
@@ -77,11 +82,11 @@ test("where a test's fix stands: not in master, in next and (cherry-picked) stab
 	});
 	const branch = (name: string, ref: string) => ({ name, tree: "kvm", repo: dir, ref });
 	t.deepEqual(
-		await branchesHaving(dep, [
-			branch("kvm/master", "master"),
-			branch("kvm-x86/next", "next"),
-			branch("stable/6.1.y", "stable"),
-		]),
+		await branchesHaving(
+			patch,
+			[branch("kvm/master", "master"), branch("kvm-x86/next", "next"), branch("stable/6.1.y", "stable")],
+			history,
+		),
 		{
 			in: [
 				{ branch: "kvm-x86/next", sha: fix, cherryPick: false },
@@ -92,7 +97,7 @@ test("where a test's fix stands: not in master, in next and (cherry-picked) stab
 		},
 	);
 	// A kernel commit the repository does not have: git cannot answer, and that is not "missing".
-	const broken = await fixStatusIn(dep, { tree: "kvm", repo: dir, sha: "0".repeat(40) });
+	const broken = await patchStatusIn(patch, { repo: dir, sha: "0".repeat(40) }, history);
 	t.is(broken.kind, "unknown");
 	t.regex(
 		broken.kind === "unknown" ? broken.reason : "",
@@ -110,6 +115,7 @@ test("a commit survives its store line, whatever its subject and ids hold", (t) 
 		messageIds: fc.array(text.filter((s) => s.length > 0)),
 		bugs: fc.array(text.filter((s) => s.length > 0)),
 		citations: fc.array(fc.record({ sha: fc.stringMatching(/^[0-9a-f]{12}$/), subject: text })),
+		upstream: fc.array(fc.stringMatching(/^[0-9a-f]{40}$/)),
 	});
 	const flat = (s: string) => s.replaceAll("\t", " ").replaceAll("\n", " ").replaceAll("\u001f", " ");
 	fc.assert(
@@ -120,6 +126,7 @@ test("a commit survives its store line, whatever its subject and ids hold", (t) 
 				messageIds: c.messageIds.map(flat),
 				bugs: c.bugs.map(flat),
 				citations: c.citations.map((x) => ({ sha: x.sha, subject: flat(x.subject) })),
+				upstream: c.upstream,
 			});
 		}),
 	);

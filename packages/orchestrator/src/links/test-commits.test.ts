@@ -4,8 +4,9 @@ import path from "node:path";
 import test from "ava";
 import { commitFiles, git } from "../../../../test/support/git.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
-import { fixStatusIn } from "./fix-status.js";
+import { HistoryAnswers } from "./ancestry.js";
 import { updateLinkIndex } from "./index.js";
+import { patchStatusIn } from "./patch-status.js";
 import { commitsAddingEntry, commitsTouching } from "./test-commits.js";
 import { isFixLink, typeLinks } from "./typing.js";
 
@@ -63,14 +64,17 @@ test("a KUT test maps to the commits that touched its source, and through their 
 		)
 	).flat();
 	const [dep] = links.filter(isFixLink);
-	t.deepEqual(dep?.role === "fix" ? [dep.matchedBy, dep.commits] : [], [
+	t.deepEqual(dep?.role === "fix" ? [dep.matchedBy, dep.patches.map((p) => p.commits)] : [], [
 		"series",
-		[{ tree: "kvm", sha: fix, subject: "KVM: x86: Fix emulated MMIO with ENTER" }],
+		[[{ tree: "kvm", sha: fix, subject: "KVM: x86: Fix emulated MMIO with ENTER" }]],
 	]);
+	const [patch] = dep?.role === "fix" ? dep.patches : [];
 	t.deepEqual(
-		await fixStatusIn(dep ?? t.fail(), { tree: "kvm", repo: kernel, sha: await git(kernel, "rev-parse", "master") }),
-		{
-			kind: "missing",
-		},
+		await patchStatusIn(
+			patch ?? t.fail(),
+			{ repo: kernel, sha: await git(kernel, "rev-parse", "master") },
+			new HistoryAnswers(),
+		),
+		{ kind: "missing" },
 	);
 });

@@ -113,3 +113,17 @@ export function citationsOf(message: string): Citation[] {
 		subject: m[2] ?? "",
 	}));
 }
+
+// The ways a backport names the commit it copies: `git cherry-pick -x`, and stable's two headers.
+const UPSTREAM = [
+	/\(cherry picked from commit ([0-9a-f]{40})\)/g,
+	/^commit ([0-9a-f]{40}) upstream\.?$/gm,
+	/^\[\s*[Uu]pstream commit ([0-9a-f]{40})\s*\]$/gm,
+];
+
+/** The upstream commits a backport says it copies (full shas only: a prefix could be anything). */
+export function upstreamOf(message: string): string[] {
+	if (!message.includes("commit")) return [];
+	const found = UPSTREAM.flatMap((re) => [...message.matchAll(re)].map((m) => m[1] ?? ""));
+	return [...new Set(found)];
+}

@@ -13,6 +13,7 @@ const kernelCommit = (n: number, subject: string, ...ids: string[]): IndexedComm
 	messageIds: ids,
 	bugs: [],
 	citations: [],
+	upstream: [],
 });
 
 // A kvm-x86-like history: the SVM exit_code series (patches 2..), the EP4TA fix, the ENTER/MMIO fix,
@@ -165,10 +166,12 @@ for (const [name, commit, expected] of cases) {
 
 test("a citation matched by subject carries the commit it found; by sha, its cherry-picks too", async (t) => {
 	const [bySubject] = (await offline(cases[8]?.[1] as IndexedCommit)).filter((l) => l.role === "fix");
-	t.deepEqual(bySubject?.role === "fix" ? [bySubject.matchedBy, bySubject.commits.map((c) => c.sha)] : [], [
-		"subject",
-		[sha(1)],
-	]);
+	t.deepEqual(
+		bySubject?.role === "fix"
+			? [bySubject.matchedBy, bySubject.patches.flatMap((p) => p.commits).map((c) => c.sha)]
+			: [],
+		["subject", [sha(1)]],
+	);
 	const [bySha] = (await offline(cases[7]?.[1] as IndexedCommit)).filter((l) => l.role === "fix");
 	t.is(bySha?.role === "fix" ? bySha.matchedBy : undefined, "sha");
 });
@@ -241,7 +244,10 @@ test("with lore: a KUT patch is an earlier posting, a reply a reply, a v4 patch 
 		"own-posting 20260310000000.1-1-qa@example.org",
 	]);
 	const v5 = links[2];
-	t.deepEqual(v5?.role === "fix" ? [v5.matchedBy, v5.commits.map((c) => c.sha)] : [], ["subject", [sha(5)]]);
+	t.deepEqual(v5?.role === "fix" ? [v5.matchedBy, v5.patches.flatMap((p) => p.commits).map((c) => c.sha)] : [], [
+		"subject",
+		[sha(5)],
+	]);
 	const unavailable = links[4];
 	t.is(
 		unavailable?.role === "unresolved" ? unavailable.note : "",

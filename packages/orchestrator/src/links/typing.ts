@@ -6,17 +6,13 @@
  * tree (or, with lore, to a KVM patch posted and applied nowhere) is a fix dependency; everything
  * else is shown as evidence and decides nothing.
  */
-import type { IndexedCommit, LinkIndex } from "./index.js";
+import type { IndexedCommit } from "./index.js";
 import type { LoreAnswer } from "./lore.js";
+import { type KernelCommit, type LinkShape, type Patch, patchesOf, type TreeIndex } from "./patches.js";
 import { normalisePatchSubject } from "./posting.js";
 import { seriesOf } from "./trailers.js";
 
-/** A commit of a configured kernel tree. */
-export interface KernelCommit {
-	readonly tree: string;
-	readonly sha: string;
-	readonly subject: string;
-}
+export type { KernelCommit, Patch, TreeIndex };
 
 /** What a test commit refers to: a mail it links, a kernel commit it cites, or a bug. */
 export type LinkTarget =
@@ -27,13 +23,14 @@ export type LinkTarget =
 export type MatchedBy = "message-id" | "series" | "sha" | "subject";
 
 export type TypedLink =
-	/** Resolves to kernel commits: the one kind that can make a failure `pending-fix`. */
+	/** Resolves to KVM patches applied in a configured tree: the one kind that can make a failure `pending-fix`. */
 	| {
 			readonly role: "fix";
 			readonly target: LinkTarget;
 			readonly matchedBy: MatchedBy;
 			readonly subject: string;
-			readonly commits: readonly KernelCommit[];
+			/** The patches it stands for (a series link: every patch of it), each with its commits. */
+			readonly patches: readonly Patch[];
 	  }
 	/** A KVM patch lore knows that no configured tree has applied: a fix dependency too. */
 	| {
@@ -51,12 +48,6 @@ export type TypedLink =
 
 export type FixLink = Extract<TypedLink, { role: "fix" | "posted" }>;
 export const isFixLink = (l: TypedLink): l is FixLink => l.role === "fix" || l.role === "posted";
-
-/** A configured kernel tree's index. */
-export interface TreeIndex {
-	readonly tree: string;
-	readonly index: LinkIndex;
-}
 
 export interface TypingContext {
 	readonly trees: readonly TreeIndex[];
@@ -124,6 +115,18 @@ function byCitation(
 	return { commits: same, matchedBy: "subject" };
 }
 
+/** A link that resolved to commits, as the patches they are. */
+function fixLink(
+	ctx: TypingContext,
+	target: LinkTarget,
+	matchedBy: MatchedBy,
+	commits: readonly KernelCommit[],
+	shape: LinkShape,
+): Extract<TypedLink, { role: "fix" }> {
+	const patches = patchesOf(commits, shape, ctx.trees, ctx.testCommits);
+	return { role: "fix", target, matchedBy, subject: patches[0]?.subject ?? commits[0]?.subject ?? "", patches };
+}
+
 /** What lore says a message-id is, typed; called only for links no configured tree has. */
 async function typeFromLore(ctx: TypingContext, target: LinkTarget & { kind: "message-id" }): Promise<TypedLink> {
 	if (ctx.lore === undefined) return { role: "unresolved", target, note: "not found in any configured tree" };
@@ -148,8 +151,7 @@ async function typeFromLore(ctx: TypingContext, target: LinkTarget & { kind: "me
 			// An earlier version of a series: its patch subjects find the version that was applied.
 			const subjects = posting.kind === "cover-letter" ? posting.patchSubjects : [posting.subject];
 			const commits = subjects.flatMap((s) => bySubject(ctx, s));
-			if (commits.length > 0)
-				return { role: "fix", target, matchedBy: "subject", subject: commits[0]?.subject ?? "", commits };
+			if (commits.length > 0) return fixLink(ctx, target, "subject", commits, { kind: "subjects" });
 			return {
 				role: "posted",
 				target,
@@ -181,13 +183,7 @@ export async function typeLinks(commit: IndexedCommit, ctx: TypingContext): Prom
 		const isOwn = id === own;
 		const inOwnSeries = !isOwn && ownStem !== undefined && seriesOf(id)?.stem === ownStem;
 		if (found !== undefined && (found.matchedBy === "message-id" || !isOwn)) {
-			typed.push({
-				role: "fix",
-				target,
-				matchedBy: found.matchedBy,
-				subject: found.commits[0]?.subject ?? "",
-				commits: found.commits,
-			});
+			typed.push(fixLink(ctx, target, found.matchedBy, found.commits, { kind: "message-id", id }));
 		} else if (isOwn) typed.push({ role: "own-posting", target });
 		else if (inOwnSeries) typed.push({ role: "own-series", target });
 		else typed.push(await typeFromLore(ctx, target));
@@ -197,7 +193,7 @@ export async function typeLinks(commit: IndexedCommit, ctx: TypingContext): Prom
 		const found = byCitation(ctx, c.sha, c.subject);
 		typed.push(
 			found.commits.length > 0
-				? { role: "fix", target, matchedBy: found.matchedBy, subject: c.subject, commits: found.commits }
+				? { ...fixLink(ctx, target, found.matchedBy, found.commits, { kind: "one-patch" }), subject: c.subject }
 				: { role: "unresolved", target, note: "not found in any configured tree" },
 		);
 	}

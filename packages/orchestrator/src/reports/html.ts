@@ -3,8 +3,10 @@
 // their verdicts, evidence and log tails. Everything is in the file (no server, no network, no
 // script from elsewhere); every text from a run is escaped, since test names and logs come from
 // trees and guests.
+
 import type { CellSummary } from "../engine/summary.js";
 import { targetParts } from "../plan/cells.js";
+import { evidenceDetails } from "../verdicts/details.js";
 import { VERDICT_NAMES, type VerdictName } from "../verdicts/exit-policy.js";
 import { type RunView, tailKey } from "./run-view.js";
 
@@ -138,7 +140,12 @@ function cellSection(view: RunView, cell: CellSummary, id: string): string {
 	const rows = results.map((r) => {
 		const tail = view.logTails.get(tailKey(cell.id, r));
 		const evidence = r.explanation ?? r.detail ?? "";
-		return `<tr class="result" data-status="${e(r.status)}"><td>${e(`${r.suite}:${r.testId}`)}</td><td class="status-${e(r.status)}">${e(r.status)}</td><td>${e(r.verdict?.verdict ?? "")}</td><td>${e(evidence)}${tail === undefined ? "" : `<details><summary>log tail</summary><pre>${e(tail)}</pre></details>`}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td></tr>`;
+		const details = r.verdict === undefined ? [] : evidenceDetails(r.verdict);
+		const folded =
+			details.length === 0
+				? ""
+				: `<details class="evidence"><summary>evidence (${details.length})</summary><ul>${details.map((d) => `<li>${e(d)}</li>`).join("")}</ul></details>`;
+		return `<tr class="result" data-status="${e(r.status)}"><td>${e(`${r.suite}:${r.testId}`)}</td><td class="status-${e(r.status)}">${e(r.status)}</td><td>${e(r.verdict?.verdict ?? "")}</td><td>${e(evidence)}${folded}${tail === undefined ? "" : `<details><summary>log tail</summary><pre>${e(tail)}</pre></details>`}</td><td>${(r.durationMs / 1000).toFixed(1)} s</td></tr>`;
 	});
 	const table =
 		rows.length === 0

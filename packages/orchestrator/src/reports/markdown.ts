@@ -3,6 +3,7 @@
 // pending fixes with the branches that have them, then everything else that failed.
 import type { CellSummary } from "../engine/summary.js";
 import { targetParts } from "../plan/cells.js";
+import { evidenceDetails } from "../verdicts/details.js";
 import { VERDICT_NAMES, type VerdictName } from "../verdicts/exit-policy.js";
 import type { RunView } from "./run-view.js";
 
@@ -54,10 +55,26 @@ function groupedBySet(list: readonly { cell: CellSummary; r: Result }[]): string
 		if (params !== undefined) group.sets.push(params);
 		groups.set(key, group);
 	}
-	return [...groups.values()].map(({ place, sets, r }) => {
+	return [...groups.values()].flatMap(({ place, sets, r }) => {
 		const under = sets.length === 0 ? "" : ` with ${sets.map(code).join(", ")}`;
-		return `- ${code(place)} ${code(`${r.suite}:${r.testId}`)}${under}: ${mdText(evidenceOf(r))}`;
+		return [`- ${code(place)} ${code(`${r.suite}:${r.testId}`)}${under}: ${mdText(evidenceOf(r))}`, ...folded(r)];
 	});
+}
+
+/**
+ * The whole evidence under the line, folded: every patch with its full sha and subject, every
+ * link that resolved nowhere. Indented into the list item, as GitHub and GitLab render it.
+ */
+function folded(r: Result): string[] {
+	const details = r.verdict === undefined ? [] : evidenceDetails(r.verdict);
+	if (details.length === 0) return [];
+	return [
+		`  <details><summary>evidence (${details.length})</summary>`,
+		"",
+		...details.map((d) => `  - ${mdText(d)}`),
+		"",
+		"  </details>",
+	];
 }
 
 export function markdownReport(view: RunView): string {

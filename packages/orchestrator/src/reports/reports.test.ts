@@ -70,6 +70,7 @@ const pending: Verdict = {
 		fixes: [
 			{
 				link: "20221006001956.329314-1-seanjc@google.com",
+				patch: "20221006001956.329314-1-seanjc@google.com",
 				subject: "KVM: nVMX: Inject #GP",
 				commit: BASE,
 				status: "missing",
@@ -77,6 +78,10 @@ const pending: Verdict = {
 			},
 		],
 		notes: [],
+		unresolved: [
+			"20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree",
+			"aMahfvF1r39Xq6zK@intel.com, not found in any configured tree",
+		],
 	},
 };
 
@@ -313,4 +318,24 @@ test("reports group the params axis: one line per test with its sets, sets under
 		["default", "ept-off", "npt-off"].map((set) => ({ target: `tcg/${set}`, params: set })),
 	);
 	t.true(validKcidb(doc), JSON.stringify(validKcidb.errors));
+});
+
+test("Markdown and HTML fold the whole evidence under the line: full shas, every unresolved link", (t) => {
+	const md = markdownReport(sampleView());
+	const line = md.split("\n").findIndex((l) => l.includes("`selftests:x86_64/set_sregs_test`"));
+	t.true(line > 0, md);
+	t.deepEqual(md.split("\n").slice(line + 1, line + 8), [
+		"  <details><summary>evidence (3)</summary>",
+		"",
+		`  - needs ${BASE} "KVM: nVMX: Inject #GP": in kvm-x86@next`,
+		"  - unresolved: 20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree",
+		"  - unresolved: aMahfvF1r39Xq6zK@intel.com, not found in any configured tree",
+		"",
+		"  </details>",
+	]);
+	const html = htmlReport(sampleView());
+	t.regex(
+		html,
+		/<details class="evidence"><summary>evidence \(3\)<\/summary><ul><li>needs 2{40} &quot;KVM: nVMX: Inject #GP&quot;: in kvm-x86@next<\/li><li>unresolved: 20240907005440/,
+	);
 });

@@ -5,16 +5,36 @@ import type { TreeSource } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { CancelledError, CommandError, capture, runCommand } from "../proc/run.js";
+import { mirrorName, normaliseUrl } from "./identity.js";
 
 /** A problem with a tree or ref, in one line that names both. */
 export class SourceError extends Error {
 	override readonly name = "SourceError";
 }
 
-/** The repository kvm-matrix reads a tree from: the user's clone, or its own mirror of the URL. */
+/**
+ * The repository kvm-matrix reads a tree from: the user's clone, or its own mirror of the URL,
+ * named by the URL (two matrices may call two repositories `linux`).
+ */
 export function repositoryFor(tree: TreeSource, mirrors: string): string {
-	if (tree.path !== undefined) return tree.path;
-	return path.join(mirrors, `${tree.name}.git`);
+	if (tree.url === undefined) return tree.path;
+	return tree.path ?? path.join(mirrors, `${mirrorName(tree.url)}.git`);
+}
+
+/**
+ * Mirrors of older kvm-matrix versions were named by the tree (`mirrors/linux.git`). One whose
+ * origin is this URL is this tree's mirror: it is moved to its URL's name rather than cloned
+ * again (a kernel's history is gigabytes); one of another URL is left alone.
+ */
+export async function adoptNamedMirror(tree: TreeSource, mirrors: string): Promise<void> {
+	if (tree.url === undefined || tree.path !== undefined) return;
+	const repo = repositoryFor(tree, mirrors);
+	const old = path.join(mirrors, `${tree.name}.git`);
+	if (old === repo || existsSync(repo) || !existsSync(old)) return;
+	const origin = await capture("git", ["-C", old, "config", "--get", "remote.origin.url"]).catch(() => "");
+	if (normaliseUrl(origin) !== normaliseUrl(tree.url)) return;
+	// Two processes adopting at once: one rename wins, the other finds the old name gone.
+	await rename(old, repo).catch(() => undefined);
 }
 
 const oneLine = (error: unknown) =>
@@ -43,7 +63,14 @@ export async function syncTree(
 		const url = tree.url;
 		const lockOptions = { signal, onWait, what: `the repository of tree ${tree.name}` };
 		if (tree.path === undefined) {
-			await withLock(repo, (held) => mirror(url, repo, held), lockOptions);
+			await withLock(
+				repo,
+				async (held) => {
+					await adoptNamedMirror(tree, mirrors);
+					await mirror(url, repo, held);
+				},
+				lockOptions,
+			);
 		} else {
 			// The user's clone: its lock lives in its own git directory, whatever the matrix calls it.
 			const gitDir = path.resolve(repo, await capture("git", ["-C", repo, "rev-parse", "--git-common-dir"]));

@@ -9,7 +9,7 @@ import { testKey } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
 import { GitFactError, hasCommit, isAncestor } from "../links/ancestry.js";
-import type { KernelPoint } from "../links/fix-status.js";
+import type { KernelPoint } from "../links/patch-status.js";
 import type { Matrix, Target } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
 import { CancelledError } from "../proc/run.js";

@@ -4,8 +4,8 @@
  * something in K..K' fixed it; if K' is an ancestor of K, something in K'..K broke it; if neither,
  * both ranges from their merge base are the evidence. Git's answers only: no guessing.
  */
-import { commitCount, GitFactError, hasCommit, isAncestor, mergeBase } from "../links/ancestry.js";
-import type { KernelPoint } from "../links/fix-status.js";
+import { GitFactError, HistoryAnswers } from "../links/ancestry.js";
+import type { KernelPoint } from "../links/patch-status.js";
 
 export type Relation =
 	/** The passing kernel descends from the failing one: the fix is in `from..to`. */
@@ -32,30 +32,34 @@ export interface PassingKernel {
 }
 
 /** A repository that holds both commits: either kernel's own, when it has the other's commit. */
-async function commonRepo(a: KernelPoint, b: KernelPoint): Promise<string | undefined> {
+async function commonRepo(a: KernelPoint, b: KernelPoint, git: HistoryAnswers): Promise<string | undefined> {
 	if (a.repo === b.repo) return a.repo;
-	if (await hasCommit(a.repo, b.sha)) return a.repo;
-	if (await hasCommit(b.repo, a.sha)) return b.repo;
+	if (await git.has(a.repo, b.sha)) return a.repo;
+	if (await git.has(b.repo, a.sha)) return b.repo;
 	return undefined;
 }
 
 /** How the passing kernel `other` relates to the failing `kernel`. */
-export async function relate(kernel: KernelPoint, other: KernelPoint): Promise<Relation> {
+export async function relate(
+	kernel: KernelPoint,
+	other: KernelPoint,
+	git: HistoryAnswers = new HistoryAnswers(),
+): Promise<Relation> {
 	if (kernel.sha === other.sha) return { kind: "same" };
-	const repo = await commonRepo(kernel, other);
+	const repo = await commonRepo(kernel, other, git);
 	if (repo === undefined) return { kind: "unrelated", reason: "no repository holds both commits" };
 	try {
-		if (await isAncestor(repo, kernel.sha, other.sha))
-			return { kind: "descendant", count: await commitCount(repo, kernel.sha, other.sha) };
-		if (await isAncestor(repo, other.sha, kernel.sha))
-			return { kind: "ancestor", count: await commitCount(repo, other.sha, kernel.sha) };
-		const base = await mergeBase(repo, kernel.sha, other.sha);
+		if (await git.isAncestor(repo, kernel.sha, other.sha))
+			return { kind: "descendant", count: await git.commitCount(repo, kernel.sha, other.sha) };
+		if (await git.isAncestor(repo, other.sha, kernel.sha))
+			return { kind: "ancestor", count: await git.commitCount(repo, other.sha, kernel.sha) };
+		const base = await git.mergeBase(repo, kernel.sha, other.sha);
 		if (base === undefined) return { kind: "unrelated", reason: "the two histories share no commit" };
 		return {
 			kind: "diverged",
 			mergeBase: base,
-			here: await commitCount(repo, base, kernel.sha),
-			there: await commitCount(repo, base, other.sha),
+			here: await git.commitCount(repo, base, kernel.sha),
+			there: await git.commitCount(repo, base, other.sha),
 		};
 	} catch (error) {
 		if (error instanceof GitFactError) return { kind: "unrelated", reason: error.message };

@@ -30,6 +30,7 @@ const item = (r: TestResult, kernel = "kvm@master", attempts?: TestResult["statu
 
 const SVM_FIX: FixEvidence = {
 	link: "20251113225621.1688428-1-seanjc@google.com",
+	patch: "20251113225621.1688428-2-seanjc@google.com",
 	commit: "f402ecd7a8b6e0c0ffee00000000000000000000",
 	subject: "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR",
 	matchedBy: "series",
@@ -38,6 +39,7 @@ const SVM_FIX: FixEvidence = {
 };
 const POSTED: FixEvidence = {
 	link: "20230106011306.85230-3-seanjc@google.com",
+	patch: "20230106011306.85230-3-seanjc@google.com",
 	subject: "KVM: x86: Inject #GP on x2APIC WRMSR that sets reserved bits 63:32",
 	status: "posted",
 	in: [],
@@ -56,7 +58,7 @@ const pass = (kernel: string, sha: string, relation: Pass["relation"], lacks: st
 	lacks,
 });
 const NEXT = pass("kvm@queue", "b".repeat(40), { kind: "descendant", count: 42 });
-const OLD = pass("kvm@v6.0", "c".repeat(40), { kind: "ancestor", count: 7 }, [SVM_FIX.link]);
+const OLD = pass("kvm@v6.0", "c".repeat(40), { kind: "ancestor", count: 7 }, [SVM_FIX.patch]);
 const SIDE = pass("kvm-x86@fixes", "d".repeat(40), { kind: "diverged", mergeBase: "e".repeat(40), here: 3, there: 5 });
 
 interface Case {
@@ -117,7 +119,7 @@ const cases: Case[] = [
 		fixes: [SVM_FIX],
 		passes: [NEXT],
 		expected:
-			'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86@next; passes on kvm@queue (bbbbbbbbbbbb)',
+			'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86@next; passes on kvm@queue',
 	},
 	{
 		name: "a KVM patch lore knows, applied nowhere",
@@ -158,7 +160,7 @@ const cases: Case[] = [
 		fixes: [SVM_FIX],
 		passes: [OLD],
 		expected:
-			'regression: passed on kvm@v6.0 (cccccccccccc); commits cccccccccccc..aaaaaaaaaaaa (7); f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR") is missing here, but the test passed without it on kvm@v6.0',
+			'regression: passed on kvm@v6.0 (cccccccccccc); commits cccccccccccc..aaaaaaaaaaaa (7); passed on kvm@v6.0 without f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR")',
 	},
 	{
 		name: "a missing fix contradicted by the baseline that lacks it too and passed: regression",
@@ -169,10 +171,10 @@ const cases: Case[] = [
 			sha: "d".repeat(40),
 			status: "pass",
 			relation: SIDE.relation,
-			lacks: [SVM_FIX.link],
+			lacks: [SVM_FIX.patch],
 		},
 		expected:
-			'regression: passed on kvm@next (dddddddddddd); diverged at eeeeeeeeeeee: 3 commits eeeeeeeeeeee..aaaaaaaaaaaa here, 5 eeeeeeeeeeee..dddddddddddd there; f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR") is missing here, but the test passed without it on kvm@next',
+			'regression: passed on kvm@next (dddddddddddd); diverged at eeeeeeeeeeee: 3 commits eeeeeeeeeeee..aaaaaaaaaaaa here, 5 eeeeeeeeeeee..dddddddddddd there; passed on kvm@next without f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR")',
 	},
 	{
 		name: "a baseline that has the fix and passed agrees with it: pending-fix",
@@ -199,9 +201,8 @@ const cases: Case[] = [
 	{
 		name: "an unresolved link is shown and decides nothing",
 		item: item(result("vmx", "fail")),
-		unresolved: ["linked 20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree"],
-		expected:
-			"new-failure: no baseline result and no linked fix; needs a human; linked 20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree",
+		unresolved: ["20240907005440.500075-5-mlevitsk@redhat.com, not found in any configured tree"],
+		expected: "new-failure: no baseline result and no linked fix; needs a human; 1 link unresolved",
 	},
 	{
 		name: "failed on the baseline too: still-failing",
@@ -227,6 +228,12 @@ for (const c of cases) {
 	test(c.name, (t) => {
 		const v = classify(c.item, knowledge(c));
 		t.is(v === undefined ? undefined : describeVerdict(v), c.expected);
+		// The whole subject is kept in the evidence; only the line cuts it.
+		if (v?.verdict === "pending-fix")
+			t.deepEqual(
+				v.evidence.fixes,
+				(c.fixes ?? []).filter((f) => f.status !== "contained"),
+			);
 	});
 }
 
@@ -248,4 +255,49 @@ test("the closest descendant is named when several pass", (t) => {
 	const c: Case = { name: "", item: item(result("vmx", "fail")), passes: [far, NEXT], expected: undefined };
 	const v = classify(c.item, knowledge(c));
 	t.is(v?.verdict === "pending-fix" ? v.evidence.fixedIn?.kernel : undefined, "kvm@queue");
+});
+
+test("a verdict line with a dozen unresolved links stays pasteable: the decision first, the rest one clause", (t) => {
+	const unresolved = Array.from(
+		{ length: 12 },
+		(_, i) => `2024090700544${i}.50007${i}-5-mlevitsk@redhat.com, not found in any configured tree`,
+	);
+	const c: Case = {
+		name: "",
+		item: item(result("vmx", "fail")),
+		fixes: [SVM_FIX],
+		passes: [NEXT],
+		unresolved,
+		expected: "",
+	};
+	const v = classify(c.item, knowledge(c));
+	if (v?.verdict !== "pending-fix") return t.fail();
+	const line = describeVerdict(v, "kut:vmx");
+	t.is(
+		line,
+		'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR"), in kvm-x86@next; passes on kvm@queue; 12 links unresolved: kvm-matrix explain kut:vmx --all',
+	);
+	t.true(line.length < 200, `${line.length} characters`);
+	// JSON keeps every one.
+	t.deepEqual(v.evidence.unresolved, unresolved);
+});
+
+test("a series the kernel lacks two patches of: each sha with its own subject, then how many more", (t) => {
+	const patch = (n: number, subject: string): FixEvidence => ({
+		...SVM_FIX,
+		patch: `20251113225621.1688428-${n}-seanjc@google.com`,
+		commit: String(n).repeat(40),
+		subject,
+	});
+	const c: Case = {
+		name: "",
+		item: item(result("svm", "fail")),
+		fixes: [patch(2, "KVM: nSVM: Fix A"), patch(3, "KVM: SVM: Fix B"), patch(4, "KVM: SVM: Fix C")],
+		expected: "",
+	};
+	const v = classify(c.item, knowledge(c));
+	t.is(
+		v === undefined ? "" : describeVerdict(v),
+		'pending-fix: needs 222222222222 ("KVM: nSVM: Fix A"), 333333333333 ("KVM: SVM: Fix B"), in kvm-x86@next; and 1 more patch',
+	);
 });

@@ -4,12 +4,15 @@ import type { TestResult } from "../events/types.js";
 import type { MatchedBy } from "../links/typing.js";
 import type { PassingKernel, Relation } from "./across.js";
 
-/** One fix dependency of a failing test, as it stands for the kernel under test. */
+/** One KVM patch a failing test depends on, as it stands for the kernel under test. */
 export interface FixEvidence {
 	/** How the test links it: a message-id, or `commit <sha> ("subject")`. */
 	readonly link: string;
+	/** Which patch of what the link stands for: what `Pass.lacks` lists. */
+	readonly patch: string;
+	/** The patch's own subject. */
 	readonly subject: string;
-	/** The kernel commit that is the fix (in the first configured branch that has it). */
+	/** The patch's commit: here when the kernel has it, else in the first configured branch that has it. */
 	readonly commit?: string;
 	readonly matchedBy?: MatchedBy;
 	/** `posted`: a KVM patch on lore that no configured tree has applied. */
@@ -21,8 +24,19 @@ export interface FixEvidence {
 	readonly reason?: string;
 }
 
-/** A kernel on which the test passed, with the missing fixes (their `link`s) it lacks too. */
+/** A kernel on which the test passed, with the missing patches (their `patch` keys) it lacks too. */
 export type Pass = PassingKernel & { readonly lacks: readonly string[] };
+
+/**
+ * What a verdict does not know, kept apart from what decided it: the line a person pastes names
+ * only how many links resolved nowhere; JSON and the folded parts of reports keep every one.
+ */
+export interface Unknowns {
+	/** Links that resolve in no configured tree (`<msgid>, not found in any configured tree`). */
+	readonly unresolved?: readonly string[];
+	/** How the test's sources were found, when not from its build. */
+	readonly caveats?: readonly string[];
+}
 
 /** DESIGN.md's verdicts: exactly one per non-passing result. */
 export type Verdict =
@@ -31,8 +45,8 @@ export type Verdict =
 	| { readonly verdict: "flaky"; readonly evidence: { readonly attempts: readonly TestResult["status"][] } }
 	| {
 			readonly verdict: "pending-fix";
-			readonly evidence: {
-				/** The linked fixes the kernel lacks; empty when only the evidence across kernels decided. */
+			readonly evidence: Unknowns & {
+				/** The linked patches the kernel lacks; empty when only the evidence across kernels decided. */
 				readonly fixes: readonly FixEvidence[];
 				/** A kernel descending from this one on which the test passes. */
 				readonly fixedIn?: Pass;
@@ -43,7 +57,7 @@ export type Verdict =
 	  }
 	| {
 			readonly verdict: "regression";
-			readonly evidence: {
+			readonly evidence: Unknowns & {
 				/** An ancestor on which the test passed, or the baseline. */
 				readonly passed: Pass | BaselineResult;
 				readonly here?: string;
@@ -52,9 +66,9 @@ export type Verdict =
 	  }
 	| {
 			readonly verdict: "still-failing";
-			readonly evidence: { readonly baseline: BaselineResult; readonly notes: readonly string[] };
+			readonly evidence: Unknowns & { readonly baseline: BaselineResult; readonly notes: readonly string[] };
 	  }
-	| { readonly verdict: "new-failure"; readonly evidence: { readonly notes: readonly string[] } };
+	| { readonly verdict: "new-failure"; readonly evidence: Unknowns & { readonly notes: readonly string[] } };
 
 export interface KnownIssue {
 	/** Glob over `suite:testId` (`kut:vmx*`, `selftests:x86_64/*`). */
@@ -75,7 +89,7 @@ export interface BaselineResult {
 	readonly range?: string;
 	/** How the baseline relates to the kernel under test, when git could tell. */
 	readonly relation?: Relation;
-	/** The missing fixes (their `link`s) the baseline lacks too. */
+	/** The missing patches (their `patch` keys) the baseline lacks too. */
 	readonly lacks?: readonly string[];
 }
 
@@ -93,8 +107,10 @@ export interface Knowledge {
 	readonly knownIssues: readonly KnownIssue[];
 	/** The test's fix dependencies as they stand for this cell's kernel (`suite:testId` → fixes). */
 	readonly fixes: (cell: string, testKey: string) => readonly FixEvidence[];
-	/** Links that resolved to nothing, as evidence lines ("linked <msgid>, not found in any configured tree"). */
+	/** Links that resolved to nothing (`<msgid>, not found in any configured tree`): shown, never deciding. */
 	readonly unresolved?: (cell: string, testKey: string) => readonly string[];
+	/** What else is not known about the test's links (how its sources were found), in words. */
+	readonly caveats?: (cell: string, testKey: string) => readonly string[];
 	/** Other kernels (same target) on which the test passed. */
 	readonly passes?: (cell: string, testKey: string) => readonly Pass[];
 	/** The same test on the baseline, same target. */
@@ -144,55 +160,97 @@ export function classify(item: Classifiable, knowledge: Knowledge): Verdict | un
 	const baseline = knowledge.baseline(item.cell, key);
 	const notes: string[] = [];
 
-	// A fix explains the failure only if no kernel that lacks it passed.
+	// A patch explains the failure only if no kernel that lacks it passed.
 	const passedWithout = (f: FixEvidence) =>
-		[...passes, ...(baseline?.status === "pass" ? [baseline] : [])].find((p) => p.lacks?.includes(f.link));
+		[...passes, ...(baseline?.status === "pass" ? [baseline] : [])].find((p) => p.lacks?.includes(f.patch));
 	const missing = fixes.filter((f) => f.status === "missing" || f.status === "posted");
 	const explaining = missing.filter((f) => passedWithout(f) === undefined);
 	for (const f of missing) {
 		const without = passedWithout(f);
-		if (without !== undefined)
-			notes.push(`${fixName(f)} is missing here, but the test passed without it on ${without.kernel}`);
+		if (without !== undefined) notes.push(`passed on ${without.kernel} without ${fixName(f)}`);
 	}
-	// What is not known comes last: links that resolved to nothing, how the sources were found.
-	notes.push(...(knowledge.unresolved?.(item.cell, key) ?? []));
+	// What is not known is kept apart: links that resolved to nothing, how the sources were found.
+	const unresolved = knowledge.unresolved?.(item.cell, key) ?? [];
+	const caveats = knowledge.caveats?.(item.cell, key) ?? [];
+	const unknowns: Unknowns = {
+		...(unresolved.length === 0 ? {} : { unresolved }),
+		...(caveats.length === 0 ? {} : { caveats }),
+	};
 	const descendant = closest(passes, "descendant");
 	const ancestor = closest(passes, "ancestor");
 	const here = item.sha === undefined ? {} : { here: item.sha };
 	if (explaining.length > 0) {
 		return {
 			verdict: "pending-fix",
-			evidence: { fixes: explaining, ...(descendant === undefined ? {} : { fixedIn: descendant }), ...here, notes },
+			evidence: {
+				fixes: explaining,
+				...(descendant === undefined ? {} : { fixedIn: descendant }),
+				...here,
+				notes,
+				...unknowns,
+			},
 		};
 	}
 	if (descendant !== undefined) {
 		if (ancestor !== undefined)
 			notes.push(`it passed on ${ancestor.kernel} (${ancestor.sha.slice(0, 12)}), an ancestor`);
-		return { verdict: "pending-fix", evidence: { fixes: [], fixedIn: descendant, ...here, notes } };
+		return { verdict: "pending-fix", evidence: { fixes: [], fixedIn: descendant, ...here, notes, ...unknowns } };
 	}
-	if (ancestor !== undefined) return { verdict: "regression", evidence: { passed: ancestor, ...here, notes } };
-	if (baseline?.status === "pass") return { verdict: "regression", evidence: { passed: baseline, ...here, notes } };
-	if (baseline !== undefined) return { verdict: "still-failing", evidence: { baseline, notes } };
+	if (ancestor !== undefined)
+		return { verdict: "regression", evidence: { passed: ancestor, ...here, notes, ...unknowns } };
+	if (baseline?.status === "pass")
+		return { verdict: "regression", evidence: { passed: baseline, ...here, notes, ...unknowns } };
+	if (baseline !== undefined) return { verdict: "still-failing", evidence: { baseline, notes, ...unknowns } };
 	// Passes on kernels that neither contain nor descend from this one: evidence, not a verdict.
 	const diverged = passes.map((p) => `passes on ${where(p)}${rangeText(p.relation, p.sha, item.sha)}`);
-	return { verdict: "new-failure", evidence: { notes: [...diverged, ...notes] } };
+	return { verdict: "new-failure", evidence: { notes: [...diverged, ...notes], ...unknowns } };
 }
 
-const fixName = (f: FixEvidence) =>
-	f.commit === undefined ? `"${f.subject}" (${f.link})` : `${f.commit.slice(0, 12)} ("${f.subject}")`;
+const short = (s: string) => s.slice(0, 12);
 
-function fixText(f: FixEvidence): string {
-	if (f.status === "posted")
-		return `needs "${f.subject}" (${f.link}), posted${f.date === undefined ? "" : ` ${f.date.slice(0, 10)}`}, not applied in any configured tree`;
-	return `needs ${fixName(f)}, in ${f.in.length === 0 ? "no configured branch" : f.in.join(", ")}`;
+/** A subject as the line quotes it: long ones cut (JSON keeps them whole), so the line stays pasteable. */
+const MAX_SUBJECT = 80;
+const quoted = (subject: string) =>
+	`"${subject.length > MAX_SUBJECT ? `${subject.slice(0, MAX_SUBJECT - 1).trimEnd()}…` : subject}"`;
+
+const fixName = (f: Pick<FixEvidence, "commit" | "subject" | "link">) =>
+	f.commit === undefined ? `${quoted(f.subject)} (${f.link})` : `${short(f.commit)} (${quoted(f.subject)})`;
+
+/** At most three branch names, then how many more: the JSON has them all. */
+function branchList(names: readonly string[]): string {
+	if (names.length === 0) return "in no configured branch";
+	return `in ${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""}`;
+}
+
+/**
+ * The patches a kernel lacks, each sha with its own subject: two at most, then how many more.
+ * Patches that are in the same branches say so once.
+ */
+function fixesText(fixes: readonly FixEvidence[]): string {
+	const posted = fixes.filter((f) => f.status === "posted");
+	const applied = fixes.filter((f) => f.status !== "posted");
+	const parts: string[] = [];
+	const shown = applied.slice(0, 2);
+	if (shown.length > 0) {
+		const same = shown.every((f) => f.in.join() === shown[0]?.in.join());
+		parts.push(
+			same
+				? `${shown.map(fixName).join(", ")}, ${branchList(shown[0]?.in ?? [])}`
+				: shown.map((f) => `${fixName(f)}, ${branchList(f.in)}`).join("; "),
+		);
+	}
+	for (const f of posted.slice(0, Math.max(0, 2 - shown.length)))
+		parts.push(
+			`${quoted(f.subject)} (${f.link}), posted${f.date === undefined ? "" : ` ${f.date.slice(0, 10)}`}, not applied in any configured tree`,
+		);
+	const more = fixes.length - Math.min(fixes.length, 2);
+	return `needs ${parts.join("; ")}${more > 0 ? `; and ${more} more patch${more === 1 ? "" : "es"}` : ""}`;
 }
 
 /** `kvm@next (0123456789ab)`, or `kvm@next (0123456789ab) in run 20261125-101010-nightly`. */
 function where(b: { readonly kernel: string; readonly sha?: string; readonly run?: string }): string {
 	return `${b.kernel}${b.sha === undefined ? "" : ` (${b.sha.slice(0, 12)})`}${b.run === undefined ? "" : ` in run ${b.run}`}`;
 }
-
-const short = (s: string) => s.slice(0, 12);
 
 /**
  * The commits between a kernel the test passed on (`there`) and the kernel under test (`here`):
@@ -226,8 +284,25 @@ function rangeText(r: Relation | undefined, there: string | undefined, here: str
 
 const notesText = (notes: readonly string[]) => notes.map((n) => `; ${n}`).join("");
 
-/** One line for a person: the verdict and its evidence. */
-export function describeVerdict(v: Verdict): string {
+/**
+ * What is not known, as one clause: how many links resolve nowhere, and where to see them. How
+ * the sources were found matters only where no link decided (`withCaveats`): a link missed there
+ * could have been the answer.
+ */
+function unknownsText(u: Unknowns, test: string | undefined, withCaveats = false): string {
+	const n = u.unresolved?.length ?? 0;
+	const links =
+		n === 0
+			? ""
+			: `; ${n} link${n === 1 ? "" : "s"} unresolved${test === undefined ? "" : `: kvm-matrix explain ${test} --all`}`;
+	return `${links}${withCaveats ? (u.caveats ?? []).map((c) => `; ${c}`).join("") : ""}`;
+}
+
+/**
+ * One line for a person to paste: the verdict, then what decided it, then what is not known.
+ * `test` (`kut:vmx`) names the command that shows the rest.
+ */
+export function describeVerdict(v: Verdict, test?: string): string {
 	switch (v.verdict) {
 		case "infra":
 			return `infra: ${v.evidence.reason}`;
@@ -237,21 +312,23 @@ export function describeVerdict(v: Verdict): string {
 			return `flaky: ${v.evidence.attempts.join(" → ")}`;
 		case "pending-fix": {
 			const { fixes, fixedIn, notes, here } = v.evidence;
+			const rest = `${notesText(notes)}${unknownsText(v.evidence, test)}`;
 			if (fixes.length > 0) {
-				const there = fixedIn === undefined ? "" : `; passes on ${where(fixedIn)}`;
-				return `pending-fix: ${fixes.map(fixText).join("; ")}${there}${notesText(notes)}`;
+				// The pass agrees with the fix; its commit is in the JSON.
+				const there = fixedIn === undefined ? "" : `; passes on ${fixedIn.kernel}`;
+				return `pending-fix: ${fixesText(fixes)}${there}${rest}`;
 			}
-			if (fixedIn === undefined) return `pending-fix${notesText(notes)}`;
-			return `pending-fix: passes on ${where(fixedIn)}${rangeText(fixedIn.relation, fixedIn.sha, here)}${notesText(notes)}`;
+			if (fixedIn === undefined) return `pending-fix${rest}`;
+			return `pending-fix: passes on ${where(fixedIn)}${rangeText(fixedIn.relation, fixedIn.sha, here)}${rest}`;
 		}
 		case "regression": {
 			const { passed: p, here, notes } = v.evidence;
 			const legacy = "range" in p ? p.range : undefined;
-			return `regression: passed on ${where(p)}${rangeText(p.relation, p.sha, here, legacy)}${notesText(notes)}`;
+			return `regression: passed on ${where(p)}${rangeText(p.relation, p.sha, here, legacy)}${notesText(notes)}${unknownsText(v.evidence, test)}`;
 		}
 		case "still-failing":
-			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too${notesText(v.evidence.notes)}`;
+			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too${notesText(v.evidence.notes)}${unknownsText(v.evidence, test)}`;
 		case "new-failure":
-			return `new-failure: no baseline result and no linked fix; needs a human${notesText(v.evidence.notes)}`;
+			return `new-failure: no baseline result and no linked fix; needs a human${notesText(v.evidence.notes)}${unknownsText(v.evidence, test, true)}`;
 	}
 }

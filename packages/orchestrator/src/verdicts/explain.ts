@@ -6,10 +6,11 @@
  */
 
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
-import { type BranchHolding, branchesHaving } from "../links/fix-status.js";
-import { normalisePatchSubject } from "../links/posting.js";
+import { HistoryAnswers } from "../links/ancestry.js";
+import { type BranchHolding, branchesHaving } from "../links/patch-status.js";
+import type { KernelCommit, TreeIndex } from "../links/patches.js";
 import type { TestSourceSet } from "../links/test-sources.js";
-import { type FixLink, isFixLink, type TypedLink, targetText } from "../links/typing.js";
+import { isFixLink, type TypedLink, targetText } from "../links/typing.js";
 import type { Matrix, TreeRef } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
@@ -21,6 +22,7 @@ import { type TestHome, testLinks } from "./test-links.js";
 
 /** One KVM patch the test depends on. */
 export interface PatchDependency {
+	/** The patch's own subject (as the commit named in `commit` has it). */
 	readonly subject: string;
 	/** How the test links it (message-id or cited commit). */
 	readonly link: string;
@@ -52,18 +54,6 @@ export interface TestExplanation {
 
 export class ExplainError extends Error {
 	override readonly name = "ExplainError";
-}
-
-/** A fix link's commits split into patches: a patch and its cherry-picks share a subject. */
-function patchesOf(fix: FixLink): FixLink[] {
-	if (fix.role === "posted") return [fix];
-	const bySubject = new Map<string, FixLink & { role: "fix" }>();
-	for (const c of fix.commits) {
-		const key = normalisePatchSubject(c.subject);
-		const known = bySubject.get(key);
-		bySubject.set(key, { ...fix, subject: c.subject, commits: [...(known?.commits ?? []), c] });
-	}
-	return [...bySubject.values()];
 }
 
 /**
@@ -122,6 +112,7 @@ export async function explainTest(
 	if (links.commits.length === 0)
 		throw new ExplainError(`no commit in ${refKey(home)} touches ${links.sources.files.join(", ")}`);
 
+	const git = new HistoryAnswers();
 	const dependencies: PatchDependency[] = [];
 	const seen = new Set<string>();
 	const unresolved: { link: string; note: string }[] = [];
@@ -132,35 +123,32 @@ export async function explainTest(
 				if (!unresolved.some((u) => u.link === text)) unresolved.push({ link: text, note: link.note });
 			}
 			if (!isFixLink(link)) continue;
-			for (const patch of patchesOf(link)) {
-				const key = patch.role === "fix" ? normalisePatchSubject(patch.subject) : targetText(patch.target);
+			if (link.role === "posted") {
+				const key = targetText(link.target);
 				if (seen.has(key)) continue;
 				seen.add(key);
-				if (patch.role === "posted") {
-					dependencies.push({
-						subject: patch.subject,
-						link: targetText(patch.target),
-						in: [],
-						notIn: branches.map((b) => b.name),
-						unknown: [],
-						posted: patch.date === undefined ? {} : { date: patch.date },
-					});
-					continue;
-				}
-				const held = await branchesHaving(patch, branches);
-				const commit = held.in[0]?.sha ?? patch.commits[0]?.sha;
-				const first = patch.commits[0];
-				const own =
-					first &&
-					trees
-						.find((t) => t.tree === first.tree)
-						?.index.commit(first.sha)
-						?.messageIds.at(-1);
 				dependencies.push({
-					subject: patch.subject,
-					link: targetText(patch.target),
-					...(own ? { messageId: own } : {}),
-					...(commit === undefined ? {} : { commit }),
+					subject: link.subject,
+					link: key,
+					in: [],
+					notIn: branches.map((b) => b.name),
+					unknown: [],
+					posted: link.date === undefined ? {} : { date: link.date },
+				});
+				continue;
+			}
+			for (const patch of link.patches) {
+				if (seen.has(patch.key)) continue;
+				seen.add(patch.key);
+				// The same decision classify makes, branch by branch.
+				const held = await branchesHaving(patch, branches, git);
+				const named = patch.commits.find((c) => c.sha === held.in[0]?.sha) ?? patch.commits[0];
+				const messageId = patch.messageId ?? patchMessageId(trees, named);
+				dependencies.push({
+					subject: named?.subject ?? patch.subject,
+					link: targetText(link.target),
+					...(messageId === undefined ? {} : { messageId }),
+					...(named === undefined ? {} : { commit: named.sha }),
 					...held,
 				});
 			}
@@ -178,4 +166,13 @@ export async function explainTest(
 			links: own,
 		})),
 	};
+}
+
+/** The message-id a patch's commit was applied with: its last one, as maintainers' tools add it. */
+function patchMessageId(trees: readonly TreeIndex[], commit: KernelCommit | undefined): string | undefined {
+	if (commit === undefined) return undefined;
+	return trees
+		.find((t) => t.tree === commit.tree)
+		?.index.commit(commit.sha)
+		?.messageIds.at(-1);
 }

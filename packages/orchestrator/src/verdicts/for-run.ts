@@ -7,12 +7,22 @@
 import path from "node:path";
 import { type FinalResult, isFailing } from "../events/attempts.js";
 import type { KutEntry } from "../kut/unittests-cfg.js";
-import { branchesHaving, type ConfiguredBranch, fixStatusIn, type KernelPoint } from "../links/fix-status.js";
+import { HistoryAnswers } from "../links/ancestry.js";
 import { updateLinkIndex } from "../links/index.js";
 import type { LoreAnswer } from "../links/lore.js";
+import {
+	type BranchesHaving,
+	branchesHaving,
+	type ConfiguredBranch,
+	type KernelPoint,
+	type PatchStatus,
+	patchStatusIn,
+} from "../links/patch-status.js";
+import type { Patch } from "../links/patches.js";
 import type { TestSourceSet } from "../links/test-sources.js";
 import { type FixLink, isFixLink, type TreeIndex, type TypedLink, targetText } from "../links/typing.js";
 import { cachePaths } from "../paths/cache.js";
+import { repositoryKey } from "../sources/identity.js";
 import { type PassingKernel, relate } from "./across.js";
 import { type BaselineSource, baselineResult, type PreviousRun } from "./baseline.js";
 import {
@@ -58,23 +68,35 @@ export interface RunVerdictInput {
 	readonly branches: readonly ConfiguredBranch[];
 	readonly cacheRoot: string;
 	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
+	/** Git's answers, shared with whatever else asks about the same histories. */
+	readonly history?: HistoryAnswers;
+}
+
+/** A patch two links stand for (a cover letter and a patch of it) is one dependency. */
+function onePerPatch(fixes: readonly FixEvidence[]): FixEvidence[] {
+	const seen = new Set<string>();
+	return fixes.filter((f) => !seen.has(f.patch) && seen.add(f.patch) !== undefined);
 }
 
 // A KUT test's sources should come from its build; when they could not, the evidence says so. A
 // selftest is its own .c in every kernel that writes no dependency files (6.1 and older): no note.
 const BASIS_NOTE: Readonly<Record<TestSourceSet["basis"], string | undefined>> = {
 	build: undefined,
-	makefile: "test sources from KUT's Makefile rules (no KUT build to read .d files from)",
-	"image-name": "test sources from the image name only (no KUT build, no Makefile rule)",
+	makefile: "sources from KUT's Makefile rules, not a build",
+	"image-name": "sources from the image name only",
 };
 
-/** Each kernel tree's Link: index, brought up to its refs in the cache. */
+/**
+ * Each kernel tree's Link: index, brought up to its refs in the cache. The index is the
+ * repository's, not the tree name's: matrices that all call their tree `linux` share a cache and
+ * each reads its own repository's history.
+ */
 export function indexTrees(kernelTrees: readonly KernelTree[], cacheRoot: string): Promise<TreeIndex[]> {
 	const links = cachePaths(cacheRoot).links;
 	return Promise.all(
 		kernelTrees.map(async (t) => ({
 			tree: t.tree,
-			index: await updateLinkIndex(t.repo, t.refs, path.join(links, t.tree)),
+			index: await updateLinkIndex(t.repo, t.refs, path.join(links, await repositoryKey(t.repo))),
 		})),
 	);
 }
@@ -96,50 +118,65 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 		return found;
 	};
 
-	// Where one fix stands, per kernel and across the configured branches: asked once each.
-	const statusCache = new Map<string, ReturnType<typeof fixStatusIn>>();
-	const statusIn = (fix: FixLink, kernel: KernelPoint) => {
-		const key = `${targetText(fix.target)}\0${kernel.repo}\0${kernel.sha}`;
+	// Where each patch stands, per kernel and across the configured branches: decided once each,
+	// by the one decision explain uses too, on git answers shared by every failure.
+	const git = input.history ?? new HistoryAnswers();
+	const statusCache = new Map<string, Promise<PatchStatus>>();
+	const statusIn = (patch: Patch, kernel: KernelPoint) => {
+		const key = `${patch.key}\0${kernel.repo}\0${kernel.sha}`;
 		let status = statusCache.get(key);
 		if (status === undefined) {
-			status = fixStatusIn(fix, kernel);
+			status = patchStatusIn(patch, kernel, git);
 			statusCache.set(key, status);
 		}
 		return status;
 	};
-	const branchCache = new Map<string, ReturnType<typeof branchesHaving>>();
-	const branchesOf = (fix: FixLink) => {
-		const key = targetText(fix.target);
-		let found = branchCache.get(key);
+	const branchCache = new Map<string, Promise<BranchesHaving>>();
+	const branchesOf = (patch: Patch) => {
+		let found = branchCache.get(patch.key);
 		if (found === undefined) {
-			found = branchesHaving(fix, input.branches);
-			branchCache.set(key, found);
+			found = branchesHaving(patch, input.branches, git);
+			branchCache.set(patch.key, found);
 		}
 		return found;
 	};
 
-	const evidenceOf = async (fix: FixLink, kernel: KernelPoint): Promise<FixEvidence> => {
+	/** Each patch a fix link stands for, as it stands for `kernel`. */
+	const evidenceOf = async (fix: FixLink, kernel: KernelPoint): Promise<FixEvidence[]> => {
 		const link = targetText(fix.target);
 		if (fix.role === "posted")
-			return {
-				link,
-				subject: fix.subject,
-				status: "posted",
-				in: [],
-				...(fix.date === undefined ? {} : { date: fix.date }),
-			};
-		const status = await statusIn(fix, kernel);
-		const held = await branchesOf(fix);
-		const named = status.kind === "contained" ? status.commit.sha : (held.in[0]?.sha ?? fix.commits[0]?.sha);
-		return {
-			link,
-			subject: fix.subject,
-			matchedBy: fix.matchedBy,
-			...(named === undefined ? {} : { commit: named }),
-			status: status.kind,
-			in: held.in.map((h) => h.branch),
-			...(status.kind === "unknown" ? { reason: status.reason } : {}),
-		};
+			return [
+				{
+					link,
+					patch: link,
+					subject: fix.subject,
+					status: "posted",
+					in: [],
+					...(fix.date === undefined ? {} : { date: fix.date }),
+				},
+			];
+		return Promise.all(
+			fix.patches.map(async (patch): Promise<FixEvidence> => {
+				const status = await statusIn(patch, kernel);
+				const held = await branchesOf(patch);
+				// Here when the kernel has it, else where the first configured branch has it.
+				const named =
+					status.kind === "contained"
+						? status.commit
+						: (patch.commits.find((c) => c.sha === held.in[0]?.sha) ?? patch.commits[0]);
+				return {
+					link,
+					patch: patch.key,
+					// Each sha with its own subject: a backport may word it differently.
+					subject: named?.subject ?? patch.subject,
+					matchedBy: fix.matchedBy,
+					...(named === undefined ? {} : { commit: named.sha }),
+					status: status.kind,
+					in: held.in.map((h) => h.branch),
+					...(status.kind === "unknown" ? { reason: status.reason } : {}),
+				};
+			}),
+		);
 	};
 
 	const byCell = new Map(input.cells.map((c) => [c.cell, c]));
@@ -154,23 +191,29 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 			const fixes =
 				cell.kernel === undefined
 					? []
-					: await Promise.all(fixLinks.map((f) => evidenceOf(f, cell.kernel as KernelPoint)));
-			const missing = fixLinks.filter((_, i) => fixes[i]?.status === "missing" || fixes[i]?.status === "posted");
-			// Which of those another kernel lacks too: one that passed without a fix rules it out.
+					: onePerPatch((await Promise.all(fixLinks.map((f) => evidenceOf(f, cell.kernel as KernelPoint)))).flat());
+			const missing = fixes.filter((f) => f.status === "missing" || f.status === "posted");
+			const patches = new Map(
+				fixLinks.flatMap((f) => (f.role === "fix" ? f.patches.map((p) => [p.key, p] as const) : [])),
+			);
+			// Which of those another kernel lacks too: one that passed without a patch rules it out.
 			const lacking = async (k: KernelPoint) => {
 				const lacks: string[] = [];
-				for (const f of missing)
-					if (f.role === "posted" || (await statusIn(f, k)).kind === "missing") lacks.push(targetText(f.target));
+				for (const f of missing) {
+					const patch = patches.get(f.patch);
+					if (patch === undefined || (await statusIn(patch, k)).kind === "missing") lacks.push(f.patch);
+				}
 				return lacks;
 			};
-			const passes = failing && cell.kernel !== undefined ? await passesOf(cell, cell.kernel, key, input, lacking) : [];
+			const passes =
+				failing && cell.kernel !== undefined ? await passesOf(cell, cell.kernel, key, input, lacking, git) : [];
 			let baseline: BaselineResult | undefined = baselineResult(input.baseline, byCell, cell, key);
 			if (baseline?.sha !== undefined && cell.kernel !== undefined && failing) {
 				const point = { ...(pointFor(baseline.kernel, input) ?? cell.kernel), sha: baseline.sha };
-				baseline = { ...baseline, relation: await relate(cell.kernel, point), lacks: await lacking(point) };
+				baseline = { ...baseline, relation: await relate(cell.kernel, point, git), lacks: await lacking(point) };
 			}
 			const unresolved = (known?.links ?? []).flatMap((l) =>
-				l.role === "unresolved" ? [`linked ${targetText(l.target)}, ${l.note}`] : [],
+				l.role === "unresolved" ? [`${targetText(l.target)}, ${l.note}`] : [],
 			);
 			const basisNote = known === undefined || result.suite !== "kut" ? undefined : BASIS_NOTE[known.sources.basis];
 			const verdict = classify(
@@ -184,7 +227,8 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 				{
 					knownIssues: input.knownIssues,
 					fixes: () => fixes,
-					unresolved: () => (basisNote === undefined ? unresolved : [...unresolved, basisNote]),
+					unresolved: () => unresolved,
+					caveats: () => (basisNote === undefined ? [] : [basisNote]),
 					passes: () => passes,
 					baseline: () => baseline,
 				},
@@ -225,6 +269,7 @@ async function passesOf(
 	key: string,
 	input: RunVerdictInput,
 	lacking: (k: KernelPoint) => Promise<string[]>,
+	git: HistoryAnswers,
 ): Promise<Pass[]> {
 	const candidates: { kernel: string; point: KernelPoint; run?: string }[] = [];
 	for (const other of input.cells) {
@@ -245,7 +290,7 @@ async function passesOf(
 	}
 	const passes: Pass[] = [];
 	for (const c of candidates) {
-		const relation = await relate(kernel, c.point);
+		const relation = await relate(kernel, c.point, git);
 		const passing: PassingKernel = {
 			kernel: c.kernel,
 			sha: c.point.sha,

@@ -154,13 +154,15 @@ export async function classifyForeignResults(options: {
 	const twice = ids.find((id, i) => ids.indexOf(id) !== i);
 	if (twice !== undefined) throw new ForeignResultsError(`${twice}: results given twice for one kernel`);
 
-	// The configured branches: every source kernel of the matrix, then the kernels given here.
+	// The configured branches in the matrix's order (upstream first), then the kernels given here
+	// that it does not name. A kernel given at a commit is that commit, also as a configured branch.
 	const resolved: Record<string, string> = {};
-	// A kernel given at a commit is that commit, also as a configured branch.
-	for (const g of given) resolved[g.id] = g.sha;
+	const pinned = new Map(given.map((g) => [g.id, g.sha]));
 	for (const k of matrix.kernels) {
 		const ref = k.kind === "source" ? { tree: k.tree, ref: k.ref } : k.source;
-		if (ref !== undefined) resolved[refKey(ref)] ??= await resolve(ref.tree, ref.ref);
+		if (ref === undefined) continue;
+		const key = refKey(ref);
+		resolved[key] ??= pinned.get(key) ?? (await resolve(ref.tree, ref.ref));
 	}
 	for (const g of given) resolved[g.id] ??= g.sha;
 	const { kernelTrees, branches } = await kernelTreesOf(matrix, resolved, repoOf);
@@ -215,7 +217,7 @@ export async function classifyForeignResults(options: {
 		for (const r of cell.results) {
 			const v = verdicts.get(cell.cell)?.get(testKey(r));
 			if (v === undefined) continue;
-			const line = describeVerdict(v);
+			const line = describeVerdict(v, testKey(r));
 			out.push({
 				kernel: cell.kernelId,
 				test: testKey(r),

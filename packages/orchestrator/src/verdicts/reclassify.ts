@@ -6,13 +6,13 @@ import { finalResults, readRunRecord } from "../engine/run-record.js";
 import { resultsDocument, summariseCells } from "../engine/summary.js";
 import { type FinalResult, testKey } from "../events/attempts.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
-import type { ConfiguredBranch } from "../links/fix-status.js";
 import { createLoreClient, type LoreAnswer } from "../links/lore.js";
+import type { ConfiguredBranch } from "../links/patch-status.js";
 import type { Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
-import { repositoryFor } from "../sources/git.js";
+import { adoptNamedMirror, repositoryFor } from "../sources/git.js";
 import { addParamsEvidence } from "./across-params.js";
 import { type BaselineSource, baselineFor, earlierRun, type PreviousRun } from "./baseline.js";
 import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
@@ -194,9 +194,10 @@ export async function reclassifyRun(
 		...optional("earlier", earlier),
 		...optional("lore", loreFor(options.lore ?? matrix.lore, cacheRoot)),
 		knownIssues: await loadKnownIssuesOf(matrix),
-		repoOf: (tree) => {
+		repoOf: async (tree) => {
 			const source = matrix.trees.get(tree);
 			if (source === undefined) throw new Error(`the matrix has no tree ${tree}`);
+			await adoptNamedMirror(source, cache.mirrors);
 			return repositoryFor(source, cache.mirrors);
 		},
 		cacheRoot,
@@ -228,7 +229,7 @@ export async function reclassifyRun(
 			const verdict = perTest?.get(testKey(r));
 			if (verdict === undefined) return r;
 			counts[verdict.verdict] = (counts[verdict.verdict] ?? 0) + 1;
-			return { ...r, verdict, explanation: describeVerdict(verdict) };
+			return { ...r, verdict, explanation: describeVerdict(verdict, testKey(r)) };
 		});
 		cell.verdicts = counts;
 	}

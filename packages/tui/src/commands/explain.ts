@@ -40,7 +40,10 @@ function linkLine(l: TypedLink): string {
 	const text = targetText(l.target);
 	switch (l.role) {
 		case "fix":
-			return `fix: ${text} → ${l.commits.map((c) => `${c.tree} ${c.sha.slice(0, 12)}`).join(", ")} (by ${l.matchedBy})`;
+			return `fix: ${text} → ${l.patches
+				.flatMap((p) => p.commits.slice(0, 1))
+				.map((c) => `${c.tree} ${c.sha.slice(0, 12)}`)
+				.join(", ")} (by ${l.matchedBy}; ${l.patches.length} patch${l.patches.length === 1 ? "" : "es"})`;
 		case "posted":
 			return `fix: ${text}, a KVM patch on lore applied in no configured tree ("${l.subject}")`;
 		case "own-posting":

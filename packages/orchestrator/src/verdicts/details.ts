@@ -1,0 +1,53 @@
+/**
+ * Everything a verdict's evidence holds, a line each: what the pasteable line (`describeVerdict`)
+ * leaves out, counts or cuts short. Reports fold these under the line; JSON has the data itself.
+ */
+import type { FixEvidence, Unknowns, Verdict } from "./classify.js";
+
+function fixDetail(f: FixEvidence): string {
+	const where = f.in.length === 0 ? "in no configured branch" : `in ${f.in.join(", ")}`;
+	if (f.status === "posted")
+		return `needs "${f.subject}" (${f.link}): posted${f.date === undefined ? "" : ` ${f.date.slice(0, 10)}`}, not applied in any configured tree`;
+	const linked = f.patch === f.link ? "" : `, linked as ${f.link}`;
+	return `needs ${f.commit ?? "(no commit)"} "${f.subject}"${linked}: ${where}`;
+}
+
+function unknownDetails(u: Unknowns): string[] {
+	return [...(u.unresolved ?? []).map((l) => `unresolved: ${l}`), ...(u.caveats ?? [])];
+}
+
+/** The verdict's evidence as lines, each whole (full shas, full subjects, every link). */
+export function evidenceDetails(v: Verdict): string[] {
+	switch (v.verdict) {
+		case "infra":
+		case "known":
+		case "flaky":
+			return [];
+		case "pending-fix": {
+			const { fixes, fixedIn, notes } = v.evidence;
+			return [
+				...fixes.map(fixDetail),
+				...(fixedIn === undefined
+					? []
+					: [
+							`passes on ${fixedIn.kernel} (${fixedIn.sha})${fixedIn.run === undefined ? "" : ` in run ${fixedIn.run}`}`,
+						]),
+				...notes,
+				...unknownDetails(v.evidence),
+			];
+		}
+		case "regression": {
+			const p = v.evidence.passed;
+			const sha = p.sha === undefined ? "" : ` (${p.sha})`;
+			return [
+				`passed on ${p.kernel}${sha}${p.run === undefined ? "" : ` in run ${p.run}`}`,
+				...v.evidence.notes,
+				...unknownDetails(v.evidence),
+			];
+		}
+		case "still-failing":
+			return [...v.evidence.notes, ...unknownDetails(v.evidence)];
+		case "new-failure":
+			return [...v.evidence.notes, ...unknownDetails(v.evidence)];
+	}
+}
