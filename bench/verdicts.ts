@@ -1,13 +1,15 @@
-// Verdict accuracy on the real shapes of FACTS.md: every case in bench/verdicts/cases.ts builds its
-// git trees, runs the real CLI (`kvm-matrix classify --results ... --matrix ... --json`) and compares
-// each verdict with its label. One line per label, then one summary line; exit 0 when all are right.
+// Verdict accuracy on the real shapes of FACTS.md: bench/verdicts/build.ts builds every case of
+// bench/verdicts/cases.ts (plain data) into its git trees, then this runs the real CLI
+// (`kvm-matrix classify --results ... --matrix ... --json`) and compares each verdict with its label.
+// One line per label, then one summary line; exit 0 when all are right.
 // Run: pnpm build && pnpm bench:verdicts
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
-import { type BuiltCase, CASES, type Label, type VerdictCase } from "./verdicts/cases.js";
+import { type BuiltCase, buildCase, type Label, type VerdictCase } from "./verdicts/build.js";
+import { CASES } from "./verdicts/cases.js";
 import { startLoreServer } from "./verdicts/lore-server.js";
 
 const CLI = fileURLToPath(new URL("../packages/tui/bin/kvm-matrix.js", import.meta.url));
@@ -39,7 +41,7 @@ export async function runCase(c: VerdictCase, root: string): Promise<Check[]> {
 	const dir = path.join(root, c.name);
 	rmSync(dir, { recursive: true, force: true });
 	mkdirSync(dir, { recursive: true });
-	const built = await c.build(dir);
+	const built = await buildCase(c, dir);
 	const lore = built.lore === undefined ? undefined : await startLoreServer(built.lore);
 	try {
 		const answer = await classify(built, dir, lore?.url);

@@ -6,18 +6,19 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
-import { type BuiltCase, CASES } from "../bench/verdicts/cases.js";
+import { type BuiltCase, buildCase } from "../bench/verdicts/build.js";
+import { CASES } from "../bench/verdicts/cases.js";
 import { bugzilla } from "./support/bugzilla.js";
 import { CLI, REPO } from "./support/cli.js";
 import { cliEnv } from "./support/run-process.js";
 
 const tmp = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), prefix));
 
-async function buildCase(name: string): Promise<BuiltCase & { dir: string }> {
+async function buildNamed(name: string): Promise<BuiltCase & { dir: string }> {
 	const c = CASES.find((x) => x.name === name);
 	if (c === undefined) throw new Error(`no case ${name}`);
 	const dir = tmp(`triage-${name}-`);
-	return { ...(await c.build(dir)), dir };
+	return { ...(await buildCase(c, dir)), dir };
 }
 
 const sha = async (repo: string, ref: string) => (await execa("git", ["-C", repo, "rev-parse", ref])).stdout.trim();
@@ -26,7 +27,7 @@ const triage = (args: readonly string[], cache: string) =>
 	execa("node", [CLI, "triage", ...args], { env: cliEnv(cache), reject: false, cwd: REPO });
 
 test("a bug whose test links the fix: pending-fix, with the fix and where it is, as Markdown and JSON", async (t) => {
-	const built = await buildCase("01-cover-letter-link");
+	const built = await buildNamed("01-cover-letter-link");
 	const master = await sha(path.join(built.dir, "kvm"), "master");
 	const log = readFileSync(built.results[0]?.file ?? "", "utf8");
 	const { url, server } = await bugzilla([
@@ -88,7 +89,7 @@ test("a bug whose test links the fix: pending-fix, with the fix and where it is,
 });
 
 test("the xapic report on a release kernel: no linked fix, so it says what it does not know", async (t) => {
-	const built = await buildCase("13-xapic-v5-applied");
+	const built = await buildNamed("13-xapic-v5-applied");
 	const report = path.join(built.dir, "report.txt");
 	writeFileSync(
 		report,
@@ -119,7 +120,7 @@ test("the xapic report on a release kernel: no linked fix, so it says what it do
 
 test("offline, a timeout, no test named, an unknown kernel: one line each, exit 2, nothing on stdout", async (t) => {
 	t.timeout(120_000);
-	const built = await buildCase("01-cover-letter-link");
+	const built = await buildNamed("01-cover-letter-link");
 	const cache = tmp("triage-cache-");
 	const { url, server } = await bugzilla([
 		{ id: 1, summary: "the host is slow", comments: ["Everything is slow on kvm.git master. Please look."] },

@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
-import { CASES, type Label } from "../bench/verdicts/cases.js";
+import { buildCase, type Label, type VerdictCase } from "../bench/verdicts/build.js";
+import { CASES } from "../bench/verdicts/cases.js";
 import { type Check, checkLine, judge, runCase, summaryLine } from "../bench/verdicts.js";
 
 const root = mkdtempSync(path.join(os.tmpdir(), "verdict-shapes-"));
@@ -61,4 +62,19 @@ test("the summary counts false pending-fix verdicts and missed regressions", (t)
 		checkLine(checks[3] as Check),
 		"WRONG  d  kvm@master kut:vmx: expected still-failing, got error — exit 2: bad input",
 	);
+});
+
+test("a case citing a commit it never names fails to build, naming the case and the id", async (t) => {
+	const c: VerdictCase = {
+		name: "00-bad-citation",
+		shape: "a label cites a commit no step made",
+		kvm: [{ linux: "6.18", at: "2025-11-30T21:00:00Z" }],
+		kut: [{ layoutAfter: "2025-12-01T00:00:00Z" }],
+		kernels: ["master"],
+		results: { master: { svm: "fail" } },
+		labels: [{ ref: "master", test: "svm", verdict: "pending-fix", evidence: ["{{sha12:fix}}"] }],
+	};
+	await t.throwsAsync(buildCase(c, path.join(root, c.name)), {
+		message: "case 00-bad-citation: no commit named fix before it is cited",
+	});
 });
