@@ -44,6 +44,11 @@ export async function runCase(c: VerdictCase, root: string): Promise<Check[]> {
 	const built = await buildCase(c, dir);
 	const lore = built.lore === undefined ? undefined : await startLoreServer(built.lore);
 	try {
+		// Another repository, also called `kvm`, classified first on the same cache.
+		if (built.before !== undefined) {
+			const first = await classify(built.before, dir, lore?.url);
+			if (!first.ok) return built.labels.map((label) => judge(c.name, label, first));
+		}
 		const answer = await classify(built, dir, lore?.url);
 		return built.labels.map((label) => judge(c.name, label, answer));
 	} finally {
@@ -55,7 +60,11 @@ export type Answer =
 	| { readonly ok: true; readonly results: readonly JsonVerdict[] }
 	| { readonly ok: false; readonly error: string };
 
-async function classify(built: BuiltCase, dir: string, loreUrl: string | undefined): Promise<Answer> {
+async function classify(
+	built: Pick<BuiltCase, "results" | "matrix">,
+	dir: string,
+	loreUrl: string | undefined,
+): Promise<Answer> {
 	const args = [
 		CLI,
 		"classify",
@@ -88,7 +97,10 @@ export function judge(name: string, label: Label, answer: Answer): Check {
 	const entry = answer.results.find((r) => r.kernel === label.kernel && r.test === label.test);
 	const got = entry?.verdict ?? "none";
 	const evidence = entry?.evidence ?? "";
-	const missing = (label.evidence ?? []).filter((want) => !evidence.includes(want));
+	const missing = [
+		...(label.evidence ?? []).filter((want) => !evidence.includes(want)),
+		...(label.absent ?? []).filter((unwanted) => evidence.includes(unwanted)).map((u) => `no ${u}`),
+	];
 	return { case: name, label, got, evidence, missing, ok: got === label.verdict && missing.length === 0 };
 }
 

@@ -21,6 +21,8 @@ export interface Label {
 	readonly test: string;
 	readonly verdict: VerdictName;
 	readonly evidence?: readonly string[];
+	/** Strings the evidence must not hold (a patch the kernel has, another repository's commit). */
+	readonly absent?: readonly string[];
 }
 
 /** A label as a case writes it: a kvm ref and a KUT test, as its `results` name them. */
@@ -56,6 +58,15 @@ export interface VerdictCase {
 	readonly labels: readonly CaseLabel[];
 	/** Shas the case cites as rewritten: the build fails if a kvm commit starts with one. */
 	readonly rewritten?: readonly string[];
+	/**
+	 * Another repository that a matrix of its own also calls `kvm`, classified first on the same
+	 * cache (`results` as above): the case's own verdicts must come from its own history.
+	 */
+	readonly sameCacheBefore?: {
+		readonly kvm: readonly [Release, ...Step[]];
+		readonly kernels: readonly string[];
+		readonly results: Readonly<Record<string, Readonly<Record<string, KutStatus>>>>;
+	};
 }
 
 /** The release commit `Linux <linux>` by Linus, holding the files KVM fixes touch; the tree's clock starts `at`. */
@@ -109,6 +120,8 @@ export interface BuiltCase {
 	readonly results: readonly { readonly kernel: string; readonly file: string }[];
 	readonly lore?: readonly LoreThread[];
 	readonly labels: readonly Label[];
+	/** Classified first, on the same cache: another repository the matrix also calls `kvm`. */
+	readonly before?: { readonly matrix: string; readonly results: BuiltCase["results"] };
 }
 
 /** Builds the case's trees and files under `dir` (created empty for it; the matrix is named after `dir`). */
@@ -131,18 +144,34 @@ async function build(c: VerdictCase, dir: string): Promise<BuiltCase> {
 	const [layout, ...kutSteps] = c.kut;
 	const kut = await kutTree(path.join(dir, "kut"), layout);
 	await runSteps(kut, kutSteps, shas);
+	let before: BuiltCase["before"];
+	if (c.sameCacheBefore !== undefined) {
+		const [otherRelease, ...otherSteps] = c.sameCacheBefore.kvm;
+		const other = await kernelTree(path.join(dir, "kvm-other"), otherRelease);
+		await runSteps(other, otherSteps, shas);
+		const otherDir = path.join(dir, "other");
+		mkdirSync(otherDir, { recursive: true });
+		const kvmDir = path.join(dir, "kvm-other");
+		const otherCase = { ...c, ...c.sameCacheBefore };
+		before = {
+			matrix: writeMatrix(otherDir, otherCase, { kvm: kvmDir, kut: path.join(dir, "kut") }),
+			results: writeResults(otherDir, otherCase),
+		};
+	}
 	const fill = (text: string) => fillShas(text, shas);
 	const mail = (m: LoreMail): LoreMail => ({ ...m, subject: fill(m.subject), body: fill(m.body) });
 	return {
 		matrix: writeMatrix(dir, c),
 		results: writeResults(dir, c),
-		labels: c.labels.map(({ ref, test, verdict, evidence }) => ({
+		labels: c.labels.map(({ ref, test, verdict, evidence, absent }) => ({
 			kernel: `kvm@${ref}`,
 			test: `kut:${test}`,
 			verdict,
 			...(evidence === undefined ? {} : { evidence: evidence.map(fill) }),
+			...(absent === undefined ? {} : { absent: absent.map(fill) }),
 		})),
 		...(c.lore === undefined ? {} : { lore: c.lore.map((thread) => thread.map(mail)) }),
+		...(before === undefined ? {} : { before }),
 	};
 }
 
@@ -330,15 +359,19 @@ function runTestsOutput(statuses: Readonly<Record<string, KutStatus>>, colour: b
 }
 
 /** The matrix of a case built in `dir`, named after `dir`; its path. */
-function writeMatrix(dir: string, c: VerdictCase): string {
+function writeMatrix(
+	dir: string,
+	c: Pick<VerdictCase, "kernels" | "baseline">,
+	trees = { kvm: path.join(dir, "kvm"), kut: path.join(dir, "kut") },
+): string {
 	const name = path.basename(dir);
 	const matrix = path.join(dir, "matrix.yaml");
 	const lines = [
 		`# The verdict benchmark's case ${name}.`,
 		`name: verdicts-${name.replace(/^\d+-/, "")}`,
 		"trees:",
-		`  kvm: { path: ${JSON.stringify(path.join(dir, "kvm"))} }`,
-		`  kut: { path: ${JSON.stringify(path.join(dir, "kut"))} }`,
+		`  kvm: { path: ${JSON.stringify(trees.kvm)} }`,
+		`  kut: { path: ${JSON.stringify(trees.kut)} }`,
 		"kernels:",
 		...c.kernels.map((ref) => `  - { tree: kvm, ref: ${ref} }`),
 		"targets:",
@@ -352,7 +385,7 @@ function writeMatrix(dir: string, c: VerdictCase): string {
 }
 
 /** One `run_tests.sh` output file per kernel. */
-function writeResults(dir: string, c: VerdictCase): BuiltCase["results"] {
+function writeResults(dir: string, c: Pick<VerdictCase, "results" | "colour">): BuiltCase["results"] {
 	return Object.entries(c.results).map(([ref, statuses]) => {
 		const file = path.join(dir, `results-${ref.replaceAll("/", "_")}.txt`);
 		writeFileSync(file, runTestsOutput(statuses, c.colour ?? false));

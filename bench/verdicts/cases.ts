@@ -47,6 +47,7 @@ const EXIT_CODE_SERIES: readonly Step[] = [
 		touch: ["arch/x86/kvm/svm/nested.c"],
 	},
 	{
+		id: "exit-code-u64",
 		subject: "KVM: SVM: Treat exit_code as an unsigned 64-bit value through all of KVM",
 		trailers: [`Link: https://patch.msgid.link/${EXIT_CODE_STEM}-3-seanjc@google.com`, sob(SEAN)],
 		touch: ["arch/x86/kvm/svm/svm.c", "arch/x86/kvm/svm/nested.c"],
@@ -462,7 +463,14 @@ export const CASES: readonly VerdictCase[] = [
 		...POSTED_NOT_APPLIED,
 		name: "11-posted-not-applied-no-lore",
 		shape: "the same link as case 10 without --lore: nothing says it is a KVM patch",
-		labels: [{ ref: "master", test: "xapic", verdict: "new-failure", evidence: ["not found in any configured tree"] }],
+		labels: [
+			{
+				ref: "master",
+				test: "xapic",
+				verdict: "new-failure",
+				evidence: ["1 link unresolved: kvm-matrix explain kut:xapic --all"],
+			},
+		],
 	},
 	{
 		name: "12-fix-posted-after-test",
@@ -765,5 +773,71 @@ export const CASES: readonly VerdictCase[] = [
 		kernels: ["master", "next"],
 		results: { master: { svm: "fail" } },
 		labels: [{ ref: "master", test: "svm", verdict: "new-failure" }],
+	},
+	{
+		name: "21-series-partly-in-stable",
+		shape:
+			"KUT links the exit_code series' cover letter; stable backports patch 1 (commit X upstream.) and lacks patch 2",
+		kvm: [
+			{ linux: "6.18", at: "2025-11-30T21:00:00Z" },
+			{ branch: "next", from: "master" },
+			...EXIT_CODE_SERIES,
+			{ branch: "stable", from: "master" },
+			{
+				subject: "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR (failed VMRUN)",
+				body: "commit {{sha:exit-err-fix}} upstream.\n\nSet exit_code_hi to -1 when synthesizing SVM_EXIT_ERR, as hardware does on a failed VMRUN.",
+				trailers: [sob(SEAN), sob(GREG)],
+				touch: ["arch/x86/kvm/svm/nested.c"],
+			},
+		],
+		kut: [{ layoutAfter: "2025-12-01T00:00:00Z" }, KUT_EXIT_CODE],
+		kernels: ["master", "next", "stable"],
+		results: { stable: { svm: "fail" }, next: { svm: "pass" } },
+		labels: [
+			{
+				ref: "stable",
+				test: "svm",
+				verdict: "pending-fix",
+				evidence: [
+					'{{sha12:exit-code-u64}} ("KVM: SVM: Treat exit_code as an unsigned 64-bit value through all of KVM")',
+					"kvm@next",
+				],
+				absent: ["{{sha12:exit-err-fix}}", "Set exit_code_hi"],
+			},
+		],
+	},
+	{
+		name: "22-tree-name-shared-on-one-cache",
+		shape:
+			"another matrix's tree, also called kvm, holds the fix the test links; it is classified first on the same cache",
+		sameCacheBefore: {
+			kvm: [
+				{ linux: "6.18", at: "2025-11-30T21:00:00Z" },
+				{ branch: "next", from: "master" },
+				...EXIT_CODE_SERIES.map((step) => ("id" in step ? { ...step, id: `other-${step.id}` } : step)),
+			],
+			kernels: ["master", "next"],
+			results: { master: { svm: "fail" } },
+		},
+		kvm: [
+			{ linux: "6.18", at: "2025-11-30T22:00:00Z" },
+			{ branch: "next", from: "master" },
+			{
+				subject: "KVM: SVM: Drop the now-unused avic_vm_id_bitmap",
+				trailers: ["Link: https://patch.msgid.link/20251204002617.2340611-4-seanjc@google.com", sob(SEAN)],
+				touch: ["arch/x86/kvm/svm/avic.c"],
+			},
+		],
+		kut: [{ layoutAfter: "2025-12-01T00:00:00Z" }, KUT_EXIT_CODE],
+		kernels: ["master", "next"],
+		results: { master: { svm: "fail" } },
+		labels: [
+			{
+				ref: "master",
+				test: "svm",
+				verdict: "new-failure",
+				absent: ["{{sha12:other-exit-err-fix}}", "{{sha12:other-exit-code-u64}}", "could not tell"],
+			},
+		],
 	},
 ];
