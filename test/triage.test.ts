@@ -118,6 +118,145 @@ test("the xapic report on a release kernel: no linked fix, so it says what it do
 	t.false(r.stdout.includes("`kut:x2apic` |"));
 });
 
+/**
+ * A report in Intel QA's template, as bugzilla-daemon mails it (the structure and facts of bug
+ * 216725: bugzilla's field block with `Tree: Mainline`, the kernel's, QEMU's and KUT's blocks, a
+ * FAIL check line, `make standalone` and `./vmx -cpu host`), against the trees of the verdict case
+ * where the fix was posted after the test and only queue has it. The README shows this answer.
+ */
+export const QA_TEMPLATE_REPORT = `From: bugzilla-daemon@kernel.org
+To: kvm@vger.kernel.org
+Subject: [Bug 216725] New: VMXON with CR0 bit 5 cleared should #GP, got '6'
+Date: Tue, 22 Nov 2022 04:49:23 +0000
+Message-ID: <bug-216725-28872@https.bugzilla.kernel.org/>
+
+https://bugzilla.kernel.org/show_bug.cgi?id=216725
+
+            Bug ID: 216725
+           Summary: VMXON with CR0 bit 5 cleared should #GP, got '6'
+           Product: Virtualization
+    Kernel Version: 6.1.0-rc4
+          Hardware: Intel
+              Tree: Mainline
+        Regression: No
+
+Environment:
+CPU Architecture: x86_64
+Host kernel: 6.1.0-rc4
+Host kernel source: https://git.kernel.org/pub/scm/virt/kvm/kvm.git
+Branch: next
+Commit: d72cf8ff
+
+Qemu source: https://git.qemu.org/git/qemu.git
+Branch: master
+Commit: 6d71357a
+
+kvm-unit-tests source: https://gitlab.com/kvm-unit-tests/kvm-unit-tests.git
+Branch: master
+Commit: 952cf19c9143e307fe229af8bf909016a02fcc6c
+
+Bug Detailed Description:
+The vmx test of kvm-unit-tests does not pass on this kernel:
+FAIL: VMXON with CR0 bit 5 cleared should #GP, got '6'
+
+Reproducing Steps:
+rmmod kvm_intel
+modprobe kvm_intel nested=Y
+./configure
+make standalone
+cd tests
+./vmx -cpu host
+
+Actual Result:
+FAIL vmx (430115 tests, 1 unexpected failures, 2 expected failures, 5 skipped)
+
+Expected Result:
+PASS vmx (430115 tests, 2 expected failures, 4 skipped)
+`;
+
+test("a report in the QA template: the kernel's block decides, Tree: Mainline does not; no link decides, so the newer kernels and the command that settles it", async (t) => {
+	const built = await buildNamed("12-fix-posted-after-test");
+	const kvm = path.join(built.dir, "kvm");
+	// The reporter's "kvm.git next" as the trees have it: where next-old is.
+	await execa("git", ["-C", kvm, "branch", "next", "next-old"]);
+	const report = path.join(built.dir, "bug-216725.mbox");
+	writeFileSync(report, QA_TEMPLATE_REPORT);
+	const matrix = path.join(built.dir, "matrix.yaml");
+	writeFileSync(matrix, readFileSync(built.matrix, "utf8").replace("ref: next-old", "ref: next"));
+	const r = await triage(["--from", report, "--matrix", matrix], tmp("triage-cache-"));
+	t.is(r.exitCode, 0, r.stderr);
+	const next = (await sha(kvm, "next")).slice(0, 12);
+	const queue = (await sha(kvm, "queue")).slice(0, 12);
+	const lines = r.stdout.split("\n");
+	t.true(
+		lines.includes(
+			`- **Kernel under test**: \`kvm@next\` (${next}), from the report's kernel block (Host kernel source: https://git.kernel.org/pub/scm/virt/kvm/kvm.git / Branch: next / Commit: d72cf8ff): kvm's next as it is now (approximate: the report does not name the exact commit)`,
+		),
+		r.stdout,
+	);
+	t.true(
+		lines.some((l) => l.startsWith("- **Not used**: kernel block") && l.endsWith("commit d72cf8ff: in none of kvm")),
+	);
+	t.true(lines.includes("- **kvm-unit-tests**: BUILD_HEAD `952cf19c9143e307fe229af8bf909016a02fcc6c`"), r.stdout);
+	t.regex(r.stdout, /\| `kut:vmx` \| \*\*new-failure\*\* \(new failure: needs a human\) \|/);
+	t.true(
+		r.stdout.includes(
+			`No link decides this. Kernels the matrix builds that descend from \`kvm@next\`: \`kvm@queue\` (${queue}, 2 commits ahead). Running the reported tests on each would settle it:`,
+		),
+		r.stdout,
+	);
+	t.true(lines.includes(`kvm-matrix triage --from ${report} --matrix ${matrix} --reproduce`), r.stdout);
+	// Bugzilla's Tree: field names a category, not the tree tested.
+	t.false(r.stdout.includes("linux@master"));
+	t.false(r.stdout.includes("Expected Result"));
+});
+
+test("a report about a skip: the test and why it skips, no verdict, and how to see whether other kernels skip it", async (t) => {
+	const built = await buildNamed("01-cover-letter-link");
+	const report = path.join(built.dir, "skip.txt");
+	writeFileSync(
+		report,
+		[
+			"kvm-unit-tests svm is skipped on our kvm.git master hosts",
+			"",
+			"Host kernel: 6.18.0-rc5",
+			"Host kernel source: https://git.kernel.org/pub/scm/virt/kvm/kvm.git",
+			"Branch: master",
+			"",
+			"SKIP: SVM not supported",
+			"SKIP svm (1 tests, 1 skipped)",
+		].join("\n"),
+	);
+	const r = await triage(["--from", report, "--matrix", built.matrix, "--json"], tmp("triage-cache-"));
+	t.is(r.exitCode, 0, r.stderr);
+	const answer = JSON.parse(r.stdout) as {
+		facts: { kind: string };
+		tests: { testId: string; status: string; skipReason?: string }[];
+		verdicts: unknown[];
+		newer?: { kernel: string }[];
+	};
+	t.is(answer.facts.kind, "skip");
+	t.deepEqual(
+		answer.tests.map((x) => [x.testId, x.status, x.skipReason]),
+		[["svm", "skip", "SKIP: SVM not supported"]],
+	);
+	t.deepEqual(answer.verdicts, []);
+	t.deepEqual(
+		answer.newer?.map((k) => k.kernel),
+		["kvm@next"],
+	);
+	const md = await triage(["--from", report, "--matrix", built.matrix], tmp("triage-cache-"));
+	t.regex(
+		md.stdout,
+		/- \*\*Skipped tests\*\* \(the report is about a skip\): `kut:svm` \(why: `SKIP: SVM not supported`/,
+	);
+	t.regex(
+		md.stdout,
+		/\| `kut:svm` \| skip \(no verdict\) \| skipped on kvm@master: SKIP: SVM not supported; whether the configured kernels skip it too shows when they run it \|/,
+	);
+	t.true(md.stdout.includes(" --reproduce\n"), md.stdout);
+});
+
 test("offline, a timeout, no test named, an unknown kernel: one line each, exit 2, nothing on stdout", async (t) => {
 	t.timeout(120_000);
 	const built = await buildNamed("01-cover-letter-link");

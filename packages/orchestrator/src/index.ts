@@ -81,6 +81,7 @@ export { SourceError } from "./sources/git.js";
 export { fetchBug } from "./triage/bugzilla.js";
 export { triageMarkdown } from "./triage/markdown.js";
 export { parseBugArg, reportFromText } from "./triage/report.js";
+export { reproduceRuns } from "./triage/reproduce.js";
 export {
 	keepAnswer,
 	type ReproduceOptions,

@@ -341,7 +341,10 @@ Examples:
 			"run the failing tests on the report's kernel and the matrix's branches, and classify with that evidence",
 			false,
 		)
-		.option("--runs <n>", "with --reproduce: how many times each test runs on each kernel", "3")
+		.option(
+			"--runs <n>",
+			"with --reproduce: how many times each test runs on each kernel (default 3; 5 when the report says it fails only sometimes)",
+		)
 		.option(
 			"--bisect",
 			"with --reproduce: bisect the range the evidence found (first fixed or first bad commit)",

@@ -82,8 +82,9 @@ test("the vmx report: a prose test, its command line, its FAIL: check, kvm.git n
 		],
 		kernel: [
 			{ kind: "branch", repo: "kvm", branch: "next", text: "kvm.git next", where: "description" },
-			{ kind: "release", version: "6.1-rc4", text: "6.1.0-rc4+", where: "description" },
+			{ kind: "release", version: "6.1-rc4", text: "6.1.0-rc4+", where: "description", field: true },
 		],
+		kind: "fail",
 		missing: [],
 	});
 });
@@ -137,6 +138,7 @@ test("the xapic report: a timeout status line, IPI check, 6.1 release, KUT commi
 			},
 		],
 		kernel: [{ kind: "release", version: "6.1", text: "6.1", where: "title" }],
+		kind: "fail",
 		kutCommit: "1da1819e",
 		qemu: "7.2.0",
 		cpu: "Intel(R) Xeon(R) Platinum 8480+",
@@ -458,15 +460,16 @@ test("clues come strongest first, each once", (t) => {
 		kernelOf(
 			facts("kernel 6.1.0-rc4 from kvm/next at 1234abcd5678", "again kvm/next, 6.1.0-rc4, v6.1-rc4-3-g1234abcd5678"),
 		),
+		// An exact release (a tag, no local changes) names the kernel more closely than tree words.
 		[
 			"sha 1234abcd5678",
 			"describe v6.1-rc4 1234abcd5678 <v6.1-rc4-3-g1234abcd5678>",
-			"branch kvm next <kvm/next>",
 			"release 6.1-rc4 <6.1.0-rc4>",
+			"branch kvm next <kvm/next>",
 		],
 	);
 	t.deepEqual(
-		facts("kernel 6.1.0-rc4", "kvm/next").kernel.map((c) => c.where),
+		facts("kernel 6.1.0-rc4+", "kvm/next").kernel.map((c) => c.where),
 		["comment 1", "description"],
 	);
 });
@@ -505,7 +508,11 @@ test("an oops line's kernel release is a clue", (t) => {
 
 // ---- missing ------------------------------------------------------------------------------------
 
-test("missing: only passing or skipped tests are no failing test", (t) => {
-	t.deepEqual(facts("PASS xapic (3 tests)\nSKIP pmu (no PMU)\nkernel 6.1").missing, ["no failing test named"]);
+test("missing: only passing tests are no failing test; a skipped one makes the report about the skip", (t) => {
+	t.deepEqual(facts("PASS xapic (3 tests)\nkernel 6.1").missing, ["no failing test named"]);
+	const skip = facts("PASS xapic (3 tests)\nSKIP pmu (no PMU)\nkernel 6.1");
+	t.is(skip.kind, "skip");
+	t.deepEqual(skip.missing, []);
+	t.is(skip.tests.find((x) => x.testId === "pmu")?.skipReason, "no PMU");
 	t.deepEqual(facts("FAIL xapic (3 tests, 1 unexpected failures)\nkernel 6.1").missing, []);
 });

@@ -5,7 +5,9 @@ import { isFailingStatus } from "../events/attempts.js";
 import type { TestStatus } from "../events/types.js";
 import { parseStatusLine, stripAnsi } from "../kut/output.js";
 import { parseForeignResults } from "../results/foreign.js";
-import type { BugReport, KernelClue, KnownTests, ReportedTest, ReportFacts, ReportText } from "./types.js";
+import { envBlocks } from "./blocks.js";
+import { firstSplat, intermittentWords } from "./report-kind.js";
+import type { BugReport, KernelClue, KnownTests, ReportedTest, ReportFacts, ReportKind, ReportText } from "./types.js";
 
 const MAX_FAILURE_LINES = 20;
 
@@ -13,26 +15,81 @@ const MAX_FAILURE_LINES = 20;
 export function extractFacts(report: BugReport, known: KnownTests): ReportFacts {
 	const texts = textsOf(report);
 	const names = indexNames(known);
+	const { splat, fuzzed } = firstSplat(texts);
+	const mentions = texts.flatMap((t) => mentionsIn(t, names));
+	// A kernel splat while a test ran (`Comm: hyperv_clock`) is that test's crash, whatever it printed after.
+	const crashed = splat?.comm === undefined ? undefined : names.selftests.get(splat.comm);
 	const tests = chooseTests(
 		texts,
-		texts.flatMap((t) => mentionsIn(t, names)),
+		crashed === undefined
+			? mentions
+			: [
+					...mentions.filter((m) => !(m.suite === "selftests" && m.testId === crashed)),
+					{
+						suite: "selftests",
+						testId: crashed,
+						status: "crash",
+						text: texts.findIndex((t) => t.where === splat?.where),
+						line: splat?.line ?? 0,
+						where: splat?.where ?? "",
+						words: splat?.text ?? "",
+						isResult: true,
+					},
+				],
 	);
 	const kernel = kernelClues(texts);
-	const kutCommit = firstMatch(texts, [/\bBUILD_HEAD=([0-9a-f]{7,40})\b/]);
+	const kutBlock = texts
+		.flatMap((t) => envBlocks(t.lines, t.where))
+		.find((b) => b.owner === "kut" && b.commit !== undefined)?.commit;
+	const kutCommit = firstMatch(texts, [/\bBUILD_HEAD=([0-9a-f]{7,40})\b/]) ?? kutBlock;
 	const qemu = firstMatch(texts, QEMU_VERSION);
 	const cpu = firstMatch(texts, CPU_MODEL);
+	const intermittent = intermittentWords(texts);
+	const kind = reportKind(tests, { crash: splat !== undefined, fuzzed, intermittent: intermittent !== undefined });
+	const about = testsAbout({ tests, kind });
 	const missing = [
-		...(tests.some((t) => t.status === undefined || isFailingStatus(t.status)) ? [] : ["no failing test named"]),
+		...(about.length > 0
+			? []
+			: [kind === "crash" ? "no kvm-unit-tests or selftest: a kernel crash report" : "no failing test named"]),
 		...(kernel.length === 0 ? ["no kernel version"] : []),
 	];
 	return {
 		tests,
+		kind,
+		...(kind === "intermittent" && intermittent !== undefined ? { intermittent } : {}),
+		...(splat === undefined ? {} : { crash: { text: splat.text, where: splat.where } }),
 		kernel,
 		...(kutCommit === undefined ? {} : { kutCommit }),
 		...(qemu === undefined ? {} : { qemu }),
 		...(cpu === undefined ? {} : { cpu }),
 		missing,
 	};
+}
+
+const failingOrSaid = (t: Pick<ReportedTest, "status">) => t.status === undefined || isFailingStatus(t.status);
+
+/**
+ * What a report is about: a test that failed (some of the time: intermittent), else a test that
+ * skipped, else a kernel splat with no test result (a fuzzer's, or one seen in a log).
+ */
+function reportKind(
+	tests: readonly ReportedTest[],
+	seen: { readonly crash: boolean; readonly fuzzed: boolean; readonly intermittent: boolean },
+): ReportKind {
+	if (tests.some((t) => t.status === "crash")) return "crash";
+	if (tests.some(failingOrSaid)) return seen.intermittent ? "intermittent" : "fail";
+	if (tests.some((t) => t.status === "skip")) return "skip";
+	return seen.crash || seen.fuzzed ? "crash" : "fail";
+}
+
+/** The tests a report is about: those it says fail, else those it says skip. */
+export function testsAbout(facts: Pick<ReportFacts, "tests" | "kind">): ReportedTest[] {
+	const failing = facts.tests.filter(failingOrSaid);
+	// A test robot's report is about its headline result; other failures in its paste are context.
+	const headline = failing.filter((t) => t.headline === true);
+	if (headline.length > 0) return headline;
+	if (failing.length > 0) return failing;
+	return facts.kind === "skip" ? facts.tests.filter((t) => t.status === "skip") : [];
 }
 
 interface Text extends ReportText {
@@ -44,6 +101,8 @@ interface Text extends ReportText {
 // same cleaning parseForeignResults applies, so a line found here is one it also reads.
 const cleanLine = (line: string): string =>
 	stripAnsi(line)
+		// lkp's mails spell ESC as `^[`: `^[[32mPASS^[[0m vmx`.
+		.replace(/\^\[\[[0-9;]*m/g, "")
 		.replace(/\r$/, "")
 		.replace(/^[\s>]+/, "")
 		.trimEnd();
@@ -60,11 +119,15 @@ interface Mention {
 	readonly words: string;
 	/** From a result line, which says what happened; prose and command lines only say which test. */
 	readonly isResult: boolean;
+	/** A test robot's headline result (`kvm-unit-tests.vmx.fail`): what the report is about. */
+	readonly headline?: true;
 }
 
 const mentionsIn = (text: Text, known: Names): Mention[] => [
 	...resultMentions(text, known),
+	...robotMentions(text, known),
 	...commandMentions(text, known),
+	...standaloneMentions(text, known),
 	...proseMentions(text, known),
 ];
 
@@ -148,6 +211,54 @@ function resultLine(lines: readonly string[], suite: "kut" | "selftests", name: 
 	);
 }
 
+// The kernel test robot names a result in its subject and first lines:
+// `kvm-unit-tests-qemu.vmx.fail`, `kernel-selftests.kvm.x86_64/cpuid_test.fail`.
+const ROBOT_KUT = /\bkvm-unit-tests(?:-qemu)?\.([\w-]+)\.(fail|pass|skip|timeout)\b/g;
+const ROBOT_SELFTEST = /\bkernel-selftests\.kvm\.([\w/-]+)\.(fail|pass|skip|timeout)\b/g;
+
+function robotMentions(text: Text, known: Names): Mention[] {
+	return text.lines.flatMap((line, i) => {
+		const found: Mention[] = [];
+		for (const [re, suite] of [
+			[ROBOT_KUT, "kut"],
+			[ROBOT_SELFTEST, "selftests"],
+		] as const)
+			for (const m of line.matchAll(re)) {
+				const name = m[1] ?? "";
+				const testId = suite === "kut" ? (known.kutNames.has(name) ? name : undefined) : known.selftests.get(name);
+				if (testId === undefined) continue;
+				found.push({
+					suite,
+					testId,
+					status: m[2] as TestStatus,
+					text: text.index,
+					line: i,
+					where: text.where,
+					words: line,
+					isResult: true,
+					headline: true,
+				});
+			}
+		return found;
+	});
+}
+
+// `make standalone` writes one script per test into tests/: `cd tests; ./vmx -cpu host`,
+// `7. cd tests; ./vmx_posted_intr_test`, `tests/vmx`.
+const STANDALONE = /(?:^|[;&|]\s*|^(?:[$#]|\d+\.)\s+)(?:\.\/|(?:\S*\/)?tests\/)([\w-]+)(?=\s|$)/g;
+
+function standaloneMentions(text: Text, known: Names): Mention[] {
+	return text.lines.flatMap((line, i) =>
+		[...line.matchAll(STANDALONE)].flatMap((m): Mention[] => {
+			const name = m[1] ?? "";
+			if (!known.kutNames.has(name)) return [];
+			return [
+				{ suite: "kut", testId: name, text: text.index, line: i, where: text.where, words: line, isResult: false },
+			];
+		}),
+	);
+}
+
 // `./x86/run x86/vmx.flat -smp 1 ...`, `qemu-system-x86_64 ... -kernel x86/vmx.flat ...`.
 const FLAT_IMAGE = /(?:^|[\s'"=])(?:[^\s'"=]*\/)?([\w.-]+\.flat)(?=$|[\s'"])/;
 const RUNS_IMAGE = /(?:^|[\s/])(?:x86\/run|run)\s|qemu|-kernel\s/i;
@@ -210,20 +321,28 @@ const SAYS_FAILED =
 // test that does not fail, whatever the rest of the line says.
 const SAYS_FINE = /\b(pass(es|ed|ing)?|works?|working|fine|no (errors?|failures?)|not (fail|broken)|succeed(s|ed)?)\b/i;
 
-/** The clauses of a line (split at `;`, a full stop, "but", "while") that say something failed and not that it works. */
-function failingClauses(line: string): string[] {
-	return line
-		.split(/;|\.(?:\s|$)|\b(?:but|while|whereas|although)\b/i)
-		.filter((clause) => SAYS_FAILED.test(clause) && !SAYS_FINE.test(clause));
+// A test the report says is skipped ("kvm-unit-test pmu_pebs is skipped on SPR").
+const SAYS_SKIPPED = /\bskip(?:s|ped|ping)?\b/i;
+
+/**
+ * The clauses of a line (split at `;`, a full stop, "but", "while") that say something failed,
+ * or was skipped, and not that it works.
+ */
+function sayingClauses(line: string): { clause: string; status?: TestStatus }[] {
+	return line.split(/;|\.(?:\s|$)|\b(?:but|while|whereas|although)\b/i).flatMap((clause) => {
+		if (SAYS_FINE.test(clause)) return [];
+		if (SAYS_FAILED.test(clause)) return [{ clause }];
+		return SAYS_SKIPPED.test(clause) ? [{ clause, status: "skip" as const }] : [];
+	});
 }
 
 function proseMentions(text: Text, known: Names): Mention[] {
 	if (!SUITE_WORDS.test(text.text)) return [];
 	const seen = new Set<string>();
 	return text.lines.flatMap((line, i) =>
-		failingClauses(line)
-			.flatMap((clause) => clause.split(TOKEN_SPLIT))
-			.flatMap((raw): Mention[] => {
+		sayingClauses(line)
+			.flatMap(({ clause, status }) => clause.split(TOKEN_SPLIT).map((raw) => ({ raw, status })))
+			.flatMap(({ raw, status }): Mention[] => {
 				// A sentence's full stop is not part of the name before it.
 				const token = raw.replace(/\.+$/, "");
 				const selftest = known.selftests.get(token.replace(/^\.\//, "").replace(/^.*\/kvm\//, ""));
@@ -235,7 +354,17 @@ function proseMentions(text: Text, known: Names): Mention[] {
 							: { suite: "selftests", testId: selftest };
 				if (found === undefined || seen.has(`${found.suite}:${found.testId}`)) return [];
 				seen.add(`${found.suite}:${found.testId}`);
-				return [{ ...found, text: text.index, line: i, where: text.where, words: line, isResult: false }];
+				return [
+					{
+						...found,
+						...(status === undefined ? {} : { status }),
+						text: text.index,
+						line: i,
+						where: text.where,
+						words: line,
+						isResult: false,
+					},
+				];
 			}),
 	);
 }
@@ -274,13 +403,33 @@ function chooseTests(texts: readonly Text[], mentions: readonly Mention[]): Repo
 	const entries = groupMentions(mentions);
 	const failing = entries.filter((e) => e.best.status === undefined || isFailingStatus(e.best.status));
 	const lines = assignFailureLines(texts, failing);
-	return entries.map(({ best }) => ({
-		suite: best.suite,
-		testId: best.testId,
-		...(best.status === undefined ? {} : { status: best.status }),
-		evidence: { where: best.where, text: best.words },
-		failureLines: lines.get(keyOf(best)) ?? [],
-	}));
+	return entries.map(({ best, all }) => {
+		const skipReason = best.status === "skip" ? skipReasonOf(best, texts) : undefined;
+		return {
+			...(all.some((m) => m.headline === true) ? { headline: true as const } : {}),
+			suite: best.suite,
+			testId: best.testId,
+			...(best.status === undefined ? {} : { status: best.status }),
+			evidence: { where: best.where, text: best.words },
+			failureLines: lines.get(keyOf(best)) ?? [],
+			...(skipReason === undefined ? {} : { skipReason }),
+		};
+	});
+}
+
+/**
+ * Why a test skipped, as the report shows it: the reason KUT's status line gives
+ * (`SKIP cet (QEMU Aborted)`), else the first `SKIP:` check line of the same text
+ * (`SKIP: PEBS unsupported`), else the sentence that said so.
+ */
+function skipReasonOf(m: Mention, texts: readonly Text[]): string | undefined {
+	const detail = parseStatusLine(m.words)?.detail;
+	// `(1 tests, 1 skipped)` counts; it is no reason.
+	if (detail !== undefined && !/^\d+ tests?\b/.test(detail)) return detail;
+	const text = texts[m.text];
+	const check = text?.lines.find((l) => /^SKIP: \S/.test(body(l)));
+	if (check !== undefined) return body(check);
+	return m.isResult ? undefined : m.words.slice(0, 200);
 }
 
 // ---- failure lines --------------------------------------------------------------------------
@@ -293,7 +442,9 @@ const ASSERTION_WHERE = /^[\w./-]+\.[ch]:\d+:/;
 // after a "want".
 const FAILURE_WORDS = /\b(?:un)?expected\b|\bwant\b.*\bgot\b|,\s*got\b|\bgot\s*[:=]|\bgot\s+['"]?[-#\d]/i;
 // Lines that report a result or a passing check are evidence of which test, not of how it failed.
-const NOT_FAILURE = /^(?:PASS|SKIP|XFAIL|KFAIL): |^SUMMARY: |^(?:not )?ok \d+ |\d+ unexpected failures?\b/;
+// Section headings of the QA template and bugzilla's Summary field are not failure lines either.
+const NOT_FAILURE =
+	/^(?:PASS|SKIP|XFAIL|KFAIL): |^SUMMARY: |^Summary: |^(?:not )?ok \d+ |\d+ unexpected failures?\b|^(?:expected|actual) results?\s*:?\s*$/i;
 
 /** A selftest's output is TAP-commented (`# `); its words are what follow. */
 const body = (line: string) => line.replace(/^#\s?/, "").trim();
@@ -422,6 +573,10 @@ const BRANCHES: readonly { readonly pattern: RegExp; readonly repo: string; read
 	{ pattern: /\b(?:mainline|torvalds)\b/gi, repo: "linux", branch: "master" },
 ];
 
+// A labelled field that names the kernel that ran: bugzilla's `Kernel Version:`, the QA
+// template's `Host kernel:`, a `uname -r:` or `kernel:` line.
+const KERNEL_FIELD = /^\s*(?:host\s+)?(?:kernel(?:\s+version)?|uname(?:\s+-r)?)\s*:/i;
+
 const NOT_THE_KERNEL =
 	/kvm[- ]unit[- ]tests?|\bKUT\b|unittests|\bbisect(ed|s|ing)?\b|\brevert(ed|s|ing)?\b|\bFixes:|\bintroduced\b|\bculprit\b|\bfirst bad\b/i;
 
@@ -435,6 +590,12 @@ type Clue = KernelClue extends infer C ? (C extends KernelClue ? Omit<C, "where"
 /** The kernel clues of one line, strongest shapes first, each span read once. */
 function kernelCluesInLine(raw: string, previous: string): Clue[] {
 	if (TRAILER.test(raw) || /BUILD_HEAD=/.test(raw)) return [];
+	// Bugzilla's `Tree:` field is a category picked from a list, not the tree that was tested.
+	const field = /^\s*Tree:\s*(\S.*?)\s*$/.exec(raw);
+	if (field !== null)
+		return /^mainline$/i.test(field[1] ?? "")
+			? [{ kind: "branch", repo: "linux", branch: "master", text: raw.trim(), weak: true }]
+			: [];
 	let line = ADDRESSES.reduce((l, re) => l.replace(re, (m) => " ".repeat(m.length)), raw);
 	const clues: Clue[] = [];
 	const take = (re: RegExp, read: (m: RegExpExecArray) => Clue | undefined) => {
@@ -492,12 +653,41 @@ function kernelCluesInLine(raw: string, previous: string): Clue[] {
 		const shaped = v !== "" || rc !== undefined || suffix !== "";
 		const said = product === "kernel" || kernelWords.test(line) || /\buname\b/.test(previous) || text === raw.trim();
 		if (!shaped && !said) return undefined;
-		return { kind: "release", version: releaseVersion(major, minor, patch, rc), text };
+		const field = KERNEL_FIELD.test(raw) || /\buname\b/.test(previous);
+		return {
+			kind: "release",
+			version: releaseVersion(major, minor, patch, rc),
+			text,
+			...(field ? { field: true } : {}),
+		};
 	});
 	return clues;
 }
 
-const STRENGTH: readonly KernelClue["kind"][] = ["sha", "describe", "branch", "release"];
+/**
+ * How strongly each clue names the kernel that was run: its labelled block, a commit, a describe,
+ * an exact release (a tag), tree and branch words, a release with local changes (`6.1.0-rc4+`,
+ * `6.1.0-28-amd64`: near a tag, not it), and last bugzilla's `Tree:` field.
+ */
+function rank(c: Clue): number {
+	switch (c.kind) {
+		case "block":
+			return 0;
+		case "sha":
+			return 1;
+		case "describe":
+			return 2;
+		case "release":
+			return isExactRelease(c.text) ? 3 : 5;
+		case "branch":
+			return c.weak === true ? 6 : 4;
+	}
+}
+
+const fieldFirst = (c: Clue) => (c.kind === "release" && c.field === true ? 0 : 1);
+
+/** `6.1`, `v6.1`, `6.1.0`, `v6.6-rc6`, `6.1.12`: a release as its tag names it, without local changes. */
+export const isExactRelease = (text: string) => /^v?\d+\.\d+(?:\.\d+)?(?:-rc\d+)?$/i.test(text.trim());
 
 const clueKey = (c: Clue) =>
 	c.kind === "sha"
@@ -506,7 +696,9 @@ const clueKey = (c: Clue) =>
 			? `${c.tag}-g${c.sha}`
 			: c.kind === "branch"
 				? `${c.repo}/${c.branch}`
-				: c.version;
+				: c.kind === "release"
+					? c.version
+					: c.text;
 
 const textsOf = (report: BugReport): Text[] =>
 	[...(report.title === undefined ? [] : [{ where: "title", text: report.title }]), ...report.texts].map(
@@ -520,18 +712,28 @@ export function reportKernelClues(report: BugReport): KernelClue[] {
 
 /** Every kernel clue of the report, strongest kind first, in report order within a kind. */
 function kernelClues(texts: readonly Text[]): KernelClue[] {
-	const all = texts.flatMap((t) =>
+	const blocks = texts.flatMap((t) =>
+		envBlocks(t.lines, t.where)
+			.filter((b) => b.owner === "kernel")
+			.map(({ owner: _owner, ...b }): KernelClue => ({ kind: "block", ...b })),
+	);
+	const lines = texts.flatMap((t) =>
 		t.lines.flatMap((line, i) =>
 			kernelCluesInLine(line, t.lines[i - 1] ?? "").map((c): KernelClue => ({ ...c, where: t.where })),
 		),
 	);
 	const seen = new Set<string>();
-	return STRENGTH.flatMap((kind) =>
-		all.filter((c) => {
-			const key = `${c.kind}:${clueKey(c)}`;
-			if (c.kind !== kind || seen.has(key)) return false;
-			seen.add(key);
-			return true;
-		}),
+	return (
+		[...blocks, ...lines]
+			.map((c, order) => ({ c, order }))
+			// A release read from a kernel field stands before the same release read from prose.
+			.sort((a, b) => rank(a.c) - rank(b.c) || fieldFirst(a.c) - fieldFirst(b.c) || a.order - b.order)
+			.map(({ c }) => c)
+			.filter((c) => {
+				const key = `${c.kind}:${clueKey(c)}`;
+				if (seen.has(key)) return false;
+				seen.add(key);
+				return true;
+			})
 	);
 }

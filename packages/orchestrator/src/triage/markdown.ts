@@ -23,12 +23,29 @@ const VERDICT_WORDS: Readonly<Record<string, string>> = {
 export function triageMarkdown(answer: TriageAnswer, command: string): string {
 	const { report, facts, kernel, tests, verdicts } = answer;
 	const title = report.id === undefined ? "the report" : `bug ${report.id}`;
+	const skipped = tests.filter((t) => t.status === "skip");
+	const failing = tests.filter((t) => t.status !== "skip");
 	const lines: string[] = [
 		`### kvm-matrix triage of ${report.url === undefined ? title : `[${title}](${report.url})`}${report.title === undefined ? "" : `: ${report.title}`}`,
 		"",
 		`- **Kernel under test**: ${code(`${kernel.tree}@${kernel.ref}`)} (${kernel.sha.slice(0, 12)}), from ${kernel.how}${kernel.approximate ? " (approximate: the report does not name the exact commit)" : ""}`,
-		`- **Failing tests**: ${tests.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.status ?? "said to fail"}, ${t.evidence.where})`).join(", ")}`,
 	];
+	// What the answer could not rest on: a reader checks the clue it did rest on against these.
+	if (kernel.unused !== undefined && kernel.unused.length > 0)
+		lines.push(`- **Not used**: ${kernel.unused.map((u) => mdInline(u)).join("; ")}`);
+	if (failing.length > 0)
+		lines.push(
+			`- **Failing tests**: ${failing.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.status ?? "said to fail"}, ${t.evidence.where})`).join(", ")}`,
+		);
+	if (skipped.length > 0)
+		lines.push(
+			`- **Skipped tests** (the report is about a skip): ${skipped.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.skipReason === undefined ? "no reason given" : `why: ${code(t.skipReason)}`}, ${t.evidence.where})`).join(", ")}`,
+		);
+	if (facts.intermittent !== undefined)
+		lines.push(
+			`- **Intermittent**: the report says it fails only some of the time (${code(facts.intermittent.text)}, ${facts.intermittent.where}); a pass on another kernel is weak evidence, and \`--reproduce\` runs each kernel 5 times`,
+		);
+	if (facts.crash !== undefined) lines.push(`- **Kernel splat**: ${code(facts.crash.text)} (${facts.crash.where})`);
 	if (facts.kutCommit !== undefined) lines.push(`- **kvm-unit-tests**: BUILD_HEAD ${code(facts.kutCommit)}`);
 	if (facts.qemu !== undefined) lines.push(`- **QEMU**: ${facts.qemu}`);
 	if (facts.cpu !== undefined) lines.push(`- **CPU**: ${facts.cpu}`);
@@ -43,8 +60,13 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 			`| ${code(v.test)} | **${v.verdict}** (${words}) | ${`${v.evidence}${caveat}`.replaceAll("|", "\\|")} |`,
 		);
 	}
-	const unclassified = tests.filter((t) => !verdicts.some((v) => v.test === `${t.suite}:${t.testId}`));
+	const unclassified = failing.filter((t) => !verdicts.some((v) => v.test === `${t.suite}:${t.testId}`));
 	for (const t of unclassified) lines.push(`| ${code(`${t.suite}:${t.testId}`)} | (none) | not classified |`);
+	for (const t of skipped)
+		lines.push(
+			`| ${code(`${t.suite}:${t.testId}`)} | skip (no verdict) | skipped on ${kernel.tree}@${kernel.ref}${t.skipReason === undefined ? "" : `: ${t.skipReason.replaceAll("|", "\\|")}`}; whether the configured kernels skip it too shows when they run it |`,
+		);
+	if (answer.newer !== undefined && answer.reproduction === undefined) lines.push(...settleLines(answer, command));
 	const quoted = tests.filter((t) => t.failureLines.length > 0);
 	if (quoted.length > 0) {
 		lines.push("", "What the report shows:", "");
@@ -56,7 +78,13 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 		}
 	}
 	if (answer.reproduction !== undefined)
-		lines.push(...reproductionLines(answer.reproduction, kernel.approximate ? kernel.how : undefined));
+		lines.push(
+			...reproductionLines(
+				answer.reproduction,
+				kernel.approximate ? kernel.how : undefined,
+				new Set(skipped.map((t) => `${t.suite}:${t.testId}`)),
+			),
+		);
 	lines.push(
 		"",
 		"To check this answer:",
@@ -74,11 +102,39 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 
 const short = (sha: string) => sha.slice(0, 12);
 
+/** Text inside a list item, not markup. */
+const mdInline = (text: string) => text.replace(/([\\`*_[\]<>|])/g, "\\$1");
+
+/**
+ * When no link decides (or the report is about a skip): the configured kernels that descend from
+ * the reporter's, and the command that runs the tests on them.
+ */
+function settleLines(answer: TriageAnswer, command: string): string[] {
+	const newer = answer.newer ?? [];
+	const reported = `${answer.kernel.tree}@${answer.kernel.ref}`;
+	const where =
+		newer.length === 0
+			? `No kernel the matrix builds descends from ${code(reported)}: the run compares it with the others as they are.`
+			: `Kernels the matrix builds that descend from ${code(reported)}: ${newer.map((k) => `${code(k.kernel)} (${short(k.sha)}, ${k.commits} ${k.commits === 1 ? "commit" : "commits"} ahead)`).join(", ")}.`;
+	return [
+		"",
+		`No link decides this. ${where} Running the reported tests on each would settle it:`,
+		"",
+		"```",
+		`${command} --reproduce`,
+		"```",
+	];
+}
+
 /** What the verdict on the reporter's kernel comes to, in the words of a reply to the bug. */
-function conclusion(t: ReproducedTest, reported: string, approximate: boolean): string {
+function conclusion(t: ReproducedTest, reported: string, approximate: boolean, reportedSkip: boolean): string {
 	const tally = t.tallies.find((x) => x.kernel === reported);
 	// Today's tip of a branch may already hold what the reporter's commit lacked.
 	const now = approximate ? ` (as it is now, which may differ from the reporter's)` : "";
+	// A report about a skip is reproduced by a skip: the other kernels' columns say whether they skip too.
+	if (reportedSkip && t.reproduced === "skips") return `reproduced: it skips every run on ${reported}${now} here too`;
+	if (reportedSkip && t.reproduced === "passes")
+		return `not reproduced: it runs and passes every run on ${reported}${now} here (whether it skips depends on the CPU, QEMU or configuration)`;
 	switch (t.reproduced) {
 		case "passes":
 			return `not reproduced: it passes every run on ${reported}${now} here (the reporter's CPU, QEMU or configuration may matter)`;
@@ -132,7 +188,7 @@ function bisectLines(t: ReproducedTest): string[] {
 }
 
 /** The reproduction: a table of what each test did on each kernel, then each test's conclusion. */
-function reproductionLines(r: Reproduction, approximate: string | undefined): string[] {
+function reproductionLines(r: Reproduction, approximate: string | undefined, skipped: ReadonlySet<string>): string[] {
 	const reported = r.kernels.find((k) => k.role === "reported");
 	const heads = r.kernels.map((k) => `${code(k.id)} (${short(k.sha)})${k.role === "reported" ? ", the report's" : ""}`);
 	const lines = [
@@ -149,7 +205,9 @@ function reproductionLines(r: Reproduction, approximate: string | undefined): st
 	lines.push("");
 	for (const t of r.tests) {
 		const said = t.tallies.map((x) => `${x.words} on ${code(x.kernel)} (${short(x.sha)})`).join(", ");
-		lines.push(`- ${code(t.test)}: ${said}: ${conclusion(t, reported?.id ?? "", approximate !== undefined)}`);
+		lines.push(
+			`- ${code(t.test)}: ${said}: ${conclusion(t, reported?.id ?? "", approximate !== undefined, skipped.has(t.test))}`,
+		);
 		const v = t.verdicts.find((x) => x.kernel === reported?.id);
 		if (v !== undefined && v.evidence !== "") lines.push(`  - Evidence: ${v.evidence}`);
 		// What it printed when it failed here, to hold beside the report's own lines.

@@ -7,6 +7,7 @@ import {
 	bisectRange,
 	reproduceKernels,
 	reproduceMatrix,
+	reproduceRuns,
 	type Tally,
 	tallyOutcome,
 	tallyResult,
@@ -231,4 +232,11 @@ test("the range to bisect: the nearest descendant that passes every run, else th
 		await bisectRange([reported, { ...tally(["pass"], "configured", "c"), notRun: ["cancelled"] }], relation),
 		{ none: "it passes every run on no other kernel" },
 	);
+});
+
+test("reproduce runs: --runs when given, else 3, or 5 for a report that says it fails only sometimes", (t) => {
+	t.is(reproduceRuns(undefined, "fail"), 3);
+	t.is(reproduceRuns(undefined, "skip"), 3);
+	t.is(reproduceRuns(undefined, "intermittent"), 5);
+	t.is(reproduceRuns(2, "intermittent"), 2);
 });

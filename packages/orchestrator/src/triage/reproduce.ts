@@ -10,7 +10,7 @@ import type { FinalResult } from "../events/attempts.js";
 import { isFailingStatus, testKey } from "../events/attempts.js";
 import type { TestResult, TestStatus } from "../events/types.js";
 import type { KernelConfig, Matrix, SourceKernel, Target } from "../matrix/types.js";
-import type { ReportedTest } from "./types.js";
+import type { ReportedTest, ReportKind } from "./types.js";
 
 /** A kernel the reported tests run on: the reporter's, or one of the matrix's branches. */
 export interface ReproduceKernel {
@@ -22,6 +22,14 @@ export interface ReproduceKernel {
 	readonly role: "reported" | "configured";
 	/** Its build configuration: a configured kernel's own; the reporter's is taken from one like it. */
 	readonly config?: KernelConfig;
+}
+
+/**
+ * How many runs `--reproduce` makes of each test on each kernel: what `--runs` says, else 3, or 5
+ * when the report says the failure comes and goes (one sample says little about that).
+ */
+export function reproduceRuns(given: number | undefined, kind: ReportKind): number {
+	return given ?? (kind === "intermittent" ? 5 : 3);
 }
 
 /** The name of run `i` (from 1) of a target: `t-run2`. */

@@ -5,17 +5,19 @@
 import type { FinalResult } from "../events/attempts.js";
 import { isFailingStatus } from "../events/attempts.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
+import { HistoryAnswers } from "../links/ancestry.js";
 import type { Matrix, TreeSource } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { capture } from "../proc/run.js";
 import { resolveRef, SourceError, syncTree } from "../sources/git.js";
+import { relate } from "../verdicts/across.js";
 import {
 	classifyForeignResults,
 	type ForeignClassified,
 	ForeignResultsError,
 	selftestIds,
 } from "../verdicts/foreign.js";
-import { extractFacts, reportKernelClues } from "./extract.js";
+import { extractFacts, reportKernelClues, testsAbout } from "./extract.js";
 import { type ResolvedKernel, resolveReportedKernel, type TreeRepos } from "./kernel.js";
 import type { Reproduction } from "./reproduce-run.js";
 import { type BugReport, type KnownTests, type ReportedTest, type ReportFacts, TriageError } from "./types.js";
@@ -43,6 +45,11 @@ export interface TriageAnswer {
 	 * reporter's own kernel may hold the fix.
 	 */
 	readonly verdicts: readonly (ForeignClassified & { readonly caveat?: string })[];
+	/**
+	 * When no link decided (or the report is about a skip): the configured kernels that descend from
+	 * the reporter's, on which running the tests would settle it (`--reproduce`).
+	 */
+	readonly newer?: readonly { readonly kernel: string; readonly sha: string; readonly commits: number }[];
 	/** With `--reproduce`: what the tests did when run again, kernel by kernel, and their verdicts. */
 	readonly reproduction?: Reproduction;
 }
@@ -143,19 +150,32 @@ export async function triageWithTrees(input: TriageInput): Promise<{ answer: Tri
 	const home = "kernel" in chosen ? chosen.kernel : await firstKernel(matrix, trees);
 	const known = await knownTests(matrix, trees, home);
 	const facts = extractFacts(report, known);
+	// A test the report shows passing is evidence, not the bug; one it shows skipping is the bug
+	// when nothing failed.
 	const named =
-		input.tests === undefined || input.tests.length === 0 ? facts.tests : testsFromOption(input.tests, known);
-	// A test the report shows passing is evidence, not the bug.
-	const failing = named.filter((t) => t.status === undefined || isFailingStatus(t.status));
+		input.tests === undefined || input.tests.length === 0
+			? testsAbout(facts)
+			: testsFromOption(input.tests, known).map((t) => ({ ...t, ...statusIn(facts, t) }));
+	const { texts: _texts, ...about } = report;
+	const quotedFacts = { ...facts, tests: facts.tests.map(quoted) };
 	const problems = [
-		...(failing.length === 0
-			? ["no failing kvm-unit-tests or KVM selftest named in it; give one with --test NAME"]
+		...(named.length === 0
+			? [
+					facts.kind === "crash"
+						? `a kernel crash report (${facts.crash?.text ?? "a splat"}), not a kvm-unit-tests or selftest result; give the test that hits it with --test NAME`
+						: "no failing kvm-unit-tests or KVM selftest named in it; give one with --test NAME",
+				]
 			: []),
 		...("problem" in chosen ? [chosen.problem] : []),
 	];
 	if (problems.length > 0 || !("kernel" in chosen))
-		throw new TriageError(`${reportName(report)}: ${problems.join("; ")}`);
+		throw new TriageError(`${reportName(report)}: ${problems.join("; ")}`, {
+			report: about,
+			facts: quotedFacts,
+			...("kernel" in chosen ? { kernel: chosen.kernel } : chosen.tried === undefined ? {} : { tried: chosen.tried }),
+		});
 	const k = chosen.kernel;
+	const failing = named.filter((t) => t.status === undefined || isFailingStatus(t.status));
 	try {
 		const verdicts = await classifyForeignResults({
 			matrix,
@@ -165,14 +185,16 @@ export async function triageWithTrees(input: TriageInput): Promise<{ answer: Tri
 			repos: new Map([...trees].map(([name, t]) => [name, t.repo])),
 			...(input.lore === undefined ? {} : { lore: input.lore }),
 		});
-		const { texts: _texts, ...about } = report;
 		const caveat = `the reporter's kernel is not known exactly (${k.how}); it may hold the fix`;
+		// Where no link decided, the kernels that would: the configured ones that descend from the reporter's.
+		const undecided = verdicts.some((v) => v.verdict === "new-failure") || failing.length < named.length;
 		const answer: TriageAnswer = {
 			report: about,
-			facts: { ...facts, tests: facts.tests.map(quoted) },
+			facts: quotedFacts,
 			kernel: k,
-			tests: failing.map(quoted),
+			tests: named.map(quoted),
 			verdicts: verdicts.map((v) => (k.approximate && v.verdict === "pending-fix" ? { ...v, caveat } : v)),
+			...(undecided ? { newer: await newerKernels(matrix, trees, k) } : {}),
 		};
 		return { answer, trees };
 	} catch (error) {
@@ -181,6 +203,38 @@ export async function triageWithTrees(input: TriageInput): Promise<{ answer: Tri
 			throw new TriageError(errorLine(error));
 		throw error;
 	}
+}
+
+/** What the report says a test named by `--test` did, when it names it at all. */
+function statusIn(facts: ReportFacts, t: ReportedTest): Partial<ReportedTest> {
+	const said = facts.tests.find((x) => x.suite === t.suite && x.testId === t.testId);
+	return said === undefined
+		? {}
+		: {
+				...(said.status === undefined ? {} : { status: said.status }),
+				failureLines: said.failureLines,
+				...(said.skipReason === undefined ? {} : { skipReason: said.skipReason }),
+			};
+}
+
+/** The matrix's configured kernels that descend from `k`, nearest first: where a fix would be. */
+async function newerKernels(
+	matrix: Matrix,
+	trees: TreeRepos,
+	k: ResolvedKernel,
+): Promise<NonNullable<TriageAnswer["newer"]>> {
+	const git = new HistoryAnswers();
+	const here = { tree: k.tree, repo: trees.get(k.tree)?.repo ?? "", sha: k.sha };
+	const out: { kernel: string; sha: string; commits: number }[] = [];
+	for (const spec of matrix.kernels) {
+		if (spec.kind !== "source") continue;
+		const repo = trees.get(spec.tree)?.repo;
+		const sha = repo === undefined ? undefined : await resolveRef(repo, spec.tree, spec.ref).catch(() => undefined);
+		if (repo === undefined || sha === undefined || sha === k.sha) continue;
+		const relation = await relate(here, { tree: spec.tree, repo, sha }, git);
+		if (relation.kind === "descendant") out.push({ kernel: spec.id, sha, commits: relation.count });
+	}
+	return out.sort((a, b) => a.commits - b.commits);
 }
 
 /** The first source kernel of the matrix, resolved: where selftests are listed when the report's kernel is unknown. */
@@ -196,14 +250,18 @@ async function firstKernel(matrix: Matrix, trees: TreeRepos): Promise<ResolvedKe
 }
 
 const reportName = (report: BugReport) =>
-	report.id === undefined ? (report.texts[0]?.where ?? "the report") : `bug ${report.id}`;
+	report.id !== undefined
+		? `bug ${report.id}`
+		: report.source === "text"
+			? (report.texts[0]?.where ?? "the report")
+			: "the report";
 
 /** The kernel under test, or why it is not known (said with the other problems, in one line). */
 async function chooseKernel(
 	input: TriageInput,
 	trees: TreeRepos,
 	report: BugReport,
-): Promise<{ readonly kernel: ResolvedKernel } | { readonly problem: string }> {
+): Promise<{ readonly kernel: ResolvedKernel } | { readonly problem: string; readonly tried?: readonly string[] }> {
 	if (input.kernel !== undefined) {
 		const at = input.kernel.indexOf("@");
 		const tree = at <= 0 ? "" : input.kernel.slice(0, at);
@@ -232,6 +290,9 @@ async function chooseKernel(
 	const kernelTrees: TreeRepos = new Map([...trees].filter(([name]) => kernelTreeNames.has(name)));
 	const found = await resolveReportedKernel(clues, kernelTrees);
 	if ("tried" in found)
-		return { problem: `unknown kernel (${found.tried.join("; ")}); give one with --kernel TREE@REF` };
+		return {
+			problem: `unknown kernel (${found.tried.join("; ")}); give one with --kernel TREE@REF`,
+			tried: found.tried,
+		};
 	return found;
 }

@@ -6,6 +6,28 @@ import type { TestStatus } from "../events/types.js";
 /** Bad input or an unreachable bugzilla: one line, for the user (the command exits 2). */
 export class TriageError extends Error {
 	override readonly name = "TriageError";
+	constructor(
+		message: string,
+		/** What was read before the refusal (`--json` prints it beside the error): never a guess. */
+		readonly partial?: TriagePartial,
+	) {
+		super(message);
+	}
+}
+
+/** A report triage read but could not answer: what it found in it, and the kernel if it found one. */
+export interface TriagePartial {
+	readonly report: Omit<BugReport, "texts">;
+	readonly facts: ReportFacts;
+	readonly kernel?: {
+		readonly tree: string;
+		readonly ref: string;
+		readonly sha: string;
+		readonly how: string;
+		readonly approximate: boolean;
+	};
+	/** Why each kernel clue could not be used. */
+	readonly tried?: readonly string[];
 }
 
 /** One text of a report, and where it came from, for the evidence: `comment 3`, `attachment 77 (kut.log)`. */
@@ -43,11 +65,38 @@ export interface ReportedTest {
 	readonly evidence: ReportText;
 	/** Lines that say how it failed (`FAIL: ...`, an assertion, `Want ... got ...`), at most 20. */
 	readonly failureLines: readonly string[];
+	/** For a skip: why, as the report gives it (`SKIP: PEBS unsupported`, the status line's reason). */
+	readonly skipReason?: string;
+	/** The report names it as its subject: a test robot's `kvm-unit-tests.vmx.fail`. */
+	readonly headline?: true;
 }
 
-/** A hint of the kernel under test, as the report words it. */
+/**
+ * A hint of the kernel under test, as the report words it. A `block` is labelled fields that name
+ * the kernel's repository, branch, commit, tag or version (a QA template's, lkp's, syzbot's, LKFT's);
+ * a `branch` with `weak` is bugzilla's `Tree:` field, a category the reporter picked from a list.
+ */
 export type KernelClue =
-	| { readonly kind: "release"; readonly version: string; readonly text: string; readonly where: string }
+	| {
+			readonly kind: "block";
+			readonly repo?: string;
+			readonly branch?: string;
+			readonly commit?: string;
+			readonly tag?: string;
+			readonly describe?: string;
+			readonly version?: string;
+			readonly text: string;
+			readonly where: string;
+	  }
+	| {
+			readonly kind: "release";
+			readonly version: string;
+			/** As the report gives it: `6.1`, `v6.1-rc4`, `6.1.0-28-amd64`, `6.1.0-rc4+`. */
+			readonly text: string;
+			readonly where: string;
+			/** Read from a field that names the kernel (`Kernel Version:`, `Host kernel:`, `uname -r`), not from prose. */
+			readonly field?: true;
+	  }
 	| {
 			readonly kind: "describe";
 			readonly tag: string;
@@ -62,11 +111,21 @@ export type KernelClue =
 			readonly branch: string;
 			readonly text: string;
 			readonly where: string;
+			readonly weak?: true;
 	  };
 
+/** What a report is about: a failure, a skip, a failure that comes and goes, or a kernel crash. */
+export type ReportKind = "fail" | "skip" | "intermittent" | "crash";
+
 export interface ReportFacts {
+	/** Every test the report names, with what it says each did. */
 	readonly tests: readonly ReportedTest[];
-	/** Strongest first: a sha, a git describe, a tree and branch, a release. */
+	readonly kind: ReportKind;
+	/** The words that say the failure comes and goes (`about 60% of failure chance`). */
+	readonly intermittent?: { readonly text: string; readonly where: string };
+	/** The first kernel splat the report shows (`WARNING: CPU: 0 PID: 12623 at ...`). */
+	readonly crash?: { readonly text: string; readonly where: string };
+	/** Strongest first: the kernel's block, a sha, a git describe, a release, tree and branch words, `Tree:`. */
 	readonly kernel: readonly KernelClue[];
 	/** KUT's BUILD_HEAD (from a KUT log or SUMMARY), when given. */
 	readonly kutCommit?: string;

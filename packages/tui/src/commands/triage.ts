@@ -9,6 +9,7 @@ import {
 	parseBugArg,
 	reportFromText,
 	reproduce,
+	reproduceRuns,
 	reproduceTarget,
 	type TriageAnswer,
 	TriageError,
@@ -29,7 +30,8 @@ export interface TriageOptions {
 	readonly json: boolean;
 	readonly lore?: string;
 	readonly reproduce: boolean;
-	readonly runs: string;
+	/** Absent: 3, or 5 when the report says the failure is intermittent. */
+	readonly runs?: string;
 	readonly bisect: boolean;
 	readonly target?: string;
 	readonly dir?: string;
@@ -55,15 +57,15 @@ const fail = (io: CliIo, message: string): ExitCode => {
 export async function triageCommand(bug: string | undefined, options: TriageOptions, io: CliIo): Promise<ExitCode> {
 	if ((bug === undefined) === (options.from === undefined))
 		return fail(io, "give a bug (a number or URL) or --from FILE, one of them");
-	const runs = Number(options.runs);
-	if (!Number.isInteger(runs) || runs < 1 || runs > 100)
+	const given = options.runs === undefined ? undefined : Number(options.runs);
+	if (given !== undefined && (!Number.isInteger(given) || given < 1 || given > 100))
 		return fail(io, `--runs ${options.runs}: expected a whole number from 1 to 100`);
 	if (!options.reproduce) {
 		const needs = [
 			...(options.bisect ? ["--bisect"] : []),
 			...(options.target === undefined ? [] : ["--target"]),
 			...(options.dir === undefined ? [] : ["--dir"]),
-			...(options.runs !== "3" ? ["--runs"] : []),
+			...(options.runs !== undefined ? ["--runs"] : []),
 		];
 		if (needs.length > 0) return fail(io, `${needs.join(", ")} ${needs.length === 1 ? "goes" : "go"} with --reproduce`);
 	}
@@ -97,13 +99,15 @@ export async function triageCommand(bug: string | undefined, options: TriageOpti
 			...(options.lore === undefined ? {} : { lore: options.lore }),
 		});
 		let answer: TriageAnswer = found;
+		// One sample says little about a failure that comes and goes: five runs unless told otherwise.
+		const runs = reproduceRuns(given, found.facts.kind);
 		const again = [
 			"kvm-matrix triage",
 			options.from === undefined ? (bug ?? "") : `--from ${options.from}`,
 			`--matrix ${options.matrix}`,
 			...(options.kernel === undefined ? [] : [`--kernel ${options.kernel}`]),
 			...options.test.map((t) => `--test ${t}`),
-			...(options.reproduce ? ["--reproduce", `--runs ${runs}`] : []),
+			...(options.reproduce ? ["--reproduce", ...(given === undefined ? [] : [`--runs ${given}`])] : []),
 			...(options.bisect ? ["--bisect"] : []),
 			...(options.target === undefined ? [] : [`--target ${options.target}`]),
 		].join(" ");
@@ -153,7 +157,12 @@ export async function triageCommand(bug: string | undefined, options: TriageOpti
 			io.stderr("kvm-matrix triage: cancelled before anything started\n");
 			return EXIT.interrupted;
 		}
-		if (error instanceof TriageError) return fail(io, error.message);
+		if (error instanceof TriageError) {
+			// Tools that asked for JSON get what was read beside the error, on stdout.
+			if (options.json && error.partial !== undefined)
+				io.stdout(`${JSON.stringify({ error: error.message, ...error.partial }, null, 2)}\n`);
+			return fail(io, error.message);
+		}
 		throw error;
 	}
 }
