@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { type ReportedTest, type ReportKind, testsAbout } from "@kvm-matrix/orchestrator";
 import { execa } from "execa";
 import { parse } from "yaml";
 import { prepareTriageWork, type TriageWork } from "./triage/trees.js";
@@ -92,8 +93,9 @@ const testIds = (list: unknown, keep: (t: JsonTest) => boolean) =>
 	(Array.isArray(list) ? (list as JsonTest[]) : []).filter(keep).map((t) => `${String(t.suite)}:${String(t.testId)}`);
 
 /**
- * The answer of `triage --json` (pure): an answer's `tests` (exit 0), or a refusal's failing
- * `facts.tests` (exit 2, `{ error, facts, kernel? }`); `none` for a kernel or kind it does not give.
+ * The answer of `triage --json` (pure): an answer's `tests` (exit 0), or the tests a refusal
+ * would have answered about (exit 2, `{ error, facts, kernel? }`: `testsAbout` of its facts);
+ * `none` for a kernel or kind it does not give.
  */
 export function readAnswer(exitCode: number | undefined, stdout: string, stderr: string): Answer {
 	const why = firstLine(stderr) || firstLine(stdout) || "(no output)";
@@ -106,8 +108,15 @@ export function readAnswer(exitCode: number | undefined, stdout: string, stderr:
 	if (typeof json !== "object" || json === null) return { ok: false, error: `exit ${exitCode}, not an answer: ${why}` };
 	const refused = exitCode === 2 && typeof json.error === "string";
 	if (exitCode !== 0 && !refused) return { ok: false, error: `exit ${exitCode ?? "none"}: ${why}` };
+	// A refusal is judged on the tests it would have answered about, by the CLI's own rule.
+	const facts = json.facts;
 	const tests = refused
-		? testIds(json.facts?.tests, (t) => t.status === undefined || t.status !== "pass")
+		? testIds(
+				Array.isArray(facts?.tests) && typeof facts.kind === "string"
+					? testsAbout({ tests: facts.tests as ReportedTest[], kind: facts.kind as ReportKind })
+					: [],
+				() => true,
+			)
 		: testIds(json.tests, () => true);
 	const k = json.kernel;
 	const kernel = typeof k?.tree === "string" && typeof k.ref === "string" ? `${k.tree}@${k.ref}` : "none";

@@ -44,13 +44,16 @@ export async function runCase(c: VerdictCase, root: string): Promise<Check[]> {
 	const built = await buildCase(c, dir);
 	const lore = built.lore === undefined ? undefined : await startLoreServer(built.lore);
 	try {
-		// Another repository, also called `kvm`, classified first on the same cache.
-		if (built.before !== undefined) {
-			const first = await classify(built.before, dir, lore?.url);
-			if (!first.ok) return built.labels.map((label) => judge(c.name, label, first));
-		}
+		// Another repository, also called `kvm`, classified first on the same cache: its own answers too.
+		const first = built.before;
+		const before =
+			first === undefined
+				? []
+				: await classify(first, dir, lore?.url).then((answer) =>
+						first.labels.map((label) => judge(`${c.name} (the other repository, first)`, label, answer)),
+					);
 		const answer = await classify(built, dir, lore?.url);
-		return built.labels.map((label) => judge(c.name, label, answer));
+		return [...before, ...built.labels.map((label) => judge(c.name, label, answer))];
 	} finally {
 		await lore?.close();
 	}

@@ -124,7 +124,7 @@ test("the xapic report on a release kernel: no linked fix, so it says what it do
  * FAIL check line, `make standalone` and `./vmx -cpu host`), against the trees of the verdict case
  * where the fix was posted after the test and only queue has it. The README shows this answer.
  */
-export const QA_TEMPLATE_REPORT = `From: bugzilla-daemon@kernel.org
+const QA_TEMPLATE_REPORT = `From: bugzilla-daemon@kernel.org
 To: kvm@vger.kernel.org
 Subject: [Bug 216725] New: VMXON with CR0 bit 5 cleared should #GP, got '6'
 Date: Tue, 22 Nov 2022 04:49:23 +0000

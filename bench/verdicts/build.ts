@@ -66,6 +66,8 @@ export interface VerdictCase {
 		readonly kvm: readonly [Release, ...Step[]];
 		readonly kernels: readonly string[];
 		readonly results: Readonly<Record<string, Readonly<Record<string, KutStatus>>>>;
+		/** What that repository's own history answers: it must get its own answers too. */
+		readonly labels: readonly CaseLabel[];
 	};
 }
 
@@ -121,7 +123,11 @@ export interface BuiltCase {
 	readonly lore?: readonly LoreThread[];
 	readonly labels: readonly Label[];
 	/** Classified first, on the same cache: another repository the matrix also calls `kvm`. */
-	readonly before?: { readonly matrix: string; readonly results: BuiltCase["results"] };
+	readonly before?: {
+		readonly matrix: string;
+		readonly results: BuiltCase["results"];
+		readonly labels: readonly Label[];
+	};
 }
 
 /** Builds the case's trees and files under `dir` (created empty for it; the matrix is named after `dir`). */
@@ -156,6 +162,7 @@ async function build(c: VerdictCase, dir: string): Promise<BuiltCase> {
 		before = {
 			matrix: writeMatrix(otherDir, otherCase, { kvm: kvmDir, kut: path.join(dir, "kut") }),
 			results: writeResults(otherDir, otherCase),
+			labels: c.sameCacheBefore.labels.map((l) => label(l, (text) => fillShas(text, shas))),
 		};
 	}
 	const fill = (text: string) => fillShas(text, shas);
@@ -163,15 +170,20 @@ async function build(c: VerdictCase, dir: string): Promise<BuiltCase> {
 	return {
 		matrix: writeMatrix(dir, c),
 		results: writeResults(dir, c),
-		labels: c.labels.map(({ ref, test, verdict, evidence, absent }) => ({
-			kernel: `kvm@${ref}`,
-			test: `kut:${test}`,
-			verdict,
-			...(evidence === undefined ? {} : { evidence: evidence.map(fill) }),
-			...(absent === undefined ? {} : { absent: absent.map(fill) }),
-		})),
+		labels: c.labels.map((l) => label(l, fill)),
 		...(c.lore === undefined ? {} : { lore: c.lore.map((thread) => thread.map(mail)) }),
 		...(before === undefined ? {} : { before }),
+	};
+}
+
+/** A case's label as the CLI names things, its shas filled in. */
+function label({ ref, test, verdict, evidence, absent }: CaseLabel, fill: (text: string) => string): Label {
+	return {
+		kernel: `kvm@${ref}`,
+		test: `kut:${test}`,
+		verdict,
+		...(evidence === undefined ? {} : { evidence: evidence.map(fill) }),
+		...(absent === undefined ? {} : { absent: absent.map(fill) }),
 	};
 }
 

@@ -818,6 +818,14 @@ export const CASES: readonly VerdictCase[] = [
 			],
 			kernels: ["master", "next"],
 			results: { master: { svm: "fail" } },
+			labels: [
+				{
+					ref: "master",
+					test: "svm",
+					verdict: "pending-fix",
+					evidence: ["{{sha12:other-exit-err-fix}}", "kvm@next"],
+				},
+			],
 		},
 		kvm: [
 			{ linux: "6.18", at: "2025-11-30T22:00:00Z" },

@@ -79,6 +79,7 @@ export {
 export { selftestEntrySources, selftestSources } from "./selftests/sources.js";
 export { SourceError } from "./sources/git.js";
 export { fetchBug } from "./triage/bugzilla.js";
+export { testsAbout } from "./triage/extract.js";
 export { triageMarkdown } from "./triage/markdown.js";
 export { parseBugArg, reportFromText } from "./triage/report.js";
 export { reproduceRuns } from "./triage/reproduce.js";
@@ -90,7 +91,13 @@ export {
 	reproduceTarget,
 } from "./triage/reproduce-run.js";
 export { type TriageAnswer, type TriageInput, triageReport, triageWithTrees } from "./triage/triage.js";
-export { type BugReport, type ReportFacts, TriageError } from "./triage/types.js";
+export {
+	type BugReport,
+	type ReportedTest,
+	type ReportFacts,
+	type ReportKind,
+	TriageError,
+} from "./triage/types.js";
 export {
 	ALWAYS_RED,
 	DEFAULT_FAIL_ON,

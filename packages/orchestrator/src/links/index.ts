@@ -34,7 +34,7 @@ export class LinkIndex {
 	readonly #bySeries = new Map<string, string[]>();
 	/** Upstream sha → the backports that copy it. */
 	readonly #byUpstream = new Map<string, string[]>();
-	/** Built on the first subject query: most runs never need it. */
+	/** Built on the first subject query (a fix link's backports are looked for by subject). */
 	#bySubject: Map<string, string[]> | undefined;
 	#byPatchSubject: Map<string, string[]> | undefined;
 	#tips: readonly string[] = [];
@@ -144,7 +144,7 @@ export class LinkIndex {
 		while (start < text.length) {
 			let end = text.indexOf("\n", start);
 			if (end === -1) end = text.length;
-			if (end - start > 41 && text.charCodeAt(start + 40) === 9 && SHA_AT_START.test(text.slice(start, start + 40)))
+			if (end - start > 41 && text.charCodeAt(start + 40) === 9 && SHA40.test(text.slice(start, start + 40)))
 				index.#addLine(text.slice(start, end));
 			else if (end > start) index.#skipped++;
 			start = end + 1;
@@ -161,7 +161,7 @@ function push(map: Map<string, string[]>, key: string, sha: string): void {
 }
 
 const SEP = "\t";
-const SHA_AT_START = /^[0-9a-f]{40}$/;
+const SHA40 = /^[0-9a-f]{40}$/;
 const LIST = "\u001f";
 
 /** One commit as one line of the store: sha, subject, message-ids, bugs, citations, upstream (tab-separated). */
@@ -182,7 +182,7 @@ export function commitLine(c: IndexedCommit): string {
 
 export function parseCommitLine(line: string): IndexedCommit | undefined {
 	const [sha = "", subject = "", ids = "", bugs = "", citations = "", upstream = ""] = line.split(SEP);
-	if (!/^[0-9a-f]{40}$/.test(sha)) return undefined;
+	if (!SHA40.test(sha)) return undefined;
 	const list = (s: string) => (s === "" ? [] : s.split(LIST));
 	return {
 		sha,
@@ -193,7 +193,7 @@ export function parseCommitLine(line: string): IndexedCommit | undefined {
 			const space = x.indexOf(" ");
 			return { sha: x.slice(0, space), subject: x.slice(space + 1) };
 		}),
-		upstream: list(upstream).filter((u) => /^[0-9a-f]{40}$/.test(u)),
+		upstream: list(upstream).filter((u) => SHA40.test(u)),
 	};
 }
 
@@ -282,11 +282,12 @@ async function updateHoldingLock(
 		refs.map((ref) => capture("git", ["-C", repo, "rev-parse", "--verify", `${ref}^{commit}`])),
 	);
 	if (whole && tips.every((t) => vouched.includes(t))) return 0;
-	// A tip the repository no longer has (a force-push that was garbage-collected, another
-	// repository cloned where this one was) means lines of commits it does not have: such lines
-	// are never used, so the index starts again.
+	// Tips the repository no longer has: a branch force-pushed and garbage-collected (linux-next
+	// every day), whose old commits' lines stay and are dropped where they are used
+	// (`dependenciesOf`); or, when none is left, another repository cloned where this one was,
+	// and the index starts again.
 	const present = await Promise.all(vouched.map((t) => isObject(repo, t)));
-	const known = present.every(Boolean) ? vouched : [];
+	const known = vouched.filter((_, i) => present[i]);
 	const log = ["-C", repo, "log", LOG_FORMAT, ...tips, ...(known.length > 0 ? ["--not", ...known] : [])];
 	await mkdir(path.dirname(files.lines), { recursive: true });
 	let added = 0;

@@ -8,6 +8,7 @@
  */
 import { GitFactError, type HistoryAnswers } from "./ancestry.js";
 import type { KernelCommit, Patch } from "./patches.js";
+import { type FixLink, type MatchedBy, targetText } from "./typing.js";
 
 /** A kernel: its tree, the repository it lives in, and its commit. */
 export interface KernelPoint {
@@ -83,4 +84,61 @@ export async function branchesHaving(
 		}
 	}
 	return { in: holding, notIn, unknown };
+}
+
+/** One dependency of a test: a KVM patch with the link that names it, or a patch lore has that no tree applied. */
+export type Dependency =
+	| { readonly kind: "patch"; readonly link: string; readonly matchedBy: MatchedBy; readonly patch: Patch }
+	| { readonly kind: "posted"; readonly link: string; readonly subject: string; readonly date?: string };
+
+/**
+ * A test's fix links as dependencies, one per patch: a patch two links name (a cover letter and a
+ * cited commit of it) is one dependency, its commits the union of what each link found. Commits
+ * their tree's repository does not hold (an index line of a history rewritten since) are dropped,
+ * and a patch left with none is no dependency: a line naming a commit the repository lacks is
+ * never used.
+ */
+export async function dependenciesOf(
+	links: readonly FixLink[],
+	repoOf: (tree: string) => string | undefined,
+	git: HistoryAnswers,
+): Promise<Dependency[]> {
+	const out: Dependency[] = [];
+	const byKey = new Map<string, { link: string; matchedBy: MatchedBy; patch: Patch; commits: KernelCommit[] }>();
+	for (const link of links) {
+		const text = targetText(link.target);
+		if (link.role === "posted") {
+			if (!out.some((d) => d.kind === "posted" && d.link === text))
+				out.push({
+					kind: "posted",
+					link: text,
+					subject: link.subject,
+					...(link.date === undefined ? {} : { date: link.date }),
+				});
+			continue;
+		}
+		for (const patch of link.patches) {
+			const present: KernelCommit[] = [];
+			for (const c of patch.commits) {
+				const repo = repoOf(c.tree);
+				if (repo !== undefined && (await git.has(repo, c.sha))) present.push(c);
+			}
+			if (present.length === 0) continue;
+			// Merged with a patch that shares a commit with it: the same patch, found another way.
+			const same = [...byKey.values()].find((d) => d.commits.some((c) => present.some((p) => p.sha === c.sha)));
+			if (same === undefined) {
+				const entry = { link: text, matchedBy: link.matchedBy, patch, commits: present };
+				byKey.set(patch.key, entry);
+				out.push({ kind: "patch", link: text, matchedBy: link.matchedBy, patch });
+			} else for (const c of present) if (!same.commits.some((k) => k.sha === c.sha)) same.commits.push(c);
+		}
+	}
+	// Each patch with its commits merged and its key made again from them (the smallest sha).
+	return out.map((d) => {
+		if (d.kind === "posted") return d;
+		const merged = byKey.get(d.patch.key);
+		if (merged === undefined) return d;
+		const key = [...merged.commits.map((c) => c.sha)].sort()[0] ?? d.patch.key;
+		return { ...d, patch: { ...d.patch, key, commits: merged.commits } };
+	});
 }

@@ -254,3 +254,64 @@ test("with lore: a KUT patch is an earlier posting, a reply a reply, a v4 patch 
 		"not found in any configured tree; lore: lore.example: timed out after 10 s",
 	);
 });
+
+// ---- patches: what the review of per-patch dependencies found --------------------------------
+
+const patchesOfLink = (links: readonly TypedLink[]) =>
+	links.flatMap((l) => (l.role === "fix" ? l.patches.map((p) => p.commits.map((c) => c.sha)) : []));
+
+test("a backport of the test's own commit (a stable selftest, same Link:, same subject) is no fix", async (t) => {
+	const own = "20250101000000.1111-1-dev@example.org";
+	const test = { ...kernelCommit(20, "KVM: selftests: Add a test of the thing", own) };
+	const backport = { ...kernelCommit(21, "KVM: selftests: Add a test of the thing", own), upstream: [sha(20)] };
+	const mainline = LinkIndex.fromLines(commitLine(test), []);
+	const stable = LinkIndex.fromLines(commitLine(backport), []);
+	const links = await typeLinks(test, {
+		trees: [
+			{ tree: "linux", index: mainline },
+			{ tree: "stable", index: stable },
+		],
+		testCommits: new Set([sha(20)]),
+		testSubjects: new Set(["KVM: selftests: Add a test of the thing"]),
+	});
+	t.deepEqual(roles(links), [`own-posting ${own}`]);
+});
+
+test("a series whose every patch also carries its cover letter's link: one patch each, by its own message-id", async (t) => {
+	const cover = "20260101000000.2222-1-seanjc@google.com";
+	const commits = [2, 3].map((n) => ({
+		...kernelCommit(30 + n, `KVM: x86: Fix part ${n}`, cover, `20260101000000.2222-${n}-seanjc@google.com`),
+	}));
+	const idx = LinkIndex.fromLines(commits.map(commitLine).join("\n"), []);
+	const links = await typeLinks(
+		kut(
+			"x86: test the parts",
+			`Link: https://lore.kernel.org/r/${cover}\nLink: https://lore.kernel.org/r/20260102000000.1-1-qa@example.org`,
+		),
+		{
+			trees: [{ tree: "kvm", index: idx }],
+			testCommits: new Set(),
+		},
+	);
+	t.deepEqual(patchesOfLink(links), [[sha(32)], [sha(33)]]);
+});
+
+test("a backport found by subject must not carry another posting's message-id; a series' selftests are not its fix", async (t) => {
+	const stem = "20260201000000.3333";
+	const fix = kernelCommit(40, "KVM: x86: Fix typo", `${stem}-2-seanjc@google.com`);
+	const other = kernelCommit(41, "KVM: x86: Fix typo", "20190101000000.9-1-someone@example.org");
+	const plainBackport = kernelCommit(42, "KVM: x86: Fix typo");
+	const selftest = kernelCommit(43, "KVM: selftests: Cover the typo", `${stem}-3-seanjc@google.com`);
+	const idx = LinkIndex.fromLines([fix, other, plainBackport, selftest].map(commitLine).join("\n"), []);
+	const links = await typeLinks(
+		kut(
+			"x86: typo test",
+			`Link: https://lore.kernel.org/r/${stem}-1-seanjc@google.com\nLink: https://lore.kernel.org/r/20260202000000.1-1-qa@example.org`,
+		),
+		{
+			trees: [{ tree: "kvm", index: idx }],
+			testCommits: new Set(),
+		},
+	);
+	t.deepEqual(patchesOfLink(links), [[sha(40), sha(42)]]);
+});

@@ -53,6 +53,8 @@ export interface TypingContext {
 	readonly trees: readonly TreeIndex[];
 	/** The test's own commits: in a kernel tree (selftests) they carry the same links and are not the fix. */
 	readonly testCommits: ReadonlySet<string>;
+	/** Their subjects: a backport of the test's own commit (another sha, the same subject) is not the fix either. */
+	readonly testSubjects?: ReadonlySet<string>;
 	/** Looks a message-id up on lore; absent when lore look-ups are off (the default). */
 	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
 }
@@ -123,7 +125,10 @@ function fixLink(
 	commits: readonly KernelCommit[],
 	shape: LinkShape,
 ): Extract<TypedLink, { role: "fix" }> {
-	const patches = patchesOf(commits, shape, ctx.trees, ctx.testCommits);
+	const patches = patchesOf(commits, shape, ctx.trees, {
+		shas: ctx.testCommits,
+		subjects: ctx.testSubjects ?? new Set(),
+	});
 	return { role: "fix", target, matchedBy, subject: patches[0]?.subject ?? commits[0]?.subject ?? "", patches };
 }
 
@@ -182,8 +187,19 @@ export async function typeLinks(commit: IndexedCommit, ctx: TypingContext): Prom
 		const found = byMessageId(ctx, id);
 		const isOwn = id === own;
 		const inOwnSeries = !isOwn && ownStem !== undefined && seriesOf(id)?.stem === ownStem;
-		if (found !== undefined && (found.matchedBy === "message-id" || !isOwn)) {
-			typed.push(fixLink(ctx, target, found.matchedBy, found.commits, { kind: "message-id", id }));
+		// Copies of the test's own commit (a stable backport of a selftest) are no patch: then the
+		// link is what it would have been without them.
+		const fix =
+			found === undefined
+				? undefined
+				: fixLink(ctx, target, found.matchedBy, found.commits, { kind: "message-id", id });
+		if (
+			found !== undefined &&
+			fix !== undefined &&
+			fix.patches.length > 0 &&
+			(found.matchedBy === "message-id" || !isOwn)
+		) {
+			typed.push(fix);
 		} else if (isOwn) typed.push({ role: "own-posting", target });
 		else if (inOwnSeries) typed.push({ role: "own-series", target });
 		else typed.push(await typeFromLore(ctx, target));
@@ -191,9 +207,13 @@ export async function typeLinks(commit: IndexedCommit, ctx: TypingContext): Prom
 	for (const c of commit.citations) {
 		const target = { kind: "citation", sha: c.sha, subject: c.subject } as const;
 		const found = byCitation(ctx, c.sha, c.subject);
-		typed.push(
+		const fix =
 			found.commits.length > 0
-				? { ...fixLink(ctx, target, found.matchedBy, found.commits, { kind: "one-patch" }), subject: c.subject }
+				? fixLink(ctx, target, found.matchedBy, found.commits, { kind: "one-patch" })
+				: undefined;
+		typed.push(
+			fix !== undefined && fix.patches.length > 0
+				? { ...fix, subject: c.subject }
 				: { role: "unresolved", target, note: "not found in any configured tree" },
 		);
 	}

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
-import { resolveRef, SourceError, syncTree, worktreeFor } from "./git.js";
+import { repositoryFor, resolveRef, SourceError, syncTree, worktreeFor } from "./git.js";
+import { mirrorName, repositoryKey } from "./identity.js";
 
 async function git(cwd: string, ...args: string[]) {
 	return (
@@ -81,4 +82,44 @@ test("an unknown ref and an unreachable URL are one-line errors naming the tree"
 	});
 	t.regex(gone?.message ?? "", /^tree kvm-x86: cannot fetch file:\/\/\/nonexistent\/repo\.git: /);
 	t.false(gone?.message.includes("\n"));
+});
+
+test("mirrors are named by URL: two trees called alike get two mirrors; one URL spelt two ways gets one", (t) => {
+	const a = repositoryFor({ name: "linux", url: "https://git.kernel.org/pub/scm/virt/kvm/kvm.git" }, "/m");
+	const b = repositoryFor({ name: "linux", url: "https://github.com/kvm-x86/linux.git" }, "/m");
+	t.not(a, b);
+	t.regex(a, /^\/m\/kvm-kvm-[0-9a-f]{12}\.git$/);
+	t.regex(b, /^\/m\/kvm-x86-linux-[0-9a-f]{12}\.git$/);
+	t.is(repositoryFor({ name: "kvm", url: "https://git.kernel.org/pub/scm/virt/kvm/kvm/" }, "/m"), a);
+	t.is(
+		mirrorName("git@github.com:kvm-x86/linux.git"),
+		`kvm-x86-linux-${mirrorName("git@github.com:kvm-x86/linux").slice(-12)}`,
+	);
+});
+
+test("a repository's cache key: the same through a symlink, different for another clone", async (t) => {
+	const up = await upstream();
+	const link = path.join(mkdtempSync(path.join(os.tmpdir(), "link-")), "linux");
+	symlinkSync(up, link);
+	t.is(await repositoryKey(link), await repositoryKey(up));
+	const clone = mkdtempSync(path.join(os.tmpdir(), "clone-"));
+	await git(clone, "clone", "-q", up, ".");
+	t.not(await repositoryKey(clone), await repositoryKey(up));
+});
+
+test("a mirror named after its tree by an older kvm-matrix is adopted when its URL is the same, left when not", async (t) => {
+	const up = await upstream();
+	const mirrors = mkdtempSync(path.join(os.tmpdir(), "mirrors-"));
+	const url = `file://${up}`;
+	await git(mirrors, "clone", "--mirror", "-q", url, "kvm.git");
+	const repo = await syncTree({ name: "kvm", url }, mirrors);
+	t.is(repo, repositoryFor({ name: "kvm", url }, mirrors));
+	t.false(existsSync(path.join(mirrors, "kvm.git")), "the old mirror was moved, not cloned again");
+	t.is(await resolveRef(repo, "kvm", "next"), await git(up, "rev-parse", "next"));
+	// Another URL under the same tree name: the old mirror is someone else's and stays.
+	const other = await upstream();
+	await git(mirrors, "clone", "--mirror", "-q", `file://${other}`, "linux.git");
+	const second = await syncTree({ name: "linux", url }, mirrors);
+	t.true(existsSync(path.join(mirrors, "linux.git")));
+	t.is(second, repo);
 });

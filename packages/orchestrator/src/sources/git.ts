@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import type { TreeSource } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
@@ -34,7 +34,26 @@ export async function adoptNamedMirror(tree: TreeSource, mirrors: string): Promi
 	const origin = await capture("git", ["-C", old, "config", "--get", "remote.origin.url"]).catch(() => "");
 	if (normaliseUrl(origin) !== normaliseUrl(tree.url)) return;
 	// Two processes adopting at once: one rename wins, the other finds the old name gone.
-	await rename(old, repo).catch(() => undefined);
+	if (
+		!(await rename(old, repo).then(
+			() => true,
+			() => false,
+		))
+	)
+		return;
+	// The cached worktrees still point at the old name: repaired, rather than checked out again.
+	const linked = await readdir(path.join(repo, "worktrees")).catch(() => [] as string[]);
+	const dirs = (
+		await Promise.all(
+			linked.map((w) =>
+				readFile(path.join(repo, "worktrees", w, "gitdir"), "utf8").then(
+					(gitdir) => [path.dirname(gitdir.trim())],
+					() => [],
+				),
+			),
+		)
+	).flat();
+	if (dirs.length > 0) await capture("git", ["-C", repo, "worktree", "repair", ...dirs]).catch(() => undefined);
 }
 
 const oneLine = (error: unknown) =>

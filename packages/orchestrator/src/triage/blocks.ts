@@ -48,7 +48,13 @@ const URL = String.raw`(?:https?|git|ssh)://\S+`;
 export function ownerOf(words: string): BlockOwner {
 	if (/qemu/i.test(words)) return "qemu";
 	if (/kvm[-_ ]?unit[-_ ]?tests?|\bkut\b/i.test(words)) return "kut";
-	if (/\bguest\b/i.test(words)) return "other";
+	// A guest's kernel, or a commit a fix, a bisection or a revert names, is not the kernel under test.
+	if (
+		/\bguest\b|\bfix(?:ed|es)?\b|\bbad\b|\bgood\b|\bbisect|\brevert|\bculprit\b|\bfirst\b|\blast\b|\bbase\b|\bparent\b/i.test(
+			words,
+		)
+	)
+		return "other";
 	return "kernel";
 }
 
@@ -74,7 +80,7 @@ const FIELDS: readonly {
 }[] = [
 	{
 		// `Host kernel source: URL`, with the URL on the next line in some reports.
-		re: new RegExp(String.raw`^([\w .+/-]*?)\s*source\s*:\s*(${URL})?\s*$`, "i"),
+		re: new RegExp(String.raw`^((?:[\w.+/-]+ ){0,5})source\s*:\s*(${URL})?\s*$`, "i"),
 		starts: true,
 		read: (m, next) => {
 			const url = m[2] ?? (next !== undefined && new RegExp(`^${URL}$`).test(next) ? next : undefined);
@@ -88,7 +94,7 @@ const FIELDS: readonly {
 	},
 	{
 		// `KVM commit/branch: 332d2c1d/next`, `Qemu commit/branch: a7ddb48b/master`.
-		re: new RegExp(String.raw`^(.+?)\s+commit\s*/\s*branch\s*:\s*(${HEX})\s*/\s*(\S+)`, "i"),
+		re: new RegExp(String.raw`^((?:[\w.+/-]+ ){0,5}[\w.+/-]+)\s+commit\s*/\s*branch\s*:\s*(${HEX})\s*/\s*(\S+)`, "i"),
 		starts: true,
 		read: (m) => ({ owner: ownerOf(m[1] ?? ""), ...repoOfLabel(m[1] ?? ""), commit: m[2] ?? "", branch: m[3] ?? "" }),
 	},
@@ -112,7 +118,10 @@ const FIELDS: readonly {
 	},
 	{
 		// `Kernel commit: 02b0d3b9`, `kvm-unit-tests commit: 201b9e8b...`, `kvm.git next branch commit id: e9e6...`.
-		re: new RegExp(String.raw`^([\w .+/-]*?[A-Za-z][\w .+/-]*?)\s+commit(?:[ _-]?id)?\s*:\s*(${HEX})\b`, "i"),
+		re: new RegExp(
+			String.raw`^((?:[\w.+/-]+ ){0,5}[\w.+/-]*[A-Za-z][\w.+/-]*)\s+commit(?:[ _-]?id)?\s*:\s*(${HEX})\b`,
+			"i",
+		),
 		starts: true,
 		read: (m) => ({ owner: ownerOf(m[1] ?? ""), ...repoOfLabel(m[1] ?? ""), commit: m[2] ?? "" }),
 	},
@@ -143,6 +152,8 @@ const FIELDS: readonly {
 	{ re: /^kernel(?:[ _]version)?\s*:\s*(\d+\.\d+\S*)\s*$/i, starts: false, read: (m) => ({ version: m[1] ?? "" }) },
 ];
 
+const MAX_FIELD_LINE = 300;
+
 // lkp: `[test failed on linux-next/master 6906a84c482f098d31486df8dc98cead21cce2d0]`.
 const TEST_FAILED_ON = new RegExp(String.raw`\[test failed on ([\w.-]+)/([\w./-]+?) (${HEX})\]`, "i");
 
@@ -159,6 +170,12 @@ export function envBlocks(lines: readonly string[], where: string): EnvBlock[] {
 	};
 	for (let i = 0; i < lines.length; i++) {
 		const line = (lines[i] ?? "").trim();
+		// A field is a short line: a long one (a log pasted on one line) is read by nothing here,
+		// so no pattern costs more than the line's length.
+		if (line.length > MAX_FIELD_LINE) {
+			close();
+			continue;
+		}
 		if (line === "") {
 			close();
 			continue;

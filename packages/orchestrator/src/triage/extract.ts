@@ -18,7 +18,7 @@ export function extractFacts(report: BugReport, known: KnownTests): ReportFacts 
 	const { splat, fuzzed } = firstSplat(texts);
 	const mentions = texts.flatMap((t) => mentionsIn(t, names));
 	// A kernel splat while a test ran (`Comm: hyperv_clock`) is that test's crash, whatever it printed after.
-	const crashed = splat?.comm === undefined ? undefined : names.selftests.get(splat.comm);
+	const crashed = splat?.comm === undefined ? undefined : testOfTask(splat.comm, names);
 	const tests = chooseTests(
 		texts,
 		crashed === undefined
@@ -66,6 +66,19 @@ export function extractFacts(report: BugReport, known: KnownTests): ReportFacts 
 	};
 }
 
+/**
+ * The selftest a task name is: the kernel keeps 15 characters of it (TASK_COMM_LEN), so a longer
+ * name is known by a prefix only one test has.
+ */
+function testOfTask(comm: string, names: Names): string | undefined {
+	const exact = names.selftests.get(comm);
+	if (exact !== undefined || comm.length < 15) return exact;
+	const ids = new Set(
+		[...names.selftests].filter(([name]) => !name.includes("/") && name.startsWith(comm)).map(([, id]) => id),
+	);
+	return ids.size === 1 ? [...ids][0] : undefined;
+}
+
 const failingOrSaid = (t: Pick<ReportedTest, "status">) => t.status === undefined || isFailingStatus(t.status);
 
 /**
@@ -99,10 +112,15 @@ interface Text extends ReportText {
 
 // Pasted output arrives quoted (`> ` in mail), indented (Markdown), coloured and with CRs; the
 // same cleaning parseForeignResults applies, so a line found here is one it also reads.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+
 const cleanLine = (line: string): string =>
 	stripAnsi(line)
 		// lkp's mails spell ESC as `^[`: `^[[32mPASS^[[0m vmx`.
 		.replace(/\^\[\[[0-9;]*m/g, "")
+		// Other control sequences (a title, a clear-screen) are not text a report says anything with.
+		.replace(CONTROLS, "")
 		.replace(/\r$/, "")
 		.replace(/^[\s>]+/, "")
 		.trimEnd();
@@ -245,11 +263,12 @@ function robotMentions(text: Text, known: Names): Mention[] {
 
 // `make standalone` writes one script per test into tests/: `cd tests; ./vmx -cpu host`,
 // `7. cd tests; ./vmx_posted_intr_test`, `tests/vmx`.
-const STANDALONE = /(?:^|[;&|]\s*|^(?:[$#]|\d+\.)\s+)(?:\.\/|(?:\S*\/)?tests\/)([\w-]+)(?=\s|$)/g;
+const STANDALONE = /(?:^|[;&|]\s*|^(?:[$#]|\d+\.)\s+)(?:\.\/|(?:[\w.-]+\/)*tests\/)([\w-]+)(?=\s|$)/g;
 
 function standaloneMentions(text: Text, known: Names): Mention[] {
 	return text.lines.flatMap((line, i) =>
-		[...line.matchAll(STANDALONE)].flatMap((m): Mention[] => {
+		// A command is a short line; a long one (a log on one line) is not read as one.
+		(line.length > 300 ? [] : [...line.matchAll(STANDALONE)]).flatMap((m): Mention[] => {
 			const name = m[1] ?? "";
 			if (!known.kutNames.has(name)) return [];
 			return [
@@ -578,7 +597,7 @@ const BRANCHES: readonly { readonly pattern: RegExp; readonly repo: string; read
 const KERNEL_FIELD = /^\s*(?:host\s+)?(?:kernel(?:\s+version)?|uname(?:\s+-r)?)\s*:/i;
 
 const NOT_THE_KERNEL =
-	/kvm[- ]unit[- ]tests?|\bKUT\b|unittests|\bbisect(ed|s|ing)?\b|\brevert(ed|s|ing)?\b|\bFixes:|\bintroduced\b|\bculprit\b|\bfirst bad\b/i;
+	/kvm[- ]unit[- ]tests?|\bKUT\b|unittests|\bbisect(ed|s|ing)?\b|\brevert(ed|s|ing)?\b|\bFixes:|\bintroduced\b|\bculprit\b|\bfirst bad\b|\bfix(ed|es)? (by|in)\b|\b(good|bad|parent|base)( commit)?\b/i;
 
 const hasDigitAndLetter = (hex: string) => /\d/.test(hex) && /[a-f]/.test(hex);
 

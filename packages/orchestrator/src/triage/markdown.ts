@@ -7,7 +7,11 @@ import type { TriageAnswer } from "./triage.js";
 
 const MAX_QUOTED = 8;
 
-const code = (text: string) => `\`${text.replaceAll("`", "'")}\``;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes
+const CONTROLS = /[\u0000-\u001f\u007f]+/g;
+
+/** Report text as a code span: no control characters (they would reach a terminal), no backtick. */
+const code = (text: string) => `\`${text.replace(CONTROLS, " ").replaceAll("`", "'")}\``;
 
 /** The verdict in words a bug's reader knows, before the evidence. */
 const VERDICT_WORDS: Readonly<Record<string, string>> = {
@@ -26,29 +30,29 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 	const skipped = tests.filter((t) => t.status === "skip");
 	const failing = tests.filter((t) => t.status !== "skip");
 	const lines: string[] = [
-		`### kvm-matrix triage of ${report.url === undefined ? title : `[${title}](${report.url})`}${report.title === undefined ? "" : `: ${report.title}`}`,
+		`### kvm-matrix triage of ${report.url === undefined ? title : `[${title}](${report.url})`}${report.title === undefined ? "" : `: ${md(report.title)}`}`,
 		"",
-		`- **Kernel under test**: ${code(`${kernel.tree}@${kernel.ref}`)} (${kernel.sha.slice(0, 12)}), from ${kernel.how}${kernel.approximate ? " (approximate: the report does not name the exact commit)" : ""}`,
+		`- **Kernel under test**: ${code(`${kernel.tree}@${kernel.ref}`)} (${kernel.sha.slice(0, 12)}), from ${md(kernel.how)}${kernel.approximate ? " (approximate: the report does not name the exact commit)" : ""}`,
 	];
 	// What the answer could not rest on: a reader checks the clue it did rest on against these.
 	if (kernel.unused !== undefined && kernel.unused.length > 0)
-		lines.push(`- **Not used**: ${kernel.unused.map((u) => mdInline(u)).join("; ")}`);
+		lines.push(`- **Not used**: ${kernel.unused.map(md).join("; ")}`);
 	if (failing.length > 0)
 		lines.push(
-			`- **Failing tests**: ${failing.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.status ?? "said to fail"}, ${t.evidence.where})`).join(", ")}`,
+			`- **Failing tests**: ${failing.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.status ?? "said to fail"}, ${md(t.evidence.where)})`).join(", ")}`,
 		);
 	if (skipped.length > 0)
 		lines.push(
-			`- **Skipped tests** (the report is about a skip): ${skipped.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.skipReason === undefined ? "no reason given" : `why: ${code(t.skipReason)}`}, ${t.evidence.where})`).join(", ")}`,
+			`- **Skipped tests** (the report is about a skip): ${skipped.map((t) => `${code(`${t.suite}:${t.testId}`)} (${t.skipReason === undefined ? "no reason given" : `why: ${code(t.skipReason)}`}, ${md(t.evidence.where)})`).join(", ")}`,
 		);
 	if (facts.intermittent !== undefined)
 		lines.push(
-			`- **Intermittent**: the report says it fails only some of the time (${code(facts.intermittent.text)}, ${facts.intermittent.where}); a pass on another kernel is weak evidence, and \`--reproduce\` runs each kernel 5 times`,
+			`- **Intermittent**: the report says it fails only some of the time (${code(facts.intermittent.text)}, ${md(facts.intermittent.where)}); a pass on another kernel is weak evidence, and \`--reproduce\` runs each kernel 5 times`,
 		);
-	if (facts.crash !== undefined) lines.push(`- **Kernel splat**: ${code(facts.crash.text)} (${facts.crash.where})`);
+	if (facts.crash !== undefined) lines.push(`- **Kernel splat**: ${code(facts.crash.text)} (${md(facts.crash.where)})`);
 	if (facts.kutCommit !== undefined) lines.push(`- **kvm-unit-tests**: BUILD_HEAD ${code(facts.kutCommit)}`);
-	if (facts.qemu !== undefined) lines.push(`- **QEMU**: ${facts.qemu}`);
-	if (facts.cpu !== undefined) lines.push(`- **CPU**: ${facts.cpu}`);
+	if (facts.qemu !== undefined) lines.push(`- **QEMU**: ${md(facts.qemu)}`);
+	if (facts.cpu !== undefined) lines.push(`- **CPU**: ${md(facts.cpu)}`);
 	for (const m of facts.missing) lines.push(`- **Not in the report**: ${m}`);
 	// Beside a reproduction, the table is what the report alone says: the evidence comes after it.
 	if (answer.reproduction !== undefined) lines.push("", "#### From the report alone");
@@ -64,14 +68,14 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 	for (const t of unclassified) lines.push(`| ${code(`${t.suite}:${t.testId}`)} | (none) | not classified |`);
 	for (const t of skipped)
 		lines.push(
-			`| ${code(`${t.suite}:${t.testId}`)} | skip (no verdict) | skipped on ${kernel.tree}@${kernel.ref}${t.skipReason === undefined ? "" : `: ${t.skipReason.replaceAll("|", "\\|")}`}; whether the configured kernels skip it too shows when they run it |`,
+			`| ${code(`${t.suite}:${t.testId}`)} | skip (no verdict) | skipped on ${kernel.tree}@${kernel.ref}${t.skipReason === undefined ? "" : `: ${md(t.skipReason)}`}; whether the configured kernels skip it too shows when they run it |`,
 		);
 	if (answer.newer !== undefined && answer.reproduction === undefined) lines.push(...settleLines(answer, command));
 	const quoted = tests.filter((t) => t.failureLines.length > 0);
 	if (quoted.length > 0) {
 		lines.push("", "What the report shows:", "");
 		for (const t of quoted) {
-			lines.push(`${code(`${t.suite}:${t.testId}`)} (${t.evidence.where}):`, "", "```");
+			lines.push(`${code(`${t.suite}:${t.testId}`)} (${md(t.evidence.where)}):`, "", "```");
 			lines.push(...t.failureLines.slice(0, MAX_QUOTED));
 			if (t.failureLines.length > MAX_QUOTED) lines.push(`[${t.failureLines.length - MAX_QUOTED} more lines]`);
 			lines.push("```", "");
@@ -102,8 +106,8 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 
 const short = (sha: string) => sha.slice(0, 12);
 
-/** Text inside a list item, not markup. */
-const mdInline = (text: string) => text.replace(/([\\`*_[\]<>|])/g, "\\$1");
+/** Report text inside a line: no control characters (they would reach a terminal), no markup. */
+const md = (text: string) => text.replace(CONTROLS, " ").replace(/([\\`*_[\]<>|])/g, "\\$1");
 
 /**
  * When no link decides (or the report is about a skip): the configured kernels that descend from

@@ -8,13 +8,15 @@ import { RunSetupError } from "../engine/setup-error.js";
 import { testKey } from "../events/attempts.js";
 import type { EventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
-import { GitFactError, hasCommit, isAncestor } from "../links/ancestry.js";
-import type { KernelPoint } from "../links/patch-status.js";
+import { GitFactError, HistoryAnswers } from "../links/ancestry.js";
+import { type KernelPoint, patchStatusIn } from "../links/patch-status.js";
+import { type Patch, patchesOf } from "../links/patches.js";
 import type { Matrix, Target } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
 import { CancelledError } from "../proc/run.js";
 import { resolveRef } from "../sources/git.js";
 import { relate } from "../verdicts/across.js";
+import { indexTrees } from "../verdicts/for-run.js";
 import { classifyForeignResults, type ForeignClassified } from "../verdicts/foreign.js";
 import type { TreeRepos } from "./kernel.js";
 import {
@@ -266,11 +268,14 @@ async function bisectOne(
 					`bisect ${test} ${step.end === undefined ? `step ${index}` : `${words[step.end]} end`}: ${step.sha.slice(0, 12)} ${step.seen}: ${step.verdict === "skip" ? "skipped" : words[step.verdict]}`,
 				),
 		});
-		const found = outcome.result.kind === "found" ? outcome.result.commit.sha : undefined;
+		const found = outcome.result.kind === "found" ? outcome.result.commit : undefined;
+		// Where the commit found is, by the one decision verdicts use: its backports count.
+		const patch = found === undefined ? undefined : await bisectedPatch(found, tree, points, cacheRoot);
+		const git = new HistoryAnswers();
 		const has = await Promise.all(
 			[...points].map(async ([id, p]) => ({
 				id,
-				has: found !== undefined && (await hasCommit(p.repo, found)) && (await isAncestor(p.repo, found, p.sha)),
+				has: patch !== undefined && (await patchStatusIn(patch, p, git)).kind === "contained",
 			})),
 		);
 		return {
@@ -287,6 +292,29 @@ async function bisectOne(
 			return { skipped: `the bisection stopped: ${errorLine(error)}` };
 		throw error;
 	}
+}
+
+/** The commit a bisection found as a patch: itself and its backports in the kernels' trees. */
+async function bisectedPatch(
+	commit: { readonly sha: string; readonly subject: string },
+	tree: string,
+	points: ReadonlyMap<string, KernelPoint>,
+	cacheRoot: string,
+): Promise<Patch> {
+	const byTree = new Map<string, { repo: string; refs: string[] }>();
+	for (const p of points.values()) {
+		const t = byTree.get(p.tree) ?? { repo: p.repo, refs: [] };
+		t.refs.push(p.sha);
+		byTree.set(p.tree, t);
+	}
+	const trees = await indexTrees(
+		[...byTree].map(([name, t]) => ({ tree: name, repo: t.repo, refs: t.refs })),
+		cacheRoot,
+	);
+	const own = { tree, sha: commit.sha, subject: commit.subject };
+	return (
+		patchesOf([own], { kind: "one-patch" }, trees)[0] ?? { key: commit.sha, subject: commit.subject, commits: [own] }
+	);
 }
 
 /** The answer beside the run's journal: what a later reader of the run directory looks for first. */

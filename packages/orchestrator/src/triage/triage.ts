@@ -20,7 +20,14 @@ import {
 import { extractFacts, reportKernelClues, testsAbout } from "./extract.js";
 import { type ResolvedKernel, resolveReportedKernel, type TreeRepos } from "./kernel.js";
 import type { Reproduction } from "./reproduce-run.js";
-import { type BugReport, type KnownTests, type ReportedTest, type ReportFacts, TriageError } from "./types.js";
+import {
+	type BugReport,
+	type KnownTests,
+	type ReportedTest,
+	type ReportFacts,
+	TriageError,
+	type TriagePartial,
+} from "./types.js";
 
 export interface TriageInput {
 	readonly matrix: Matrix;
@@ -152,12 +159,24 @@ export async function triageWithTrees(input: TriageInput): Promise<{ answer: Tri
 	const facts = extractFacts(report, known);
 	// A test the report shows passing is evidence, not the bug; one it shows skipping is the bug
 	// when nothing failed.
-	const named =
-		input.tests === undefined || input.tests.length === 0
-			? testsAbout(facts)
-			: testsFromOption(input.tests, known).map((t) => ({ ...t, ...statusIn(facts, t) }));
 	const { texts: _texts, ...about } = report;
 	const quotedFacts = { ...facts, tests: facts.tests.map(quoted) };
+	// What was read goes with every refusal from here on: a tool asking for JSON gets it.
+	const partial: TriagePartial = {
+		report: about,
+		facts: quotedFacts,
+		...("kernel" in chosen ? { kernel: chosen.kernel } : chosen.tried === undefined ? {} : { tried: chosen.tried }),
+	};
+	const refuse = (message: string) => new TriageError(message, partial);
+	let named: ReportedTest[];
+	try {
+		named =
+			input.tests === undefined || input.tests.length === 0
+				? testsAbout(facts)
+				: testsFromOption(input.tests, known).map((t) => ({ ...t, ...statusIn(facts, t) }));
+	} catch (error) {
+		throw error instanceof TriageError ? refuse(error.message) : error;
+	}
 	const problems = [
 		...(named.length === 0
 			? [
@@ -168,12 +187,7 @@ export async function triageWithTrees(input: TriageInput): Promise<{ answer: Tri
 			: []),
 		...("problem" in chosen ? [chosen.problem] : []),
 	];
-	if (problems.length > 0 || !("kernel" in chosen))
-		throw new TriageError(`${reportName(report)}: ${problems.join("; ")}`, {
-			report: about,
-			facts: quotedFacts,
-			...("kernel" in chosen ? { kernel: chosen.kernel } : chosen.tried === undefined ? {} : { tried: chosen.tried }),
-		});
+	if (problems.length > 0 || !("kernel" in chosen)) throw refuse(`${reportName(report)}: ${problems.join("; ")}`);
 	const k = chosen.kernel;
 	const failing = named.filter((t) => t.status === undefined || isFailingStatus(t.status));
 	try {
@@ -198,9 +212,10 @@ export async function triageWithTrees(input: TriageInput): Promise<{ answer: Tri
 		};
 		return { answer, trees };
 	} catch (error) {
-		// A known-issues file that does not read, a tree that went away: the user's to mend, in one line.
+		// A known-issues file that does not read, a tree that went away, git failing on a mirror:
+		// the user's to mend, in one line, never a stack trace.
 		if (error instanceof ForeignResultsError || error instanceof SourceError || error instanceof Error)
-			throw new TriageError(errorLine(error));
+			throw refuse(errorLine(error));
 		throw error;
 	}
 }

@@ -280,6 +280,20 @@ test("a verdict line with a dozen unresolved links stays pasteable: the decision
 	t.true(line.length < 200, `${line.length} characters`);
 	// JSON keeps every one.
 	t.deepEqual(v.evidence.unresolved, unresolved);
+	// The real subject (80 characters), in three branches: the branches after the first are counted,
+	// and the pass that agrees with the fix is left to the JSON.
+	const real: FixEvidence = {
+		...SVM_FIX,
+		subject: "KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR (failed VMRUN)",
+		in: ["kvm-x86@next", "kvm@queue", "kvm@next"],
+	};
+	const long = classify(c.item, knowledge({ ...c, fixes: [real] }));
+	const longLine = long === undefined ? "" : describeVerdict(long, "kut:vmx");
+	t.is(
+		longLine,
+		'pending-fix: needs f402ecd7a8b6 ("KVM: nSVM: Set exit_code_hi to -1 when synthesizing SVM_EXIT_ERR (failed VMRUN)"), in kvm-x86@next +2 more; 12 links unresolved: kvm-matrix explain kut:vmx --all',
+	);
+	t.true(longLine.length < 200, `${longLine.length} characters`);
 });
 
 test("a series the kernel lacks two patches of: each sha with its own subject, then how many more", (t) => {

@@ -217,16 +217,19 @@ const fixName = (f: Pick<FixEvidence, "commit" | "subject" | "link">) =>
 	f.commit === undefined ? `${quoted(f.subject)} (${f.link})` : `${short(f.commit)} (${quoted(f.subject)})`;
 
 /** At most three branch names, then how many more: the JSON has them all. */
-function branchList(names: readonly string[]): string {
+function branchList(names: readonly string[], shown = 3): string {
 	if (names.length === 0) return "in no configured branch";
-	return `in ${names.slice(0, 3).join(", ")}${names.length > 3 ? ` and ${names.length - 3} more` : ""}`;
+	return `in ${names.slice(0, shown).join(", ")}${names.length > shown ? ` +${names.length - shown} more` : ""}`;
 }
+
+/** The line a person pastes is aimed to stay under this; what it leaves out is in the JSON. */
+const LINE_AIM = 200;
 
 /**
  * The patches a kernel lacks, each sha with its own subject: two at most, then how many more.
  * Patches that are in the same branches say so once.
  */
-function fixesText(fixes: readonly FixEvidence[]): string {
+function fixesText(fixes: readonly FixEvidence[], branches = 3): string {
 	const posted = fixes.filter((f) => f.status === "posted");
 	const applied = fixes.filter((f) => f.status !== "posted");
 	const parts: string[] = [];
@@ -235,8 +238,8 @@ function fixesText(fixes: readonly FixEvidence[]): string {
 		const same = shown.every((f) => f.in.join() === shown[0]?.in.join());
 		parts.push(
 			same
-				? `${shown.map(fixName).join(", ")}, ${branchList(shown[0]?.in ?? [])}`
-				: shown.map((f) => `${fixName(f)}, ${branchList(f.in)}`).join("; "),
+				? `${shown.map(fixName).join(", ")}, ${branchList(shown[0]?.in ?? [], branches)}`
+				: shown.map((f) => `${fixName(f)}, ${branchList(f.in, branches)}`).join("; "),
 		);
 	}
 	for (const f of posted.slice(0, Math.max(0, 2 - shown.length)))
@@ -314,9 +317,15 @@ export function describeVerdict(v: Verdict, test?: string): string {
 			const { fixes, fixedIn, notes, here } = v.evidence;
 			const rest = `${notesText(notes)}${unknownsText(v.evidence, test)}`;
 			if (fixes.length > 0) {
-				// The pass agrees with the fix; its commit is in the JSON.
+				// The pass agrees with the fix; its commit is in the JSON. Over the aim, the branches
+				// that have the fix are counted after the first, then the agreeing pass is left out.
 				const there = fixedIn === undefined ? "" : `; passes on ${fixedIn.kernel}`;
-				return `pending-fix: ${fixesText(fixes)}${there}${rest}`;
+				const lines = [
+					`pending-fix: ${fixesText(fixes)}${there}${rest}`,
+					`pending-fix: ${fixesText(fixes, 1)}${there}${rest}`,
+					`pending-fix: ${fixesText(fixes, 1)}${rest}`,
+				];
+				return lines.find((l) => l.length < LINE_AIM) ?? (lines.at(-1) as string);
 			}
 			if (fixedIn === undefined) return `pending-fix${rest}`;
 			return `pending-fix: passes on ${where(fixedIn)}${rangeText(fixedIn.relation, fixedIn.sha, here)}${rest}`;

@@ -7,7 +7,7 @@
 
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
 import { HistoryAnswers } from "../links/ancestry.js";
-import { type BranchHolding, branchesHaving } from "../links/patch-status.js";
+import { type BranchHolding, branchesHaving, dependenciesOf } from "../links/patch-status.js";
 import type { KernelCommit, TreeIndex } from "../links/patches.js";
 import type { TestSourceSet } from "../links/test-sources.js";
 import { isFixLink, type TypedLink, targetText } from "../links/typing.js";
@@ -113,46 +113,44 @@ export async function explainTest(
 		throw new ExplainError(`no commit in ${refKey(home)} touches ${links.sources.files.join(", ")}`);
 
 	const git = new HistoryAnswers();
-	const dependencies: PatchDependency[] = [];
-	const seen = new Set<string>();
 	const unresolved: { link: string; note: string }[] = [];
-	for (const { links: own } of links.commits) {
-		for (const link of own) {
+	for (const { links: own } of links.commits)
+		for (const link of own)
 			if (link.role === "unresolved") {
 				const text = targetText(link.target);
 				if (!unresolved.some((u) => u.link === text)) unresolved.push({ link: text, note: link.note });
 			}
-			if (!isFixLink(link)) continue;
-			if (link.role === "posted") {
-				const key = targetText(link.target);
-				if (seen.has(key)) continue;
-				seen.add(key);
-				dependencies.push({
-					subject: link.subject,
-					link: key,
-					in: [],
-					notIn: branches.map((b) => b.name),
-					unknown: [],
-					posted: link.date === undefined ? {} : { date: link.date },
-				});
-				continue;
-			}
-			for (const patch of link.patches) {
-				if (seen.has(patch.key)) continue;
-				seen.add(patch.key);
-				// The same decision classify makes, branch by branch.
-				const held = await branchesHaving(patch, branches, git);
-				const named = patch.commits.find((c) => c.sha === held.in[0]?.sha) ?? patch.commits[0];
-				const messageId = patch.messageId ?? patchMessageId(trees, named);
-				dependencies.push({
-					subject: named?.subject ?? patch.subject,
-					link: targetText(link.target),
-					...(messageId === undefined ? {} : { messageId }),
-					...(named === undefined ? {} : { commit: named.sha }),
-					...held,
-				});
-			}
+	// The same dependencies classify finds, each decided branch by branch by the same function.
+	const kernelRepos = new Map(kernelTrees.map((t) => [t.tree, t.repo]));
+	const found = await dependenciesOf(
+		links.commits.flatMap(({ links: own }) => own.filter(isFixLink)),
+		(tree) => kernelRepos.get(tree),
+		git,
+	);
+	const dependencies: PatchDependency[] = [];
+	for (const d of found) {
+		if (d.kind === "posted") {
+			dependencies.push({
+				subject: d.subject,
+				link: d.link,
+				in: [],
+				notIn: branches.map((b) => b.name),
+				unknown: [],
+				posted: d.date === undefined ? {} : { date: d.date },
+			});
+			continue;
 		}
+		const { patch } = d;
+		const held = await branchesHaving(patch, branches, git);
+		const named = patch.commits.find((c) => c.sha === held.in[0]?.sha) ?? patch.commits[0];
+		const messageId = patch.messageId ?? patchMessageId(trees, named);
+		dependencies.push({
+			subject: named?.subject ?? patch.subject,
+			link: d.link,
+			...(messageId === undefined ? {} : { messageId }),
+			...(named === undefined ? {} : { commit: named.sha }),
+			...held,
+		});
 	}
 	return {
 		test,

@@ -14,13 +14,15 @@ import {
 	type BranchesHaving,
 	branchesHaving,
 	type ConfiguredBranch,
+	type Dependency,
+	dependenciesOf,
 	type KernelPoint,
 	type PatchStatus,
 	patchStatusIn,
 } from "../links/patch-status.js";
 import type { Patch } from "../links/patches.js";
 import type { TestSourceSet } from "../links/test-sources.js";
-import { type FixLink, isFixLink, type TreeIndex, type TypedLink, targetText } from "../links/typing.js";
+import { isFixLink, type TreeIndex, type TypedLink, targetText } from "../links/typing.js";
 import { cachePaths } from "../paths/cache.js";
 import { repositoryKey } from "../sources/identity.js";
 import { type PassingKernel, relate } from "./across.js";
@@ -72,12 +74,6 @@ export interface RunVerdictInput {
 	readonly history?: HistoryAnswers;
 }
 
-/** A patch two links stand for (a cover letter and a patch of it) is one dependency. */
-function onePerPatch(fixes: readonly FixEvidence[]): FixEvidence[] {
-	const seen = new Set<string>();
-	return fixes.filter((f) => !seen.has(f.patch) && seen.add(f.patch) !== undefined);
-}
-
 // A KUT test's sources should come from its build; when they could not, the evidence says so. A
 // selftest is its own .c in every kernel that writes no dependency files (6.1 and older): no note.
 const BASIS_NOTE: Readonly<Record<TestSourceSet["basis"], string | undefined>> = {
@@ -119,11 +115,14 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	};
 
 	// Where each patch stands, per kernel and across the configured branches: decided once each,
-	// by the one decision explain uses too, on git answers shared by every failure.
+	// by the one decision explain uses too, on git answers shared by every failure. A patch is
+	// cached by its commits: two tests may know it by different links.
 	const git = input.history ?? new HistoryAnswers();
+	const repos = new Map(input.kernelTrees.map((t) => [t.tree, t.repo]));
+	const patchId = (patch: Patch) => patch.commits.map((c) => c.sha).join(",");
 	const statusCache = new Map<string, Promise<PatchStatus>>();
 	const statusIn = (patch: Patch, kernel: KernelPoint) => {
-		const key = `${patch.key}\0${kernel.repo}\0${kernel.sha}`;
+		const key = `${patchId(patch)}\0${kernel.repo}\0${kernel.sha}`;
 		let status = statusCache.get(key);
 		if (status === undefined) {
 			status = patchStatusIn(patch, kernel, git);
@@ -133,50 +132,44 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	};
 	const branchCache = new Map<string, Promise<BranchesHaving>>();
 	const branchesOf = (patch: Patch) => {
-		let found = branchCache.get(patch.key);
+		let found = branchCache.get(patchId(patch));
 		if (found === undefined) {
 			found = branchesHaving(patch, input.branches, git);
-			branchCache.set(patch.key, found);
+			branchCache.set(patchId(patch), found);
 		}
 		return found;
 	};
 
-	/** Each patch a fix link stands for, as it stands for `kernel`. */
-	const evidenceOf = async (fix: FixLink, kernel: KernelPoint): Promise<FixEvidence[]> => {
-		const link = targetText(fix.target);
-		if (fix.role === "posted")
-			return [
-				{
-					link,
-					patch: link,
-					subject: fix.subject,
-					status: "posted",
-					in: [],
-					...(fix.date === undefined ? {} : { date: fix.date }),
-				},
-			];
-		return Promise.all(
-			fix.patches.map(async (patch): Promise<FixEvidence> => {
-				const status = await statusIn(patch, kernel);
-				const held = await branchesOf(patch);
-				// Here when the kernel has it, else where the first configured branch has it.
-				const named =
-					status.kind === "contained"
-						? status.commit
-						: (patch.commits.find((c) => c.sha === held.in[0]?.sha) ?? patch.commits[0]);
-				return {
-					link,
-					patch: patch.key,
-					// Each sha with its own subject: a backport may word it differently.
-					subject: named?.subject ?? patch.subject,
-					matchedBy: fix.matchedBy,
-					...(named === undefined ? {} : { commit: named.sha }),
-					status: status.kind,
-					in: held.in.map((h) => h.branch),
-					...(status.kind === "unknown" ? { reason: status.reason } : {}),
-				};
-			}),
-		);
+	/** One dependency as it stands for `kernel`. */
+	const evidenceOf = async (d: Dependency, kernel: KernelPoint): Promise<FixEvidence> => {
+		if (d.kind === "posted")
+			return {
+				link: d.link,
+				patch: d.link,
+				subject: d.subject,
+				status: "posted",
+				in: [],
+				...(d.date === undefined ? {} : { date: d.date }),
+			};
+		const { patch } = d;
+		const status = await statusIn(patch, kernel);
+		const held = await branchesOf(patch);
+		// Here when the kernel has it, else where the first configured branch has it.
+		const named =
+			status.kind === "contained"
+				? status.commit
+				: (patch.commits.find((c) => c.sha === held.in[0]?.sha) ?? patch.commits[0]);
+		return {
+			link: d.link,
+			patch: patch.key,
+			// Each sha with its own subject: a backport may word it differently.
+			subject: named?.subject ?? patch.subject,
+			matchedBy: d.matchedBy,
+			...(named === undefined ? {} : { commit: named.sha }),
+			status: status.kind,
+			in: held.in.map((h) => h.branch),
+			...(status.kind === "unknown" ? { reason: status.reason } : {}),
+		};
 	};
 
 	const byCell = new Map(input.cells.map((c) => [c.cell, c]));
@@ -187,21 +180,19 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 			const key = testKey(result);
 			const failing = isFailing(result);
 			const known = failing && cell.kernel !== undefined ? await linksOf(cell, result) : undefined;
-			const fixLinks = known?.links.filter(isFixLink) ?? [];
-			const fixes =
+			const dependencies =
 				cell.kernel === undefined
 					? []
-					: onePerPatch((await Promise.all(fixLinks.map((f) => evidenceOf(f, cell.kernel as KernelPoint)))).flat());
-			const missing = fixes.filter((f) => f.status === "missing" || f.status === "posted");
-			const patches = new Map(
-				fixLinks.flatMap((f) => (f.role === "fix" ? f.patches.map((p) => [p.key, p] as const) : [])),
-			);
+					: await dependenciesOf(known?.links.filter(isFixLink) ?? [], (tree) => repos.get(tree), git);
+			const kernel = cell.kernel;
+			const fixes = kernel === undefined ? [] : await Promise.all(dependencies.map((d) => evidenceOf(d, kernel)));
+			const missing = dependencies.filter((_, i) => fixes[i]?.status === "missing" || fixes[i]?.status === "posted");
 			// Which of those another kernel lacks too: one that passed without a patch rules it out.
 			const lacking = async (k: KernelPoint) => {
 				const lacks: string[] = [];
-				for (const f of missing) {
-					const patch = patches.get(f.patch);
-					if (patch === undefined || (await statusIn(patch, k)).kind === "missing") lacks.push(f.patch);
+				for (const d of missing) {
+					if (d.kind === "posted") lacks.push(d.link);
+					else if ((await statusIn(d.patch, k)).kind === "missing") lacks.push(d.patch.key);
 				}
 				return lacks;
 			};

@@ -9,6 +9,7 @@ import { kutBuildDir, kutSources } from "../kut/sources.js";
 import type { KutEntry } from "../kut/unittests-cfg.js";
 import type { IndexedCommit } from "../links/index.js";
 import type { LoreAnswer } from "../links/lore.js";
+import { normalisePatchSubject } from "../links/posting.js";
 import { commitsAddingEntry, commitsTouching } from "../links/test-commits.js";
 import type { TestSourceSet } from "../links/test-sources.js";
 import { type TreeIndex, type TypedLink, targetText, typeLinks } from "../links/typing.js";
@@ -62,6 +63,7 @@ export async function testLinks(home: TestHome, ctx: LinkContext): Promise<TestL
 	const typing = {
 		trees: ctx.trees,
 		testCommits: new Set(unique.map((c) => c.sha)),
+		testSubjects: new Set(unique.map((c) => normalisePatchSubject(c.subject))),
 		...(ctx.lore === undefined ? {} : { lore: ctx.lore }),
 	};
 	const typed = [];

@@ -41,6 +41,10 @@ export interface TriageOptions {
 
 const DEFAULT_BUGZILLA = "https://bugzilla.kernel.org";
 
+/** A word a POSIX shell reads back as itself: as it is when it is plain, else single-quoted. */
+export const shellWord = (word: string) =>
+	/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+
 const errorLine = (error: unknown) => (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "";
 
 const fail = (io: CliIo, message: string): ExitCode => {
@@ -101,15 +105,16 @@ export async function triageCommand(bug: string | undefined, options: TriageOpti
 		let answer: TriageAnswer = found;
 		// One sample says little about a failure that comes and goes: five runs unless told otherwise.
 		const runs = reproduceRuns(given, found.facts.kind);
+		// A command to paste into a shell: every value quoted as it needs to be.
 		const again = [
 			"kvm-matrix triage",
-			options.from === undefined ? (bug ?? "") : `--from ${options.from}`,
-			`--matrix ${options.matrix}`,
-			...(options.kernel === undefined ? [] : [`--kernel ${options.kernel}`]),
-			...options.test.map((t) => `--test ${t}`),
+			options.from === undefined ? shellWord(bug ?? "") : `--from ${shellWord(options.from)}`,
+			`--matrix ${shellWord(options.matrix)}`,
+			...(options.kernel === undefined ? [] : [`--kernel ${shellWord(options.kernel)}`]),
+			...options.test.map((t) => `--test ${shellWord(t)}`),
 			...(options.reproduce ? ["--reproduce", ...(given === undefined ? [] : [`--runs ${given}`])] : []),
 			...(options.bisect ? ["--bisect"] : []),
-			...(options.target === undefined ? [] : [`--target ${options.target}`]),
+			...(options.target === undefined ? [] : [`--target ${shellWord(options.target)}`]),
 		].join(" ");
 		if (options.reproduce) {
 			// stdout is for the answer: the run's progress goes to stderr (or to the live view).
