@@ -6,26 +6,14 @@
 // syzbot says `HEAD commit:` and `git tree:`; LKFT says `git repo:`/`git_repo:`, `git branch:`,
 // `git commit:`/`git_sha:`, `git describe:`, `kernel:`. Reading them by label tells the kernel's
 // commit from QEMU's and KUT's, which prose patterns cannot. Pure: lines in, blocks out.
+import type { EnvFields } from "./types.js";
 
 /** Whose software a block describes. */
 export type BlockOwner = "kernel" | "qemu" | "kut" | "other";
 
-export interface EnvBlock {
+/** A block of one piece of software: whose it is, and what its fields say (`EnvFields`). */
+export interface EnvBlock extends EnvFields {
 	readonly owner: BlockOwner;
-	/** A repository URL, or a word a report uses for one (`upstream`, `linux-next`, `kvm`). */
-	readonly repo?: string;
-	readonly branch?: string;
-	/** Hex as written: often 8 characters. */
-	readonly commit?: string;
-	readonly tag?: string;
-	/** `git describe` output. */
-	readonly describe?: string;
-	/** A release as the block gives it (`5.2.3-rc1`). */
-	readonly version?: string;
-	/** The lines it was read from, for the evidence. */
-	readonly text: string;
-	/** Which text of the report (`description`, `comment 2`). */
-	readonly where: string;
 }
 
 interface Draft {

@@ -71,23 +71,31 @@ export interface ReportedTest {
 	readonly headline?: true;
 }
 
+/** What an environment block of a report says about one piece of software's source. */
+export interface EnvFields {
+	/** A repository URL, or a word a report uses for one (`upstream`, `linux-next`, `kvm`). */
+	readonly repo?: string;
+	readonly branch?: string;
+	/** Hex as written: often 8 characters. */
+	readonly commit?: string;
+	readonly tag?: string;
+	/** `git describe` output. */
+	readonly describe?: string;
+	/** A release as the block gives it (`5.2.3-rc1`). */
+	readonly version?: string;
+	/** The lines it was read from, for the evidence. */
+	readonly text: string;
+	/** Which text of the report (`description`, `comment 2`). */
+	readonly where: string;
+}
+
 /**
  * A hint of the kernel under test, as the report words it. A `block` is labelled fields that name
  * the kernel's repository, branch, commit, tag or version (a QA template's, lkp's, syzbot's, LKFT's);
  * a `branch` with `weak` is bugzilla's `Tree:` field, a category the reporter picked from a list.
  */
 export type KernelClue =
-	| {
-			readonly kind: "block";
-			readonly repo?: string;
-			readonly branch?: string;
-			readonly commit?: string;
-			readonly tag?: string;
-			readonly describe?: string;
-			readonly version?: string;
-			readonly text: string;
-			readonly where: string;
-	  }
+	| ({ readonly kind: "block" } & EnvFields)
 	| {
 			readonly kind: "release";
 			readonly version: string;
