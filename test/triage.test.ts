@@ -54,6 +54,11 @@ test("a bug whose test links the fix: pending-fix, with the fix and where it is,
 		md.stdout.includes(`(${master.slice(0, 12)}), from the report's commit ${master.slice(0, 12)} in kvm`),
 		md.stdout,
 	);
+	// The whole evidence, folded under the table: each patch's full sha and its own subject.
+	t.regex(
+		md.stdout,
+		/<details><summary>`kut:svm`: the whole evidence \(\d+\)<\/summary>\n\n- needs [0-9a-f]{40} "KVM: nSVM: Set exit/,
+	);
 	// The test links the series' cover letter: both of its patches, each sha with its own subject.
 	t.regex(
 		md.stdout,

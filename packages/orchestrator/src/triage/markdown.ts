@@ -1,6 +1,8 @@
 // The triage answer as Markdown to paste into the bug: what was read from the report, on which
 // kernel, the verdict with its evidence, and how to check it. Pure: the answer in, text out.
 import type { CommitInfo } from "../bisect/bisect.js";
+import type { Verdict } from "../verdicts/classify.js";
+import { evidenceDetails } from "../verdicts/details.js";
 import type { ForeignClassified } from "../verdicts/foreign.js";
 import type { ReproducedTest, Reproduction } from "./reproduce-run.js";
 import type { TriageAnswer } from "./triage.js";
@@ -70,6 +72,7 @@ export function triageMarkdown(answer: TriageAnswer, command: string): string {
 		lines.push(
 			`| ${code(`${t.suite}:${t.testId}`)} | skip (no verdict) | skipped on ${kernel.tree}@${kernel.ref}${t.skipReason === undefined ? "" : `: ${md(t.skipReason)}`}; whether the configured kernels skip it too shows when they run it |`,
 		);
+	lines.push(...foldedEvidence(verdicts));
 	if (answer.newer !== undefined && answer.reproduction === undefined) lines.push(...settleLines(answer, command));
 	const quoted = tests.filter((t) => t.failureLines.length > 0);
 	if (quoted.length > 0) {
@@ -108,6 +111,22 @@ const short = (sha: string) => sha.slice(0, 12);
 
 /** Report text inside a line: no control characters (they would reach a terminal), no markup. */
 const md = (text: string) => text.replace(CONTROLS, " ").replace(/([\\`*_[\]<>|])/g, "\\$1");
+
+/** Under the table, each verdict's whole evidence folded: full shas and subjects, every unresolved link. */
+function foldedEvidence(verdicts: TriageAnswer["verdicts"]): string[] {
+	return verdicts.flatMap((v) => {
+		const details = evidenceDetails({ verdict: v.verdict, evidence: v.details } as Verdict);
+		if (details.length === 0) return [];
+		return [
+			"",
+			`<details><summary>${code(v.test)}: the whole evidence (${details.length})</summary>`,
+			"",
+			...details.map((d) => `- ${md(d)}`),
+			"",
+			"</details>",
+		];
+	});
+}
 
 /**
  * When no link decides (or the report is about a skip): the configured kernels that descend from
