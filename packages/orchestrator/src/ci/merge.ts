@@ -12,7 +12,7 @@ import { RunSetupError } from "../engine/setup-error.js";
 import type { Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { syncTree } from "../sources/git.js";
-import { type PlanFile, reclassifyRun } from "../verdicts/reclassify.js";
+import { optional, type PlanFile, reclassifyRun } from "../verdicts/reclassify.js";
 
 export interface MergeInput {
 	readonly dirs: readonly string[];
@@ -166,12 +166,10 @@ export async function mergeShards(input: MergeInput) {
 		const source = matrix.trees.get(tree);
 		if (source !== undefined) await syncTree(source, mirrors, input.signal, input.onLine);
 	}
-	const classified = await reclassifyRun(
-		out,
-		matrix,
-		input.cacheRoot,
-		input.lore === undefined ? {} : { lore: input.lore },
-	);
+	const classified = await reclassifyRun(out, matrix, input.cacheRoot, {
+		...optional("lore", input.lore),
+		...optional("onNote", input.onLine),
+	});
 	return {
 		...classified,
 		dir: out,

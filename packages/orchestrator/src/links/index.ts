@@ -203,7 +203,7 @@ const RECORD = "\u001e";
 const LOG_FORMAT = "--format=%H%x00%s%x00%B%x1e";
 
 /** One `git log --format=%H%x00%s%x00%B%x1e` record (pure). */
-function parseRecord(record: string): IndexedCommit {
+export function parseRecord(record: string): IndexedCommit {
 	// Runs once per commit of a tree's history: indexOf and slice, no intermediate arrays.
 	const first = record.indexOf(FIELD);
 	const second = first === -1 ? -1 : record.indexOf(FIELD, first + 1);

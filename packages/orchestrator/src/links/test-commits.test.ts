@@ -7,7 +7,8 @@ import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
 import { HistoryAnswers } from "./ancestry.js";
 import { updateLinkIndex } from "./index.js";
 import { patchStatusIn } from "./patch-status.js";
-import { commitsAddingEntry, commitsTouching } from "./test-commits.js";
+import { commitsTouching } from "./test-commits.js";
+import { TestHistories } from "./test-history.js";
 import { isFixLink, typeLinks } from "./typing.js";
 
 const commit = commitFiles;
@@ -45,7 +46,12 @@ test("a KUT test maps to the commits that touched its source, and through their 
 	if (mmio === undefined) return t.fail();
 	const touching = await commitsTouching(kut, "master", ["x86/emulator.c"]);
 	t.is(touching.length, 2);
-	const added = await commitsAddingEntry(kut, "master", "emulator-mmio");
+	const history = await new TestHistories(undefined, new HistoryAnswers()).of(
+		kut,
+		await git(kut, "rev-parse", "master"),
+		{ suite: "kut", cfg: "x86/unittests.cfg" },
+	);
+	const added = history.changingEntry("emulator-mmio");
 	t.deepEqual(
 		added.map((c) => c.subject),
 		["x86/emulator: Add testcases for ENTER + emulated MMIO"],

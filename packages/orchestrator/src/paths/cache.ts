@@ -21,6 +21,8 @@ export const cachePaths = (root: string) => ({
 	lore: path.join(root, "lore"),
 	/** Each kernel tree's Link: index. */
 	links: path.join(root, "links"),
+	/** Each suite commit's test history (`links/test-history.ts`), under the commit's sha. */
+	testHistory: path.join(root, "test-history"),
 	qemu: root,
 });
 export type CachePaths = ReturnType<typeof cachePaths>;

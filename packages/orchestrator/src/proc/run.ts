@@ -180,6 +180,8 @@ export async function streamRecords(
 			await new Promise((resolve) => setTimeout(resolve, 20));
 		}
 		take(decoder.decode());
+		// What follows the last separator is a record too when records start with one.
+		if (partial !== "") onRecord(partial);
 		await handle?.close();
 		const result = await done;
 		if (result.exitCode !== 0) {

@@ -5,6 +5,7 @@ import type { TreeSource } from "../matrix/types.js";
 import { writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { CancelledError, CommandError, capture, runCommand } from "../proc/run.js";
+import { writeCommitGraph } from "./commit-graph.js";
 import { mirrorName, normaliseUrl } from "./identity.js";
 
 /** A problem with a tree or ref, in one line that names both. */
@@ -112,6 +113,7 @@ async function mirror(url: string, repo: string, signal: AbortSignal): Promise<v
 	if (existsSync(repo)) {
 		// A mirror's origin refspec is +refs/*:refs/*: a plain fetch brings every branch up to date.
 		await runCommand("git", ["-C", repo, "fetch", "--quiet", "--prune", "origin"], { signal });
+		await writeCommitGraph(repo, signal);
 		return;
 	}
 	// Holding the lock, a partial clone can only be a killed process's: it is safe to remove.
@@ -119,6 +121,7 @@ async function mirror(url: string, repo: string, signal: AbortSignal): Promise<v
 	await rm(partial, { recursive: true, force: true });
 	await mkdir(path.dirname(repo), { recursive: true });
 	await runCommand("git", ["clone", "--mirror", "--quiet", "--", url, partial], { signal });
+	await writeCommitGraph(partial, signal);
 	await rename(partial, repo);
 }
 

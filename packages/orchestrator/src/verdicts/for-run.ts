@@ -24,6 +24,7 @@ import type { Patch } from "../links/patches.js";
 import type { TestSourceSet } from "../links/test-sources.js";
 import { isFixLink, type TreeIndex, type TypedLink, targetText } from "../links/typing.js";
 import { cachePaths } from "../paths/cache.js";
+import { commitGraphOffer } from "../sources/commit-graph.js";
 import { repositoryKey } from "../sources/identity.js";
 import { type PassingKernel, relate } from "./across.js";
 import { type BaselineSource, baselineResult, type PreviousRun } from "./baseline.js";
@@ -36,7 +37,7 @@ import {
 	testKey,
 	type Verdict,
 } from "./classify.js";
-import { distinctLinks, type TestHome, testLinks } from "./test-links.js";
+import { distinctLinks, type TestHome, testHistories, testLinks } from "./test-links.js";
 
 /** Where a cell's tests and kernel come from, as far as verdicts need to know. */
 export interface CellSources {
@@ -72,6 +73,8 @@ export interface RunVerdictInput {
 	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
 	/** Git's answers, shared with whatever else asks about the same histories. */
 	readonly history?: HistoryAnswers;
+	/** A line for the user about how the verdicts were made (a clone without a commit-graph). */
+	readonly onNote?: (line: string) => void;
 }
 
 // A KUT test's sources should come from its build; when they could not, the evidence says so. A
@@ -99,8 +102,15 @@ export function indexTrees(kernelTrees: readonly KernelTree[], cacheRoot: string
 
 export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string, Map<string, Verdict>>> {
 	const trees = await indexTrees(input.kernelTrees, input.cacheRoot);
+	if (input.onNote !== undefined) await offerCommitGraphs(input.kernelTrees, input.cacheRoot, input.onNote);
 
-	const context = { trees, cacheRoot: input.cacheRoot, ...(input.lore === undefined ? {} : { lore: input.lore }) };
+	const git = input.history ?? new HistoryAnswers();
+	const context = {
+		trees,
+		cacheRoot: input.cacheRoot,
+		histories: testHistories(input.cacheRoot, git),
+		...(input.lore === undefined ? {} : { lore: input.lore }),
+	};
 	const linksCache = new Map<string, Promise<{ links: TypedLink[]; sources: TestSourceSet } | undefined>>();
 	const linksOf = (cell: CellSources, result: FinalResult) => {
 		const home = homeOf(cell, result);
@@ -117,7 +127,6 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	// Where each patch stands, per kernel and across the configured branches: decided once each,
 	// by the one decision explain uses too, on git answers shared by every failure. A patch is
 	// cached by its commits: two tests may know it by different links.
-	const git = input.history ?? new HistoryAnswers();
 	const repos = new Map(input.kernelTrees.map((t) => [t.tree, t.repo]));
 	const patchId = (patch: Patch) => patch.commits.map((c) => c.sha).join(",");
 	const statusCache = new Map<string, Promise<PatchStatus>>();
@@ -229,6 +238,19 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 		verdicts.set(cell.cell, perTest);
 	}
 	return verdicts;
+}
+
+const offered = new Set<string>();
+
+/** Says once per process, for each user's clone without a commit-graph, how to make one. */
+async function offerCommitGraphs(trees: readonly KernelTree[], cacheRoot: string, note: (line: string) => void) {
+	const mirrors = `${path.resolve(cachePaths(cacheRoot).mirrors)}${path.sep}`;
+	for (const repo of new Set(trees.map((t) => path.resolve(t.repo)))) {
+		if (repo.startsWith(mirrors) || offered.has(repo)) continue;
+		offered.add(repo);
+		const line = await commitGraphOffer(repo);
+		if (line !== undefined) note(line);
+	}
 }
 
 /** Where a cell's test lives, if the cell knows. */

@@ -46,6 +46,7 @@ export interface PlanVerdictInput {
 	/** An earlier run of the same matrix, whose passes are evidence across kernels. */
 	readonly earlier?: PreviousRun;
 	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
+	readonly onNote?: (line: string) => void;
 }
 
 /**
@@ -100,6 +101,7 @@ export async function verdictsFromPlan(input: PlanVerdictInput): Promise<Map<str
 		cacheRoot: input.cacheRoot,
 		...(input.earlier === undefined ? {} : { earlier: input.earlier }),
 		...(input.lore === undefined ? {} : { lore: input.lore }),
+		...(input.onNote === undefined ? {} : { onNote: input.onNote }),
 	});
 	return matrix.params === undefined ? verdicts : addParamsEvidence(cells, verdicts);
 }
@@ -166,7 +168,7 @@ export async function reclassifyRun(
 	runDir: string,
 	matrix: Matrix,
 	cacheRoot: string,
-	options: { readonly lore?: string } = {},
+	options: { readonly lore?: string; readonly onNote?: (line: string) => void } = {},
 ) {
 	const plan = readPlanFile(runDir);
 	const resultsPath = path.join(runDir, "results.json");
@@ -193,6 +195,7 @@ export async function reclassifyRun(
 		baseline: baselineFor(matrix, earlier),
 		...optional("earlier", earlier),
 		...optional("lore", loreFor(options.lore ?? matrix.lore, cacheRoot)),
+		...optional("onNote", options.onNote),
 		knownIssues: await loadKnownIssuesOf(matrix),
 		repoOf: async (tree) => {
 			const source = matrix.trees.get(tree);

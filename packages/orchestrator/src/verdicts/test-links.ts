@@ -7,14 +7,16 @@
 
 import { kutBuildDir, kutSources } from "../kut/sources.js";
 import type { KutEntry } from "../kut/unittests-cfg.js";
+import { HistoryAnswers } from "../links/ancestry.js";
 import type { IndexedCommit } from "../links/index.js";
 import type { LoreAnswer } from "../links/lore.js";
 import { normalisePatchSubject } from "../links/posting.js";
-import { commitsAddingEntry, commitsTouching } from "../links/test-commits.js";
+import { commitsTouching } from "../links/test-commits.js";
+import { TestHistories, type TestHistory } from "../links/test-history.js";
 import type { TestSourceSet } from "../links/test-sources.js";
 import { type TreeIndex, type TypedLink, targetText, typeLinks } from "../links/typing.js";
 import { cachePaths } from "../paths/cache.js";
-import { cachedSelftests } from "../selftests/build.js";
+import { cachedSelftests, SELFTESTS_DIR } from "../selftests/build.js";
 import { selftestSources } from "../selftests/sources.js";
 
 /** Where a test lives: a KUT cfg entry at a KUT commit, or a selftest at a kernel commit. */
@@ -32,9 +34,27 @@ export interface LinkContext {
 	readonly trees: readonly TreeIndex[];
 	readonly cacheRoot: string;
 	readonly lore?: (messageId: string) => Promise<LoreAnswer>;
+	/** The run's test histories: one pass over each suite commit's history, shared by every test. */
+	readonly histories?: TestHistories;
 }
 
+/** The run's test histories, cached where the cache keeps them. */
+export const testHistories = (cacheRoot: string, git: HistoryAnswers = new HistoryAnswers()) =>
+	new TestHistories(cachePaths(cacheRoot).testHistory, git);
+
+/**
+ * The commits of the pass that touched `files`; a file the pass did not read (outside the selftests
+ * directory) is asked of git on its own.
+ */
+async function touching(history: TestHistory, repo: string, sha: string, files: readonly string[]) {
+	const outside = files.filter((f) => !history.covers(f));
+	return [...history.touching(files), ...(outside.length === 0 ? [] : await commitsTouching(repo, sha, outside))];
+}
+
+const KUT_CFG = "x86/unittests.cfg";
+
 export async function testLinks(home: TestHome, ctx: LinkContext): Promise<TestLinks> {
+	const histories = ctx.histories ?? testHistories(ctx.cacheRoot);
 	let sources: TestSourceSet;
 	let commits: IndexedCommit[];
 	if (home.suite === "selftests") {
@@ -45,7 +65,8 @@ export async function testLinks(home: TestHome, ctx: LinkContext): Promise<TestL
 			id: home.id,
 			...(built === undefined ? {} : { outputDir: built.outputDir }),
 		});
-		commits = await commitsTouching(home.repo, home.sha, sources.files);
+		const history = await histories.of(home.repo, home.sha, { suite: "selftests", root: SELFTESTS_DIR });
+		commits = await touching(history, home.repo, home.sha, sources.files);
 	} else {
 		const buildDir = kutBuildDir(ctx.cacheRoot, home.sha);
 		sources = await kutSources({
@@ -54,9 +75,10 @@ export async function testLinks(home: TestHome, ctx: LinkContext): Promise<TestL
 			entry: home.entry,
 			...(buildDir === undefined ? {} : { buildDir }),
 		});
+		const history = await histories.of(home.repo, home.sha, { suite: "kut", cfg: KUT_CFG });
 		commits = [
-			...(await commitsTouching(home.repo, home.sha, sources.files)),
-			...(await commitsAddingEntry(home.repo, home.sha, home.entry.name)),
+			...(await touching(history, home.repo, home.sha, sources.files)),
+			...history.changingEntry(home.entry.name),
 		];
 	}
 	const unique = [...new Map(commits.map((c) => [c.sha, c])).values()];

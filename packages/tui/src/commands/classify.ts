@@ -66,12 +66,10 @@ export async function classifyCommand(
 	const matrix = await loadOrReport(matrixFile, io);
 	if (matrix === undefined) return EXIT.usage;
 	try {
-		const { resultsPath, cells } = await reclassifyRun(
-			dir,
-			matrix,
-			cacheRoot(io.env),
-			options.lore === undefined ? {} : { lore: options.lore },
-		);
+		const { resultsPath, cells } = await reclassifyRun(dir, matrix, cacheRoot(io.env), {
+			...(options.lore === undefined ? {} : { lore: options.lore }),
+			onNote: (line) => io.stderr(`kvm-matrix classify: ${line}\n`),
+		});
 		const decision = decideExit(runVerdictCounts(cells), options.failOn);
 		if (options.json) {
 			const results = cells.flatMap((cell) =>
