@@ -141,7 +141,7 @@ async function mergeSection(ctx: Context, sets: ReadonlyMap<string, ShardSet>, c
 	const cache = path.join(ctx.work, "merge-cache");
 	const row = (label: string, set: ShardSet, m: Measured, targets: { s?: number; mb?: number } = {}) =>
 		console.log(
-			`  ${label.padEnd(34)} ${timeFigure(m, options.timeoutSeconds, targets.s).padEnd(24)} ${rssFigure(m, targets.mb).padEnd(22)} ${n(set.failing)} failing: ${verdictCounts(m.stdout)}`,
+			`  ${label.padEnd(38)} ${timeFigure(m, options.timeoutSeconds, targets.s).padEnd(24)} ${rssFigure(m, targets.mb).padEnd(22)} ${n(set.failing)} failing: ${verdictCounts(m.stdout)}`,
 		);
 	const pass = sets.get("24-pass");
 	if (pass !== undefined) {
@@ -186,7 +186,7 @@ async function reportSection(ctx: Context, set: ShardSet): Promise<void> {
 		);
 		const size = existsSync(out) ? `${(statSync(out).size / 1e6).toFixed(1)} MB written` : "";
 		console.log(
-			`  ${format.padEnd(34)} ${timeFigure(m, options.timeoutSeconds).padEnd(24)} ${rssFigure(m).padEnd(22)} ${size}`,
+			`  ${format.padEnd(38)} ${timeFigure(m, options.timeoutSeconds).padEnd(24)} ${rssFigure(m).padEnd(22)} ${size}`,
 		);
 		rmSync(out, { force: true });
 	}
@@ -214,7 +214,7 @@ async function classifySection(ctx: Context, runs: readonly [number, ClassifyRun
 		const atScale = commits >= 1_000_000;
 		const row = (label: string, m: Measured, target: number) =>
 			console.log(
-				`  ${label.padEnd(34)} ${timeFigure(m, options.timeoutSeconds, target).padEnd(24)} ${rssFigure(m, 500).padEnd(22)} ${verdictCounts(m.stdout)}`,
+				`  ${label.padEnd(38)} ${timeFigure(m, options.timeoutSeconds, target).padEnd(24)} ${rssFigure(m, 500).padEnd(22)} ${verdictCounts(m.stdout)}`,
 			);
 		const once = (tag: string) =>
 			ctx.run(
@@ -287,6 +287,8 @@ async function main(): Promise<void> {
 			for (const size of sizes) {
 				const g = await shardSet(options.root, largest, size, 10);
 				generated(`${size} shards × 1,000 results, 1 % failing`, g);
+				const filled = g.value.planned.filter((c) => c > 0);
+				console.log(`    one cell a shard; ci plan's own partition: ${filled.join(", ")} cells in ${filled.length} of ${size} shards`);
 				sets.set(String(size), g.value);
 			}
 			if (options.only.has("merge")) {

@@ -1,11 +1,13 @@
 // The bench's generated inputs, each in a directory named by its parameters and kept for the next
 // run: a `done` file (what was made, how long it took) marks one as complete, and a directory
-// without it is made again from scratch. GENERATOR names the shapes: change it when they change.
+// without it is made again from scratch. Each directory name carries the version of its shape.
 //
 // - the kernel repository (kernel-repo.ts);
-// - CI shard sets: a matrix, the real `kvm-matrix ci plan` of it (its id, digest, commits and
-//   partition are what `ci merge` checks), and each shard's run directory as `ci run` leaves it;
+// - CI shard sets: a matrix, the real `kvm-matrix ci plan` of it (the commits and matrix digest
+//   every shard records, which `ci merge` checks), and each shard's run directory as `ci run`
+//   leaves it, one cell a shard;
 // - a run of four kernels × 10,000 tests with a quarter failing on each, for `classify`.
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -20,7 +22,9 @@ import { cellIdOf, kernelIdOf, matrixText, TARGETS } from "./matrix.js";
 import { type CellRun, type PlanJson, writeRunDirectory } from "./run-dir.js";
 import { failureOf, fewFailing, KERNELS, type KernelName, sampleTests } from "./stories.js";
 
-const GENERATOR = "g1";
+/** The shapes generated: change one when its shapes change, and the inputs are made anew. */
+const REPO_SHAPE = "k1";
+const RUN_SHAPE = "r2";
 /** The CLI of this checkout: `ci plan` must be the real one, whichever build is measured. */
 const WORKSPACE_CLI = fileURLToPath(new URL("../../packages/tui/bin/kvm-matrix.js", import.meta.url));
 
@@ -47,10 +51,13 @@ async function once<T>(dir: string, make: (dir: string) => Promise<T>): Promise<
 	return { value, seconds, cached: false };
 }
 
-export const kernelDir = (root: string, commits: number) => path.join(root, `kernel-${commits}-${GENERATOR}`);
+export const kernelDir = (root: string, commits: number) => path.join(root, `kernel-${commits}-${REPO_SHAPE}`);
 
-export function kernelInput(root: string, commits: number): Promise<Generated<KernelRepo>> {
-	return once(kernelDir(root, commits), (dir) => writeKernelRepo(path.join(dir, "repo"), commits));
+export async function kernelInput(root: string, commits: number): Promise<Generated<KernelRepo>> {
+	const dir = kernelDir(root, commits);
+	const made = await once(dir, (into) => writeKernelRepo(path.join(into, "repo"), commits));
+	// Where it is now, not where it was made: the directory may have moved with BENCH_SCALE_DIR.
+	return { ...made, value: { ...made.value, repo: path.join(dir, "repo") } };
 }
 
 /** A matrix file written into `dir`, loaded as the CLI loads it. */
@@ -101,6 +108,8 @@ export interface ShardSet {
 	readonly matrix: string;
 	readonly shards: readonly string[];
 	readonly plan: string;
+	/** Cells per shard in the partition `ci plan` itself chose (the shards here hold one each). */
+	readonly planned: readonly number[];
 	readonly cells: number;
 	readonly results: number;
 	/** Failing results (first attempts), over all cells. */
@@ -109,7 +118,7 @@ export interface ShardSet {
 }
 
 export const shardSetDir = (root: string, commits: number, shards: number, failingPerCell: number) =>
-	path.join(kernelDir(root, commits), `shards-${shards}x1000-fail${failingPerCell}-${GENERATOR}`);
+	path.join(kernelDir(root, commits), `shards-${shards}x1000-fail${failingPerCell}-${RUN_SHAPE}`);
 
 /** `shards` CI shards of 1,000 selftests a cell, `failingPerCell` of them failing. */
 export function shardSet(
@@ -139,6 +148,16 @@ export function shardSet(
 			shards: { index: number; cells: string[] }[];
 		};
 		if (ci.matrixDigest !== matrixDigest(matrix)) throw new Error(`${planOut}: its matrix digest is not the matrix's`);
+		// One cell a shard, as the issue's figures assume: ci plan keeps a kernel's cells with its build
+		// (here 4 of 24 shards get all the cells). The plan id is derived as ci/plan.ts derives it.
+		const partition = planRun(matrix, new Map(Object.entries(ci.resolved))).cells.map((c, i) => ({
+			index: i + 1,
+			cells: [c.id],
+		}));
+		const planId = createHash("sha256")
+			.update(JSON.stringify([ci.matrixDigest, ci.resolved, partition.map((s) => s.cells)]))
+			.digest("hex")
+			.slice(0, 12);
 		const tests = sampleTests(1_000);
 		const failingOf = new Map(KERNELS.map((k) => [k, fewFailing(tests, k, failingPerCell)]));
 		const initrd = writeInitrd(dir);
@@ -146,7 +165,7 @@ export function shardSet(
 		let failing = 0;
 		let results = 0;
 		let records = 0;
-		for (const shard of ci.shards) {
+		for (const shard of partition) {
 			const started = new Date(Date.UTC(2026, 11, 6, 2, 0, 0) + shard.index * 7_000);
 			const runId = `${timestamp(started)}-${name}`;
 			const cells: CellRun[] = shard.cells.map((id) => {
@@ -175,13 +194,14 @@ export function shardSet(
 				resolved: ci.resolved,
 				plan: planFile(matrix, ci.resolved, shard.cells, runId),
 				cells,
-				shard: { index: shard.index, count: shards, plan: ci.id },
+				shard: { index: shard.index, count: shards, plan: planId },
 				initrd,
 				cacheRoot: path.join(dir, `cache-${shard.index}`),
 			});
 			dirs.push(runDir);
 		}
-		return { matrix: file, shards: dirs, plan: ci.id, cells: shards, results, failing, records };
+		const planned = ci.shards.map((s) => s.cells.length);
+		return { matrix: file, shards: dirs, plan: planId, planned, cells: shards, results, failing, records };
 	});
 }
 
@@ -197,7 +217,7 @@ export interface ClassifyRun {
 
 /** A run of the four kernels on one target, every selftest, as `kvm-matrix run` leaves it. */
 export function classifyRun(root: string, kernel: KernelRepo): Promise<Generated<ClassifyRun>> {
-	const dir = path.join(kernelDir(root, kernel.commits), `run-4x${TEST_COUNT}-${GENERATOR}`);
+	const dir = path.join(kernelDir(root, kernel.commits), `run-4x${TEST_COUNT}-${RUN_SHAPE}`);
 	return once(dir, async () => {
 		const name = "scale-classify";
 		const { file, matrix } = await writeMatrix(

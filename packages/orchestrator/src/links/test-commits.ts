@@ -4,7 +4,8 @@ import { type IndexedCommit, parseLog } from "./index.js";
 /**
  * The commits of `ref` that touched any of `files`, newest first, with their references. A merge
  * is not one: what it brings is in the commits it merges, and its own message (a pull request's)
- * names no test's fix.
+ * names no test's fix. Every commit that changed them counts (`--full-history`), as in
+ * `test-history.ts`.
  */
 export async function commitsTouching(repo: string, ref: string, files: readonly string[]): Promise<IndexedCommit[]> {
 	const out = await capture("git", [
@@ -12,6 +13,7 @@ export async function commitsTouching(repo: string, ref: string, files: readonly
 		repo,
 		"log",
 		"--no-merges",
+		"--full-history",
 		"--format=%H%x00%s%x00%B%x1e",
 		ref,
 		"--",

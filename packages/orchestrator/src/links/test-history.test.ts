@@ -60,7 +60,16 @@ test("one pass answers what a path-limited git log and git log -G answer, test b
 		);
 	}
 	for (const name of ["vmx", "vmx_pf", "emulator"]) {
-		const out = await git(repo, "log", "--format=%H", `-G^\\[${name}\\]$`, sha, "--", "x86/unittests.cfg");
+		const out = await git(
+			repo,
+			"log",
+			"--full-history",
+			"--format=%H",
+			`-G^\\[${name}\\]$`,
+			sha,
+			"--",
+			"x86/unittests.cfg",
+		);
 		t.deepEqual(
 			history.changingEntry(name).map((c) => c.sha),
 			out === "" ? [] : out.split("\n"),

@@ -4,6 +4,10 @@
  * Classifying a thousand failures asks git once per suite commit, not once per test; a path-limited
  * `git log` per test cost seconds each on a kernel-sized history.
  *
+ * Every commit that changed a file counts, as `git log --full-history` has it: a change a merge
+ * later undid still touched the test, and git's default simplification would drop it for one path
+ * and keep it for another, so that a test's commits would depend on how they were asked for.
+ *
  * A commit's history never changes, so the pass is kept in the cache under the commit alone (every
  * repository that has the commit has the same history behind it) and read back by the next run. A
  * new commit of a branch seen before is read on top of the nearest cached ancestor: only the
@@ -133,11 +137,16 @@ const FORMAT = "--format=%x1e%H%x00%s%x00%B%x00";
 async function readPass(repo: string, range: readonly string[], scope: SuiteScope): Promise<PassCommit[]> {
 	const run = async (args: readonly string[], what: "files" | "entries") => {
 		const out: PassCommit[] = [];
-		await streamRecords("git", ["-C", repo, "log", "--no-merges", FORMAT, ...args], "\u001e", (raw) => {
-			if (raw.length === 0) return;
-			const c = passRecord(raw, what);
-			if (c !== undefined) out.push(c);
-		});
+		await streamRecords(
+			"git",
+			["-C", repo, "log", "--no-merges", "--full-history", FORMAT, ...args],
+			"\u001e",
+			(raw) => {
+				if (raw.length === 0) return;
+				const c = passRecord(raw, what);
+				if (c !== undefined) out.push(c);
+			},
+		);
 		return out;
 	};
 	if (scope.suite === "selftests") return run(["--name-only", ...range, "--", scope.root], "files");

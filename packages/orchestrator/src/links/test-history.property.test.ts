@@ -1,0 +1,196 @@
+// Random small histories with merges (some of which undo a side's change) and cherry-picks: every
+// answer of a test history, read whole or on top of a cached ancestor, equals what git answers to
+// the same question asked on its own (`git log --full-history -- FILES`, `git log -G`).
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { execa } from "execa";
+import fc from "fast-check";
+import { GIT_ENV } from "../../../../test/support/git.js";
+import { HistoryAnswers } from "./ancestry.js";
+import { type SuiteScope, TestHistories } from "./test-history.js";
+
+const ROOT = "tools/testing/selftests/kvm";
+const FILES = [`${ROOT}/x86_64/a.c`, `${ROOT}/x86_64/b.c`, `${ROOT}/lib/x.c`, "x86/vmx.c", "arch/x86/kvm/x86.c"];
+const CFG = "x86/unittests.cfg";
+const ENTRIES = ["vmx", "svm", "pmu"];
+const BRANCHES = ["master", "next", "stable"];
+const SELFTESTS: SuiteScope = { suite: "selftests", root: ROOT };
+const KUT: SuiteScope = { suite: "kut", cfg: CFG };
+
+type Step =
+	| { readonly kind: "commit"; readonly branch: number; readonly files: readonly number[]; readonly entry?: number }
+	| { readonly kind: "merge"; readonly into: number; readonly from: number; readonly ours: boolean }
+	| { readonly kind: "pick"; readonly onto: number; readonly from: number };
+
+const step: fc.Arbitrary<Step> = fc
+	.oneof(
+		{
+			weight: 5,
+			arbitrary: fc.record({
+				kind: fc.constant("commit" as const),
+				branch: fc.nat(2),
+				files: fc.uniqueArray(fc.nat(FILES.length - 1), { minLength: 1, maxLength: 3 }),
+				entry: fc.option(fc.nat(ENTRIES.length - 1), { nil: undefined }),
+			}),
+		},
+		{
+			weight: 2,
+			arbitrary: fc.record({
+				kind: fc.constant("merge" as const),
+				into: fc.nat(2),
+				from: fc.nat(2),
+				ours: fc.boolean(),
+			}),
+		},
+		{ weight: 1, arbitrary: fc.record({ kind: fc.constant("pick" as const), onto: fc.nat(2), from: fc.nat(2) }) },
+	)
+	.map((s) => {
+		if (s.kind !== "commit" || s.entry !== undefined) return s;
+		const { entry: _e, ...rest } = s;
+		return rest;
+	});
+
+/** Builds the history; every commit a second after the last, so git's order is the same every time. */
+async function build(steps: readonly Step[]): Promise<{ repo: string; commits: Map<string, string[]> }> {
+	const repo = mkdtempSync(path.join(os.tmpdir(), "th-prop-"));
+	let time = 1_780_000_000;
+	const run = (...args: string[]) => {
+		time++;
+		return execa("git", ["-C", repo, ...args], {
+			env: { ...GIT_ENV, GIT_AUTHOR_DATE: `${time} +0000`, GIT_COMMITTER_DATE: `${time} +0000` },
+		});
+	};
+	const write = (file: string, text: string) => {
+		mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
+		writeFileSync(path.join(repo, file), text);
+	};
+	await run("init", "-q", "-b", "master");
+	for (const f of FILES) write(f, "0\n");
+	write(CFG, "[vmx]\nfile = vmx.flat\n");
+	await run("add", "-A");
+	await run("commit", "-q", "-m", "initial");
+	for (const b of BRANCHES.slice(1)) await run("branch", b);
+	const commits = new Map(BRANCHES.map((b) => [b, [] as string[]]));
+	const sha = async (ref: string) => (await run("rev-parse", ref)).stdout.trim();
+	let n = 0;
+	for (const s of steps) {
+		n++;
+		if (s.kind === "commit") {
+			const branch = BRANCHES[s.branch] as string;
+			await run("checkout", "-q", branch);
+			for (const f of s.files) write(FILES[f] as string, `${n}\n`);
+			if (s.entry !== undefined) {
+				const name = ENTRIES[s.entry] as string;
+				const cfg = (await run("show", `HEAD:${CFG}`)).stdout;
+				const has = cfg.includes(`[${name}]`);
+				write(
+					CFG,
+					has
+						? `${cfg.replace(`[${name}]\nfile = ${name}.flat\n`, "").trimEnd()}\n`
+						: `${cfg.trimEnd()}\n\n[${name}]\nfile = ${name}.flat\n`,
+				);
+			}
+			await run("add", "-A");
+			await run("commit", "-q", "--allow-empty", "-m", `change ${n}\n\nLink: https://lore.kernel.org/r/${n}-1-x@y`);
+			commits.get(branch)?.push(await sha("HEAD"));
+		} else if (s.kind === "merge") {
+			if (s.into === s.from) continue;
+			await run("checkout", "-q", BRANCHES[s.into] as string);
+			// `-s ours` keeps this side whole: the other side's changes are undone by the merge.
+			const how = s.ours ? ["-s", "ours"] : ["-X", "theirs"];
+			const merged = await run("merge", "-q", "--no-ff", ...how, "-m", `merge ${n}`, BRANCHES[s.from] as string).then(
+				() => true,
+				() => false,
+			);
+			if (!merged) await run("merge", "--abort").catch(() => undefined);
+		} else {
+			const from = commits.get(BRANCHES[s.from] as string) ?? [];
+			const picked = from.at(-1);
+			if (s.onto === s.from || picked === undefined) continue;
+			await run("checkout", "-q", BRANCHES[s.onto] as string);
+			const ok = await run(
+				"cherry-pick",
+				"-x",
+				"--allow-empty",
+				"--keep-redundant-commits",
+				"-X",
+				"theirs",
+				picked,
+			).then(
+				() => true,
+				() => false,
+			);
+			if (!ok) await run("cherry-pick", "--abort").catch(() => undefined);
+			else commits.get(BRANCHES[s.onto] as string)?.push(await sha("HEAD"));
+		}
+	}
+	return { repo, commits };
+}
+
+const gitLog = async (repo: string, ...args: string[]) => {
+	const out = (
+		await execa("git", ["-C", repo, "log", "--no-merges", "--full-history", "--format=%H", ...args])
+	).stdout.trim();
+	return out === "" ? [] : out.split("\n");
+};
+
+test("test histories answer as git log does, whole and on top of a cached ancestor", async (t) => {
+	t.timeout(600_000);
+	await fc.assert(
+		fc.asyncProperty(fc.array(step, { minLength: 3, maxLength: 14 }), fc.nat(20), async (steps, pick) => {
+			const { repo, commits } = await build(steps);
+			const cache = mkdtempSync(path.join(os.tmpdir(), "th-prop-cache-"));
+			for (const branch of BRANCHES) {
+				const tip = (await execa("git", ["-C", repo, "rev-parse", branch])).stdout.trim();
+				const own = commits.get(branch) ?? [];
+				// An earlier commit of the branch, read first, so that the tip is read on top of it.
+				const earlier = own.length > 1 ? own[pick % (own.length - 1)] : undefined;
+				for (const scope of [SELFTESTS, KUT]) {
+					const whole = await new TestHistories(undefined, new HistoryAnswers()).of(repo, tip, scope);
+					const cached = new TestHistories(cache, new HistoryAnswers());
+					if (earlier !== undefined) await cached.of(repo, earlier, scope);
+					const onTop = await new TestHistories(cache, new HistoryAnswers()).of(repo, tip, scope);
+					const sets = [...FILES.map((f) => [f]), FILES.slice(0, 2), FILES].filter((files) =>
+						files.every((f) => whole.covers(f)),
+					);
+					for (const files of sets) {
+						const expected = await gitLog(repo, tip, "--", ...files);
+						t.deepEqual(
+							whole.touching(files).map((c) => c.sha),
+							expected,
+							`${branch} ${scope.suite} ${files.join(" ")}`,
+						);
+						t.deepEqual(
+							onTop
+								.touching(files)
+								.map((c) => c.sha)
+								.sort(),
+							[...expected].sort(),
+							`on top: ${branch} ${scope.suite} ${files.join(" ")}`,
+						);
+					}
+					if (scope.suite !== "kut") continue;
+					for (const name of ENTRIES) {
+						const expected = await gitLog(repo, `-G^\\[${name}\\]$`, tip, "--", CFG);
+						t.deepEqual(
+							whole.changingEntry(name).map((c) => c.sha),
+							expected,
+							`${branch} [${name}]`,
+						);
+						t.deepEqual(
+							onTop
+								.changingEntry(name)
+								.map((c) => c.sha)
+								.sort(),
+							[...expected].sort(),
+							`on top: ${branch} [${name}]`,
+						);
+					}
+				}
+			}
+		}),
+		{ numRuns: 8 },
+	);
+});
