@@ -288,7 +288,9 @@ async function main(): Promise<void> {
 				const g = await shardSet(options.root, largest, size, 10);
 				generated(`${size} shards × 1,000 results, 1 % failing`, g);
 				const filled = g.value.planned.filter((c) => c > 0);
-				console.log(`    one cell a shard; ci plan's own partition: ${filled.join(", ")} cells in ${filled.length} of ${size} shards`);
+				console.log(
+					`    one cell a shard; ci plan's own partition: ${filled.join(", ")} cells in ${filled.length} of ${size} shards`,
+				);
 				sets.set(String(size), g.value);
 			}
 			if (options.only.has("merge")) {

@@ -56,7 +56,7 @@ export const kernelDir = (root: string, commits: number) => path.join(root, `ker
 export async function kernelInput(root: string, commits: number): Promise<Generated<KernelRepo>> {
 	const dir = kernelDir(root, commits);
 	const made = await once(dir, (into) => writeKernelRepo(path.join(into, "repo"), commits));
-	// Where it is now, not where it was made: the directory may have moved with BENCH_SCALE_DIR.
+	// Where it is now (the marker keeps where it was made).
 	return { ...made, value: { ...made.value, repo: path.join(dir, "repo") } };
 }
 

@@ -5,6 +5,30 @@ export type FinalResult = TestResult & { readonly earlier?: readonly TestResult[
 
 export const testKey = (r: Pick<TestResult, "suite" | "testId">) => `${r.suite}:${r.testId}`;
 
+const indexes = new WeakMap<readonly object[], Map<string, unknown>>();
+
+/**
+ * The result of test `key` in `results`, found through an index built once per results list: a
+ * run's verdicts look up every failing test in every other cell, and a scan each time made that
+ * quadratic in the number of tests.
+ */
+export function resultOf<R extends Pick<TestResult, "suite" | "testId">>(
+	results: readonly R[],
+	key: string,
+): R | undefined {
+	let index = indexes.get(results) as Map<string, R> | undefined;
+	if (index === undefined) {
+		index = new Map();
+		// The first result of a test stands, as a scan from the start would find it.
+		for (const r of results) {
+			const k = testKey(r);
+			if (!index.has(k)) index.set(k, r);
+		}
+		indexes.set(results, index);
+	}
+	return index.get(key);
+}
+
 const FAILING: ReadonlySet<TestResult["status"]> = new Set(["fail", "timeout", "crash"]);
 
 /** Whether a status is one a retry might change: the test ran and did not pass. */

@@ -7,7 +7,7 @@
 
 import type { CellSummary, RunSummary } from "../engine/summary.js";
 import type { FinalResult } from "../events/attempts.js";
-import { isFailingStatus, testKey } from "../events/attempts.js";
+import { isFailingStatus, resultOf, testKey } from "../events/attempts.js";
 import type { TestResult, TestStatus } from "../events/types.js";
 import type { KernelConfig, Matrix, SourceKernel, Target } from "../matrix/types.js";
 import type { ReportedTest, ReportKind } from "./types.js";
@@ -145,7 +145,7 @@ export function tallyRuns(
 				const notRun: string[] = [];
 				let first: TestResult | undefined;
 				for (const cell of cells) {
-					const r = cell.results.find((x) => testKey(x) === key);
+					const r = resultOf(cell.results, key);
 					// A result recorded before the cell failed (a crash, then a boot that failed) stands.
 					if (r === undefined && cell.state === "failed")
 						notRun.push(`${cell.failure?.stage ?? "cell"} failed: ${cell.failure?.reason ?? "?"}`);

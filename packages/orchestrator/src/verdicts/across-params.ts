@@ -1,7 +1,7 @@
 // Evidence across the `params` axis: a test that fails under some parameter sets of a kernel and
 // target and passes under others says so ("fails only with ept-off, npt-off"), which is what a KVM
 // developer needs first: the failure is in the code those parameters select.
-import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
+import { type FinalResult, isFailing, resultOf } from "../events/attempts.js";
 import { targetParts } from "../plan/cells.js";
 import type { Verdict } from "./classify.js";
 import { passedClean } from "./for-run.js";
@@ -32,7 +32,7 @@ export function onlyWith(
 	for (const other of cells) {
 		const there = targetParts(other.target);
 		if (other.kernelId !== cell.kernelId || there.target !== base || there.params === undefined) continue;
-		const r = other.results.find((x) => testKey(x) === key);
+		const r = resultOf(other.results, key);
 		const set = there.params;
 		if (r !== undefined && isFailing(r)) failing.push(set);
 		else if (r !== undefined && passedClean(r)) passing.push(set);

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
+import { type FinalResult, isFailing, resultOf } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { Matrix } from "../matrix/types.js";
 import type { BaselineResult } from "./classify.js";
@@ -41,7 +41,7 @@ export function baselineResult(
 	key: string,
 ): BaselineResult | undefined {
 	const compare = (base: CellView | PreviousRun["cells"][number], extra: { run?: string }) => {
-		const r = base.results.find((x) => testKey(x) === key);
+		const r = resultOf(base.results, key);
 		if (r === undefined) return undefined;
 		// Passed only on a retry: flaky there, so it says neither that the test passes nor that it fails.
 		if (r.status === "pass" && (r.earlier ?? []).some(isFailing)) return undefined;

@@ -5,7 +5,7 @@
  * relate to this one; then the pure `classify`.
  */
 import path from "node:path";
-import { type FinalResult, isFailing } from "../events/attempts.js";
+import { type FinalResult, isFailing, resultOf } from "../events/attempts.js";
 import type { KutEntry } from "../kut/unittests-cfg.js";
 import { HistoryAnswers } from "../links/ancestry.js";
 import { updateLinkIndex } from "../links/index.js";
@@ -207,7 +207,10 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 			};
 			const passes =
 				failing && cell.kernel !== undefined ? await passesOf(cell, cell.kernel, key, input, lacking, git) : [];
-			let baseline: BaselineResult | undefined = baselineResult(input.baseline, byCell, cell, key);
+			// Only a result that gets a verdict needs the baseline's (a pass needs none).
+			let baseline: BaselineResult | undefined = failing
+				? baselineResult(input.baseline, byCell, cell, key)
+				: undefined;
 			if (baseline?.sha !== undefined && cell.kernel !== undefined && failing) {
 				const point = { ...(pointFor(baseline.kernel, input) ?? cell.kernel), sha: baseline.sha };
 				baseline = { ...baseline, relation: await relate(cell.kernel, point, git), lacks: await lacking(point) };
@@ -287,14 +290,15 @@ async function passesOf(
 	const candidates: { kernel: string; point: KernelPoint; run?: string }[] = [];
 	for (const other of input.cells) {
 		if (other.cell === cell.cell || other.target !== cell.target || other.kernel === undefined) continue;
-		if (other.results.some((r) => testKey(r) === key && passedClean(r)))
-			candidates.push({ kernel: other.kernelId, point: other.kernel });
+		const r = resultOf(other.results, key);
+		if (r !== undefined && passedClean(r)) candidates.push({ kernel: other.kernelId, point: other.kernel });
 	}
 	for (const other of input.earlier?.cells ?? []) {
 		const point = pointFor(other.kernel.id, input);
 		if (point === undefined || other.kernel.sha === undefined || other.id !== `${other.kernel.id}/${cell.target}`)
 			continue;
-		if (other.results.some((r) => testKey(r) === key && passedClean(r)))
+		const r = resultOf(other.results, key);
+		if (r !== undefined && passedClean(r))
 			candidates.push({
 				kernel: other.kernel.id,
 				point: { ...point, sha: other.kernel.sha },
