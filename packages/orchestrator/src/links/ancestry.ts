@@ -5,6 +5,7 @@
  * a broken repository, and only the first is an answer.
  */
 import { CommandError, capture } from "../proc/run.js";
+import type { CommitGraph } from "./graph.js";
 
 /** Git could not answer (a commit missing from the repository, a broken mirror). */
 export class GitFactError extends Error {
@@ -61,6 +62,17 @@ export async function hasCommit(repo: string, sha: string): Promise<boolean> {
  */
 export class HistoryAnswers {
 	readonly #answers = new Map<string, Promise<unknown>>();
+	readonly #graphs = new Map<string, () => CommitGraph>();
+	/** How many ancestry questions the in-memory graphs answered, and how many went to git. */
+	readonly counts = { graph: 0, git: 0 };
+
+	/**
+	 * Answers ancestry questions about `repo` from its commit graph in memory where the graph can
+	 * tell (built on the first question), and from git where it cannot.
+	 */
+	useGraph(repo: string, graph: () => CommitGraph): void {
+		this.#graphs.set(repo, graph);
+	}
 
 	#once<T>(key: string, ask: () => Promise<T>): Promise<T> {
 		let answer = this.#answers.get(key) as Promise<T> | undefined;
@@ -77,7 +89,15 @@ export class HistoryAnswers {
 
 	isAncestor(repo: string, sha: string, ref: string): Promise<boolean> {
 		if (sha === ref) return Promise.resolve(true);
-		return this.#once(`anc\0${repo}\0${sha}\0${ref}`, () => isAncestor(repo, sha, ref));
+		const known = this.#graphs.get(repo)?.().isAncestor(sha, ref);
+		if (known !== undefined) {
+			this.counts.graph++;
+			return Promise.resolve(known);
+		}
+		return this.#once(`anc\0${repo}\0${sha}\0${ref}`, () => {
+			this.counts.git++;
+			return isAncestor(repo, sha, ref);
+		});
 	}
 
 	commitCount(repo: string, from: string, to: string): Promise<number> {

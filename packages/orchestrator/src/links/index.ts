@@ -4,6 +4,7 @@ import path from "node:path";
 import { replaceAtomically, writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { capture, streamRecords } from "../proc/run.js";
+import { CommitGraph } from "./graph.js";
 import { normalisePatchSubject } from "./posting.js";
 import { citationsOf, referencesOf, seriesOf, upstreamOf } from "./trailers.js";
 
@@ -39,6 +40,7 @@ export class LinkIndex {
 	#byPatchSubject: Map<string, string[]> | undefined;
 	#tips: readonly string[] = [];
 	#skipped = 0;
+	#graph: CommitGraph | undefined;
 
 	get tips(): readonly string[] {
 		return this.#tips;
@@ -63,16 +65,17 @@ export class LinkIndex {
 		const afterSubject = line.indexOf(SEP, line.indexOf(SEP) + 1);
 		const idsEnd = afterSubject === -1 ? -1 : line.indexOf(SEP, afterSubject + 1);
 		const ids = afterSubject === -1 ? "" : line.slice(afterSubject + 1, idsEnd === -1 ? undefined : idsEnd);
-		const rest = idsEnd === -1 ? "" : line.slice(idsEnd + 1);
-		const references = ids !== "" || rest.replaceAll(SEP, "") !== "";
+		// Bugs, citations and upstream commits; then (format 2) the parents, which are no reference.
+		const fields = idsEnd === -1 ? [] : line.slice(idsEnd + 1).split(SEP);
+		const references = ids !== "" || fields.slice(0, 3).some((f) => f !== "");
 		if (references && this.#referencing.has(sha)) return;
 		const at = this.#lines.push(line) - 1;
+		this.#graph = undefined;
 		this.#bySubject = undefined;
 		this.#byPatchSubject = undefined;
 		if (!references) return;
 		this.#referencing.set(sha, at);
-		// The last field, when the line has it: the upstream commits of a backport.
-		const fields = rest.split(SEP);
+		// The upstream commits of a backport, when the line has them.
 		const picked = fields.length >= 3 ? (fields[2] ?? "") : "";
 		if (picked !== "") for (const up of picked.split(LIST)) push(this.#byUpstream, up, sha);
 		if (ids === "") return;
@@ -133,6 +136,15 @@ export class LinkIndex {
 		return undefined;
 	}
 
+	/**
+	 * The history's commit graph, read from the same lines (their parents) on first use: ancestry
+	 * questions answered in memory instead of one git process each.
+	 */
+	get graph(): CommitGraph {
+		this.#graph ??= CommitGraph.fromLines(this.#lines);
+		return this.#graph;
+	}
+
 	setTips(tips: readonly string[]): void {
 		this.#tips = [...tips];
 	}
@@ -164,7 +176,15 @@ const SEP = "\t";
 const SHA40 = /^[0-9a-f]{40}$/;
 const LIST = "\u001f";
 
-/** One commit as one line of the store: sha, subject, message-ids, bugs, citations, upstream (tab-separated). */
+/**
+ * One commit as one line of the store: sha, subject, message-ids, bugs, citations, upstream, and
+ * (in the store's format 2) its parents, space-separated (tab-separated fields).
+ */
+export function storeLine(c: IndexedCommit, parents: readonly string[]): string {
+	return `${commitLine(c)}${SEP}${parents.join(" ")}`;
+}
+
+/** One commit as the store's first six fields. */
 export function commitLine(c: IndexedCommit): string {
 	const clean = (s: string) =>
 		s.includes(SEP) || s.includes("\n") || s.includes(LIST)
@@ -200,7 +220,19 @@ export function parseCommitLine(line: string): IndexedCommit | undefined {
 const FIELD = "\u0000";
 const RECORD = "\u001e";
 
-const LOG_FORMAT = "--format=%H%x00%s%x00%B%x1e";
+/** The store's git log: each commit's sha and parents (`%H %P`), subject and body. */
+const LOG_FORMAT = "--format=%H %P%x00%s%x00%B%x1e";
+
+/** A store record: `sha parent...`, then what `parseRecord` reads. */
+function parseStoreRecord(text: string): string {
+	const head = text.indexOf("\0");
+	const ids = (head === -1 ? text : text.slice(0, head)).split(" ");
+	const [sha = "", ...parents] = ids;
+	return storeLine(
+		parseRecord(sha + (head === -1 ? "" : text.slice(head))),
+		parents.filter((p) => p !== ""),
+	);
+}
 
 /** One `git log --format=%H%x00%s%x00%B%x1e` record (pure). */
 export function parseRecord(record: string): IndexedCommit {
@@ -276,7 +308,12 @@ async function updateHoldingLock(
 	const record = size === undefined ? undefined : await readTips(files.tips);
 	// Lines the tips vouch for that are gone (a store cut short, deleted by hand): what is left
 	// cannot be trusted to be whole, so the index starts again.
-	const whole = record !== undefined && size !== undefined && (record.length === undefined || size >= record.length);
+	// A store of an older format (no parents) is read again whole, once.
+	const whole =
+		record !== undefined &&
+		record.format === STORE_FORMAT &&
+		size !== undefined &&
+		(record.length === undefined || size >= record.length);
 	const vouched = whole ? record.tips : [];
 	const tips = await Promise.all(
 		refs.map((ref) => capture("git", ["-C", repo, "rev-parse", "--verify", `${ref}^{commit}`])),
@@ -303,7 +340,10 @@ async function updateHoldingLock(
 		});
 	}
 	const length = (await stat(files.lines)).size;
-	await writeAtomically(files.tips, [...new Set([...known, ...tips]), `${LENGTH} ${length}`].join("\n"));
+	await writeAtomically(
+		files.tips,
+		[...new Set([...known, ...tips]), `${FORMAT_LINE} ${STORE_FORMAT}`, `${LENGTH} ${length}`].join("\n"),
+	);
 	return added;
 }
 
@@ -325,7 +365,7 @@ async function appendLog(file: string, log: readonly string[]): Promise<number> 
 			// Each record after the first starts with the newline that ended the one before.
 			const text = raw.charCodeAt(0) === 10 ? raw.slice(1) : raw;
 			if (text.length === 0) return;
-			batch.push(commitLine(parseRecord(text)));
+			batch.push(parseStoreRecord(text));
 			added++;
 			if (batch.length >= 10_000) flush();
 		});
@@ -374,17 +414,24 @@ async function cutAfter(file: string, length: number | undefined): Promise<void>
 
 /** The tips file's last line: how long the lines file was when the tips were written. */
 const LENGTH = "# length";
+/** The store's format: 2 adds each commit's parents (the commit graph). */
+const FORMAT_LINE = "# format";
+const STORE_FORMAT = 2;
 
 /**
  * The tips a store covers, and the length of the lines they vouch for. What is neither (a damaged
  * file) is dropped, which only means more history is read.
  */
-async function readTips(file: string): Promise<{ readonly tips: string[]; readonly length: number | undefined }> {
+async function readTips(
+	file: string,
+): Promise<{ readonly tips: string[]; readonly length: number | undefined; readonly format: number }> {
 	const lines = (await readFile(file, "utf8").catch(() => "")).split("\n");
 	const length = lines.find((line) => line.startsWith(`${LENGTH} `))?.slice(LENGTH.length + 1);
+	const format = lines.find((line) => line.startsWith(`${FORMAT_LINE} `))?.slice(FORMAT_LINE.length + 1);
 	return {
 		tips: lines.filter((line) => /^[0-9a-f]{40}$/.test(line)),
 		length: length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined,
+		format: format !== undefined && /^\d+$/.test(format) ? Number(format) : 1,
 	};
 }
 

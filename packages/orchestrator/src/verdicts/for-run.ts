@@ -105,6 +105,12 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	if (input.onNote !== undefined) await offerCommitGraphs(input.kernelTrees, input.cacheRoot, input.onNote);
 
 	const git = input.history ?? new HistoryAnswers();
+	// Ancestry in each kernel tree from its index's commit graph, asked of git only where the
+	// graph cannot tell.
+	input.kernelTrees.forEach((t, i) => {
+		const index = trees[i]?.index;
+		if (index !== undefined) git.useGraph(t.repo, () => index.graph);
+	});
 	const context = {
 		trees,
 		cacheRoot: input.cacheRoot,

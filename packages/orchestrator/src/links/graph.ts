@@ -1,0 +1,164 @@
+/**
+ * A kernel tree's commit graph in memory, from the Link: index's store lines (each commit's
+ * parents): whether a commit is in a kernel is then a walk over arrays, not a git process per
+ * question. On a history of a million commits without git's commit-graph file, one `merge-base
+ * --is-ancestor` took 16 s; a walk of the whole graph here takes milliseconds, once per kernel.
+ *
+ * The graph only says what it knows: a walk that meets a commit whose line is missing (a store cut
+ * short, a shallow clone's boundary) answers "contained" only for what it reached, and "unknown"
+ * otherwise, so that git is asked instead. A missing commit never reads as "not contained".
+ */
+
+/** The index a commit's sha is found under: its first 13 hex digits, 52 bits, exact in a double. */
+const keyOf = (sha: string, at = 0) => Number.parseInt(sha.slice(at, at + 13), 16);
+
+const SEP = "\t";
+/** A parent the graph has no line for. */
+const MISSING = -1;
+
+interface Reach {
+	readonly seen: Uint8Array;
+	/** Every commit the walk reached had all its parents in the graph. */
+	readonly complete: boolean;
+}
+
+export class CommitGraph {
+	readonly #shas: readonly string[];
+	readonly #byKey: Map<number, number>;
+	/** Keys two commits share (1 in 10,000 for a million commits): looked up by whole sha. */
+	readonly #shared: Map<string, number>;
+	/** Commit i's parents are `#parents[#start[i]] ... #parents[#start[i + 1] - 1]`. */
+	readonly #start: Int32Array;
+	readonly #parents: Int32Array;
+	/** Commits whose line names no parents field at all (a line of an older store format). */
+	readonly #unknown: Uint8Array;
+	readonly #reach = new Map<number, Reach>();
+
+	private constructor(
+		shas: readonly string[],
+		byKey: Map<number, number>,
+		shared: Map<string, number>,
+		start: Int32Array,
+		parents: Int32Array,
+		unknown: Uint8Array,
+	) {
+		this.#shas = shas;
+		this.#byKey = byKey;
+		this.#shared = shared;
+		this.#start = start;
+		this.#parents = parents;
+		this.#unknown = unknown;
+	}
+
+	get size(): number {
+		return this.#shas.length;
+	}
+
+	/** A commit's place in the graph, or undefined when the graph has no line for it. */
+	indexOf(sha: string): number | undefined {
+		if (sha.length !== 40) return undefined;
+		const at = this.#byKey.get(keyOf(sha));
+		if (at === undefined) return undefined;
+		if (at >= 0) return this.#shas[at] === sha ? at : undefined;
+		return this.#shared.get(sha);
+	}
+
+	/**
+	 * Whether `sha` is in the history of `tip` (a commit is in its own): true or false when the
+	 * graph can tell, undefined when it cannot (`tip` unknown, or the walk met a commit it lacks).
+	 */
+	isAncestor(sha: string, tip: string): boolean | undefined {
+		if (sha === tip) return true;
+		const t = this.indexOf(tip);
+		if (t === undefined) return undefined;
+		const reach = this.#reachOf(t);
+		const s = this.indexOf(sha);
+		if (s !== undefined && reach.seen[s] === 1) return true;
+		return reach.complete ? false : undefined;
+	}
+
+	/** Every commit reachable from commit `t`, walked once per tip and kept for the run. */
+	#reachOf(t: number): Reach {
+		const found = this.#reach.get(t);
+		if (found !== undefined) return found;
+		const seen = new Uint8Array(this.#shas.length);
+		const stack = new Int32Array(this.#shas.length);
+		let top = 0;
+		let complete = true;
+		seen[t] = 1;
+		stack[top++] = t;
+		while (top > 0) {
+			const c = stack[--top] as number;
+			if (this.#unknown[c] === 1) complete = false;
+			const end = this.#start[c + 1] as number;
+			for (let i = this.#start[c] as number; i < end; i++) {
+				const p = this.#parents[i] as number;
+				if (p === MISSING) complete = false;
+				else if (seen[p] === 0) {
+					seen[p] = 1;
+					stack[top++] = p;
+				}
+			}
+		}
+		const reach = { seen, complete };
+		this.#reach.set(t, reach);
+		return reach;
+	}
+
+	/** The graph of store lines (`sha \t ... \t parents`, the parents in the seventh field). */
+	static fromLines(lines: readonly string[]): CommitGraph {
+		const shas: string[] = [];
+		const byKey = new Map<number, number>();
+		const shared = new Map<string, number>();
+		const parentText: string[] = [];
+		const unknown: number[] = [];
+		const place = (sha: string): boolean => {
+			const key = keyOf(sha);
+			const at = byKey.get(key);
+			if (at === undefined) {
+				byKey.set(key, shas.length);
+				return true;
+			}
+			// Stored twice (two writers appended the same commit): the first line stands.
+			if (at >= 0 && shas[at] === sha) return false;
+			if (shared.has(sha)) return false;
+			if (at >= 0) {
+				shared.set(shas[at] as string, at);
+				byKey.set(key, -1);
+			}
+			shared.set(sha, shas.length);
+			return true;
+		};
+		for (const line of lines) {
+			const sha = line.slice(0, 40);
+			if (!place(sha)) continue;
+			// The parents are the seventh field: after the sixth tab.
+			let tab = -1;
+			for (let n = 0; n < 6; n++) {
+				tab = line.indexOf(SEP, tab + 1);
+				if (tab === -1) break;
+			}
+			if (tab === -1) unknown.push(shas.length);
+			parentText.push(tab === -1 ? "" : line.slice(tab + 1));
+			shas.push(sha);
+		}
+		const n = shas.length;
+		const start = new Int32Array(n + 1);
+		const list: number[] = [];
+		const lookup = (sha: string): number => {
+			const at = byKey.get(keyOf(sha));
+			if (at === undefined) return MISSING;
+			if (at >= 0) return shas[at] === sha ? at : MISSING;
+			return shared.get(sha) ?? MISSING;
+		};
+		for (let i = 0; i < n; i++) {
+			start[i] = list.length;
+			const text = parentText[i] as string;
+			for (let at = 0; at < text.length; at += 41) list.push(lookup(text.slice(at, at + 40)));
+		}
+		start[n] = list.length;
+		const flags = new Uint8Array(n);
+		for (const u of unknown) flags[u] = 1;
+		return new CommitGraph(shas, byKey, shared, start, Int32Array.from(list), flags);
+	}
+}
