@@ -62,16 +62,17 @@ export async function hasCommit(repo: string, sha: string): Promise<boolean> {
  */
 export class HistoryAnswers {
 	readonly #answers = new Map<string, Promise<unknown>>();
-	readonly #graphs = new Map<string, () => CommitGraph>();
+	readonly #graphs = new Map<string, { readonly graph: () => CommitGraph; readonly tips: readonly string[] }>();
 	/** How many ancestry questions the in-memory graphs answered, and how many went to git. */
 	readonly counts = { graph: 0, git: 0 };
 
 	/**
 	 * Answers ancestry questions about `repo` from its commit graph in memory where the graph can
-	 * tell (built on the first question), and from git where it cannot.
+	 * tell (built on the first question), and from git where it cannot. `tips` are commits the
+	 * repository has now (the run's refs): whatever they reach, it has too.
 	 */
-	useGraph(repo: string, graph: () => CommitGraph): void {
-		this.#graphs.set(repo, graph);
+	useGraph(repo: string, graph: () => CommitGraph, tips: readonly string[] = []): void {
+		this.#graphs.set(repo, { graph, tips });
 	}
 
 	#once<T>(key: string, ask: () => Promise<T>): Promise<T> {
@@ -84,12 +85,20 @@ export class HistoryAnswers {
 	}
 
 	has(repo: string, sha: string): Promise<boolean> {
-		return this.#once(`has\0${repo}\0${sha}`, () => hasCommit(repo, sha));
+		const known = this.#graphs.get(repo);
+		if (known !== undefined && known.tips.some((tip) => known.graph().isAncestor(sha, tip) === true)) {
+			this.counts.graph++;
+			return Promise.resolve(true);
+		}
+		return this.#once(`has\0${repo}\0${sha}`, () => {
+			this.counts.git++;
+			return hasCommit(repo, sha);
+		});
 	}
 
 	isAncestor(repo: string, sha: string, ref: string): Promise<boolean> {
 		if (sha === ref) return Promise.resolve(true);
-		const known = this.#graphs.get(repo)?.().isAncestor(sha, ref);
+		const known = this.#graphs.get(repo)?.graph().isAncestor(sha, ref);
 		if (known !== undefined) {
 			this.counts.graph++;
 			return Promise.resolve(known);

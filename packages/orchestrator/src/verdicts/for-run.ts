@@ -109,7 +109,7 @@ export async function verdictsForRun(input: RunVerdictInput): Promise<Map<string
 	// graph cannot tell.
 	input.kernelTrees.forEach((t, i) => {
 		const index = trees[i]?.index;
-		if (index !== undefined) git.useGraph(t.repo, () => index.graph);
+		if (index !== undefined) git.useGraph(t.repo, () => index.graph, t.refs);
 	});
 	const context = {
 		trees,
