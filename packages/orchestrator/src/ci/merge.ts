@@ -2,7 +2,7 @@
 // machine had run them all: one plan.json, one journal with every shard's facts, the logs, and
 // verdicts derived again over all cells, since a baseline or the kernel a test passes on may
 // have run in another shard.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { type JournalRecord, parseJournal, type ShardRecord } from "../engine/journal.js";
 import { matrixDigest } from "../engine/run.js";
@@ -93,6 +93,27 @@ export function mergeProblems(
 	return { missing };
 }
 
+/**
+ * The shard's logs under the merged directory: hard links where both are on one file system (a
+ * log is never written again once its run ended, and 24,000 copies were most of a merge's time),
+ * copies where they are not.
+ */
+function linkOrCopyTree(from: string, to: string): void {
+	mkdirSync(to, { recursive: true });
+	for (const entry of readdirSync(from, { withFileTypes: true })) {
+		const source = path.join(from, entry.name);
+		const target = path.join(to, entry.name);
+		if (entry.isDirectory()) linkOrCopyTree(source, target);
+		else if (entry.isFile()) {
+			try {
+				linkSync(source, target);
+			} catch {
+				copyFileSync(source, target);
+			}
+		}
+	}
+}
+
 /** A log path recorded on the shard's machine, as it is under the merged directory. */
 const rebased = (out: string, logPath: string) => {
 	const at = logPath.lastIndexOf(`${path.sep}cells${path.sep}`);
@@ -114,7 +135,7 @@ export async function mergeShards(input: MergeInput) {
 	// Logs first: the journal written next points at them.
 	for (const s of shards) {
 		const cells = path.join(s.dir, "cells");
-		if (existsSync(cells)) cpSync(cells, path.join(out, "cells"), { recursive: true });
+		if (existsSync(cells)) linkOrCopyTree(cells, path.join(out, "cells"));
 	}
 	const jobs = new Map<string, PlanFile["jobs"][number]>();
 	for (const s of shards) for (const j of s.plan.jobs) if (!jobs.has(j.id)) jobs.set(j.id, j);
@@ -141,15 +162,24 @@ export async function mergeShards(input: MergeInput) {
 		resolved,
 		merged: shards.map((s) => ({ runId: s.runId, shard: s.shard })),
 	});
-	for (const s of shards)
-		for (const r of s.records) {
-			// The shards' own verdicts saw only their cells: the merge derives them again.
-			if (r.type === "run-started" || r.type === "run-resumed" || r.type === "run-finished" || r.type === "verdicts")
-				continue;
-			if (r.type === "test-result" && r.result.logPath !== undefined)
-				dir.append({ ...r, result: { ...r.result, logPath: rebased(out, r.result.logPath) } });
-			else dir.append(r);
-		}
+	dir.appendAll(
+		(function* () {
+			for (const s of shards)
+				for (const r of s.records) {
+					// The shards' own verdicts saw only their cells: the merge derives them again.
+					if (
+						r.type === "run-started" ||
+						r.type === "run-resumed" ||
+						r.type === "run-finished" ||
+						r.type === "verdicts"
+					)
+						continue;
+					if (r.type === "test-result" && r.result.logPath !== undefined)
+						yield { ...r, result: { ...r.result, logPath: rebased(out, r.result.logPath) } };
+					else yield r;
+				}
+		})(),
+	);
 	for (const index of problems.missing)
 		input.onLine?.(`shard ${index}/${first.shard.count} missing: its cells were not run`);
 	const unfinished = shards.filter((s) => s.outcome !== "completed");

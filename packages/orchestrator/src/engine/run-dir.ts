@@ -87,6 +87,19 @@ export class RunDirectory {
 		appendFileSync(this.journal, `${JSON.stringify(record)}\n`);
 	}
 
+	/** Appends records in writes of many lines each: for facts copied from elsewhere (`ci merge`). */
+	appendAll(records: Iterable<JournalRecord>): void {
+		let batch: string[] = [];
+		for (const r of records) {
+			batch.push(JSON.stringify(r));
+			if (batch.length >= 1_000) {
+				appendFileSync(this.journal, `${batch.join("\n")}\n`);
+				batch = [];
+			}
+		}
+		if (batch.length > 0) appendFileSync(this.journal, `${batch.join("\n")}\n`);
+	}
+
 	/** Writes a derived file whole or not at all: a kill mid-write leaves the old one. */
 	write(name: string, value: unknown): string {
 		const file = path.join(this.dir, name);
