@@ -13,23 +13,13 @@ import {
 	type ReportFormat,
 } from "@kvm-matrix/orchestrator";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { type BisectOptions, bisectCommand } from "./commands/bisect.js";
-import { type BootOptions, bootCommand } from "./commands/boot.js";
-import {
-	type CiMergeOptions,
-	type CiPlanOptions,
-	type CiRunOptions,
-	ciMergeCommand,
-	ciPlanCommand,
-	ciRunCommand,
-} from "./commands/ci.js";
-import { type ClassifyOptions, classifyCommand } from "./commands/classify.js";
-import { explainCommand } from "./commands/explain.js";
-import { planCommand } from "./commands/plan.js";
-import { type ReportCommandOptions, type ReportSpec, reportCommand } from "./commands/report.js";
-import { type ResumeCommandOptions, type RunCommandOptions, resumeCommand, runCommand } from "./commands/run.js";
-import { type TriageOptions, triageCommand } from "./commands/triage.js";
-import { validateCommand } from "./commands/validate.js";
+import type { BisectOptions } from "./commands/bisect.js";
+import type { BootOptions } from "./commands/boot.js";
+import type { CiMergeOptions, CiPlanOptions, CiRunOptions } from "./commands/ci.js";
+import type { ClassifyOptions } from "./commands/classify.js";
+import type { ReportCommandOptions, ReportSpec } from "./commands/report.js";
+import type { ResumeCommandOptions, RunCommandOptions } from "./commands/run.js";
+import type { TriageOptions } from "./commands/triage.js";
 import { EXIT, type ExitCode } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { packageVersion } from "./version.js";
@@ -127,14 +117,16 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.command("validate")
 		.description("check a matrix file; print every problem as FILE:LINE:COL: message")
 		.argument("<file>", "the matrix file (YAML)")
-		.action(async (file: string) => setExit(await validateCommand(file, io)));
+		.action(async (file: string) => setExit(await (await import("./commands/validate.js")).validateCommand(file, io)));
 
 	program
 		.command("plan")
 		.description("show the cells and the deduplicated build jobs a matrix expands to")
 		.argument("<file>", "the matrix file (YAML)")
 		.option("--json", "print the plan as JSON", false)
-		.action(async (file: string, options: { json: boolean }) => setExit(await planCommand(file, options, io)));
+		.action(async (file: string, options: { json: boolean }) =>
+			setExit(await (await import("./commands/plan.js")).planCommand(file, options, io)),
+		);
 
 	program
 		.command("run")
@@ -160,7 +152,9 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			"--changed-since <run-dir>",
 			"run only the cells whose kernel, config, suites or target changed since that run; carry the others' results",
 		)
-		.action(async (file: string, options: RunCommandOptions) => setExit(await runCommand(file, options, io)));
+		.action(async (file: string, options: RunCommandOptions) =>
+			setExit(await (await import("./commands/run.js")).runCommand(file, options, io)),
+		);
 
 	program
 		.command("resume")
@@ -172,7 +166,9 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.option("-v, --verbose", "also print build output and guest consoles", false)
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
 		.addOption(failOnOption())
-		.action(async (dir: string, options: ResumeCommandOptions) => setExit(await resumeCommand(dir, options, io)));
+		.action(async (dir: string, options: ResumeCommandOptions) =>
+			setExit(await (await import("./commands/run.js")).resumeCommand(dir, options, io)),
+		);
 
 	program
 		.command("report")
@@ -191,7 +187,9 @@ Examples:
   $ kvm-matrix report runs/20261202-030000-nightly --format html --out report.html
   $ kvm-matrix report runs/20261202-030000-nightly --format kcidb --origin my_lab | kcidb-submit`,
 		)
-		.action(async (dir: string, options: ReportCommandOptions) => setExit(await reportCommand(dir, options, io)));
+		.action(async (dir: string, options: ReportCommandOptions) =>
+			setExit(await (await import("./commands/report.js")).reportCommand(dir, options, io)),
+		);
 
 	const collect = (value: string, previous: string[]) => [...previous, value];
 	const ci = program
@@ -213,7 +211,9 @@ Examples:
 			collect,
 			[],
 		)
-		.action(async (file: string, options: CiPlanOptions) => setExit(await ciPlanCommand(file, options, io)));
+		.action(async (file: string, options: CiPlanOptions) =>
+			setExit(await (await import("./commands/ci.js")).ciPlanCommand(file, options, io)),
+		);
 	ci.command("run")
 		.description("run one shard of a ci plan into DIR (run it again to resume it); ci merge gives the verdict")
 		.argument("<file>", "the matrix file (YAML)")
@@ -230,7 +230,9 @@ Examples:
 			"--changed-since <run-dir>",
 			"carry the results of cells unchanged since that run (e.g. last night's merge)",
 		)
-		.action(async (file: string, options: CiRunOptions) => setExit(await ciRunCommand(file, options, io)));
+		.action(async (file: string, options: CiRunOptions) =>
+			setExit(await (await import("./commands/ci.js")).ciRunCommand(file, options, io)),
+		);
 	ci.command("merge")
 		.description("merge shard run directories into one run, derive verdicts across all of them, exit by the policy")
 		.argument("<dirs...>", "the shards' run directories")
@@ -248,7 +250,9 @@ Examples:
   $ kvm-matrix ci run matrices/kvm-x86-nightly.yaml --shard 2/3 --plan plan.json --run-dir shard-2
   $ kvm-matrix ci merge shard-1 shard-2 shard-3 --out nightly --report junit:junit.xml --report html:report.html`,
 		)
-		.action(async (dirs: string[], options: CiMergeOptions) => setExit(await ciMergeCommand(dirs, options, io)));
+		.action(async (dirs: string[], options: CiMergeOptions) =>
+			setExit(await (await import("./commands/ci.js")).ciMergeCommand(dirs, options, io)),
+		);
 
 	const collectResults = (value: string, previous: string[]) => [...previous, value];
 	program
@@ -280,7 +284,7 @@ Examples:
   $ kvm-matrix classify --matrix m.yaml --results kvm@v6.1=report.txt --json | jq '.results[]'`,
 		)
 		.action(async (runDir: string | undefined, options: ClassifyOptions) =>
-			setExit(await classifyCommand(runDir, options, io)),
+			setExit(await (await import("./commands/classify.js")).classifyCommand(runDir, options, io)),
 		);
 
 	program
@@ -292,7 +296,7 @@ Examples:
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
 		.option("--run <dir>", "also show the test's results in this run, each target's parameter sets grouped")
 		.action(async (test: string, options: { matrix: string; all: boolean; lore?: string; run?: string }) =>
-			setExit(await explainCommand(test, options, io)),
+			setExit(await (await import("./commands/explain.js")).explainCommand(test, options, io)),
 		);
 
 	program
@@ -313,7 +317,9 @@ Examples:
 		.option("--dir <dir>", "where the bisection's state goes (default: runs/<timestamp>-bisect)")
 		.option("--resume <dir>", "continue the bisection in DIR")
 		.option("--json", "print the outcome as JSON", false)
-		.action(async (options: BisectOptions) => setExit(await bisectCommand(options, io)));
+		.action(async (options: BisectOptions) =>
+			setExit(await (await import("./commands/bisect.js")).bisectCommand(options, io)),
+		);
 
 	program
 		.command("triage")
@@ -354,7 +360,9 @@ Examples:
 		.option("--dir <dir>", "with --reproduce: the run directory (default: runs/<timestamp>-<matrix>-triage)")
 		.option("--headless", "with --reproduce: plain progress lines, no interactive view", false)
 		.option("--verbose", "with --reproduce: every test's start and end in the progress lines", false)
-		.action(async (bug: string | undefined, options: TriageOptions) => setExit(await triageCommand(bug, options, io)));
+		.action(async (bug: string | undefined, options: TriageOptions) =>
+			setExit(await (await import("./commands/triage.js")).triageCommand(bug, options, io)),
+		);
 
 	program
 		.command("demo-tree")
@@ -402,7 +410,7 @@ Exit status: COMMAND's own, or 123 kernel panic/oops, 124 timeout or hang, 125 Q
 failure, 2 bad options, 130 interrupted.`,
 		)
 		.action(async (command: string[], options: BootOptions) =>
-			setExit(await bootCommand(options, command, io, io.signal)),
+			setExit(await (await import("./commands/boot.js")).bootCommand(options, command, io, io.signal)),
 		);
 
 	for (const command of [...program.commands, ...ci.commands]) command.exitOverride().configureOutput(output(io));
