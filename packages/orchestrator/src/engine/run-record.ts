@@ -167,6 +167,22 @@ export function readRunRecord(journalFile: string): RunRecord {
 	return foldJournal(read.records, read.problems);
 }
 
+/**
+ * The record as it stands once `verdicts` records for these cells are appended: what reading the
+ * journal again would give, without reading it again.
+ */
+export function withVerdicts(
+	record: RunRecord,
+	verdicts: ReadonlyMap<string, ReadonlyMap<string, Verdict>>,
+): RunRecord {
+	const byCell = new Map(record.byCell);
+	for (const [cell, perTest] of verdicts) {
+		const c = byCell.get(cell) ?? { attempts: [], notes: [] };
+		byCell.set(cell, { ...c, verdicts: new Map(perTest) });
+	}
+	return { ...record, byCell };
+}
+
 /** A cell's results as they stand after retries. */
 export const finalResults = (cell: CellRecord | undefined): FinalResult[] => collapseAttempts(cell?.attempts ?? []);
 

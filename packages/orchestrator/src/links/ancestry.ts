@@ -86,7 +86,7 @@ export class HistoryAnswers {
 
 	has(repo: string, sha: string): Promise<boolean> {
 		const known = this.#graphs.get(repo);
-		if (known !== undefined && known.tips.some((tip) => known.graph().isAncestor(sha, tip) === true)) {
+		if (known?.tips.some((tip) => known.graph().isAncestor(sha, tip) === true)) {
 			this.counts.graph++;
 			return Promise.resolve(true);
 		}
@@ -110,10 +110,26 @@ export class HistoryAnswers {
 	}
 
 	commitCount(repo: string, from: string, to: string): Promise<number> {
-		return this.#once(`count\0${repo}\0${from}\0${to}`, () => commitCount(repo, from, to));
+		return this.#once(`count\0${repo}\0${from}\0${to}`, () => {
+			const known = this.#graphs.get(repo)?.graph().count(from, to);
+			if (known !== undefined) {
+				this.counts.graph++;
+				return Promise.resolve(known);
+			}
+			this.counts.git++;
+			return commitCount(repo, from, to);
+		});
 	}
 
 	mergeBase(repo: string, a: string, b: string): Promise<string | undefined> {
-		return this.#once(`base\0${repo}\0${a}\0${b}`, () => mergeBase(repo, a, b));
+		return this.#once(`base\0${repo}\0${a}\0${b}`, () => {
+			const known = this.#graphs.get(repo)?.graph().mergeBase(a, b);
+			if (known !== undefined) {
+				this.counts.graph++;
+				return Promise.resolve(known ?? undefined);
+			}
+			this.counts.git++;
+			return mergeBase(repo, a, b);
+		});
 	}
 }

@@ -9,8 +9,12 @@
  * otherwise, so that git is asked instead. A missing commit never reads as "not contained".
  */
 
-/** The index a commit's sha is found under: its first 13 hex digits, 52 bits, exact in a double. */
-const keyOf = (sha: string, at = 0) => Number.parseInt(sha.slice(at, at + 13), 16);
+/**
+ * The key a commit's sha is found under: its first 12 hex digits (48 bits, exact in a double), the
+ * length kernel commit citations abbreviate to, so that a citation is found by its prefix too.
+ */
+const KEY_DIGITS = 12;
+const keyOf = (sha: string) => Number.parseInt(sha.slice(0, KEY_DIGITS), 16);
 
 const SEP = "\t";
 /** A parent the graph has no line for. */
@@ -32,6 +36,8 @@ export class CommitGraph {
 	readonly #parents: Int32Array;
 	/** Commits whose line names no parents field at all (a line of an older store format). */
 	readonly #unknown: Uint8Array;
+	/** Each commit's line in the store lines the graph was read from. */
+	readonly #line: Int32Array;
 	readonly #reach = new Map<number, Reach>();
 
 	private constructor(
@@ -41,6 +47,7 @@ export class CommitGraph {
 		start: Int32Array,
 		parents: Int32Array,
 		unknown: Uint8Array,
+		line: Int32Array,
 	) {
 		this.#shas = shas;
 		this.#byKey = byKey;
@@ -48,6 +55,20 @@ export class CommitGraph {
 		this.#start = start;
 		this.#parents = parents;
 		this.#unknown = unknown;
+		this.#line = line;
+	}
+
+	/**
+	 * The store line of the commit whose sha starts with `prefix` (12 hex digits or more); undefined
+	 * when none does, or when the prefix is shorter (the caller then looks the slow way).
+	 */
+	lineOfPrefix(prefix: string): number | undefined {
+		if (prefix.length < KEY_DIGITS || !/^[0-9a-f]+$/.test(prefix)) return undefined;
+		const at = this.#byKey.get(keyOf(prefix));
+		if (at === undefined) return undefined;
+		if (at >= 0) return this.#shas[at]?.startsWith(prefix) === true ? this.#line[at] : undefined;
+		for (const [sha, i] of this.#shared) if (sha.startsWith(prefix)) return this.#line[i];
+		return undefined;
 	}
 
 	get size(): number {
@@ -75,6 +96,50 @@ export class CommitGraph {
 		const s = this.indexOf(sha);
 		if (s !== undefined && reach.seen[s] === 1) return true;
 		return reach.complete ? false : undefined;
+	}
+
+	/**
+	 * How many commits `to` has that `from` does not (`git rev-list --count from..to`), when the
+	 * graph holds both whole histories; undefined otherwise.
+	 */
+	count(from: string, to: string): number | undefined {
+		const f = this.indexOf(from);
+		const t = this.indexOf(to);
+		if (f === undefined || t === undefined) return undefined;
+		const a = this.#reachOf(f);
+		const b = this.#reachOf(t);
+		if (!a.complete || !b.complete) return undefined;
+		let n = 0;
+		for (let i = 0; i < b.seen.length; i++) if (b.seen[i] === 1 && a.seen[i] === 0) n++;
+		return n;
+	}
+
+	/**
+	 * Where two histories meet (`git merge-base a b`): the common commit no other common commit
+	 * descends from; null when they share none. Undefined when the graph cannot tell, and when
+	 * there are several such commits (a criss-cross merge), since git's pick among them is git's.
+	 */
+	mergeBase(a: string, b: string): string | null | undefined {
+		const x = this.indexOf(a);
+		const y = this.indexOf(b);
+		if (x === undefined || y === undefined) return undefined;
+		const ra = this.#reachOf(x);
+		const rb = this.#reachOf(y);
+		if (!ra.complete || !rb.complete) return undefined;
+		// A common commit that is a parent of another common commit is not the newest.
+		const older = new Uint8Array(ra.seen.length);
+		for (let c = 0; c < ra.seen.length; c++) {
+			if (ra.seen[c] === 0 || rb.seen[c] === 0) continue;
+			const end = this.#start[c + 1] as number;
+			for (let i = this.#start[c] as number; i < end; i++) older[this.#parents[i] as number] = 1;
+		}
+		let best: number | undefined;
+		for (let c = 0; c < ra.seen.length; c++) {
+			if (ra.seen[c] === 0 || rb.seen[c] === 0 || older[c] === 1) continue;
+			if (best !== undefined) return undefined;
+			best = c;
+		}
+		return best === undefined ? null : (this.#shas[best] as string);
 	}
 
 	/** Every commit reachable from commit `t`, walked once per tip and kept for the run. */
@@ -112,6 +177,7 @@ export class CommitGraph {
 		const shared = new Map<string, number>();
 		const parentText: string[] = [];
 		const unknown: number[] = [];
+		const lineOf: number[] = [];
 		const place = (sha: string): boolean => {
 			const key = keyOf(sha);
 			const at = byKey.get(key);
@@ -129,9 +195,11 @@ export class CommitGraph {
 			shared.set(sha, shas.length);
 			return true;
 		};
-		for (const line of lines) {
+		for (let l = 0; l < lines.length; l++) {
+			const line = lines[l] as string;
 			const sha = line.slice(0, 40);
 			if (!place(sha)) continue;
+			lineOf.push(l);
 			// The parents are the seventh field: after the sixth tab.
 			let tab = -1;
 			for (let n = 0; n < 6; n++) {
@@ -159,6 +227,6 @@ export class CommitGraph {
 		start[n] = list.length;
 		const flags = new Uint8Array(n);
 		for (const u of unknown) flags[u] = 1;
-		return new CommitGraph(shas, byKey, shared, start, Int32Array.from(list), flags);
+		return new CommitGraph(shas, byKey, shared, start, Int32Array.from(list), flags, Int32Array.from(lineOf));
 	}
 }

@@ -36,8 +36,8 @@ export class LinkIndex {
 	/** Upstream sha → the backports that copy it. */
 	readonly #byUpstream = new Map<string, string[]>();
 	/** Built on the first subject query (a fix link's backports are looked for by subject). */
-	#bySubject: Map<string, string[]> | undefined;
-	#byPatchSubject: Map<string, string[]> | undefined;
+	#bySubject: SubjectChains | undefined;
+	#byPatchSubject: SubjectChains | undefined;
 	#tips: readonly string[] = [];
 	#skipped = 0;
 	#graph: CommitGraph | undefined;
@@ -107,32 +107,56 @@ export class LinkIndex {
 
 	/** Commits with exactly this subject: how a rebased or re-posted fix is still found. */
 	commitsWithSubject(subject: string): readonly string[] {
-		this.#bySubject ??= this.#subjectMap((s) => s);
-		return this.#bySubject.get(subject) ?? [];
+		this.#bySubject ??= this.#subjectChains((s) => s);
+		return this.#withSubject(this.#bySubject, subject, (s) => s);
 	}
 
 	/** Commits whose subject is this one once tags and spacing are normalised (`normalisePatchSubject`). */
 	commitsWithPatchSubject(subject: string): readonly string[] {
-		this.#byPatchSubject ??= this.#subjectMap(normalisePatchSubject);
-		return this.#byPatchSubject.get(normalisePatchSubject(subject)) ?? [];
+		this.#byPatchSubject ??= this.#subjectChains(normalisePatchSubject);
+		return this.#withSubject(this.#byPatchSubject, normalisePatchSubject(subject), normalisePatchSubject);
 	}
 
-	#subjectMap(key: (subject: string) => string): Map<string, string[]> {
-		const map = new Map<string, string[]>();
-		for (const line of this.#lines) {
-			const tab = line.indexOf(SEP, 41);
-			const sha = line.slice(0, 40);
-			const subject = key(line.slice(41, tab === -1 ? undefined : tab));
-			const list = map.get(subject);
-			if (list === undefined) map.set(subject, [sha]);
-			else if (!list.includes(sha)) list.push(sha);
+	#subjectOf(at: number): string {
+		const line = this.#lines[at] ?? "";
+		const tab = line.indexOf(SEP, 41);
+		return line.slice(41, tab === -1 ? undefined : tab);
+	}
+
+	/**
+	 * Every line chained under the hash of its (keyed) subject: a kernel's million subjects cost a
+	 * number each, not a string and a list each; a lookup compares the few lines of its chain.
+	 */
+	#subjectChains(key: (subject: string) => string): SubjectChains {
+		const first = new Map<number, number>();
+		const next = new Int32Array(this.#lines.length);
+		for (let at = 0; at < this.#lines.length; at++) {
+			const h = hashText(key(this.#subjectOf(at)));
+			next[at] = first.get(h) ?? -1;
+			first.set(h, at);
 		}
-		return map;
+		return { first, next };
 	}
 
-	/** A commit by sha prefix (a body citation uses 12 characters). */
+	#withSubject(chains: SubjectChains, wanted: string, key: (subject: string) => string): string[] {
+		const found: number[] = [];
+		for (let at = chains.first.get(hashText(wanted)) ?? -1; at !== -1; at = chains.next[at] ?? -1)
+			if (key(this.#subjectOf(at)) === wanted) found.push(at);
+		// In store order, each commit once (a commit stored twice is one).
+		return [...new Set(found.reverse().map((at) => (this.#lines[at] ?? "").slice(0, 40)))];
+	}
+
+	/**
+	 * A commit by sha prefix (a body citation uses 12 characters): through the commit graph's keys,
+	 * a scan of every line only for a shorter prefix.
+	 */
 	commitByPrefix(prefix: string): IndexedCommit | undefined {
-		for (const line of this.#lines) if (line.startsWith(prefix)) return parseCommitLine(line);
+		const p = prefix.toLowerCase();
+		if (p.length >= 12) {
+			const at = this.graph.lineOfPrefix(p);
+			return at === undefined ? undefined : parseCommitLine(this.#lines[at] ?? "");
+		}
+		for (const line of this.#lines) if (line.startsWith(p)) return parseCommitLine(line);
 		return undefined;
 	}
 
@@ -164,6 +188,22 @@ export class LinkIndex {
 		index.setTips(tips);
 		return index;
 	}
+}
+
+interface SubjectChains {
+	/** Subject hash → the last line with it; `next[line]` → the line before it with the same hash. */
+	readonly first: Map<number, number>;
+	readonly next: Int32Array;
+}
+
+/** FNV-1a over the UTF-16 code units: a subject's chain. */
+function hashText(text: string): number {
+	let h = 0x811c9dc5;
+	for (let i = 0; i < text.length; i++) {
+		h ^= text.charCodeAt(i);
+		h = Math.imul(h, 0x01000193);
+	}
+	return h >>> 0;
 }
 
 function push(map: Map<string, string[]>, key: string, sha: string): void {

@@ -64,6 +64,8 @@ function splitSubject(raw: string): { reply: boolean; tags: string[]; subject: s
 
 /** A posting's subject in the form `git am` gives its commit: how a re-posted series is matched. */
 export function normalisePatchSubject(subject: string): string {
+	// Most commit subjects are already in that form; a kernel's million of them are checked here.
+	if (!/^(?:re:|[\s:[])/i.test(subject) && !/\s\s|[^\S ]|\s$/.test(subject)) return subject;
 	return splitSubject(subject).subject;
 }
 

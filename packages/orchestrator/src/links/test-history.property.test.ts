@@ -10,7 +10,7 @@ import test from "ava";
 import { execa } from "execa";
 import fc from "fast-check";
 import { GIT_ENV } from "../../../../test/support/git.js";
-import { HistoryAnswers, isAncestor } from "./ancestry.js";
+import { commitCount, HistoryAnswers, isAncestor } from "./ancestry.js";
 import { LinkIndex, updateLinkIndex } from "./index.js";
 import { type SuiteScope, TestHistories } from "./test-history.js";
 
@@ -219,6 +219,16 @@ test("the commit graph in memory answers ancestry as git does, and a store that 
 					for (const b of all) {
 						const truth = await isAncestor(repo, a, b);
 						t.is(index.graph.isAncestor(a, b), truth, `${a.slice(0, 7)} in ${b.slice(0, 7)}`);
+						t.is(index.graph.count(a, b), await commitCount(repo, a, b), `${a.slice(0, 7)}..${b.slice(0, 7)}`);
+						// Several best common ancestors: git picks one, the graph leaves it to git.
+						const bases = (await execa("git", ["-C", repo, "merge-base", "--all", a, b], { reject: false })).stdout
+							.split("\n")
+							.filter((l) => l !== "");
+						t.is(
+							index.graph.mergeBase(a, b),
+							bases.length > 1 ? undefined : (bases[0] ?? null),
+							`merge-base ${a.slice(0, 7)} ${b.slice(0, 7)}`,
+						);
 						const answer = damaged.isAncestor(a, b);
 						if (answer !== undefined) t.is(answer, truth, `damaged: ${a.slice(0, 7)} in ${b.slice(0, 7)}`);
 					}

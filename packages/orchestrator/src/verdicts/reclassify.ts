@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { RunDirectory, readPlanFile } from "../engine/run-dir.js";
-import { finalResults, readRunRecord } from "../engine/run-record.js";
+import { finalResults, readRunRecord, withVerdicts } from "../engine/run-record.js";
 import { resultsDocument, summariseCells } from "../engine/summary.js";
 import { type FinalResult, testKey } from "../events/attempts.js";
 import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
@@ -208,7 +208,7 @@ export async function reclassifyRun(
 	if (record !== undefined && stored === undefined) {
 		const dir = RunDirectory.existing(runDir);
 		for (const [cell, perTest] of verdicts) dir.append({ type: "verdicts", cell, verdicts: [...perTest] });
-		const again = readRunRecord(journal);
+		const again = withVerdicts(record, verdicts);
 		const cells = summariseCells(
 			plan.cells.map((c) => {
 				const sha = kernelShaOf(matrix, plan, c.kernel);
