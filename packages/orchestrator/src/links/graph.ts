@@ -8,13 +8,7 @@
  * short, a shallow clone's boundary) answers "contained" only for what it reached, and "unknown"
  * otherwise, so that git is asked instead. A missing commit never reads as "not contained".
  */
-
-/**
- * The key a commit's sha is found under: its first 12 hex digits (48 bits, exact in a double), the
- * length kernel commit citations abbreviate to, so that a citation is found by its prefix too.
- */
-const KEY_DIGITS = 12;
-const keyOf = (sha: string) => Number.parseInt(sha.slice(0, KEY_DIGITS), 16);
+import { hex32, IntMultiTable } from "./int-table.js";
 
 const SEP = "\t";
 /** A parent the graph has no line for. */
@@ -26,62 +20,77 @@ interface Reach {
 	readonly complete: boolean;
 }
 
+/** The store's lines by number: the index keeps its text whole and slices a line only when asked. */
+export interface StoreLines {
+	readonly count: number;
+	line(at: number): string;
+	/** Whether line `at` starts with `prefix`, without slicing it. */
+	startsWith(at: number, prefix: string): boolean;
+}
+
 export class CommitGraph {
-	readonly #shas: readonly string[];
-	readonly #byKey: Map<number, number>;
-	/** Keys two commits share (1 in 10,000 for a million commits): looked up by whole sha. */
-	readonly #shared: Map<string, number>;
+	readonly #lines: StoreLines;
+	/** Each commit's line number; a commit's sha is its line's first 40 characters. */
+	readonly #line: Int32Array;
+	/** First 8 hex digits of a sha → the commits whose sha starts with them. */
+	readonly #byKey: IntMultiTable;
 	/** Commit i's parents are `#parents[#start[i]] ... #parents[#start[i + 1] - 1]`. */
 	readonly #start: Int32Array;
 	readonly #parents: Int32Array;
 	/** Commits whose line names no parents field at all (a line of an older store format). */
 	readonly #unknown: Uint8Array;
-	/** Each commit's line in the store lines the graph was read from. */
-	readonly #line: Int32Array;
 	readonly #reach = new Map<number, Reach>();
 
 	private constructor(
-		shas: readonly string[],
-		byKey: Map<number, number>,
-		shared: Map<string, number>,
+		lines: StoreLines,
+		line: Int32Array,
+		byKey: IntMultiTable,
 		start: Int32Array,
 		parents: Int32Array,
 		unknown: Uint8Array,
-		line: Int32Array,
 	) {
-		this.#shas = shas;
+		this.#lines = lines;
+		this.#line = line;
 		this.#byKey = byKey;
-		this.#shared = shared;
 		this.#start = start;
 		this.#parents = parents;
 		this.#unknown = unknown;
-		this.#line = line;
-	}
-
-	/**
-	 * The store line of the commit whose sha starts with `prefix` (12 hex digits or more); undefined
-	 * when none does, or when the prefix is shorter (the caller then looks the slow way).
-	 */
-	lineOfPrefix(prefix: string): number | undefined {
-		if (prefix.length < KEY_DIGITS || !/^[0-9a-f]+$/.test(prefix)) return undefined;
-		const at = this.#byKey.get(keyOf(prefix));
-		if (at === undefined) return undefined;
-		if (at >= 0) return this.#shas[at]?.startsWith(prefix) === true ? this.#line[at] : undefined;
-		for (const [sha, i] of this.#shared) if (sha.startsWith(prefix)) return this.#line[i];
-		return undefined;
 	}
 
 	get size(): number {
-		return this.#shas.length;
+		return this.#line.length;
+	}
+
+	#sha(i: number): string {
+		return this.#lines.line(this.#line[i] as number).slice(0, 40);
+	}
+
+	/** The first commit (in store order) whose sha starts with `prefix`, 8 hex digits or more. */
+	#find(prefix: string): number | undefined {
+		const key = hex32(prefix);
+		if (key === -1) return undefined;
+		let found: number | undefined;
+		this.#byKey.find(key, (i) => {
+			if (!this.#lines.startsWith(this.#line[i] as number, prefix)) return false;
+			found = i;
+			return true;
+		});
+		return found;
 	}
 
 	/** A commit's place in the graph, or undefined when the graph has no line for it. */
 	indexOf(sha: string): number | undefined {
-		if (sha.length !== 40) return undefined;
-		const at = this.#byKey.get(keyOf(sha));
-		if (at === undefined) return undefined;
-		if (at >= 0) return this.#shas[at] === sha ? at : undefined;
-		return this.#shared.get(sha);
+		return sha.length === 40 ? this.#find(sha) : undefined;
+	}
+
+	/**
+	 * The store line of the commit whose sha starts with `prefix` (8 hex digits or more); undefined
+	 * when none does, or when the prefix is shorter (the caller then looks the slow way).
+	 */
+	lineOfPrefix(prefix: string): number | undefined {
+		if (prefix.length < 8) return undefined;
+		const i = this.#find(prefix);
+		return i === undefined ? undefined : this.#line[i];
 	}
 
 	/**
@@ -139,15 +148,15 @@ export class CommitGraph {
 			if (best !== undefined) return undefined;
 			best = c;
 		}
-		return best === undefined ? null : (this.#shas[best] as string);
+		return best === undefined ? null : this.#sha(best);
 	}
 
 	/** Every commit reachable from commit `t`, walked once per tip and kept for the run. */
 	#reachOf(t: number): Reach {
 		const found = this.#reach.get(t);
 		if (found !== undefined) return found;
-		const seen = new Uint8Array(this.#shas.length);
-		const stack = new Int32Array(this.#shas.length);
+		const seen = new Uint8Array(this.size);
+		const stack = new Int32Array(this.size);
 		let top = 0;
 		let complete = true;
 		seen[t] = 1;
@@ -171,53 +180,47 @@ export class CommitGraph {
 	}
 
 	/** The graph of store lines (`sha \t ... \t parents`, the parents in the seventh field). */
-	static fromLines(lines: readonly string[]): CommitGraph {
-		const shas: string[] = [];
-		const byKey = new Map<number, number>();
-		const shared = new Map<string, number>();
+	static fromLines(store: StoreLines): CommitGraph {
+		const count = store.count;
+		const byKey = new IntMultiTable(count);
+		const lines: number[] = [];
 		const parentText: string[] = [];
 		const unknown: number[] = [];
-		const lineOf: number[] = [];
-		const place = (sha: string): boolean => {
-			const key = keyOf(sha);
-			const at = byKey.get(key);
-			if (at === undefined) {
-				byKey.set(key, shas.length);
-				return true;
-			}
-			// Stored twice (two writers appended the same commit): the first line stands.
-			if (at >= 0 && shas[at] === sha) return false;
-			if (shared.has(sha)) return false;
-			if (at >= 0) {
-				shared.set(shas[at] as string, at);
-				byKey.set(key, -1);
-			}
-			shared.set(sha, shas.length);
-			return true;
+		const sameAs = (sha: string) => {
+			let same = false;
+			byKey.find(hex32(sha), (i) => {
+				same = store.startsWith(lines[i] as number, sha);
+				return same;
+			});
+			return same;
 		};
-		for (let l = 0; l < lines.length; l++) {
-			const line = lines[l] as string;
-			const sha = line.slice(0, 40);
-			if (!place(sha)) continue;
-			lineOf.push(l);
+		for (let l = 0; l < count; l++) {
+			const line = store.line(l);
+			const key = hex32(line);
+			// Stored twice (two writers appended the same commit): the first line stands.
+			if (key === -1 || sameAs(line.slice(0, 40))) continue;
+			byKey.add(key, lines.length);
 			// The parents are the seventh field: after the sixth tab.
 			let tab = -1;
 			for (let n = 0; n < 6; n++) {
 				tab = line.indexOf(SEP, tab + 1);
 				if (tab === -1) break;
 			}
-			if (tab === -1) unknown.push(shas.length);
+			if (tab === -1) unknown.push(lines.length);
 			parentText.push(tab === -1 ? "" : line.slice(tab + 1));
-			shas.push(sha);
+			lines.push(l);
 		}
-		const n = shas.length;
+		const n = lines.length;
 		const start = new Int32Array(n + 1);
 		const list: number[] = [];
 		const lookup = (sha: string): number => {
-			const at = byKey.get(keyOf(sha));
-			if (at === undefined) return MISSING;
-			if (at >= 0) return shas[at] === sha ? at : MISSING;
-			return shared.get(sha) ?? MISSING;
+			let found = MISSING;
+			byKey.find(hex32(sha), (i) => {
+				if (!store.startsWith(lines[i] as number, sha)) return false;
+				found = i;
+				return true;
+			});
+			return found;
 		};
 		for (let i = 0; i < n; i++) {
 			start[i] = list.length;
@@ -227,6 +230,6 @@ export class CommitGraph {
 		start[n] = list.length;
 		const flags = new Uint8Array(n);
 		for (const u of unknown) flags[u] = 1;
-		return new CommitGraph(shas, byKey, shared, start, Int32Array.from(list), flags, Int32Array.from(lineOf));
+		return new CommitGraph(store, Int32Array.from(lines), byKey, start, Int32Array.from(list), flags);
 	}
 }

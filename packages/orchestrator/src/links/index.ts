@@ -4,7 +4,8 @@ import path from "node:path";
 import { replaceAtomically, writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { capture, streamRecords } from "../proc/run.js";
-import { CommitGraph } from "./graph.js";
+import { CommitGraph, type StoreLines } from "./graph.js";
+import { hashText, hex32, IntMultiTable } from "./int-table.js";
 import { normalisePatchSubject } from "./posting.js";
 import { citationsOf, referencesOf, seriesOf, upstreamOf } from "./trailers.js";
 
@@ -27,17 +28,24 @@ export interface IndexedCommit {
  * tips it was built at; stored in the cache as one line per commit, appended to as history grows.
  */
 export class LinkIndex {
-	/** Every commit as its store line; parsed only when a query needs it. */
-	readonly #lines: string[] = [];
+	/**
+	 * The store's text, kept whole, and where each commit's line starts and ends in it: a line is
+	 * sliced, and parsed, only when a query needs it (a million lines as strings of their own cost
+	 * hundreds of megabytes and most of a large index's garbage collection).
+	 */
+	#text = "";
+	readonly #starts: number[] = [];
+	readonly #ends: number[] = [];
 	/** sha → line, for the commits that carry references (the only ones `commitsFor` returns). */
-	readonly #referencing = new Map<string, number>();
-	readonly #byMessageId = new Map<string, string[]>();
-	readonly #bySeries = new Map<string, string[]>();
+	readonly #referencing: number[] = [];
+	/** Built on the first query from the referencing lines: hash → line, checked on lookup. */
+	#byMessageId: IntMultiTable | undefined;
+	#bySeries: IntMultiTable | undefined;
 	/** Upstream sha → the backports that copy it. */
-	readonly #byUpstream = new Map<string, string[]>();
+	#byUpstream: IntMultiTable | undefined;
 	/** Built on the first subject query (a fix link's backports are looked for by subject). */
-	#bySubject: SubjectChains | undefined;
-	#byPatchSubject: SubjectChains | undefined;
+	#bySubject: IntMultiTable | undefined;
+	#byPatchSubject: IntMultiTable | undefined;
 	#tips: readonly string[] = [];
 	#skipped = 0;
 	#graph: CommitGraph | undefined;
@@ -52,57 +60,111 @@ export class LinkIndex {
 	}
 
 	get size(): number {
-		return this.#lines.length;
+		return this.#starts.length;
+	}
+
+	#line(at: number): string {
+		return this.#text.slice(this.#starts[at], this.#ends[at]);
+	}
+
+	/** The lines as the commit graph reads them. */
+	#storeLines(): StoreLines {
+		const text = this.#text;
+		const starts = this.#starts;
+		return {
+			count: starts.length,
+			line: (at) => this.#line(at),
+			startsWith: (at, prefix) => text.startsWith(prefix, starts[at]),
+		};
 	}
 
 	/**
-	 * One store line. Only its message-ids are looked at now; a line without any (most of a
-	 * kernel's history) costs an array slot. A commit stored twice (two runs appending at once)
-	 * is indexed once when it carries references; a duplicate of one without is harmless.
+	 * The line of `text` from `start` to `end`: only whether it carries references is looked at
+	 * now, and the line is not sliced; the tables of references are built from the lines that do
+	 * on the first query. A commit stored twice (two runs appending at once) is harmless: every
+	 * lookup gives each sha once.
 	 */
-	#addLine(line: string): void {
-		const sha = line.slice(0, 40);
-		const afterSubject = line.indexOf(SEP, line.indexOf(SEP) + 1);
-		const idsEnd = afterSubject === -1 ? -1 : line.indexOf(SEP, afterSubject + 1);
-		const ids = afterSubject === -1 ? "" : line.slice(afterSubject + 1, idsEnd === -1 ? undefined : idsEnd);
-		// Bugs, citations and upstream commits; then (format 2) the parents, which are no reference.
-		const fields = idsEnd === -1 ? [] : line.slice(idsEnd + 1).split(SEP);
-		const references = ids !== "" || fields.slice(0, 3).some((f) => f !== "");
-		if (references && this.#referencing.has(sha)) return;
-		const at = this.#lines.push(line) - 1;
-		this.#graph = undefined;
-		this.#bySubject = undefined;
-		this.#byPatchSubject = undefined;
-		if (!references) return;
-		this.#referencing.set(sha, at);
-		// The upstream commits of a backport, when the line has them.
-		const picked = fields.length >= 3 ? (fields[2] ?? "") : "";
-		if (picked !== "") for (const up of picked.split(LIST)) push(this.#byUpstream, up, sha);
-		if (ids === "") return;
-		for (const id of ids.split(LIST)) {
-			push(this.#byMessageId, id, sha);
-			const series = seriesOf(id);
-			if (series !== undefined) push(this.#bySeries, series.stem, sha);
+	#addLine(text: string, start: number, end: number): void {
+		const afterSubject = text.indexOf(SEP, start + 41);
+		// Empty ids, bugs, citations and upstream fields: four tabs after the subject's, then the
+		// parents' tab (format 2) or the line's end.
+		const bare =
+			afterSubject !== -1 &&
+			afterSubject + 4 <= end &&
+			text.startsWith(BARE, afterSubject) &&
+			(afterSubject + 4 === end || text.charCodeAt(afterSubject + 4) === 9);
+		if (bare) {
+			this.#starts.push(start);
+			this.#ends.push(end);
+			return;
 		}
+		this.#referencing.push(this.#starts.push(start) - 1);
+		this.#ends.push(end);
+	}
+
+	/** A referencing line's message-ids and upstream commits. */
+	#refFields(at: number): { readonly ids: readonly string[]; readonly upstream: readonly string[] } {
+		const fields = this.#line(at).split(SEP);
+		const list = (f: string | undefined) => (f === undefined || f === "" ? [] : f.split(LIST));
+		return { ids: list(fields[2]), upstream: list(fields[5]) };
+	}
+
+	#idTables(): { readonly ids: IntMultiTable; readonly series: IntMultiTable } {
+		if (this.#byMessageId === undefined || this.#bySeries === undefined) {
+			const ids = new IntMultiTable(this.#referencing.length * 2);
+			const series = new IntMultiTable(this.#referencing.length * 2);
+			for (const at of this.#referencing)
+				for (const id of this.#refFields(at).ids) {
+					ids.add(hashText(id), at);
+					const stem = seriesOf(id)?.stem;
+					if (stem !== undefined) series.add(hashText(stem), at);
+				}
+			this.#byMessageId = ids;
+			this.#bySeries = series;
+		}
+		return { ids: this.#byMessageId, series: this.#bySeries };
+	}
+
+	/** The shas of the lines under `key` that `keep` accepts, in store order, each once. */
+	#shasUnder(table: IntMultiTable, key: number, keep: (at: number) => boolean): string[] {
+		const found: string[] = [];
+		table.find(key, (at) => {
+			if (keep(at)) {
+				const sha = this.#text.slice(this.#starts[at], (this.#starts[at] as number) + 40);
+				if (!found.includes(sha)) found.push(sha);
+			}
+			return false;
+		});
+		return found;
 	}
 
 	commit(sha: string): IndexedCommit | undefined {
-		const at = this.#referencing.get(sha);
-		if (at !== undefined) return parseCommitLine(this.#lines[at] ?? "");
 		return this.commitByPrefix(sha);
 	}
 
 	/** Commits that carry this message-id, or (for a cover letter or another patch) one of its series. */
 	commitsFor(messageId: string): { readonly exact: readonly string[]; readonly series: readonly string[] } {
-		const exact = this.#byMessageId.get(messageId) ?? [];
+		const tables = this.#idTables();
+		const exact = this.#shasUnder(tables.ids, hashText(messageId), (at) => this.#refFields(at).ids.includes(messageId));
 		const stem = seriesOf(messageId)?.stem;
-		const series = stem === undefined ? [] : (this.#bySeries.get(stem) ?? []).filter((sha) => !exact.includes(sha));
+		const series =
+			stem === undefined
+				? []
+				: this.#shasUnder(tables.series, hashText(stem), (at) =>
+						this.#refFields(at).ids.some((id) => seriesOf(id)?.stem === stem),
+					).filter((sha) => !exact.includes(sha));
 		return { exact, series };
 	}
 
 	/** The backports of `sha` this tree holds: commits that say they copy it. */
 	commitsPickedFrom(sha: string): readonly string[] {
-		return this.#byUpstream.get(sha) ?? [];
+		if (this.#byUpstream === undefined) {
+			const table = new IntMultiTable(this.#referencing.length);
+			for (const at of this.#referencing) for (const up of this.#refFields(at).upstream) table.add(hex32(up), at);
+			this.#byUpstream = table;
+		}
+		const key = hex32(sha);
+		return key === -1 ? [] : this.#shasUnder(this.#byUpstream, key, (at) => this.#refFields(at).upstream.includes(sha));
 	}
 
 	/** Commits with exactly this subject: how a rebased or re-posted fix is still found. */
@@ -118,32 +180,33 @@ export class LinkIndex {
 	}
 
 	#subjectOf(at: number): string {
-		const line = this.#lines[at] ?? "";
-		const tab = line.indexOf(SEP, 41);
-		return line.slice(41, tab === -1 ? undefined : tab);
+		const start = this.#starts[at] as number;
+		const end = this.#ends[at] as number;
+		const tab = this.#text.indexOf(SEP, start + 41);
+		return this.#text.slice(start + 41, tab === -1 || tab > end ? end : tab);
 	}
 
 	/**
 	 * Every line chained under the hash of its (keyed) subject: a kernel's million subjects cost a
 	 * number each, not a string and a list each; a lookup compares the few lines of its chain.
 	 */
-	#subjectChains(key: (subject: string) => string): SubjectChains {
-		const first = new Map<number, number>();
-		const next = new Int32Array(this.#lines.length);
-		for (let at = 0; at < this.#lines.length; at++) {
-			const h = hashText(key(this.#subjectOf(at)));
-			next[at] = first.get(h) ?? -1;
-			first.set(h, at);
-		}
-		return { first, next };
+	#subjectChains(key: (subject: string) => string): IntMultiTable {
+		const table = new IntMultiTable(this.size);
+		for (let at = 0; at < this.size; at++) table.add(hashText(key(this.#subjectOf(at))), at);
+		return table;
 	}
 
-	#withSubject(chains: SubjectChains, wanted: string, key: (subject: string) => string): string[] {
-		const found: number[] = [];
-		for (let at = chains.first.get(hashText(wanted)) ?? -1; at !== -1; at = chains.next[at] ?? -1)
-			if (key(this.#subjectOf(at)) === wanted) found.push(at);
-		// In store order, each commit once (a commit stored twice is one).
-		return [...new Set(found.reverse().map((at) => (this.#lines[at] ?? "").slice(0, 40)))];
+	#withSubject(table: IntMultiTable, wanted: string, key: (subject: string) => string): string[] {
+		const found: string[] = [];
+		// In store order (the order the table keeps), each commit once (a commit stored twice is one).
+		table.find(hashText(wanted), (at) => {
+			if (key(this.#subjectOf(at)) === wanted) {
+				const sha = this.#text.slice(this.#starts[at], (this.#starts[at] as number) + 40);
+				if (!found.includes(sha)) found.push(sha);
+			}
+			return false;
+		});
+		return found;
 	}
 
 	/**
@@ -152,11 +215,12 @@ export class LinkIndex {
 	 */
 	commitByPrefix(prefix: string): IndexedCommit | undefined {
 		const p = prefix.toLowerCase();
-		if (p.length >= 12) {
+		if (p.length >= 8) {
 			const at = this.graph.lineOfPrefix(p);
-			return at === undefined ? undefined : parseCommitLine(this.#lines[at] ?? "");
+			return at === undefined ? undefined : parseCommitLine(this.#line(at));
 		}
-		for (const line of this.#lines) if (line.startsWith(p)) return parseCommitLine(line);
+		for (let at = 0; at < this.size; at++)
+			if (this.#text.startsWith(p, this.#starts[at])) return parseCommitLine(this.#line(at));
 		return undefined;
 	}
 
@@ -165,7 +229,7 @@ export class LinkIndex {
 	 * questions answered in memory instead of one git process each.
 	 */
 	get graph(): CommitGraph {
-		this.#graph ??= CommitGraph.fromLines(this.#lines);
+		this.#graph ??= CommitGraph.fromLines(this.#storeLines());
 		return this.#graph;
 	}
 
@@ -176,12 +240,13 @@ export class LinkIndex {
 	/** An index from a store's lines (see `commitLine`); a line that does not parse is skipped. */
 	static fromLines(text: string, tips: readonly string[]): LinkIndex {
 		const index = new LinkIndex();
+		index.#text = text;
 		let start = 0;
 		while (start < text.length) {
 			let end = text.indexOf("\n", start);
 			if (end === -1) end = text.length;
-			if (end - start > 41 && text.charCodeAt(start + 40) === 9 && SHA40.test(text.slice(start, start + 40)))
-				index.#addLine(text.slice(start, end));
+			if (end - start > 41 && text.charCodeAt(start + 40) === 9 && hex32(text, start) !== -1 && isSha(text, start))
+				index.#addLine(text, start, end);
 			else if (end > start) index.#skipped++;
 			start = end + 1;
 		}
@@ -190,26 +255,16 @@ export class LinkIndex {
 	}
 }
 
-interface SubjectChains {
-	/** Subject hash → the last line with it; `next[line]` → the line before it with the same hash. */
-	readonly first: Map<number, number>;
-	readonly next: Int32Array;
-}
+/** The fields after the subject when a line carries no reference: ids, bugs, citations, upstream. */
+const BARE = "\t\t\t\t";
 
-/** FNV-1a over the UTF-16 code units: a subject's chain. */
-function hashText(text: string): number {
-	let h = 0x811c9dc5;
-	for (let i = 0; i < text.length; i++) {
-		h ^= text.charCodeAt(i);
-		h = Math.imul(h, 0x01000193);
+/** Whether the 40 characters at `at` are lower-case hex, without slicing them. */
+function isSha(text: string, at: number): boolean {
+	for (let i = at; i < at + 40; i++) {
+		const c = text.charCodeAt(i);
+		if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
 	}
-	return h >>> 0;
-}
-
-function push(map: Map<string, string[]>, key: string, sha: string): void {
-	const list = map.get(key);
-	if (list === undefined) map.set(key, [sha]);
-	else list.push(sha);
+	return true;
 }
 
 const SEP = "\t";
