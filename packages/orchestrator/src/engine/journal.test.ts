@@ -133,3 +133,38 @@ test("a directory without a plan is refused in one line", (t) => {
 	const error = t.throws(() => RunDirectory.existing(dir));
 	t.regex(error?.message ?? "", /holds no run \(no plan\.json\)/);
 });
+
+test("each classify's verdicts replace the last: only the last whole record per cell is read, a torn one replaces nothing", (t) => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "journal-verdicts-"));
+	const file = path.join(dir, "journal.jsonl");
+	const verdicts = (cell: string, reason: string): JournalRecord => ({
+		type: "verdicts",
+		cell,
+		verdicts: [["kut:vmx", { verdict: "infra", evidence: { reason } }]],
+	});
+	const lines = [
+		verdicts("a/t", "first"),
+		verdicts("b/t", "only"),
+		verdicts("a/t", "second"),
+		verdicts("a/t", "third"),
+	].map((r) => JSON.stringify(r));
+	// The third was torn by a kill: the second stands.
+	const torn = (lines[3] as string).slice(0, 60);
+	writeFileSync(file, `${lines.slice(0, 3).join("\n")}\n${torn}`);
+	const reason = (record: ReturnType<typeof readRunRecord>, cell: string) => {
+		const v = record.byCell.get(cell)?.verdicts?.get("kut:vmx");
+		return v?.verdict === "infra" ? v.evidence.reason : undefined;
+	};
+	const torn3 = readRunRecord(file);
+	t.is(reason(torn3, "a/t"), "second");
+	t.is(reason(torn3, "b/t"), "only");
+	t.is(torn3.problems.length, 1);
+	// Whole, the last one stands; the ones before are not even read.
+	writeFileSync(file, `${lines.join("\n")}\n`);
+	t.is(reason(readRunRecord(file), "a/t"), "third");
+	const read = parseJournal(readFileSync(file, "utf8"), file, { latestVerdictsOnly: true });
+	t.deepEqual(
+		read.records.map((r) => (r.type === "verdicts" ? r.cell : r.type)),
+		["b/t", "a/t"],
+	);
+});

@@ -166,13 +166,18 @@ export interface JournalRead {
  * Reads a journal's text. A process killed mid-write leaves a torn last line; it is dropped with a
  * note, as is any line that is not a record this version knows. Never throws.
  */
-export function parseJournal(text: string, file = "journal.jsonl"): JournalRead {
+export function parseJournal(
+	text: string,
+	file = "journal.jsonl",
+	options: { readonly latestVerdictsOnly?: boolean } = {},
+): JournalRead {
 	const records: JournalRecord[] = [];
 	const problems: string[] = [];
 	const lines = text.split("\n");
 	const last = lines.length - 1;
+	const superseded = options.latestVerdictsOnly === true ? supersededVerdicts(lines) : undefined;
 	lines.forEach((line, index) => {
-		if (line.trim() === "") return;
+		if (line.trim() === "" || superseded?.has(index) === true) return;
 		let value: unknown;
 		try {
 			value = JSON.parse(line);
@@ -189,4 +194,37 @@ export function parseJournal(text: string, file = "journal.jsonl"): JournalRead 
 		else problems.push(`${file}:${index + 1}: not a journal record this kvm-matrix knows, ignored`);
 	});
 	return { records, problems };
+}
+
+/** How kvm-matrix writes a cell's verdicts record: the type, then the cell. */
+const VERDICTS_LINE = /^\{"type":"verdicts","cell":("(?:[^"\\]|\\.)*"),/;
+
+/**
+ * The `verdicts` lines a later one for the same cell replaces (folding keeps the last): every
+ * `classify` of a run appends a record per cell, and reading them all back made each classify
+ * of a run slower than the last. Only lines in the form kvm-matrix writes are recognised; any
+ * other is read as usual.
+ */
+function supersededVerdicts(lines: readonly string[]): Set<number> {
+	const byCell = new Map<string, number[]>();
+	lines.forEach((line, index) => {
+		const cell = line.startsWith('{"type":"verdicts"') ? VERDICTS_LINE.exec(line)?.[1] : undefined;
+		if (cell === undefined) return;
+		const list = byCell.get(cell);
+		if (list === undefined) byCell.set(cell, [index]);
+		else list.push(index);
+	});
+	const skip = new Set<number>();
+	for (const indexes of byCell.values()) {
+		// The last one that is whole replaces those before it; a torn or garbled one replaces nothing.
+		const whole = indexes.findLast((i) => {
+			try {
+				return (JSON.parse(lines[i] as string) as { type?: unknown }).type === "verdicts";
+			} catch {
+				return false;
+			}
+		});
+		if (whole !== undefined) for (const i of indexes) if (i < whole) skip.add(i);
+	}
+	return skip;
 }

@@ -163,7 +163,7 @@ export function readRunRecord(journalFile: string): RunRecord {
 	} catch (error) {
 		if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
 	}
-	const read = parseJournal(text, journalFile);
+	const read = parseJournal(text, journalFile, { latestVerdictsOnly: true });
 	return foldJournal(read.records, read.problems);
 }
 
