@@ -2,8 +2,9 @@
 // merges, fixes, next and queue first (marks exported), then stable and lts, whose backports name
 // their originals' shas (`commit <sha> upstream.`, `(cherry picked from commit <sha>)`), which only
 // the first pass's marks can tell. Commit dates grow with every commit written.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import path from "node:path";
+import { performance } from "node:perf_hooks";
 import { execa } from "execa";
 import { GREG, PAOLO, sob } from "../verdicts/people.js";
 import { type CommitText, cherryPick, commitText, stableBackport } from "./commits.js";
@@ -202,4 +203,23 @@ export async function writeKernelRepo(repo: string, commits: number): Promise<Ke
 	const counts = (await execa("git", ["-C", repo, "count-objects", "-v"])).stdout;
 	const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(counts)?.[1] ?? 0);
 	return { repo, commits, tips, objects: field("in-pack") + field("count"), packBytes: field("size-pack") * 1024 };
+}
+
+/**
+ * Gives `repo` a commit-graph with changed-path Bloom filters, or takes it away: kvm-matrix's own
+ * mirrors get one after each fetch, a user's clone (a `path:` tree like this one) has none unless
+ * its owner writes it. Returns the seconds writing took, or undefined when nothing was written.
+ */
+export async function setCommitGraph(repo: string, wanted: boolean): Promise<number | undefined> {
+	const info = path.join(repo, ".git", "objects", "info");
+	const present = existsSync(path.join(info, "commit-graph")) || existsSync(path.join(info, "commit-graphs"));
+	if (!wanted) {
+		rmSync(path.join(info, "commit-graph"), { force: true });
+		rmSync(path.join(info, "commit-graphs"), { recursive: true, force: true });
+		return undefined;
+	}
+	if (present) return undefined;
+	const t0 = performance.now();
+	await execa("git", ["-C", repo, "commit-graph", "write", "--reachable", "--changed-paths"]);
+	return (performance.now() - t0) / 1000;
 }

@@ -40,6 +40,8 @@ const tail = (text: string, lines = 15) => text.trimEnd().split("\n").slice(-lin
 
 /** Runs `kvm-matrix ARGS` once; a command that fails (not a timeout) throws CommandFailed. */
 export async function measure(args: readonly string[], options: MeasureOptions): Promise<Measured> {
+	// The previous command's writes (a merged run of 100 MB, its removal) flushed now, not billed to this one.
+	await execa("sync");
 	const scratch = mkdtempSync(path.join(os.tmpdir(), "bench-scale-time-"));
 	const timeFile = path.join(scratch, "time");
 	const child = execa("/usr/bin/time", ["-o", timeFile, "-f", "%e %M", process.execPath, options.cli, ...args], {
