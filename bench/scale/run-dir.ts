@@ -79,8 +79,8 @@ interface Attempted {
 function writeBootDir(dir: string, spec: RunSpec, attempted: readonly Attempted[], nonce: string): void {
 	mkdirSync(dir, { recursive: true });
 	linkSync(spec.initrd, path.join(dir, "initrd.img"));
-	const console = attempted.map((a) => `kvm-matrix: selftest ${testId(a.k)}\n${logText(a.k, a.status)}`).join("");
-	writeFileSync(path.join(dir, "console.log"), `Linux version 6.12.0 (kvm-matrix)\n${console}`);
+	const lines = attempted.map((a) => `kvm-matrix: selftest ${testId(a.k)}\n${logText(a.k, a.status)}`).join("");
+	writeFileSync(path.join(dir, "console.log"), `Linux version 6.12.0 (kvm-matrix)\n${lines}`);
 	const channel = attempted
 		.map(
 			(a, i) => `{"t":"start","i":${i}}\n{"t":"end","i":${i},"status":${a.status === "pass" ? 0 : 254},"ms":${a.ms}}\n`,
