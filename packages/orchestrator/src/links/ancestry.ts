@@ -63,8 +63,6 @@ export async function hasCommit(repo: string, sha: string): Promise<boolean> {
 export class HistoryAnswers {
 	readonly #answers = new Map<string, Promise<unknown>>();
 	readonly #graphs = new Map<string, { readonly graph: () => CommitGraph; readonly tips: readonly string[] }>();
-	/** How many ancestry questions the in-memory graphs answered, and how many went to git. */
-	readonly counts = { graph: 0, git: 0 };
 
 	/**
 	 * Answers ancestry questions about `repo` from its commit graph in memory where the graph can
@@ -87,36 +85,22 @@ export class HistoryAnswers {
 	has(repo: string, sha: string): Promise<boolean> {
 		const known = this.#graphs.get(repo);
 		if (known?.tips.some((tip) => known.graph().isAncestor(sha, tip) === true)) {
-			this.counts.graph++;
 			return Promise.resolve(true);
 		}
-		return this.#once(`has\0${repo}\0${sha}`, () => {
-			this.counts.git++;
-			return hasCommit(repo, sha);
-		});
+		return this.#once(`has\0${repo}\0${sha}`, () => hasCommit(repo, sha));
 	}
 
 	isAncestor(repo: string, sha: string, ref: string): Promise<boolean> {
 		if (sha === ref) return Promise.resolve(true);
 		const known = this.#graphs.get(repo)?.graph().isAncestor(sha, ref);
-		if (known !== undefined) {
-			this.counts.graph++;
-			return Promise.resolve(known);
-		}
-		return this.#once(`anc\0${repo}\0${sha}\0${ref}`, () => {
-			this.counts.git++;
-			return isAncestor(repo, sha, ref);
-		});
+		if (known !== undefined) return Promise.resolve(known);
+		return this.#once(`anc\0${repo}\0${sha}\0${ref}`, () => isAncestor(repo, sha, ref));
 	}
 
 	commitCount(repo: string, from: string, to: string): Promise<number> {
 		return this.#once(`count\0${repo}\0${from}\0${to}`, () => {
 			const known = this.#graphs.get(repo)?.graph().count(from, to);
-			if (known !== undefined) {
-				this.counts.graph++;
-				return Promise.resolve(known);
-			}
-			this.counts.git++;
+			if (known !== undefined) return Promise.resolve(known);
 			return commitCount(repo, from, to);
 		});
 	}
@@ -124,11 +108,7 @@ export class HistoryAnswers {
 	mergeBase(repo: string, a: string, b: string): Promise<string | undefined> {
 		return this.#once(`base\0${repo}\0${a}\0${b}`, () => {
 			const known = this.#graphs.get(repo)?.graph().mergeBase(a, b);
-			if (known !== undefined) {
-				this.counts.graph++;
-				return Promise.resolve(known ?? undefined);
-			}
-			this.counts.git++;
+			if (known !== undefined) return Promise.resolve(known ?? undefined);
 			return mergeBase(repo, a, b);
 		});
 	}

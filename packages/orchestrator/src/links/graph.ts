@@ -112,12 +112,9 @@ export class CommitGraph {
 	 * graph holds both whole histories; undefined otherwise.
 	 */
 	count(from: string, to: string): number | undefined {
-		const f = this.indexOf(from);
-		const t = this.indexOf(to);
-		if (f === undefined || t === undefined) return undefined;
-		const a = this.#reachOf(f);
-		const b = this.#reachOf(t);
-		if (!a.complete || !b.complete) return undefined;
+		const both = this.#wholeReaches(from, to);
+		if (both === undefined) return undefined;
+		const [a, b] = both;
 		let n = 0;
 		for (let i = 0; i < b.seen.length; i++) if (b.seen[i] === 1 && a.seen[i] === 0) n++;
 		return n;
@@ -129,12 +126,9 @@ export class CommitGraph {
 	 * there are several such commits (a criss-cross merge), since git's pick among them is git's.
 	 */
 	mergeBase(a: string, b: string): string | null | undefined {
-		const x = this.indexOf(a);
-		const y = this.indexOf(b);
-		if (x === undefined || y === undefined) return undefined;
-		const ra = this.#reachOf(x);
-		const rb = this.#reachOf(y);
-		if (!ra.complete || !rb.complete) return undefined;
+		const both = this.#wholeReaches(a, b);
+		if (both === undefined) return undefined;
+		const [ra, rb] = both;
 		// A common commit that is a parent of another common commit is not the newest.
 		const older = new Uint8Array(ra.seen.length);
 		for (let c = 0; c < ra.seen.length; c++) {
@@ -149,6 +143,16 @@ export class CommitGraph {
 			best = c;
 		}
 		return best === undefined ? null : this.#sha(best);
+	}
+
+	/** Both commits' reach sets, when the graph holds both whole histories. */
+	#wholeReaches(a: string, b: string): readonly [Reach, Reach] | undefined {
+		const x = this.indexOf(a);
+		const y = this.indexOf(b);
+		if (x === undefined || y === undefined) return undefined;
+		const ra = this.#reachOf(x);
+		const rb = this.#reachOf(y);
+		return ra.complete && rb.complete ? [ra, rb] : undefined;
 	}
 
 	/** Every commit reachable from commit `t`, walked once per tip and kept for the run. */
@@ -186,19 +190,21 @@ export class CommitGraph {
 		const lines: number[] = [];
 		const parentText: string[] = [];
 		const unknown: number[] = [];
-		const sameAs = (sha: string) => {
-			let same = false;
+		/** The commit placed so far whose sha is `sha`. */
+		const lookup = (sha: string): number => {
+			let found = MISSING;
 			byKey.find(hex32(sha), (i) => {
-				same = store.startsWith(lines[i] as number, sha);
-				return same;
+				if (!store.startsWith(lines[i] as number, sha)) return false;
+				found = i;
+				return true;
 			});
-			return same;
+			return found;
 		};
 		for (let l = 0; l < count; l++) {
 			const line = store.line(l);
 			const key = hex32(line);
 			// Stored twice (two writers appended the same commit): the first line stands.
-			if (key === -1 || sameAs(line.slice(0, 40))) continue;
+			if (key === -1 || lookup(line.slice(0, 40)) !== MISSING) continue;
 			byKey.add(key, lines.length);
 			// The parents are the seventh field: after the sixth tab.
 			let tab = -1;
@@ -213,15 +219,6 @@ export class CommitGraph {
 		const n = lines.length;
 		const start = new Int32Array(n + 1);
 		const list: number[] = [];
-		const lookup = (sha: string): number => {
-			let found = MISSING;
-			byKey.find(hex32(sha), (i) => {
-				if (!store.startsWith(lines[i] as number, sha)) return false;
-				found = i;
-				return true;
-			});
-			return found;
-		};
 		for (let i = 0; i < n; i++) {
 			start[i] = list.length;
 			const text = parentText[i] as string;
