@@ -145,3 +145,21 @@ test("--shard K/N", (t) => {
 	t.deepEqual(parseShardSpec("2/3"), { ok: true, index: 2, count: 3 });
 	for (const bad of ["0/3", "4/3", "3", "a/b", "1/0", ""]) t.false(parseShardSpec(bad).ok, bad);
 });
+
+test("shards that tie for the largest are all split: 4 kernels × 6 targets fill 24 shards", (t) => {
+	const kernels = ["kvm-x86@next", "kvm@next", "kvm@queue", "linux@master"];
+	const targets = ["tcg", "icx", "spr", "genoa", "milan", "tcg-noept"];
+	const cells: ShardableCell[] = kernels.flatMap((k) => targets.map((tg) => ({ id: `${k}/${tg}`, build: k })));
+	const times = Object.fromEntries(cells.map((c) => [c.id, 5 * MIN]));
+	const plan = planShards(cells, durations(times, Object.fromEntries(kernels.map((k) => [k, 15 * MIN]))), 24);
+	// Each cell with its own build is the most a shard must take (20 min); before, 4 shards took
+	// 45 min each and 20 were empty.
+	t.is(plan.shards.filter((s) => s.cells.length > 0).length, 24, JSON.stringify(plan.shards.map((s) => s.cells)));
+	t.is(largest(plan), 20 * MIN);
+	for (const s of plan.shards) for (const id of s.cells) t.true(s.builds.includes(id.split("/")[0] ?? ""), id);
+	// Fewer shards than cells: each kernel split in two, not peeled a cell at a time.
+	const eight = planShards(cells, durations(times, Object.fromEntries(kernels.map((k) => [k, 15 * MIN]))), 8);
+	// Three cells and their build on each (30 min): the best any plan does with 4 builds of 15 min.
+	t.is(largest(eight), 30 * MIN, JSON.stringify(eight.shards.map((s) => s.estimateMs / MIN)));
+	t.is(eight.shards.filter((s) => s.cells.length > 0).length, 8);
+});

@@ -116,7 +116,29 @@ function improve(shards: Item[][], load: number[]): void {
 	}
 }
 
-const largest = (shards: readonly Item[][]) => Math.max(0, ...shards.map((s) => s.reduce((t, i) => t + i.cost, 0)));
+const loadsOf = (shards: readonly Item[][]) => shards.map((s) => s.reduce((t, i) => t + i.cost, 0));
+const largest = (shards: readonly Item[][]) => Math.max(0, ...loadsOf(shards));
+
+/**
+ * How much better balanced plan `a` is than `b` (negative: better): first by the largest load,
+ * then by how many shards carry it, then by the loads largest first. Not by the largest alone:
+ * when shards tie for it, one split lowers one of them and leaves the largest as it was, and only
+ * the next splits lower it (4 kernels on 24 shards used 4 of them and left 20 empty).
+ */
+function balanceOrder(a: readonly Item[][], b: readonly Item[][]): number {
+	const x = loadsOf(a).sort((p, q) => q - p);
+	const y = loadsOf(b).sort((p, q) => q - p);
+	const top = (x[0] ?? 0) - (y[0] ?? 0);
+	if (top !== 0) return top;
+	const atTop = (l: readonly number[]) => l.filter((v) => v === l[0]).length;
+	const ties = atTop(x) - atTop(y);
+	if (ties !== 0) return ties;
+	for (let i = 0; i < Math.max(x.length, y.length); i++) {
+		const d = (x[i] ?? 0) - (y[i] ?? 0);
+		if (d !== 0) return d;
+	}
+	return 0;
+}
 
 /**
  * The shards for `n` CI jobs. Cells with no recorded time get the median of those with one
@@ -159,29 +181,36 @@ export function planShards(cells: readonly ShardableCell[], durations: Durations
 		const max = loads.indexOf(Math.max(...loads));
 		const candidate = [...(shards[max] ?? [])].filter((i) => i.cells.length > 1).sort(byCostThenKey)[0];
 		if (candidate === undefined) break;
-		// Split off as much as fits beside the least loaded shard, its build paid again there.
+		// Split off as much as fits beside the least loaded shard, its build paid again there; when
+		// nothing fits (every shard already holds something), halve it instead.
 		const gap = bound - Math.min(...loads) - buildMs(candidate.build);
-		const piece: string[] = [];
+		const longestFirst = [...candidate.cells].sort((a, b) => cellMs(b) - cellMs(a) || (a < b ? -1 : 1));
+		const fitting: string[] = [];
 		let pieceMs = 0;
-		for (const id of [...candidate.cells].sort((a, b) => cellMs(b) - cellMs(a) || (a < b ? -1 : 1))) {
-			if (pieceMs + cellMs(id) > gap || piece.length === candidate.cells.length - 1) continue;
-			piece.push(id);
+		for (const id of longestFirst) {
+			if (pieceMs + cellMs(id) > gap || fitting.length === candidate.cells.length - 1) continue;
+			fitting.push(id);
 			pieceMs += cellMs(id);
 		}
-		if (piece.length === 0) break;
-		const next = [
-			...items.filter((i) => i !== candidate),
-			itemOf(
-				`${candidate.key}#${splits}a`,
-				candidate.build,
-				candidate.cells.filter((id) => !piece.includes(id)),
-			),
-			itemOf(`${candidate.key}#${splits}b`, candidate.build, piece),
-		];
-		const tried = assign(next, n);
-		if (largest(tried) >= largest(shards)) break;
-		items = next;
-		shards = tried;
+		const half = longestFirst.filter((_, i) => i % 2 === 1);
+		const tries = [fitting, half]
+			.filter((piece) => piece.length > 0)
+			.map((piece) => {
+				const next = [
+					...items.filter((i) => i !== candidate),
+					itemOf(
+						`${candidate.key}#${splits}a`,
+						candidate.build,
+						candidate.cells.filter((id) => !piece.includes(id)),
+					),
+					itemOf(`${candidate.key}#${splits}b`, candidate.build, piece),
+				];
+				return { next, shards: assign(next, n) };
+			});
+		const better = tries.sort((p, q) => balanceOrder(p.shards, q.shards))[0];
+		if (better === undefined || balanceOrder(better.shards, shards) >= 0) break;
+		items = better.next;
+		shards = better.shards;
 	}
 
 	return {
