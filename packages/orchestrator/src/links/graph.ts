@@ -9,6 +9,7 @@
  * otherwise, so that git is asked instead. A missing commit never reads as "not contained".
  */
 import { hex32, IntMultiTable } from "./int-table.js";
+import type { StoreLines } from "./store-lines.js";
 
 const SEP = "\t";
 /** A parent the graph has no line for. */
@@ -18,14 +19,6 @@ interface Reach {
 	readonly seen: Uint8Array;
 	/** Every commit the walk reached had all its parents in the graph. */
 	readonly complete: boolean;
-}
-
-/** The store's lines by number: the index keeps its text whole and slices a line only when asked. */
-export interface StoreLines {
-	readonly count: number;
-	line(at: number): string;
-	/** Whether line `at` starts with `prefix`, without slicing it. */
-	startsWith(at: number, prefix: string): boolean;
 }
 
 export class CommitGraph {
@@ -62,7 +55,7 @@ export class CommitGraph {
 	}
 
 	#sha(i: number): string {
-		return this.#lines.line(this.#line[i] as number).slice(0, 40);
+		return this.#lines.sha(this.#line[i] as number);
 	}
 
 	/** The first commit (in store order) whose sha starts with `prefix`, 8 hex digits or more. */
@@ -183,6 +176,33 @@ export class CommitGraph {
 		return reach;
 	}
 
+	/** The graph's arrays, to be saved beside the store and given back to `fromTables`. */
+	tables(): GraphTables {
+		const { keys, vals } = this.#byKey.arrays();
+		return { line: this.#line, keys, vals, start: this.#start, parents: this.#parents, unknown: this.#unknown };
+	}
+
+	/** A graph saved by `tables` over the same lines; undefined when the arrays do not fit together. */
+	static fromTables(lines: StoreLines, t: GraphTables): CommitGraph | undefined {
+		const n = t.line.length;
+		if (t.start.length !== n + 1 || t.unknown.length !== n || t.start[n] !== t.parents.length) return undefined;
+		for (let i = 0; i < n; i++) {
+			const l = t.line[i] as number;
+			if (l < 0 || l >= lines.count) return undefined;
+		}
+		for (const p of t.parents) if (p < MISSING || p >= n) return undefined;
+		for (const v of t.vals) if (v < -1 || v >= n) return undefined;
+		for (let i = 0; i < n; i++) if ((t.start[i] as number) > (t.start[i + 1] as number)) return undefined;
+		return new CommitGraph(
+			lines,
+			t.line,
+			new IntMultiTable(0, { keys: t.keys, vals: t.vals }),
+			t.start,
+			t.parents,
+			t.unknown,
+		);
+	}
+
 	/** The graph of store lines (`sha \t ... \t parents`, the parents in the seventh field). */
 	static fromLines(store: StoreLines): CommitGraph {
 		const count = store.count;
@@ -201,10 +221,11 @@ export class CommitGraph {
 			return found;
 		};
 		for (let l = 0; l < count; l++) {
-			const line = store.line(l);
-			const key = hex32(line);
+			const sha = store.sha(l);
+			const key = hex32(sha);
 			// Stored twice (two writers appended the same commit): the first line stands.
-			if (key === -1 || lookup(line.slice(0, 40)) !== MISSING) continue;
+			if (key === -1 || lookup(sha) !== MISSING) continue;
+			const line = store.line(l);
 			byKey.add(key, lines.length);
 			// The parents are the seventh field: after the sixth tab.
 			let tab = -1;
@@ -229,4 +250,14 @@ export class CommitGraph {
 		for (const u of unknown) flags[u] = 1;
 		return new CommitGraph(store, Int32Array.from(lines), byKey, start, Int32Array.from(list), flags);
 	}
+}
+
+/** A graph as plain arrays (see `CommitGraph.tables`). */
+export interface GraphTables {
+	readonly line: Int32Array;
+	readonly keys: Int32Array;
+	readonly vals: Int32Array;
+	readonly start: Int32Array;
+	readonly parents: Int32Array;
+	readonly unknown: Uint8Array;
 }

@@ -1,12 +1,14 @@
-import { createWriteStream } from "node:fs";
+import { closeSync, createWriteStream, fstatSync, openSync, readSync } from "node:fs";
 import { mkdir, open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { replaceAtomically, writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { capture, streamRecords } from "../proc/run.js";
-import { CommitGraph, type StoreLines } from "./graph.js";
+import { CommitGraph } from "./graph.js";
 import { hashText, hex32, IntMultiTable } from "./int-table.js";
 import { normalisePatchSubject } from "./posting.js";
+import { BufferLines, FileLines, type StoreLines } from "./store-lines.js";
+import { decodeTables, encodeTables, type Sections } from "./tables-file.js";
 import { citationsOf, referencesOf, seriesOf, upstreamOf } from "./trailers.js";
 
 /** What one commit says about itself and others. */
@@ -26,29 +28,30 @@ export interface IndexedCommit {
  * A tree's history reduced to its references: commit → message-ids, bugs, citations, and back
  * (message-id, series stem, subject → commits). Built once from `git log`, then updated from the
  * tips it was built at; stored in the cache as one line per commit, appended to as history grows.
+ * Its lookup tables and commit graph are saved beside the store (`saveTables`) and read back while
+ * the store is unchanged: a warm run of a million-commit tree reads arrays, not the store.
  */
 export class LinkIndex {
-	/**
-	 * The store's text, kept whole, and where each commit's line starts and ends in it: a line is
-	 * sliced, and parsed, only when a query needs it (a million lines as strings of their own cost
-	 * hundreds of megabytes and most of a large index's garbage collection).
-	 */
-	#text = "";
-	readonly #starts: number[] = [];
-	readonly #ends: number[] = [];
-	/** sha → line, for the commits that carry references (the only ones `commitsFor` returns). */
-	readonly #referencing: number[] = [];
+	/** The store's lines, decoded only when a query needs one (see `store-lines.ts`). */
+	readonly #lines: StoreLines;
+	/** The lines that carry references (the only ones `commitsFor` returns). */
+	readonly #referencing: Int32Array;
 	/** Built on the first query from the referencing lines: hash → line, checked on lookup. */
 	#byMessageId: IntMultiTable | undefined;
 	#bySeries: IntMultiTable | undefined;
 	/** Upstream sha → the backports that copy it. */
 	#byUpstream: IntMultiTable | undefined;
 	/** Built on the first subject query (a fix link's backports are looked for by subject). */
-	#bySubject: IntMultiTable | undefined;
 	#byPatchSubject: IntMultiTable | undefined;
 	#tips: readonly string[] = [];
-	#skipped = 0;
+	readonly #skipped: number;
 	#graph: CommitGraph | undefined;
+
+	private constructor(lines: StoreLines, referencing: Int32Array, skipped: number) {
+		this.#lines = lines;
+		this.#referencing = referencing;
+		this.#skipped = skipped;
+	}
 
 	get tips(): readonly string[] {
 		return this.#tips;
@@ -60,69 +63,44 @@ export class LinkIndex {
 	}
 
 	get size(): number {
-		return this.#starts.length;
+		return this.#lines.count;
 	}
 
-	#line(at: number): string {
-		return this.#text.slice(this.#starts[at], this.#ends[at]);
-	}
-
-	/** The lines as the commit graph reads them. */
-	#storeLines(): StoreLines {
-		const text = this.#text;
-		const starts = this.#starts;
-		return {
-			count: starts.length,
-			line: (at) => this.#line(at),
-			startsWith: (at, prefix) => text.startsWith(prefix, starts[at]),
-		};
-	}
-
-	/**
-	 * The line of `text` from `start` to `end`: only whether it carries references is looked at
-	 * now, and the line is not sliced; the tables of references are built from the lines that do
-	 * on the first query. A commit stored twice (two runs appending at once) is harmless: every
-	 * lookup gives each sha once.
-	 */
-	#addLine(text: string, start: number, end: number): void {
-		const afterSubject = text.indexOf(SEP, start + 41);
-		// Empty ids, bugs, citations and upstream fields: four tabs after the subject's, then the
-		// parents' tab (format 2) or the line's end.
-		const bare =
-			afterSubject !== -1 &&
-			afterSubject + 4 <= end &&
-			text.startsWith(BARE, afterSubject) &&
-			(afterSubject + 4 === end || text.charCodeAt(afterSubject + 4) === 9);
-		if (bare) {
-			this.#starts.push(start);
-			this.#ends.push(end);
-			return;
-		}
-		this.#referencing.push(this.#starts.push(start) - 1);
-		this.#ends.push(end);
+	/** Whether the index is the tables a run saved beside the store (not the store read again). */
+	get fromSavedTables(): boolean {
+		return this.#lines instanceof FileLines;
 	}
 
 	/** A referencing line's message-ids and upstream commits. */
 	#refFields(at: number): { readonly ids: readonly string[]; readonly upstream: readonly string[] } {
-		const fields = this.#line(at).split(SEP);
+		const fields = this.#lines.line(at).split(SEP);
 		const list = (f: string | undefined) => (f === undefined || f === "" ? [] : f.split(LIST));
 		return { ids: list(fields[2]), upstream: list(fields[5]) };
 	}
 
 	#idTables(): { readonly ids: IntMultiTable; readonly series: IntMultiTable } {
 		if (this.#byMessageId === undefined || this.#bySeries === undefined) {
-			const ids = new IntMultiTable(this.#referencing.length * 2);
-			const series = new IntMultiTable(this.#referencing.length * 2);
+			const ids = new Pairs();
+			const series = new Pairs();
 			for (const at of this.#referencing)
 				for (const id of this.#refFields(at).ids) {
-					ids.add(hashText(id), at);
+					ids.push(hashText(id), at);
 					const stem = seriesOf(id)?.stem;
-					if (stem !== undefined) series.add(hashText(stem), at);
+					if (stem !== undefined) series.push(hashText(stem), at);
 				}
-			this.#byMessageId = ids;
-			this.#bySeries = series;
+			this.#byMessageId = ids.table();
+			this.#bySeries = series.table();
 		}
 		return { ids: this.#byMessageId, series: this.#bySeries };
+	}
+
+	#upstreamTable(): IntMultiTable {
+		if (this.#byUpstream === undefined) {
+			const pairs = new Pairs();
+			for (const at of this.#referencing) for (const up of this.#refFields(at).upstream) pairs.push(hex32(up), at);
+			this.#byUpstream = pairs.table();
+		}
+		return this.#byUpstream;
 	}
 
 	/** The shas of the lines under `key` that `keep` accepts, in store order, each once. */
@@ -130,7 +108,7 @@ export class LinkIndex {
 		const found: string[] = [];
 		table.find(key, (at) => {
 			if (keep(at)) {
-				const sha = this.#text.slice(this.#starts[at], (this.#starts[at] as number) + 40);
+				const sha = this.#lines.sha(at);
 				if (!found.includes(sha)) found.push(sha);
 			}
 			return false;
@@ -158,55 +136,46 @@ export class LinkIndex {
 
 	/** The backports of `sha` this tree holds: commits that say they copy it. */
 	commitsPickedFrom(sha: string): readonly string[] {
-		if (this.#byUpstream === undefined) {
-			const table = new IntMultiTable(this.#referencing.length);
-			for (const at of this.#referencing) for (const up of this.#refFields(at).upstream) table.add(hex32(up), at);
-			this.#byUpstream = table;
-		}
 		const key = hex32(sha);
-		return key === -1 ? [] : this.#shasUnder(this.#byUpstream, key, (at) => this.#refFields(at).upstream.includes(sha));
+		return key === -1
+			? []
+			: this.#shasUnder(this.#upstreamTable(), key, (at) => this.#refFields(at).upstream.includes(sha));
 	}
 
 	/** Commits with exactly this subject: how a rebased or re-posted fix is still found. */
 	commitsWithSubject(subject: string): readonly string[] {
-		this.#bySubject ??= this.#subjectChains((s) => s);
-		return this.#withSubject(this.#bySubject, subject, (s) => s);
+		// Equal subjects normalise equally: one table (by normalised subject) answers both questions.
+		return this.#withSubject(normalisePatchSubject(subject), (at) => this.#subjectOf(at) === subject);
 	}
 
 	/** Commits whose subject is this one once tags and spacing are normalised (`normalisePatchSubject`). */
 	commitsWithPatchSubject(subject: string): readonly string[] {
-		this.#byPatchSubject ??= this.#subjectChains(normalisePatchSubject);
-		return this.#withSubject(this.#byPatchSubject, normalisePatchSubject(subject), normalisePatchSubject);
+		const wanted = normalisePatchSubject(subject);
+		return this.#withSubject(wanted, (at) => normalisePatchSubject(this.#subjectOf(at)) === wanted);
 	}
 
 	#subjectOf(at: number): string {
-		const start = this.#starts[at] as number;
-		const end = this.#ends[at] as number;
-		const tab = this.#text.indexOf(SEP, start + 41);
-		return this.#text.slice(start + 41, tab === -1 || tab > end ? end : tab);
+		const line = this.#lines.line(at);
+		const tab = line.indexOf(SEP, 41);
+		return line.slice(41, tab === -1 ? undefined : tab);
 	}
 
 	/**
-	 * Every line chained under the hash of its (keyed) subject: a kernel's million subjects cost a
-	 * number each, not a string and a list each; a lookup compares the few lines of its chain.
+	 * Every line chained under the hash of its normalised subject: a kernel's million subjects cost
+	 * a number each, not a string and a list each; a lookup compares the few lines of its chain.
 	 */
-	#subjectChains(key: (subject: string) => string): IntMultiTable {
-		const table = new IntMultiTable(this.size);
-		for (let at = 0; at < this.size; at++) table.add(hashText(key(this.#subjectOf(at))), at);
-		return table;
+	#subjectTable(): IntMultiTable {
+		if (this.#byPatchSubject === undefined) {
+			const table = new IntMultiTable(this.size);
+			for (let at = 0; at < this.size; at++) table.add(hashText(normalisePatchSubject(this.#subjectOf(at))), at);
+			this.#byPatchSubject = table;
+		}
+		return this.#byPatchSubject;
 	}
 
-	#withSubject(table: IntMultiTable, wanted: string, key: (subject: string) => string): string[] {
-		const found: string[] = [];
-		// In store order (the order the table keeps), each commit once (a commit stored twice is one).
-		table.find(hashText(wanted), (at) => {
-			if (key(this.#subjectOf(at)) === wanted) {
-				const sha = this.#text.slice(this.#starts[at], (this.#starts[at] as number) + 40);
-				if (!found.includes(sha)) found.push(sha);
-			}
-			return false;
-		});
-		return found;
+	/** The lines under `normalised`'s hash that `keep` accepts, in store order, each commit once. */
+	#withSubject(normalised: string, keep: (at: number) => boolean): string[] {
+		return this.#shasUnder(this.#subjectTable(), hashText(normalised), keep);
 	}
 
 	/**
@@ -217,10 +186,10 @@ export class LinkIndex {
 		const p = prefix.toLowerCase();
 		if (p.length >= 8) {
 			const at = this.graph.lineOfPrefix(p);
-			return at === undefined ? undefined : parseCommitLine(this.#line(at));
+			return at === undefined ? undefined : parseCommitLine(this.#lines.line(at));
 		}
 		for (let at = 0; at < this.size; at++)
-			if (this.#text.startsWith(p, this.#starts[at])) return parseCommitLine(this.#line(at));
+			if (this.#lines.startsWith(at, p)) return parseCommitLine(this.#lines.line(at));
 		return undefined;
 	}
 
@@ -229,7 +198,7 @@ export class LinkIndex {
 	 * questions answered in memory instead of one git process each.
 	 */
 	get graph(): CommitGraph {
-		this.#graph ??= CommitGraph.fromLines(this.#storeLines());
+		this.#graph ??= CommitGraph.fromLines(this.#lines);
 		return this.#graph;
 	}
 
@@ -237,31 +206,164 @@ export class LinkIndex {
 		this.#tips = [...tips];
 	}
 
+	/**
+	 * Every table built (a first build pays for them once) and laid out as arrays, for
+	 * `fromTables` to take back over the same store.
+	 */
+	tables(): Sections {
+		if (!(this.#lines instanceof BufferLines)) throw new Error("only an index read from its store saves its tables");
+		const { starts, ends } = this.#lines.offsets;
+		const named = (prefix: string, table: IntMultiTable) => {
+			const { keys, vals } = table.arrays();
+			return { [`${prefix}.keys`]: keys, [`${prefix}.vals`]: vals };
+		};
+		const ids = this.#idTables();
+		const graph = this.graph.tables();
+		return {
+			skipped: Float64Array.of(this.#skipped),
+			starts: Float64Array.from(starts),
+			lengths: Int32Array.from(starts, (start, at) => (ends[at] as number) - start),
+			shas: this.#lines.packedShas(),
+			referencing: this.#referencing,
+			...named("ids", ids.ids),
+			...named("series", ids.series),
+			...named("upstream", this.#upstreamTable()),
+			...named("subject", this.#subjectTable()),
+			"graph.line": graph.line,
+			"graph.keys": graph.keys,
+			"graph.vals": graph.vals,
+			"graph.start": graph.start,
+			"graph.parents": graph.parents,
+			"graph.unknown": graph.unknown,
+		};
+	}
+
+	/**
+	 * The index over a store on disk (read through `fd`) from the tables `tables` saved; undefined
+	 * when they are not a whole set or do not fit together.
+	 */
+	static fromTables(fd: number, t: Sections, storeLength: number): LinkIndex | undefined {
+		const f64 = (name: string) => (t[name] instanceof Float64Array ? t[name] : undefined);
+		const i32 = (name: string) => (t[name] instanceof Int32Array ? t[name] : undefined);
+		const u8 = (name: string) => (t[name] instanceof Uint8Array ? t[name] : undefined);
+		const [skipped, starts, lengths, shas] = [f64("skipped"), f64("starts"), i32("lengths"), u8("shas")];
+		const referencing = i32("referencing");
+		if (skipped === undefined || starts === undefined || lengths === undefined || shas === undefined) return undefined;
+		if (referencing === undefined || lengths.length !== starts.length || shas.length !== starts.length * 20)
+			return undefined;
+		const count = starts.length;
+		for (let at = 0; at < count; at++) {
+			const s = starts[at] as number;
+			const l = lengths[at] as number;
+			if (!(s >= 0 && l > 41 && s + l <= storeLength)) return undefined;
+		}
+		for (const at of referencing) if (at < 0 || at >= count) return undefined;
+		const table = (prefix: string): IntMultiTable | undefined => {
+			const keys = i32(`${prefix}.keys`);
+			const vals = i32(`${prefix}.vals`);
+			if (keys === undefined || vals === undefined) return undefined;
+			for (const v of vals) if (v < -1 || v >= count) return undefined;
+			try {
+				return new IntMultiTable(0, { keys, vals });
+			} catch {
+				return undefined;
+			}
+		};
+		const lines = new FileLines(fd, starts, lengths, shas);
+		const [ids, series, upstream, subject] = ["ids", "series", "upstream", "subject"].map(table);
+		const line = i32("graph.line");
+		const keys = i32("graph.keys");
+		const vals = i32("graph.vals");
+		const start = i32("graph.start");
+		const parents = i32("graph.parents");
+		const unknown = u8("graph.unknown");
+		if (line === undefined || keys === undefined || vals === undefined || start === undefined) return undefined;
+		if (parents === undefined || unknown === undefined) return undefined;
+		const graph = CommitGraph.fromTables(lines, { line, keys, vals, start, parents, unknown });
+		if (graph === undefined || ids === undefined || series === undefined || upstream === undefined) return undefined;
+		if (subject === undefined) return undefined;
+		const index = new LinkIndex(lines, referencing, skipped[0] ?? 0);
+		index.#byMessageId = ids;
+		index.#bySeries = series;
+		index.#byUpstream = upstream;
+		index.#byPatchSubject = subject;
+		index.#graph = graph;
+		return index;
+	}
+
 	/** An index from a store's lines (see `commitLine`); a line that does not parse is skipped. */
 	static fromLines(text: string, tips: readonly string[]): LinkIndex {
-		const index = new LinkIndex();
-		index.#text = text;
+		return LinkIndex.fromBytes(Buffer.from(text), tips);
+	}
+
+	/**
+	 * An index from a store's bytes. Only whether a line carries references is looked at now, and
+	 * the line is not decoded; the tables are built from the lines on the first query. A commit
+	 * stored twice (two runs appending at once) is harmless: every lookup gives each sha once.
+	 */
+	static fromBytes(bytes: Buffer, tips: readonly string[]): LinkIndex {
+		const starts: number[] = [];
+		const ends: number[] = [];
+		const referencing: number[] = [];
+		let skipped = 0;
 		let start = 0;
-		while (start < text.length) {
-			let end = text.indexOf("\n", start);
-			if (end === -1) end = text.length;
-			if (end - start > 41 && text.charCodeAt(start + 40) === 9 && hex32(text, start) !== -1 && isSha(text, start))
-				index.#addLine(text, start, end);
-			else if (end > start) index.#skipped++;
+		while (start < bytes.length) {
+			let end = bytes.indexOf(10, start);
+			if (end === -1) end = bytes.length;
+			if (end - start > 41 && bytes[start + 40] === 9 && isShaAt(bytes, start)) {
+				if (!isBare(bytes, start, end)) referencing.push(starts.length);
+				starts.push(start);
+				ends.push(end);
+			} else if (end > start) skipped++;
 			start = end + 1;
 		}
+		const index = new LinkIndex(new BufferLines(bytes, starts, ends), Int32Array.from(referencing), skipped);
 		index.setTips(tips);
 		return index;
 	}
 }
 
-/** The fields after the subject when a line carries no reference: ids, bugs, citations, upstream. */
-const BARE = "\t\t\t\t";
+/** Key and value pairs gathered first, so that a table is made the size it needs. */
+class Pairs {
+	#keys = new Int32Array(1024);
+	#vals = new Int32Array(1024);
+	#n = 0;
 
-/** Whether the 40 characters at `at` are lower-case hex, without slicing them. */
-function isSha(text: string, at: number): boolean {
+	push(key: number, value: number): void {
+		if (this.#n === this.#keys.length) {
+			const keys = new Int32Array(this.#n * 2);
+			const vals = new Int32Array(this.#n * 2);
+			keys.set(this.#keys);
+			vals.set(this.#vals);
+			this.#keys = keys;
+			this.#vals = vals;
+		}
+		this.#keys[this.#n] = key;
+		this.#vals[this.#n++] = value;
+	}
+
+	table(): IntMultiTable {
+		const table = new IntMultiTable(this.#n);
+		for (let i = 0; i < this.#n; i++) table.add(this.#keys[i] as number, this.#vals[i] as number);
+		return table;
+	}
+}
+
+/**
+ * Whether a line carries no reference: empty ids, bugs, citations and upstream fields, four tabs
+ * after the subject's, then the parents' tab (format 2) or the line's end.
+ */
+function isBare(bytes: Buffer, start: number, end: number): boolean {
+	const afterSubject = bytes.indexOf(9, start + 41);
+	if (afterSubject === -1 || afterSubject + 4 > end) return false;
+	for (let i = 0; i < 4; i++) if (bytes[afterSubject + i] !== 9) return false;
+	return afterSubject + 4 === end || bytes[afterSubject + 4] === 9;
+}
+
+/** Whether the 40 bytes at `at` are lower-case hex. */
+function isShaAt(bytes: Buffer, at: number): boolean {
 	for (let i = at; i < at + 40; i++) {
-		const c = text.charCodeAt(i);
+		const c = bytes[i] ?? 0;
 		if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
 	}
 	return true;
@@ -356,7 +458,7 @@ export function parseLog(text: string): IndexedCommit[] {
 }
 
 /** Where a tree's index lives: its commit lines, and the tips they cover. */
-const storeFiles = (store: string) => ({ lines: `${store}.links`, tips: `${store}.tips` });
+const storeFiles = (store: string) => ({ lines: `${store}.links`, tips: `${store}.tips`, tables: `${store}.tables` });
 
 export interface LinkStoreOptions {
 	/** Ends a wait for another kvm-matrix updating the same store. */
@@ -512,6 +614,8 @@ const LENGTH = "# length";
 /** The store's format: 2 adds each commit's parents (the commit graph). */
 const FORMAT_LINE = "# format";
 const STORE_FORMAT = 2;
+/** The saved tables' layout (`LinkIndex.tables`): a file of another layout is made again. */
+const TABLES_FORMAT = 1;
 
 /**
  * The tips a store covers, and the length of the lines they vouch for. What is neither (a damaged
@@ -532,15 +636,74 @@ async function readTips(
 
 /**
  * The index the store at `store` holds (empty when there is none yet). Tolerant: a last line a
- * writer has not finished is left out, a line that does not parse is skipped and counted
- * (`skippedLines`), and no damage is thrown.
+ * writer has not finished, and lines past the length the tips vouch for (a writer still
+ * appending), are left out; a line that does not parse is skipped and counted (`skippedLines`),
+ * and no damage is thrown.
+ *
+ * The tables made from the store are saved beside it, stamped with the store's identity and the
+ * bytes they cover; while those are unchanged the index is those tables, and the store is read
+ * only for the lines a query needs.
  */
 export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 	const files = storeFiles(store);
-	const { tips } = await readTips(files.tips);
-	const text = await readFile(files.lines, "utf8").catch(() => "");
-	const complete = text.endsWith("\n") ? text : text.slice(0, text.lastIndexOf("\n") + 1);
-	return LinkIndex.fromLines(complete, tips);
+	const { tips, length } = await readTips(files.tips);
+	let fd: number;
+	try {
+		fd = openSync(files.lines, "r");
+	} catch {
+		return LinkIndex.fromLines("", tips);
+	}
+	let keep = false;
+	try {
+		const st = fstatSync(fd);
+		const covered = length !== undefined && length <= st.size ? length : st.size;
+		const stamp = JSON.stringify([STORE_FORMAT, TABLES_FORMAT, st.dev, st.ino, st.size, st.mtimeMs, covered]);
+		const saved = await readFile(files.tables).then(
+			(bytes) => decodeTables(bytes, stamp),
+			() => undefined,
+		);
+		const fromSaved = saved === undefined ? undefined : LinkIndex.fromTables(fd, saved, covered);
+		if (fromSaved !== undefined) {
+			fromSaved.setTips(tips);
+			keep = true;
+			return fromSaved;
+		}
+		const bytes = readWhole(fd, covered);
+		const complete = bytes.subarray(0, bytes.lastIndexOf(10) + 1);
+		const index = LinkIndex.fromBytes(complete, tips);
+		await saveTables(files.tables, stamp, index);
+		return index;
+	} finally {
+		if (!keep) closeSync(fd);
+	}
+}
+
+function readWhole(fd: number, length: number): Buffer {
+	const bytes = Buffer.allocUnsafe(length);
+	let read = 0;
+	while (read < length) {
+		const n = readSync(fd, bytes, read, length - read, read);
+		if (n === 0) break;
+		read += n;
+	}
+	return bytes.subarray(0, read);
+}
+
+/**
+ * Saves the index's tables for the next run, on disk before they are trusted. Only an aid: a full
+ * disk or a read-only cache leaves the next run to read the store again.
+ */
+async function saveTables(file: string, stamp: string, index: LinkIndex): Promise<void> {
+	await replaceAtomically(file, async (partial) => {
+		const handle = await open(partial, "w");
+		try {
+			for (const part of encodeTables(stamp, index.tables()))
+				for (let at = 0; at < part.length; ) at += (await handle.write(part, at, part.length - at)).bytesWritten;
+			await handle.sync();
+		} finally {
+			await handle.close();
+		}
+	}).catch(() => undefined);
 }
 
 /**

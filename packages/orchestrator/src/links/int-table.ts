@@ -9,13 +9,27 @@ export class IntMultiTable {
 	readonly #vals: Int32Array;
 	readonly #mask: number;
 
-	/** Room for `capacity` entries at most half full. */
-	constructor(capacity: number) {
+	/** Room for `capacity` entries at most half full; or the arrays `arrays` gave (a saved table). */
+	constructor(capacity: number, saved?: { readonly keys: Int32Array; readonly vals: Int32Array }) {
+		if (saved !== undefined) {
+			const size = saved.keys.length;
+			if (size < 16 || (size & (size - 1)) !== 0 || saved.vals.length !== size)
+				throw new RangeError("a saved table's arrays are not a table's");
+			this.#keys = saved.keys;
+			this.#vals = saved.vals;
+			this.#mask = size - 1;
+			return;
+		}
 		let size = 16;
 		while (size < capacity * 2) size *= 2;
 		this.#keys = new Int32Array(size);
 		this.#vals = new Int32Array(size).fill(-1);
 		this.#mask = size - 1;
+	}
+
+	/** The table as two arrays, to be saved and given back to the constructor. */
+	arrays(): { readonly keys: Int32Array; readonly vals: Int32Array } {
+		return { keys: this.#keys, vals: this.#vals };
 	}
 
 	add(key: number, value: number): void {

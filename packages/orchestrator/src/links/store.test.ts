@@ -1,6 +1,6 @@
 // The Link: index store on disk: shared by runs that update it at once, and by runs that died
 // while writing it.
-import { appendFileSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
@@ -87,4 +87,115 @@ test("a garbled or truncated store is rebuilt from history, not a crash", async 
 	const again = await updateLinkIndex(repo, ["master"], s);
 	t.is(again.size, 5);
 	t.is(again.skippedLines, 0);
+});
+
+/**
+ * A tree with every kind of reference the tables answer for, and subjects that are not ASCII
+ * (a line's place in the store is in bytes, a subject's characters are not).
+ */
+async function referencingTree(): Promise<{ readonly repo: string; readonly fix: string; readonly picked: string }> {
+	const repo = await history(2);
+	const say = async (message: string) => {
+		await execa("git", ["-C", repo, "commit", "-q", "--allow-empty", "-m", message], { env });
+		return (await execa("git", ["-C", repo, "rev-parse", "HEAD"])).stdout;
+	};
+	await say(
+		"KVM: x86: Fix Zoë's lapic timer — really\n\nLink: https://lore.kernel.org/r/20260102101500.4242-2-zoe@example.org",
+	);
+	const fix = await say(
+		"[PATCH v3 1/2] KVM: SVM: Ünmask the right bit\n\nCloses: https://bugzilla.kernel.org/show_bug.cgi?id=219009\nLink: https://patch.msgid.link/20260103101500.4343-1-u@example.org",
+	);
+	await say("KVM: x86: plain, no references");
+	const picked = await say(
+		`KVM: SVM: Ünmask the right bit\n\ncommit ${fix} upstream.\n\nFixes: ${fix.slice(0, 12)} ("x")`,
+	);
+	return { repo, fix, picked };
+}
+
+/** Every question the index answers, asked of `index`. */
+function answers(index: Awaited<ReturnType<typeof loadLinkIndex>>, fix: string, picked: string) {
+	const graph = index.graph;
+	return {
+		size: index.size,
+		ids: [
+			"20260102101500.4242-2-zoe@example.org",
+			"20260102101500.4242-1-zoe@example.org",
+			"20260103101500.4343-1-u@example.org",
+			"2026-1-dev@example.org",
+		].map((id) => index.commitsFor(id)),
+		picks: index.commitsPickedFrom(fix),
+		subjects: [
+			"KVM: SVM: Ünmask the right bit",
+			"KVM: x86: Fix Zoë's lapic timer — really",
+			"KVM: change 1",
+			"none",
+		].map((s) => index.commitsWithSubject(s)),
+		patchSubject: index.commitsWithPatchSubject("[PATCH v5 1/2] KVM: SVM: Ünmask the right bit"),
+		prefixes: [fix.slice(0, 12), fix.slice(0, 6), picked, "deadbeef"].map((p) => index.commitByPrefix(p)),
+		graph: [
+			graph.isAncestor(fix, picked),
+			graph.isAncestor(picked, fix),
+			graph.count(fix, picked),
+			graph.mergeBase(fix, picked),
+		],
+	};
+}
+
+test("the tables saved beside the store answer every question as the store does", async (t) => {
+	const { repo, fix, picked } = await referencingTree();
+	const s = store();
+	const built = await updateLinkIndex(repo, ["master"], s);
+	t.false(built.fromSavedTables);
+	t.true(existsSync(`${s}.tables`));
+	const saved = await loadLinkIndex(s);
+	t.true(saved.fromSavedTables);
+	const expected = answers(built, fix, picked);
+	t.deepEqual(answers(saved, fix, picked), expected);
+	// What the answers are, so that both agreeing on nothing cannot pass.
+	t.deepEqual(expected.picks, [picked]);
+	t.deepEqual(
+		expected.subjects[0],
+		[fix, picked].filter((c) => c !== fix),
+	);
+	t.is(expected.subjects[1]?.length, 1);
+	// In store order, newest first.
+	t.deepEqual(expected.patchSubject, [picked, fix]);
+	t.is(expected.prefixes[0]?.subject, "[PATCH v3 1/2] KVM: SVM: Ünmask the right bit");
+	t.deepEqual(expected.prefixes[0]?.bugs, ["bugzilla.kernel.org#219009"]);
+	t.deepEqual(expected.ids[1]?.series.length, 1);
+	t.deepEqual(expected.graph, [true, false, 2, fix]);
+	t.deepEqual(saved.tips, built.tips);
+});
+
+test("saved tables that are stale, torn or altered are not used: the store is read again", async (t) => {
+	const { repo, fix, picked } = await referencingTree();
+	const s = store();
+	const expected = answers(await updateLinkIndex(repo, ["master"], s), fix, picked);
+	const tables = `${s}.tables`;
+	const whole = readFileSync(tables);
+	// Bytes changed in the arrays (16 in a row: more than the padding between two arrays).
+	const altered = Buffer.from(whole);
+	const middle = Math.floor(altered.length / 2);
+	for (let i = middle; i < middle + 16; i++) altered[i] = (altered[i] ?? 0) ^ 0xff;
+	writeFileSync(tables, altered);
+	let index = await loadLinkIndex(s);
+	t.false(index.fromSavedTables);
+	t.deepEqual(answers(index, fix, picked), expected);
+	// Read again, saved again, and used.
+	t.true((await loadLinkIndex(s)).fromSavedTables);
+	// Torn: cut in the middle.
+	writeFileSync(tables, whole.subarray(0, Math.floor(whole.length / 2)));
+	index = await loadLinkIndex(s);
+	t.false(index.fromSavedTables);
+	t.deepEqual(answers(index, fix, picked), expected);
+	// Stale: the store grew since.
+	await commit(repo, 99);
+	const grown = await updateLinkIndex(repo, ["master"], s);
+	t.false(grown.fromSavedTables);
+	t.is(grown.size, expected.size + 1);
+	t.is(grown.commitsFor("2026-99-dev@example.org").exact.length, 1);
+	t.true((await loadLinkIndex(s)).fromSavedTables);
+	// Another file in its place.
+	writeFileSync(tables, "not tables\n");
+	t.is((await loadLinkIndex(s)).size, expected.size + 1);
 });

@@ -11,7 +11,7 @@ import { execa } from "execa";
 import fc from "fast-check";
 import { GIT_ENV } from "../../../../test/support/git.js";
 import { commitCount, HistoryAnswers, isAncestor } from "./ancestry.js";
-import { LinkIndex, updateLinkIndex } from "./index.js";
+import { LinkIndex, loadLinkIndex, updateLinkIndex } from "./index.js";
 import { type SuiteScope, TestHistories } from "./test-history.js";
 
 const ROOT = "tools/testing/selftests/kvm";
@@ -210,6 +210,9 @@ test("the commit graph in memory answers ancestry as git does, and a store that 
 				const index = await updateLinkIndex(repo, BRANCHES, store);
 				const all = (await execa("git", ["-C", repo, "rev-list", "--all"])).stdout.split("\n");
 				t.is(index.graph.size, all.length);
+				// The next run reads the tables this one saved: the same answers.
+				const saved = await loadLinkIndex(store);
+				t.true(saved.fromSavedTables);
 				// A store cut short or edited by hand: some commits' lines are gone.
 				const text = readFileSync(`${store}.links`, "utf8");
 				const lines = text.split("\n").filter((l) => l !== "");
@@ -219,6 +222,9 @@ test("the commit graph in memory answers ancestry as git does, and a store that 
 					for (const b of all) {
 						const truth = await isAncestor(repo, a, b);
 						t.is(index.graph.isAncestor(a, b), truth, `${a.slice(0, 7)} in ${b.slice(0, 7)}`);
+						t.is(saved.graph.isAncestor(a, b), truth, `saved: ${a.slice(0, 7)} in ${b.slice(0, 7)}`);
+						t.is(saved.graph.count(a, b), index.graph.count(a, b));
+						t.is(saved.graph.mergeBase(a, b), index.graph.mergeBase(a, b));
 						t.is(index.graph.count(a, b), await commitCount(repo, a, b), `${a.slice(0, 7)}..${b.slice(0, 7)}`);
 						// Several best common ancestors: git picks one, the graph leaves it to git.
 						const bases = (await execa("git", ["-C", repo, "merge-base", "--all", a, b], { reject: false })).stdout

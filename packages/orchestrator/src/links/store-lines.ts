@@ -1,0 +1,137 @@
+/**
+ * The Link: index store's lines by number, without a string per line: a million lines as strings
+ * of their own cost hundreds of megabytes, and the whole store as one string (two bytes a
+ * character as soon as one subject is not ASCII) most of a large index's memory. A line is decoded
+ * only when a query needs it; a commit's sha is read from bytes.
+ */
+import { closeSync, readSync } from "node:fs";
+
+export interface StoreLines {
+	readonly count: number;
+	/** The whole line, decoded. */
+	line(at: number): string;
+	/** The line's commit, its first 40 characters. */
+	sha(at: number): string;
+	/** Whether the line's sha starts with `prefix` (lower-case hex), without decoding anything. */
+	startsWith(at: number, prefix: string): boolean;
+}
+
+/** Lines of a store read whole into memory (a first build, or a test's text). */
+export class BufferLines implements StoreLines {
+	readonly #bytes: Buffer;
+	readonly #starts: readonly number[];
+	readonly #ends: readonly number[];
+
+	constructor(bytes: Buffer, starts: readonly number[], ends: readonly number[]) {
+		this.#bytes = bytes;
+		this.#starts = starts;
+		this.#ends = ends;
+	}
+
+	get count(): number {
+		return this.#starts.length;
+	}
+
+	/** Byte offsets of each line's start and end in the store: what the index file keeps. */
+	get offsets(): { readonly starts: readonly number[]; readonly ends: readonly number[] } {
+		return { starts: this.#starts, ends: this.#ends };
+	}
+
+	line(at: number): string {
+		return this.#bytes.toString("utf8", this.#starts[at], this.#ends[at]);
+	}
+
+	sha(at: number): string {
+		const start = this.#starts[at] as number;
+		return this.#bytes.toString("latin1", start, start + 40);
+	}
+
+	startsWith(at: number, prefix: string): boolean {
+		const start = this.#starts[at] as number;
+		if (prefix.length > 40) return false;
+		for (let i = 0; i < prefix.length; i++) if (this.#bytes[start + i] !== prefix.charCodeAt(i)) return false;
+		return true;
+	}
+
+	/** Every line's sha as 20 bytes, in line order. */
+	packedShas(): Uint8Array {
+		const out = new Uint8Array(this.count * 20);
+		for (let at = 0; at < this.count; at++) {
+			const start = this.#starts[at] as number;
+			for (let i = 0; i < 20; i++)
+				out[at * 20 + i] = (nibble(this.#bytes[start + 2 * i] ?? 0) << 4) | nibble(this.#bytes[start + 2 * i + 1] ?? 0);
+		}
+		return out;
+	}
+}
+
+/**
+ * Lines of a store left on disk: read by position through a descriptor held as long as the index
+ * is (a rename or a rebuild of the store does not move what it reads), shas from the index file.
+ */
+export class FileLines implements StoreLines {
+	readonly #fd: number;
+	readonly #starts: Float64Array;
+	readonly #lengths: Int32Array;
+	readonly #shas: Uint8Array;
+
+	constructor(fd: number, starts: Float64Array, lengths: Int32Array, shas: Uint8Array) {
+		this.#fd = fd;
+		this.#starts = starts;
+		this.#lengths = lengths;
+		this.#shas = shas;
+		descriptors.register(this, fd);
+	}
+
+	get count(): number {
+		return this.#starts.length;
+	}
+
+	line(at: number): string {
+		const start = this.#starts[at] as number;
+		const length = this.#lengths[at] as number;
+		const buffer = Buffer.allocUnsafe(length);
+		let read = 0;
+		while (read < length) {
+			const n = readSync(this.#fd, buffer, read, length - read, start + read);
+			if (n === 0) throw new StoreChangedError();
+			read += n;
+		}
+		return buffer.toString("utf8");
+	}
+
+	sha(at: number): string {
+		return Buffer.from(this.#shas.buffer, this.#shas.byteOffset + at * 20, 20).toString("hex");
+	}
+
+	startsWith(at: number, prefix: string): boolean {
+		if (prefix.length > 40) return false;
+		const base = at * 20;
+		for (let i = 0; i < prefix.length; i++) {
+			const byte = this.#shas[base + (i >> 1)] ?? 0;
+			const digit = i % 2 === 0 ? byte >> 4 : byte & 15;
+			if (HEX.charCodeAt(digit) !== prefix.charCodeAt(i)) return false;
+		}
+		return true;
+	}
+}
+
+/** The store is shorter than the index file says: cut back by hand under a running kvm-matrix. */
+export class StoreChangedError extends Error {
+	constructor() {
+		super("the Link: index store was cut short while it was being read; run again to rebuild it");
+		this.name = "StoreChangedError";
+	}
+}
+
+const HEX = "0123456789abcdef";
+const nibble = (c: number) => (c <= 57 ? c - 48 : c - 87);
+
+/** The descriptor goes when the index does; a command that loads one index holds one. */
+const descriptors = new FinalizationRegistry<number>((fd) => {
+	try {
+		closeSync(fd);
+	} catch {
+		// Already closed at exit.
+	}
+});
