@@ -94,3 +94,42 @@ test("the previous run is the newest completed run of the same matrix that start
 	t.is(findPreviousRun(runs, "nightly", "2026-11-19T00:00:00.000Z"), undefined);
 	t.is(findPreviousRun(path.join(runs, "missing"), "nightly", "2026-11-24T00:00:00.000Z"), undefined);
 });
+
+test("runs are chosen by the fields results.json opens with; a head that cannot be trusted is read whole", (t) => {
+	const runs = mkdtempSync(path.join(os.tmpdir(), "runs-"));
+	const write = (name: string, body: string) => {
+		mkdirSync(path.join(runs, name));
+		writeFileSync(path.join(runs, name, "results.json"), body);
+	};
+	const head = (runId: string, started: string) =>
+		`{"runId":"${runId}","matrix":"nightly","outcome":"completed","started":"${started}","cells":[`;
+	write("a", `${head("a", "2026-11-20T00:00:00.000Z")}]}`);
+	// The newest by its head, but cut short after it (a disk that filled): passed over.
+	write("cut", `${head("cut", "2026-11-23T00:00:00.000Z")}{"id":"k/t","kernel":{"id":"k"},"res`);
+	t.is(findPreviousRun(runs, "nightly", "2026-11-24T00:00:00.000Z")?.runId, "a");
+	// Fields after a nested value (another writer's order) are not taken from the head: read whole.
+	write(
+		"late-fields",
+		JSON.stringify({
+			cells: [{ id: "x", matrix: "other" }],
+			runId: "late",
+			matrix: "nightly",
+			outcome: "completed",
+			started: "2026-11-22T00:00:00.000Z",
+		}),
+	);
+	t.is(findPreviousRun(runs, "nightly", "2026-11-24T00:00:00.000Z")?.runId, "late");
+	// A matrix name with brackets and escapes in its head.
+	write(
+		"odd",
+		JSON.stringify({
+			runId: "odd",
+			matrix: 'a [b] "c"',
+			outcome: "completed",
+			started: "2026-11-23T06:00:00.000Z",
+			cells: [],
+		}),
+	);
+	t.is(findPreviousRun(runs, 'a [b] "c"', "2026-11-24T00:00:00.000Z")?.runId, "odd");
+	t.is(findPreviousRun(runs, "nightly", "2026-11-24T00:00:00.000Z")?.runId, "late");
+});

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from "node:fs";
 import path from "node:path";
 import { type FinalResult, isFailing, resultOf } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
@@ -74,6 +74,10 @@ export function baselineResult(
  * The newest completed run of the same matrix in `runsDir` that started before `before`: the
  * baseline of `baseline: previous-run`. Directories that are not runs, or whose results cannot
  * be read, are passed over.
+ *
+ * A nightly's runs root holds hundreds of runs of thousands of results each: runs are chosen by
+ * the fields results.json opens with (its first kilobytes), and only the chosen one is read whole
+ * (and its fields checked again); a file that does not open that way is read whole.
  */
 export function findPreviousRun(
 	runsDir: string,
@@ -82,13 +86,24 @@ export function findPreviousRun(
 	exclude?: string,
 ): PreviousRun | undefined {
 	if (!existsSync(runsDir)) return undefined;
-	let best: PreviousRun | undefined;
+	const candidates: { readonly file: string; readonly started: string | undefined }[] = [];
 	for (const entry of readdirSync(runsDir, { withFileTypes: true })) {
 		if (!entry.isDirectory()) continue;
 		const dir = path.join(runsDir, entry.name);
 		if (exclude !== undefined && path.resolve(dir) === path.resolve(exclude)) continue;
 		const file = path.join(dir, "results.json");
-		if (!existsSync(file)) continue;
+		const head = headFields(file);
+		if (head === undefined) continue;
+		if (head.matrix !== undefined && head.matrix !== matrixName) continue;
+		if (head.outcome !== undefined && head.outcome !== "completed") continue;
+		if (head.started !== undefined && !(head.started < before)) continue;
+		candidates.push({ file, started: head.started });
+	}
+	// Newest first; a file whose head said nothing is read in any case.
+	candidates.sort((a, b) => ((a.started ?? "") < (b.started ?? "") ? 1 : -1));
+	let best: PreviousRun | undefined;
+	for (const { file, started } of candidates) {
+		if (best !== undefined && started !== undefined && started <= best.started) continue;
 		let run: PreviousRun & { matrix?: string; outcome?: string };
 		try {
 			run = JSON.parse(readFileSync(file, "utf8")) as typeof run;
@@ -100,6 +115,41 @@ export function findPreviousRun(
 	}
 	return best;
 }
+
+/** The top-level string fields results.json opens with; undefined when there is no such file. */
+function headFields(file: string): { matrix?: string; outcome?: string; started?: string } | undefined {
+	let fd: number;
+	try {
+		fd = openSync(file, "r");
+	} catch {
+		return undefined;
+	}
+	try {
+		const buffer = Buffer.alloc(HEAD_BYTES);
+		const head = buffer.toString("utf8", 0, readSync(fd, buffer, 0, HEAD_BYTES, 0));
+		// Only what comes before the first nested value is the top level's.
+		const nested = head.slice(1).search(/[[{]/);
+		const top = nested === -1 ? head : head.slice(0, nested + 1);
+		const field = (name: string) => {
+			const m = new RegExp(`"${name}"\\s*:\\s*("(?:[^"\\\\]|\\\\.)*")`).exec(top);
+			if (m?.[1] === undefined) return undefined;
+			try {
+				const value: unknown = JSON.parse(m[1]);
+				return typeof value === "string" ? value : undefined;
+			} catch {
+				return undefined;
+			}
+		};
+		const fields = { matrix: field("matrix"), outcome: field("outcome"), started: field("started") };
+		return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+	} catch {
+		return undefined;
+	} finally {
+		closeSync(fd);
+	}
+}
+
+const HEAD_BYTES = 4096;
 
 /** The newest completed run of the same matrix next to `runDir`, started before this one. */
 export function earlierRun(matrix: Matrix, runDir: string, started: string): PreviousRun | undefined {
