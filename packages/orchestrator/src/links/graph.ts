@@ -11,7 +11,6 @@
 import { hex32, IntMultiTable } from "./int-table.js";
 import type { StoreLines } from "./store-lines.js";
 
-const SEP = "\t";
 /** A parent the graph has no line for. */
 const MISSING = -1;
 
@@ -208,8 +207,6 @@ export class CommitGraph {
 		const count = store.count;
 		const byKey = new IntMultiTable(count);
 		const lines: number[] = [];
-		const parentText: string[] = [];
-		const unknown: number[] = [];
 		/** The commit placed so far whose sha is `sha`. */
 		const lookup = (sha: string): number => {
 			let found = MISSING;
@@ -220,34 +217,30 @@ export class CommitGraph {
 			});
 			return found;
 		};
+		// First every commit placed, then each one's parents looked up: the parents' text is read
+		// twice rather than kept, a string per commit being most of a first build's memory.
 		for (let l = 0; l < count; l++) {
 			const sha = store.sha(l);
 			const key = hex32(sha);
 			// Stored twice (two writers appended the same commit): the first line stands.
 			if (key === -1 || lookup(sha) !== MISSING) continue;
-			const line = store.line(l);
 			byKey.add(key, lines.length);
-			// The parents are the seventh field: after the sixth tab.
-			let tab = -1;
-			for (let n = 0; n < 6; n++) {
-				tab = line.indexOf(SEP, tab + 1);
-				if (tab === -1) break;
-			}
-			if (tab === -1) unknown.push(lines.length);
-			parentText.push(tab === -1 ? "" : line.slice(tab + 1));
 			lines.push(l);
 		}
 		const n = lines.length;
 		const start = new Int32Array(n + 1);
 		const list: number[] = [];
+		const flags = new Uint8Array(n);
 		for (let i = 0; i < n; i++) {
 			start[i] = list.length;
-			const text = parentText[i] as string;
+			const text = store.parents(lines[i] as number);
+			if (text === undefined) {
+				flags[i] = 1;
+				continue;
+			}
 			for (let at = 0; at < text.length; at += 41) list.push(lookup(text.slice(at, at + 40)));
 		}
 		start[n] = list.length;
-		const flags = new Uint8Array(n);
-		for (const u of unknown) flags[u] = 1;
 		return new CommitGraph(store, Int32Array.from(lines), byKey, start, Int32Array.from(list), flags);
 	}
 }

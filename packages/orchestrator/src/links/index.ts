@@ -3,7 +3,7 @@ import { mkdir, open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { replaceAtomically, writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
-import { capture, streamRecords } from "../proc/run.js";
+import { BOUNDED_PACK_MEMORY, capture, streamRecords } from "../proc/run.js";
 import { CommitGraph } from "./graph.js";
 import { hashText, hex32, IntMultiTable } from "./int-table.js";
 import { normalisePatchSubject } from "./posting.js";
@@ -155,9 +155,7 @@ export class LinkIndex {
 	}
 
 	#subjectOf(at: number): string {
-		const line = this.#lines.line(at);
-		const tab = line.indexOf(SEP, 41);
-		return line.slice(41, tab === -1 ? undefined : tab);
+		return this.#lines.subject(at);
 	}
 
 	/**
@@ -522,7 +520,15 @@ async function updateHoldingLock(
 	// and the index starts again.
 	const present = await Promise.all(vouched.map((t) => isObject(repo, t)));
 	const known = vouched.filter((_, i) => present[i]);
-	const log = ["-C", repo, "log", LOG_FORMAT, ...tips, ...(known.length > 0 ? ["--not", ...known] : [])];
+	const log = [
+		"-C",
+		repo,
+		...BOUNDED_PACK_MEMORY,
+		"log",
+		LOG_FORMAT,
+		...tips,
+		...(known.length > 0 ? ["--not", ...known] : []),
+	];
 	await mkdir(path.dirname(files.lines), { recursive: true });
 	let added = 0;
 	if (known.length > 0) {
@@ -670,8 +676,14 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 		}
 		const bytes = readWhole(fd, covered);
 		const complete = bytes.subarray(0, bytes.lastIndexOf(10) + 1);
-		const index = LinkIndex.fromBytes(complete, tips);
-		await saveTables(files.tables, stamp, index);
+		const built = LinkIndex.fromBytes(complete, tips);
+		const tables = built.tables();
+		await saveTables(files.tables, stamp, tables);
+		// The same tables over the store on disk: the store's bytes are not kept for the run.
+		const index = LinkIndex.fromTables(fd, tables, covered);
+		if (index === undefined) return built;
+		index.setTips(tips);
+		keep = true;
 		return index;
 	} finally {
 		if (!keep) closeSync(fd);
@@ -693,11 +705,11 @@ function readWhole(fd: number, length: number): Buffer {
  * Saves the index's tables for the next run, on disk before they are trusted. Only an aid: a full
  * disk or a read-only cache leaves the next run to read the store again.
  */
-async function saveTables(file: string, stamp: string, index: LinkIndex): Promise<void> {
+async function saveTables(file: string, stamp: string, tables: Sections): Promise<void> {
 	await replaceAtomically(file, async (partial) => {
 		const handle = await open(partial, "w");
 		try {
-			for (const part of encodeTables(stamp, index.tables()))
+			for (const part of encodeTables(stamp, tables))
 				for (let at = 0; at < part.length; ) at += (await handle.write(part, at, part.length - at)).bytesWritten;
 			await handle.sync();
 		} finally {

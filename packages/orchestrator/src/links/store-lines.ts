@@ -14,6 +14,27 @@ export interface StoreLines {
 	sha(at: number): string;
 	/** Whether the line's sha starts with `prefix` (lower-case hex), without decoding anything. */
 	startsWith(at: number, prefix: string): boolean;
+	/** The line's subject (its second field). */
+	subject(at: number): string;
+	/** The line's parents field (the seventh), undefined on a line of a store without one. */
+	parents(at: number): string | undefined;
+}
+
+/** A line's fields: sha, subject, ids, bugs, citations, upstream, parents (see `storeLine`). */
+const PARENTS_FIELD = 6;
+
+function subjectOfLine(line: string): string {
+	const tab = line.indexOf("\t", 41);
+	return line.slice(41, tab === -1 ? undefined : tab);
+}
+
+function parentsOfLine(line: string): string | undefined {
+	let tab = -1;
+	for (let n = 0; n < PARENTS_FIELD; n++) {
+		tab = line.indexOf("\t", tab + 1);
+		if (tab === -1) return undefined;
+	}
+	return line.slice(tab + 1);
 }
 
 /** Lines of a store read whole into memory (a first build, or a test's text). */
@@ -51,6 +72,23 @@ export class BufferLines implements StoreLines {
 		if (prefix.length > 40) return false;
 		for (let i = 0; i < prefix.length; i++) if (this.#bytes[start + i] !== prefix.charCodeAt(i)) return false;
 		return true;
+	}
+
+	subject(at: number): string {
+		const start = this.#starts[at] as number;
+		const end = this.#ends[at] as number;
+		const tab = this.#bytes.indexOf(9, start + 41);
+		return this.#bytes.toString("utf8", start + 41, tab === -1 || tab > end ? end : tab);
+	}
+
+	parents(at: number): string | undefined {
+		const end = this.#ends[at] as number;
+		let tab = this.#starts[at] as number;
+		for (let n = 0; n < PARENTS_FIELD; n++) {
+			tab = this.#bytes.indexOf(9, tab + (n === 0 ? 0 : 1));
+			if (tab === -1 || tab >= end) return undefined;
+		}
+		return this.#bytes.toString("latin1", tab + 1, end);
 	}
 
 	/** Every line's sha as 20 bytes, in line order. */
@@ -98,6 +136,14 @@ export class FileLines implements StoreLines {
 			read += n;
 		}
 		return buffer.toString("utf8");
+	}
+
+	subject(at: number): string {
+		return subjectOfLine(this.line(at));
+	}
+
+	parents(at: number): string | undefined {
+		return parentsOfLine(this.line(at));
 	}
 
 	sha(at: number): string {

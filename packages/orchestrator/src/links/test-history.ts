@@ -16,7 +16,7 @@
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { writeAtomically } from "../paths/atomic.js";
-import { streamRecords } from "../proc/run.js";
+import { BOUNDED_PACK_MEMORY, streamRecords } from "../proc/run.js";
 import { GitFactError, type HistoryAnswers } from "./ancestry.js";
 import { commitLine, type IndexedCommit, parseCommitLine, parseRecord } from "./index.js";
 
@@ -133,23 +133,41 @@ function passRecord(raw: string, what: "files" | "entries"): PassCommit | undefi
 
 const FORMAT = "--format=%x1e%H%x00%s%x00%B%x00";
 
-/** The commits of `range` (a sha, or `new ^old`) for the scope: one git log for files, one more for KUT's cfg. */
+/**
+ * The commits of `range` (a sha, or `new ^old`) for the scope: one git log for files, one more for
+ * KUT's cfg. The kernel's selftests are a few thousand commits among a million: which ones is asked
+ * first (`rev-list`, shas only), then only they are read whole; one path-limited log with `%B`
+ * kept every commit message it walked past, 1.5 GB for a million commits.
+ */
 async function readPass(repo: string, range: readonly string[], scope: SuiteScope): Promise<PassCommit[]> {
-	const run = async (args: readonly string[], what: "files" | "entries") => {
+	const run = async (args: readonly string[], what: "files" | "entries", input?: string) => {
 		const out: PassCommit[] = [];
 		await streamRecords(
 			"git",
-			["-C", repo, "log", "--no-merges", "--full-history", FORMAT, ...args],
+			["-C", repo, ...BOUNDED_PACK_MEMORY, "log", "--no-merges", "--full-history", FORMAT, ...args],
 			"\u001e",
 			(raw) => {
 				if (raw.length === 0) return;
 				const c = passRecord(raw, what);
 				if (c !== undefined) out.push(c);
 			},
+			input === undefined ? {} : { input },
 		);
 		return out;
 	};
-	if (scope.suite === "selftests") return run(["--name-only", ...range, "--", scope.root], "files");
+	if (scope.suite === "selftests") {
+		const shas: string[] = [];
+		await streamRecords(
+			"git",
+			["-C", repo, ...BOUNDED_PACK_MEMORY, "rev-list", "--no-merges", "--full-history", ...range, "--", scope.root],
+			"\n",
+			(line) => {
+				if (line !== "") shas.push(line);
+			},
+		);
+		if (shas.length === 0) return [];
+		return run(["--no-walk=unsorted", "--stdin", "--name-only", "--", scope.root], "files", `${shas.join("\n")}\n`);
+	}
 	const [files, entries] = await Promise.all([
 		run(["--name-only", ...range], "files"),
 		run(["-p", "--unified=0", "--no-ext-diff", ...range, "--", scope.cfg], "entries"),
