@@ -46,6 +46,7 @@ export class LinkIndex {
 	#tips: readonly string[] = [];
 	readonly #skipped: number;
 	#graph: CommitGraph | undefined;
+	#fromSaved = false;
 
 	private constructor(lines: StoreLines, referencing: Int32Array, skipped: number) {
 		this.#lines = lines;
@@ -66,9 +67,9 @@ export class LinkIndex {
 		return this.#lines.count;
 	}
 
-	/** Whether the index is the tables a run saved beside the store (not the store read again). */
+	/** Whether the index is the tables an earlier run saved beside the store (not the store read again). */
 	get fromSavedTables(): boolean {
-		return this.#lines instanceof FileLines;
+		return this.#fromSaved;
 	}
 
 	/** A referencing line's message-ids and upstream commits. */
@@ -198,6 +199,11 @@ export class LinkIndex {
 	get graph(): CommitGraph {
 		this.#graph ??= CommitGraph.fromLines(this.#lines);
 		return this.#graph;
+	}
+
+	/** Said by `loadLinkIndex` of an index it read from saved tables. */
+	markSaved(): void {
+		this.#fromSaved = true;
 	}
 
 	setTips(tips: readonly string[]): void {
@@ -671,6 +677,7 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 		const fromSaved = saved === undefined ? undefined : LinkIndex.fromTables(fd, saved, covered);
 		if (fromSaved !== undefined) {
 			fromSaved.setTips(tips);
+			fromSaved.markSaved();
 			keep = true;
 			return fromSaved;
 		}

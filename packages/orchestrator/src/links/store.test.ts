@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import test from "ava";
 import { execa } from "execa";
-import { loadLinkIndex, updateLinkIndex, updateLinkStore } from "./index.js";
+import { LinkIndex, loadLinkIndex, updateLinkIndex, updateLinkStore } from "./index.js";
 
 const env = {
 	GIT_AUTHOR_NAME: "T",
@@ -151,6 +151,8 @@ test("the tables saved beside the store answer every question as the store does"
 	t.true(saved.fromSavedTables);
 	const expected = answers(built, fix, picked);
 	t.deepEqual(answers(saved, fix, picked), expected);
+	// And as the store's text read whole into memory does (the tables built lazily there).
+	t.deepEqual(answers(LinkIndex.fromLines(readFileSync(`${s}.links`, "utf8"), []), fix, picked), expected);
 	// What the answers are, so that both agreeing on nothing cannot pass.
 	t.deepEqual(expected.picks, [picked]);
 	t.deepEqual(
