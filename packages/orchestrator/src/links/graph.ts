@@ -202,6 +202,66 @@ export class CommitGraph {
 		);
 	}
 
+	/**
+	 * The graph `old` (of `lines` up to `fromLine`) with the commits of the lines after it: a
+	 * store's appended commits are the newest, their parents already placed or appended with them.
+	 * Undefined when an old commit lacks a parent (a damaged store, whose later lines might supply
+	 * it): the graph is then made again from every line.
+	 */
+	static extended(lines: StoreLines, old: GraphTables, fromLine: number): GraphTables | undefined {
+		for (const p of old.parents) if (p === MISSING) return undefined;
+		for (const u of old.unknown) if (u === 1) return undefined;
+		const oldCount = old.line.length;
+		const added = new IntMultiTable(lines.count - fromLine);
+		const line: number[] = [];
+		const byKeyOld = new IntMultiTable(0, { keys: old.keys, vals: old.vals });
+		const lookup = (sha: string): number => {
+			const key = hex32(sha);
+			let found = MISSING;
+			const check = (i: number) => {
+				const at = i < oldCount ? (old.line[i] as number) : (line[i - oldCount] as number);
+				if (!lines.startsWith(at, sha)) return false;
+				found = i;
+				return true;
+			};
+			byKeyOld.find(key, check);
+			if (found === MISSING) added.find(key, check);
+			return found;
+		};
+		for (let l = fromLine; l < lines.count; l++) {
+			const sha = lines.sha(l);
+			const key = hex32(sha);
+			if (key === -1 || lookup(sha) !== MISSING) continue;
+			added.add(key, oldCount + line.length);
+			line.push(l);
+		}
+		const n = oldCount + line.length;
+		const start = new Int32Array(n + 1);
+		start.set(old.start.subarray(0, oldCount));
+		const list: number[] = [];
+		const unknown = new Uint8Array(n);
+		unknown.set(old.unknown);
+		const base = old.parents.length;
+		for (let i = oldCount; i < n; i++) {
+			start[i] = base + list.length;
+			const text = lines.parents(line[i - oldCount] as number);
+			if (text === undefined) {
+				unknown[i] = 1;
+				continue;
+			}
+			for (let at = 0; at < text.length; at += 41) list.push(lookup(text.slice(at, at + 40)));
+		}
+		start[n] = base + list.length;
+		const parents = new Int32Array(base + list.length);
+		parents.set(old.parents);
+		parents.set(list, base);
+		const allLines = new Int32Array(n);
+		allLines.set(old.line);
+		allLines.set(line, oldCount);
+		const byKey = IntMultiTable.joined(byKeyOld, added, 0).arrays();
+		return { line: allLines, keys: byKey.keys, vals: byKey.vals, start, parents, unknown };
+	}
+
 	/** The graph of store lines (`sha \t ... \t parents`, the parents in the seventh field). */
 	static fromLines(store: StoreLines): CommitGraph {
 		const count = store.count;

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { closeSync, createWriteStream, fstatSync, openSync, readSync } from "node:fs";
 import { mkdir, open, readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -7,9 +8,12 @@ import { BOUNDED_PACK_MEMORY, capture, streamRecords } from "../proc/run.js";
 import { CommitGraph } from "./graph.js";
 import { hashText, hex32, IntMultiTable } from "./int-table.js";
 import { normalisePatchSubject } from "./posting.js";
-import { BufferLines, FileLines, type StoreLines } from "./store-lines.js";
+import { BufferLines, FileLines, JoinedLines, type StoreLines } from "./store-lines.js";
 import { decodeTables, encodeTables, type Sections } from "./tables-file.js";
 import { citationsOf, referencesOf, seriesOf, upstreamOf } from "./trailers.js";
+
+/** Where an index's tables came from (see `LinkIndex.tablesFrom`). */
+export type TablesSource = "saved" | "joined" | "store";
 
 /** What one commit says about itself and others. */
 export interface IndexedCommit {
@@ -46,7 +50,7 @@ export class LinkIndex {
 	#tips: readonly string[] = [];
 	readonly #skipped: number;
 	#graph: CommitGraph | undefined;
-	#fromSaved = false;
+	#tablesFrom: TablesSource = "store";
 
 	private constructor(lines: StoreLines, referencing: Int32Array, skipped: number) {
 		this.#lines = lines;
@@ -67,9 +71,17 @@ export class LinkIndex {
 		return this.#lines.count;
 	}
 
+	/**
+	 * Where the index's tables came from: saved by an earlier run for this very store, those
+	 * joined with the lines appended to the store since, or made from the whole store.
+	 */
+	get tablesFrom(): TablesSource {
+		return this.#tablesFrom;
+	}
+
 	/** Whether the index is the tables an earlier run saved beside the store (not the store read again). */
 	get fromSavedTables(): boolean {
-		return this.#fromSaved;
+		return this.#tablesFrom === "saved";
 	}
 
 	/** A referencing line's message-ids and upstream commits. */
@@ -201,9 +213,9 @@ export class LinkIndex {
 		return this.#graph;
 	}
 
-	/** Said by `loadLinkIndex` of an index it read from saved tables. */
-	markSaved(): void {
-		this.#fromSaved = true;
+	/** Said by `loadLinkIndex` of an index whose tables it read from the file saved beside the store. */
+	markTables(from: TablesSource): void {
+		this.#tablesFrom = from;
 	}
 
 	setTips(tips: readonly string[]): void {
@@ -293,6 +305,64 @@ export class LinkIndex {
 		index.#byPatchSubject = subject;
 		index.#graph = graph;
 		return index;
+	}
+
+	/**
+	 * The tables of `saved` (an index of the store's first `base` bytes, read from its saved
+	 * tables) with the lines of `appended` (the store's complete lines from `base` on) added: a
+	 * nightly's store grows by hundreds of commits, and its tables are not made again from a
+	 * million. Undefined when they cannot be joined (see `CommitGraph.extended`).
+	 */
+	static joinedTables(saved: LinkIndex, appended: Buffer, base: number): Sections | undefined {
+		const old = saved.#lines;
+		if (!(old instanceof FileLines)) return undefined;
+		const more = LinkIndex.fromBytes(appended, []);
+		const added = more.#lines;
+		if (!(added instanceof BufferLines)) return undefined;
+		const oldGraph = saved.graph.tables();
+		const graph = CommitGraph.extended(new JoinedLines(old, added), oldGraph, old.count);
+		if (graph === undefined) return undefined;
+		const n = old.count;
+		const { starts, lengths, shas } = old.arrays;
+		const offsets = added.offsets;
+		const join = <T extends Float64Array | Int32Array | Uint8Array>(a: T, b: T): T => {
+			const out = new (a.constructor as new (length: number) => T)(a.length + b.length);
+			out.set(a);
+			out.set(b, a.length);
+			return out;
+		};
+		const joined = (prefix: string, a: IntMultiTable, b: IntMultiTable) => {
+			const { keys, vals } = IntMultiTable.joined(a, b, n).arrays();
+			return { [`${prefix}.keys`]: keys, [`${prefix}.vals`]: vals };
+		};
+		const oldIds = saved.#idTables();
+		const newIds = more.#idTables();
+		return {
+			skipped: Float64Array.of(saved.#skipped + more.#skipped),
+			starts: join(
+				starts,
+				Float64Array.from(offsets.starts, (s) => s + base),
+			),
+			lengths: join(
+				lengths,
+				Int32Array.from(offsets.starts, (s, at) => (offsets.ends[at] as number) - s),
+			),
+			shas: join(shas, added.packedShas()),
+			referencing: join(
+				saved.#referencing,
+				more.#referencing.map((at) => at + n),
+			),
+			...joined("ids", oldIds.ids, newIds.ids),
+			...joined("series", oldIds.series, newIds.series),
+			...joined("upstream", saved.#upstreamTable(), more.#upstreamTable()),
+			...joined("subject", saved.#subjectTable(), more.#subjectTable()),
+			"graph.line": graph.line,
+			"graph.keys": graph.keys,
+			"graph.vals": graph.vals,
+			"graph.start": graph.start,
+			"graph.parents": graph.parents,
+			"graph.unknown": graph.unknown,
+		};
 	}
 
 	/** An index from a store's lines (see `commitLine`); a line that does not parse is skipped. */
@@ -669,27 +739,54 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 	try {
 		const st = fstatSync(fd);
 		const covered = length !== undefined && length <= st.size ? length : st.size;
-		const stamp = JSON.stringify([STORE_FORMAT, TABLES_FORMAT, st.dev, st.ino, st.size, st.mtimeMs, covered]);
-		const saved = await readFile(files.tables).then(
-			(bytes) => decodeTables(bytes, stamp),
-			() => undefined,
-		);
-		const fromSaved = saved === undefined ? undefined : LinkIndex.fromTables(fd, saved, covered);
-		if (fromSaved !== undefined) {
-			fromSaved.setTips(tips);
-			fromSaved.markSaved();
-			keep = true;
-			return fromSaved;
+		const key = JSON.stringify([STORE_FORMAT, TABLES_FORMAT, st.dev, st.ino, st.size, st.mtimeMs, covered]);
+		const file = await readFile(files.tables).then(decodeTables, () => undefined);
+		const stamp = file === undefined ? undefined : parseStamp(file.stamp);
+		const saved = (end: number) => (file === undefined ? undefined : LinkIndex.fromTables(fd, file.sections, end));
+		if (stamp !== undefined && stamp.key === key) {
+			const index = saved(stamp.linesEnd);
+			if (index !== undefined) {
+				index.setTips(tips);
+				index.markTables("saved");
+				keep = true;
+				return index;
+			}
 		}
-		const bytes = readWhole(fd, covered);
-		const complete = bytes.subarray(0, bytes.lastIndexOf(10) + 1);
-		const built = LinkIndex.fromBytes(complete, tips);
-		const tables = built.tables();
-		await saveTables(files.tables, stamp, tables);
-		// The same tables over the store on disk: the store's bytes are not kept for the run.
-		const index = LinkIndex.fromTables(fd, tables, covered);
-		if (index === undefined) return built;
+		// The store grew since the tables were saved (a nightly's new commits): the tables take
+		// the lines appended, when the bytes they were made from are still the store's.
+		let tables: Sections | undefined;
+		let from: TablesSource = "store";
+		let linesEnd = 0;
+		let digest = "";
+		if (stamp !== undefined && stamp.dev === st.dev && stamp.ino === st.ino && stamp.linesEnd <= covered) {
+			const old = saved(stamp.linesEnd);
+			const prefix = old === undefined ? undefined : hashOfBytes(fd, stamp.linesEnd);
+			if (prefix !== undefined && prefix.copy().digest("hex") === stamp.digest) {
+				const appended = completeLines(readRange(fd, stamp.linesEnd, covered));
+				tables = old === undefined ? undefined : LinkIndex.joinedTables(old, appended, stamp.linesEnd);
+				linesEnd = stamp.linesEnd + appended.length;
+				digest = prefix.update(appended).digest("hex");
+				from = "joined";
+			}
+		}
+		let built: LinkIndex | undefined;
+		if (tables === undefined) {
+			const complete = completeLines(readRange(fd, 0, covered));
+			built = LinkIndex.fromBytes(complete, tips);
+			tables = built.tables();
+			linesEnd = complete.length;
+			digest = createHash("sha256").update(complete).digest("hex");
+			from = "store";
+		}
+		await saveTables(files.tables, JSON.stringify({ key, dev: st.dev, ino: st.ino, linesEnd, digest }), tables);
+		// The tables over the store on disk: the store's bytes are not kept for the run.
+		const index = LinkIndex.fromTables(fd, tables, linesEnd);
+		if (index === undefined) {
+			if (built !== undefined) return built;
+			throw new Error(`the Link: index tables of ${files.lines} did not fit together after an append`);
+		}
 		index.setTips(tips);
+		index.markTables(from);
 		keep = true;
 		return index;
 	} finally {
@@ -697,11 +794,58 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 	}
 }
 
-function readWhole(fd: number, length: number): Buffer {
-	const bytes = Buffer.allocUnsafe(length);
+interface Stamp {
+	/** The store's identity and length the tables were made at: equal, they are used as they are. */
+	readonly key: string;
+	readonly dev: number;
+	readonly ino: number;
+	/** The end of the last line the tables hold. */
+	readonly linesEnd: number;
+	/**
+	 * sha256 of the store's bytes up to `linesEnd`: the tables are joined with what was appended
+	 * only while the store still starts with what they were made from (not a store edited in
+	 * place, whatever its length and name).
+	 */
+	readonly digest: string;
+}
+
+function parseStamp(text: string): Stamp | undefined {
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch {
+		return undefined;
+	}
+	if (typeof value !== "object" || value === null) return undefined;
+	const { key, dev, ino, linesEnd, digest } = value as Record<string, unknown>;
+	if (typeof key !== "string" || typeof dev !== "number" || typeof ino !== "number") return undefined;
+	if (typeof linesEnd !== "number" || !Number.isSafeInteger(linesEnd) || linesEnd < 0) return undefined;
+	if (typeof digest !== "string" || !/^[0-9a-f]{64}$/.test(digest)) return undefined;
+	return { key, dev, ino, linesEnd, digest };
+}
+
+/** sha256 of the store's first `end` bytes, read in pieces; undefined when it is shorter. */
+function hashOfBytes(fd: number, end: number): Hash | undefined {
+	const hash = createHash("sha256");
+	const chunk = Buffer.allocUnsafe(4 << 20);
+	for (let at = 0; at < end; ) {
+		const n = readSync(fd, chunk, 0, Math.min(chunk.length, end - at), at);
+		if (n === 0) return undefined;
+		hash.update(chunk.subarray(0, n));
+		at += n;
+	}
+	return hash;
+}
+
+/** The lines of `bytes` that end in a newline. */
+const completeLines = (bytes: Buffer) => bytes.subarray(0, bytes.lastIndexOf(10) + 1);
+
+/** The store's bytes from `start` to `end`, or to where it ends. */
+function readRange(fd: number, start: number, end: number): Buffer {
+	const bytes = Buffer.allocUnsafe(Math.max(0, end - start));
 	let read = 0;
-	while (read < length) {
-		const n = readSync(fd, bytes, read, length - read, read);
+	while (read < bytes.length) {
+		const n = readSync(fd, bytes, read, bytes.length - read, start + read);
 		if (n === 0) break;
 		read += n;
 	}

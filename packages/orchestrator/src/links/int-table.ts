@@ -39,6 +39,44 @@ export class IntMultiTable {
 		this.#vals[at] = value;
 	}
 
+	/**
+	 * Every entry, each key's values in the order they were added: from an empty slot round the
+	 * whole table, so that no run of occupied slots (where one key's values lie, in order) is
+	 * entered in its middle.
+	 */
+	each(visit: (key: number, value: number) => void): void {
+		const size = this.#vals.length;
+		let empty = 0;
+		while (empty < size && this.#vals[empty] !== -1) empty++;
+		for (let n = 1; n <= size; n++) {
+			const at = (empty + n) & this.#mask;
+			const value = this.#vals[at] as number;
+			if (value !== -1) visit(this.#keys[at] as number, value);
+		}
+	}
+
+	/** How many entries the table holds. */
+	get count(): number {
+		let n = 0;
+		for (const v of this.#vals) if (v !== -1) n++;
+		return n;
+	}
+
+	/**
+	 * A table of this one's entries and then `more`'s with `offset` added to their values, each
+	 * key's values still in the order they were added: how saved tables take appended lines.
+	 */
+	static joined(first: IntMultiTable, more: IntMultiTable, offset: number): IntMultiTable {
+		const table = new IntMultiTable(first.count + more.count);
+		first.each((k, v) => {
+			table.add(k, v);
+		});
+		more.each((k, v) => {
+			table.add(k, v + offset);
+		});
+		return table;
+	}
+
 	/** Calls `visit` with each value stored under `key`, in the order they were added, until it returns true. */
 	find(key: number, visit: (value: number) => boolean | undefined): void {
 		const k = key | 0;

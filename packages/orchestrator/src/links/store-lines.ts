@@ -125,6 +125,11 @@ export class FileLines implements StoreLines {
 		return this.#starts.length;
 	}
 
+	/** What the index file keeps of the lines. */
+	get arrays(): { readonly starts: Float64Array; readonly lengths: Int32Array; readonly shas: Uint8Array } {
+		return { starts: this.#starts, lengths: this.#lengths, shas: this.#shas };
+	}
+
 	line(at: number): string {
 		const start = this.#starts[at] as number;
 		const length = this.#lengths[at] as number;
@@ -181,3 +186,43 @@ const descriptors = new FinalizationRegistry<number>((fd) => {
 		// Already closed at exit.
 	}
 });
+
+/** Lines `first` then `more`, numbered on: saved lines and the lines appended to the store since. */
+export class JoinedLines implements StoreLines {
+	readonly #first: StoreLines;
+	readonly #more: StoreLines;
+
+	constructor(first: StoreLines, more: StoreLines) {
+		this.#first = first;
+		this.#more = more;
+	}
+
+	get count(): number {
+		return this.#first.count + this.#more.count;
+	}
+
+	#at<T>(at: number, ask: (lines: StoreLines, n: number) => T): T {
+		const n = this.#first.count;
+		return at < n ? ask(this.#first, at) : ask(this.#more, at - n);
+	}
+
+	line(at: number): string {
+		return this.#at(at, (l, n) => l.line(n));
+	}
+
+	sha(at: number): string {
+		return this.#at(at, (l, n) => l.sha(n));
+	}
+
+	startsWith(at: number, prefix: string): boolean {
+		return this.#at(at, (l, n) => l.startsWith(n, prefix));
+	}
+
+	subject(at: number): string {
+		return this.#at(at, (l, n) => l.subject(n));
+	}
+
+	parents(at: number): string | undefined {
+		return this.#at(at, (l, n) => l.parents(n));
+	}
+}

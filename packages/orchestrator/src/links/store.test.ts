@@ -201,3 +201,64 @@ test("saved tables that are stale, torn or altered are not used: the store is re
 	writeFileSync(tables, "not tables\n");
 	t.is((await loadLinkIndex(s)).size, expected.size + 1);
 });
+
+test("a store that grew has its saved tables joined with the lines appended, answering as a whole build", async (t) => {
+	const { repo, fix, picked } = await referencingTree();
+	const s = store();
+	await updateLinkIndex(repo, ["master"], s);
+	// A nightly later: a merge of a topic branch, a second backport of the old fix, another
+	// patch of an old series, and a commit that cites the old fix by a short sha.
+	const run = (...args: string[]) => execa("git", ["-C", repo, ...args], { env });
+	await run("checkout", "-q", "-b", "topic", `${fix}~1`);
+	await run(
+		"commit",
+		"-q",
+		"--allow-empty",
+		"-m",
+		"KVM: x86: topic work\n\nLink: https://lore.kernel.org/r/20260103101500.4343-2-u@example.org",
+	);
+	await run("checkout", "-q", "master");
+	await run("merge", "-q", "--no-ff", "-m", "Merge branch 'topic'", "topic");
+	await run(
+		"commit",
+		"-q",
+		"--allow-empty",
+		"-m",
+		`KVM: SVM: Ünmask the right bit\n\n(cherry picked from commit ${fix})`,
+	);
+	await run("commit", "-q", "--allow-empty", "-m", `KVM: x86: follow-up\n\nFixes: ${fix.slice(0, 12)} ("Ünmask")`);
+	const grown = await updateLinkIndex(repo, ["master"], s);
+	t.is(grown.tablesFrom, "joined");
+	const whole = LinkIndex.fromLines(readFileSync(`${s}.links`, "utf8"), []);
+	t.deepEqual(answers(grown, fix, picked), answers(whole, fix, picked));
+	const all = (await execa("git", ["-C", repo, "rev-list", "--all"])).stdout.split("\n");
+	for (const a of all)
+		for (const b of all) {
+			t.is(grown.graph.isAncestor(a, b), whole.graph.isAncestor(a, b));
+			t.is(grown.graph.count(a, b), whole.graph.count(a, b));
+			t.is(grown.graph.mergeBase(a, b), whole.graph.mergeBase(a, b));
+		}
+	// Joined answers, not only equal ones: the new backport and the series' second patch.
+	t.is(grown.commitsPickedFrom(fix).length, 2);
+	t.is(grown.commitsFor("20260103101500.4343-1-u@example.org").series.length, 1);
+	t.is(grown.commitsWithSubject("KVM: SVM: Ünmask the right bit").length, 2);
+	// Saved again as joined, and read back as it is.
+	const again = await loadLinkIndex(s);
+	t.true(again.fromSavedTables);
+	t.deepEqual(answers(again, fix, picked), answers(whole, fix, picked));
+});
+
+test("saved tables are not joined with a store rewritten under the same name", async (t) => {
+	const { repo, fix, picked } = await referencingTree();
+	const s = store();
+	await updateLinkIndex(repo, ["master"], s);
+	// The same length, other bytes before the end (a store edited in place): made again.
+	const before = readFileSync(`${s}.links`);
+	const lines = before.toString("utf8").split("\n");
+	const swapped = [lines[1], lines[0], ...lines.slice(2)].join("\n");
+	writeFileSync(`${s}.links`, swapped);
+	t.is(Buffer.byteLength(swapped), before.length);
+	const index = await loadLinkIndex(s);
+	t.is(index.tablesFrom, "store");
+	t.deepEqual(answers(index, fix, picked), answers(LinkIndex.fromLines(swapped, []), fix, picked));
+});

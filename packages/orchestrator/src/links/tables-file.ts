@@ -1,8 +1,8 @@
 /**
  * Typed arrays saved as one file, for the Link: index's tables: a store of a million commits takes
  * seconds to read and index, its tables tens of milliseconds to read back. The file names what it
- * was made from (the stamp) and carries a digest of its arrays; a file whose stamp or digest does
- * not match is not used (made again), so a stale, torn or altered file never answers a question.
+ * was made from (the stamp) and carries a digest of its arrays; a file whose digest does not match
+ * is not used, and its reader checks the stamp, so a stale, torn or altered file never answers.
  */
 import { createHash } from "node:crypto";
 
@@ -46,16 +46,16 @@ export function encodeTables(stamp: string, sections: Sections): Buffer[] {
 }
 
 /**
- * The arrays a file made by `encodeTables` holds, as views on `file` (no copy), when it was made
- * from `stamp` and is whole; undefined otherwise.
+ * The stamp and the arrays a file made by `encodeTables` holds, the arrays as views on `file` (no
+ * copy), when it is whole; undefined otherwise. Whether the stamp fits is the caller's to say.
  */
-export function decodeTables(file: Buffer, stamp: string): Sections | undefined {
+export function decodeTables(file: Buffer): { readonly stamp: string; readonly sections: Sections } | undefined {
 	if (file.length < MAGIC.length + 4 || file.toString("latin1", 0, MAGIC.length) !== MAGIC) return undefined;
 	const jsonLength = file.readUInt32LE(MAGIC.length);
 	const headEnd = MAGIC.length + 4 + jsonLength;
 	if (headEnd > file.length) return undefined;
 	const header = parseHeader(file.toString("utf8", MAGIC.length + 4, headEnd));
-	if (header === undefined || header.stamp !== stamp) return undefined;
+	if (header === undefined) return undefined;
 	// Views need their element width's alignment in the underlying memory.
 	const bytes = file.byteOffset % 8 === 0 ? file : Buffer.from(file);
 	const hash = createHash("sha256");
@@ -74,7 +74,7 @@ export function decodeTables(file: Buffer, stamp: string): Sections | undefined 
 		hash.update(bytes.subarray(at, at + size));
 		at += pad8(size);
 	}
-	return hash.digest("hex") === header.digest ? out : undefined;
+	return hash.digest("hex") === header.digest ? { stamp: header.stamp, sections: out } : undefined;
 }
 
 function parseHeader(text: string): Header | undefined {

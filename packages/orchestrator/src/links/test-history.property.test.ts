@@ -213,6 +213,13 @@ test("the commit graph in memory answers ancestry as git does, and a store that 
 				// The next run reads the tables this one saved: the same answers.
 				const saved = await loadLinkIndex(store);
 				t.true(saved.fromSavedTables);
+				// A store that grew (master first, the other branches' commits appended later) has its
+				// saved tables joined with the appended lines: the same answers again.
+				const grown = path.join(mkdtempSync(path.join(os.tmpdir(), "th-prop-grown-")), "store");
+				const first = await updateLinkIndex(repo, ["master"], grown);
+				const joined = await updateLinkIndex(repo, BRANCHES, grown);
+				t.is(joined.graph.size, all.length);
+				t.is(joined.tablesFrom, joined.size > first.size ? "joined" : "saved");
 				// A store cut short or edited by hand: some commits' lines are gone.
 				const text = readFileSync(`${store}.links`, "utf8");
 				const lines = text.split("\n").filter((l) => l !== "");
@@ -225,6 +232,9 @@ test("the commit graph in memory answers ancestry as git does, and a store that 
 						t.is(saved.graph.isAncestor(a, b), truth, `saved: ${a.slice(0, 7)} in ${b.slice(0, 7)}`);
 						t.is(saved.graph.count(a, b), index.graph.count(a, b));
 						t.is(saved.graph.mergeBase(a, b), index.graph.mergeBase(a, b));
+						t.is(joined.graph.isAncestor(a, b), truth, `joined: ${a.slice(0, 7)} in ${b.slice(0, 7)}`);
+						t.is(joined.graph.count(a, b), index.graph.count(a, b));
+						t.is(joined.graph.mergeBase(a, b), index.graph.mergeBase(a, b));
 						t.is(index.graph.count(a, b), await commitCount(repo, a, b), `${a.slice(0, 7)}..${b.slice(0, 7)}`);
 						// Several best common ancestors: git picks one, the graph leaves it to git.
 						const bases = (await execa("git", ["-C", repo, "merge-base", "--all", a, b], { reject: false })).stdout
