@@ -770,21 +770,22 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 			}
 		}
 		let built: LinkIndex | undefined;
-		if (tables === undefined) {
+		const fromStore = () => {
 			const complete = completeLines(readRange(fd, 0, covered));
 			built = LinkIndex.fromBytes(complete, tips);
 			tables = built.tables();
 			linesEnd = complete.length;
 			digest = createHash("sha256").update(complete).digest("hex");
 			from = "store";
-		}
-		await saveTables(files.tables, JSON.stringify({ key, dev: st.dev, ino: st.ino, linesEnd, digest }), tables);
+			return tables;
+		};
+		let index = LinkIndex.fromTables(fd, tables ?? fromStore(), linesEnd);
+		// Joined tables that do not fit together: made from the whole store instead.
+		if (index === undefined && from === "joined") index = LinkIndex.fromTables(fd, fromStore(), linesEnd);
+		if (index === undefined) return built ?? LinkIndex.fromBytes(completeLines(readRange(fd, 0, covered)), tips);
+		if (tables !== undefined)
+			await saveTables(files.tables, JSON.stringify({ key, dev: st.dev, ino: st.ino, linesEnd, digest }), tables);
 		// The tables over the store on disk: the store's bytes are not kept for the run.
-		const index = LinkIndex.fromTables(fd, tables, linesEnd);
-		if (index === undefined) {
-			if (built !== undefined) return built;
-			throw new Error(`the Link: index tables of ${files.lines} did not fit together after an append`);
-		}
 		index.setTips(tips);
 		index.markTables(from);
 		keep = true;
