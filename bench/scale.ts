@@ -13,7 +13,16 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { cacheRoot, REPORT_EXTENSION, REPORT_FORMATS, VERDICT_NAMES } from "@kvm-matrix/orchestrator";
 import { execa } from "execa";
-import { type ClassifyRun, classifyRun, type Generated, kernelInput, type ShardSet, shardSet } from "./scale/inputs.js";
+import {
+	type ClassifyRun,
+	classifyRun,
+	type Generated,
+	GROWN_BY,
+	grownRun,
+	kernelInput,
+	type ShardSet,
+	shardSet,
+} from "./scale/inputs.js";
 import { type KernelRepo, setCommitGraph } from "./scale/kernel-repo.js";
 import { CommandFailed, type Measured, measure } from "./scale/measure.js";
 
@@ -202,16 +211,19 @@ async function reportSection(ctx: Context, set: ShardSet): Promise<void> {
 	}
 }
 
-/** A copy of the generated run to classify: classify appends to its journal and rewrites results.json. */
-function copyRun(run: string, to: string): string {
+/**
+ * A copy of the generated run to classify: classify appends to its journal and rewrites
+ * results.json. The logs are `logs`' (by default the run's own).
+ */
+function copyRun(run: string, to: string, logs = run): string {
 	mkdirSync(to, { recursive: true });
 	for (const f of ["plan.json", "journal.jsonl", "results.json"]) cpSync(path.join(run, f), path.join(to, f));
 	// The logs are only read, and 50,000 of them would cost more to copy than to classify.
-	symlinkSync(path.join(run, "cells"), path.join(to, "cells"));
+	symlinkSync(path.join(logs, "cells"), path.join(to, "cells"));
 	return to;
 }
 
-async function classifySection(ctx: Context, runs: readonly [number, ClassifyRun][]): Promise<void> {
+async function classifySection(ctx: Context, runs: readonly [number, ClassifyRun, KernelRepo][]): Promise<void> {
 	const { options } = ctx;
 	const first = runs[0]?.[1];
 	if (first === undefined) return;
@@ -219,18 +231,18 @@ async function classifySection(ctx: Context, runs: readonly [number, ClassifyRun
 		`\nclassify RUN_DIR --matrix FILE  (4 kernels × 10,000 tests, ${n(first.failing)} failing: ${first.failingPerKernel.map(n).join(" / ")} on master / next / queue / stable)`,
 	);
 	const figures: [number, Measured, Measured][] = [];
-	for (const [commits, input] of runs) {
+	for (const [commits, input, kernel] of runs) {
 		const cache = path.join(ctx.work, `classify-cache-${commits}`);
 		const atScale = commits >= 1_000_000;
 		const row = (label: string, m: Measured, target: number) =>
 			console.log(
 				`  ${label.padEnd(38)} ${timeFigure(m, options.timeoutSeconds, target).padEnd(24)} ${rssFigure(m, 500).padEnd(22)} ${verdictCounts(m.stdout)}`,
 			);
-		const once = (tag: string) =>
+		const once = (tag: string, run = input.run) =>
 			ctx.run(
 				[
 					"classify",
-					copyRun(input.run, path.join(ctx.work, `classify-${commits}-${tag}`, "run")),
+					copyRun(run, path.join(ctx.work, `classify-${commits}-${tag}`, "run"), input.run),
 					"--matrix",
 					input.matrix,
 				],
@@ -241,6 +253,11 @@ async function classifySection(ctx: Context, runs: readonly [number, ClassifyRun
 		row(`${n(commits)} commits, cold cache`, cold, 90);
 		const warm = await once("warm");
 		row(`${n(commits)} commits, warm cache`, warm, 5);
+		// The next night: master has moved on, the store is appended to, the saved tables joined.
+		const grown = await once("grown", await grownRun(kernel, input));
+		console.log(
+			`  ${`${n(commits)} + ${GROWN_BY} new on master`.padEnd(38)} ${timeFigure(grown, options.timeoutSeconds).padEnd(24)} ${rssFigure(grown).padEnd(22)} ${verdictCounts(grown.stdout)}`,
+		);
 		if (!atScale) console.log("    (the targets are for a 1,000,000-commit tree)");
 		figures.push([commits, cold, warm]);
 	}
@@ -318,12 +335,12 @@ async function main(): Promise<void> {
 				sets.set("24-pass", g.value);
 			}
 		}
-		const runs: [number, ClassifyRun][] = [];
+		const runs: [number, ClassifyRun, KernelRepo][] = [];
 		if (options.only.has("classify"))
 			for (const [commits, kernel] of kernels) {
 				const g = await classifyRun(options.root, kernel);
 				generated(`run of 4 × 10,000 tests on ${n(commits)} commits`, g);
-				runs.push([commits, g.value]);
+				runs.push([commits, g.value, kernel]);
 			}
 
 		if (options.only.has("merge")) await mergeSection(ctx, sets, largestCommits);

@@ -25,6 +25,8 @@ import { failureOf, fewFailing, KERNELS, type KernelName, sampleTests } from "./
 /** The shapes generated: change one when its shapes change, and the inputs are made anew. */
 const REPO_SHAPE = "k1";
 const RUN_SHAPE = "r2";
+/** Shard sets: r3 since `ci plan` fills every shard tied for the largest (096ddef). */
+const SHARD_SHAPE = "r3";
 /** The CLI of this checkout: `ci plan` must be the real one, whichever build is measured. */
 const WORKSPACE_CLI = fileURLToPath(new URL("../../packages/tui/bin/kvm-matrix.js", import.meta.url));
 
@@ -118,7 +120,7 @@ export interface ShardSet {
 }
 
 export const shardSetDir = (root: string, commits: number, shards: number, failingPerCell: number) =>
-	path.join(kernelDir(root, commits), `shards-${shards}x1000-fail${failingPerCell}-${RUN_SHAPE}`);
+	path.join(kernelDir(root, commits), `shards-${shards}x1000-fail${failingPerCell}-${SHARD_SHAPE}`);
 
 /** `shards` CI shards of 1,000 selftests a cell, `failingPerCell` of them failing. */
 export function shardSet(
@@ -261,4 +263,38 @@ export function classifyRun(root: string, kernel: KernelRepo): Promise<Generated
 		const failing = failingPerKernel.reduce((a, b) => a + b, 0);
 		return { matrix: file, run, results: tests.length * KERNELS.length, failing, failingPerKernel, records };
 	});
+}
+
+/** How many commits a nightly adds to master in `grownRun`. */
+export const GROWN_BY = 300;
+
+/**
+ * The classify run of `kernel` as the next night would have it: master moved on by `GROWN_BY`
+ * commits (each linking its posting), kept under `refs/bench/grown` in the generated repository,
+ * and the run's plan resolving master to that tip; so the Link: index store is appended to and
+ * its saved tables are joined with the new lines. Returns the run directory to copy and classify.
+ */
+export async function grownRun(kernel: KernelRepo, run: ClassifyRun): Promise<string> {
+	const ref = "refs/bench/grown";
+	const git = (args: readonly string[], input?: string) =>
+		execa("git", ["-C", kernel.repo, ...args], input === undefined ? {} : { input });
+	let tip = (await git(["rev-parse", "--verify", "-q", ref]).catch(() => undefined))?.stdout.trim();
+	if (tip === undefined || tip === "") {
+		const parts: string[] = [];
+		for (let i = 0; i < GROWN_BY; i++) {
+			const message = `KVM: x86: nightly change ${i}\n\nLink: https://lore.kernel.org/r/20261207101500.${9000 + i}-1-dev@example.org\nSigned-off-by: Dev <dev@example.org>\n`;
+			parts.push(
+				`commit ${ref}\ncommitter Dev <dev@example.org> ${1_796_600_000 + i} +0000\ndata ${Buffer.byteLength(message)}\n${message}${i === 0 ? `from ${kernel.tips.master}\n` : ""}\n`,
+			);
+		}
+		await git(["fast-import", "--quiet"], parts.join(""));
+		tip = (await git(["rev-parse", "--verify", ref])).stdout.trim();
+	}
+	const dir = path.join(path.dirname(run.run), `grown-${GROWN_BY}`);
+	const plan = readFileSync(path.join(run.run, "plan.json"), "utf8");
+	mkdirSync(dir, { recursive: true });
+	writeFileSync(path.join(dir, "plan.json"), plan.replaceAll(kernel.tips.master, tip));
+	for (const f of ["journal.jsonl", "results.json"])
+		writeFileSync(path.join(dir, f), readFileSync(path.join(run.run, f)));
+	return dir;
 }
