@@ -6,13 +6,14 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { resolveRefs, treeRepos } from "../engine/refs.js";
 import { matrixDigest } from "../engine/run.js";
-import { RunSetupError } from "../engine/setup-error.js";
+import { firstIssue, RunSetupError } from "../engine/setup-error.js";
 import type { EventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
 import type { Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { planRun } from "../plan/plan.js";
 import { CancelledError } from "../proc/run.js";
+import { commitIdSchema } from "../sources/commit-id.js";
 import { recordedDurations, runDirsUnder } from "./durations.js";
 import { planShards } from "./shards.js";
 
@@ -24,7 +25,7 @@ const ciPlanShape = z.object({
 	matrix: z.string(),
 	file: z.string(),
 	matrixDigest: z.string(),
-	resolved: z.record(z.string(), z.string()),
+	resolved: z.record(z.string(), commitIdSchema),
 	shards: z.array(
 		z.object({
 			shard: z.string(),
@@ -115,7 +116,7 @@ export function readCiPlan(file: string): CiPlan {
 	const parsed = ciPlanShape.safeParse(value);
 	if (!parsed.success)
 		throw new RunSetupError(
-			`${file}: not a kvm-matrix ci plan (${parsed.error.issues[0]?.path.join(".") || "its shape"}); write one with kvm-matrix ci plan --out`,
+			`${file}: not a kvm-matrix ci plan (${firstIssue(parsed.error)}); write one with kvm-matrix ci plan --out`,
 		);
 	return parsed.data;
 }

@@ -3,6 +3,7 @@
 // its summary, its verdicts after a kill, a resume) is derived from these lines.
 import { z } from "zod";
 import type { CellStage, CellState, TestResult } from "../events/types.js";
+import { commitIdSchema } from "../sources/commit-id.js";
 import type { Verdict } from "../verdicts/classify.js";
 
 /** A cell's end as the journal keeps it: the state, and for a failure the evidence behind it. */
@@ -109,7 +110,7 @@ const record = z.discriminatedUnion("type", [
 		cells: z.array(z.string()),
 		matrix: z.string().optional(),
 		matrixDigest: z.string().optional(),
-		resolved: z.record(z.string(), z.string()).optional(),
+		resolved: z.record(z.string(), commitIdSchema).optional(),
 		shard: shardRecord.optional(),
 		merged: z.array(z.object({ runId: z.string(), shard: shardRecord })).optional(),
 		changedSince: z
@@ -126,7 +127,7 @@ const record = z.discriminatedUnion("type", [
 		at: z.string(),
 		matrix: z.string(),
 		matrixDigest: z.string(),
-		resolved: z.record(z.string(), z.string()).optional(),
+		resolved: z.record(z.string(), commitIdSchema).optional(),
 	}),
 	z.object({
 		type: z.literal("job-finished"),

@@ -2,15 +2,16 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import path from "node:path";
 import { z } from "zod";
 import { LockBusyError, withLock } from "../paths/lock.js";
+import { commitIdSchema } from "../sources/commit-id.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
 import type { JournalRecord } from "./journal.js";
-import { RunSetupError } from "./setup-error.js";
+import { firstIssue, RunSetupError } from "./setup-error.js";
 
 // What a run's readers rely on in plan.json; the rest of it is for people.
 const planFileShape = z.looseObject({
 	runId: z.string(),
 	matrix: z.string(),
-	resolved: z.record(z.string(), z.string()),
+	resolved: z.record(z.string(), commitIdSchema),
 	cells: z.array(
 		z.looseObject({
 			id: z.string(),
@@ -19,7 +20,7 @@ const planFileShape = z.looseObject({
 			jobs: z.looseObject({ selftests: z.string().optional(), kut: z.string().optional() }),
 		}),
 	),
-	jobs: z.array(z.looseObject({ id: z.string(), tree: z.string(), ref: z.string(), sha: z.string().optional() })),
+	jobs: z.array(z.looseObject({ id: z.string(), tree: z.string(), ref: z.string(), sha: commitIdSchema.optional() })),
 });
 
 /** `20261125-153012`: sorts by time, safe in a path. */
@@ -139,10 +140,7 @@ export function readPlanFile(dir: string): PlanFile {
 		throw new RunSetupError(`${file}: cannot be read (${error instanceof Error ? error.message : String(error)})`);
 	}
 	const parsed = planFileShape.safeParse(value);
-	if (!parsed.success)
-		throw new RunSetupError(
-			`${file}: not a kvm-matrix plan (${parsed.error.issues[0]?.path.join(".") || "its shape"})`,
-		);
+	if (!parsed.success) throw new RunSetupError(`${file}: not a kvm-matrix plan (${firstIssue(parsed.error)})`);
 	return value as PlanFile;
 }
 

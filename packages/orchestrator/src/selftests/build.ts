@@ -8,6 +8,7 @@ import { writeAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
 import { withLock } from "../paths/lock.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
+import { requireCommitId } from "../sources/commit-id.js";
 
 export const SELFTESTS_DIR = "tools/testing/selftests/kvm";
 const DEFAULT_TIMEOUT_S = 120;
@@ -147,7 +148,7 @@ export async function buildSelftests(options: BuildInput): Promise<SelftestsBuil
 }
 
 async function buildSelftestsHoldingLock(options: BuildInput): Promise<SelftestsBuild> {
-	const root = path.join(options.cache.selftests, options.sha);
+	const root = path.join(options.cache.selftests, requireCommitId(options.sha, "a selftests build's commit"));
 	const manifest = path.join(root, "manifest.json");
 	// Built by the process this one waited for.
 	const cached = await cachedSelftests(options.cache, options.sha);

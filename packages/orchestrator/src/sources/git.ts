@@ -6,6 +6,7 @@ import { writeAtomically } from "../paths/atomic.js";
 import { withLock } from "../paths/lock.js";
 import { CancelledError, CommandError, capture, runCommand } from "../proc/run.js";
 import { writeCommitGraph } from "./commit-graph.js";
+import { requireCommitId } from "./commit-id.js";
 import { mirrorName, normaliseUrl } from "./identity.js";
 
 /** A problem with a tree or ref, in one line that names both. */
@@ -168,7 +169,7 @@ export async function worktreeFor(
 	signal?: AbortSignal,
 	onWait?: (line: string) => void,
 ): Promise<string> {
-	const dir = path.join(worktrees, sha);
+	const dir = path.join(worktrees, requireCommitId(sha, "a worktree's commit"));
 	const ready = readyMarker(dir);
 	// Without the lock: a ready worktree is never changed again, and most runs find theirs ready.
 	if (existsSync(ready) && (await headOf(dir)) === sha) return dir;

@@ -3,6 +3,7 @@ import path from "node:path";
 import { type FinalResult, isFailing, resultOf } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { Matrix } from "../matrix/types.js";
+import { isCommitId } from "../sources/commit-id.js";
 import type { BaselineResult } from "./classify.js";
 
 /** What the verdicts compare a cell with (DESIGN.md: a baseline kernel in this run, or the last run). */
@@ -111,9 +112,24 @@ export function findPreviousRun(
 			continue;
 		}
 		if (run.matrix !== matrixName || run.outcome !== "completed" || !(run.started < before)) continue;
-		if (best === undefined || run.started > best.started) best = run;
+		if (!Array.isArray(run.cells)) continue;
+		if (best === undefined || run.started > best.started) best = withCommitIdsOnly(run);
 	}
 	return best;
+}
+
+/**
+ * An earlier run's results.json is read back, not trusted: a kernel sha that is not a commit id
+ * (it would reach git as an argument in a commit range) is dropped, and that cell compares
+ * without a range.
+ */
+function withCommitIdsOnly(run: PreviousRun): PreviousRun {
+	return {
+		...run,
+		cells: run.cells.map((c) =>
+			c.kernel?.sha === undefined || isCommitId(c.kernel.sha) ? c : { ...c, kernel: { id: c.kernel.id } },
+		),
+	};
 }
 
 /** The top-level string fields results.json opens with; undefined when there is no such file. */

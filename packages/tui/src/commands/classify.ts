@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import path from "node:path";
 import {
 	cacheRoot,
@@ -6,6 +7,7 @@ import {
 	type ExitDecision,
 	type FailOn,
 	ForeignResultsError,
+	RunSetupError,
 	reclassifyRun,
 	runMatrixFile,
 	runVerdictCounts,
@@ -59,8 +61,13 @@ export async function classifyCommand(
 	let matrixFile: string;
 	try {
 		matrixFile = options.matrix ?? (await runMatrixFile(dir));
-	} catch {
-		io.stderr(`kvm-matrix classify: ${runDir}: not a run directory (no plan.json)\n`);
+	} catch (error) {
+		// A plan.json that is there but damaged or tampered with says what is wrong with it.
+		const why =
+			error instanceof RunSetupError && existsSync(path.join(dir, "plan.json"))
+				? error.message
+				: `${runDir}: not a run directory (no plan.json)`;
+		io.stderr(`kvm-matrix classify: ${why}\n`);
 		return EXIT.usage;
 	}
 	const matrix = await loadOrReport(matrixFile, io);
