@@ -59,3 +59,15 @@ export function checkTestName(text: string, options: { readonly slashes?: boolea
 		);
 	return ok(text);
 }
+
+/**
+ * The rule for kernel module names and their parameters' names, in one place: both become
+ * modprobe arguments run as root, where a leading `-` would be read as an option
+ * (`--config=FILE`). A module is letters, digits, `_` and `-` (`kvm-intel` is how modprobe lets it
+ * be written); a parameter is what the kernel names it, letters, digits and `_` (`enable_pmu`).
+ */
+const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
+const MODULE_PARAM = /^[A-Za-z0-9_]+$/;
+
+export const isModuleName = (text: string): boolean => MODULE_NAME.test(text);
+export const isModuleParam = (text: string): boolean => MODULE_PARAM.test(text);

@@ -2,13 +2,12 @@
 // value, crossed with kernels × targets. A set is what KVM maintainers run every test under
 // (`kvm_intel.ept=0`, `kvm_amd.npt=0`, `kvm.enable_pmu=0`, ...); its name goes into cell ids.
 import * as z from "zod";
-import { checkName, hasControlCharacter } from "./names.js";
+import { checkName, hasControlCharacter, isModuleParam } from "./names.js";
 import type { ModuleParams, ParamSet } from "./types.js";
 
 /** The modules a set may name: KVM's own. Anything else is a typo or not KVM's business. */
 export const KVM_MODULES = ["kvm", "kvm_intel", "kvm_amd"] as const;
 
-const PARAM_NAME = /^[A-Za-z0-9_]+$/;
 const VALUE = /^[^\s"'\\,]+$/;
 const AT_KEY = { at: "key" } as const;
 
@@ -55,7 +54,7 @@ const entrySchema = z.record(z.string(), z.unknown()).transform((entry, refine):
 			continue;
 		}
 		for (const [param, value] of Object.entries(raw)) {
-			if (!PARAM_NAME.test(param)) {
+			if (!isModuleParam(param)) {
 				issue([key, param], `"${param}" is not a parameter name`, true);
 				ok = false;
 				continue;

@@ -72,6 +72,23 @@ test("a module parameter value with a space is refused (it would split on the ke
 	t.false(result.ok);
 });
 
+test("a module or parameter name starting with - is refused: modprobe, run as root, would read it as an option", (t) => {
+	const refused = (modparams: string) => {
+		const result = parseMatrix(
+			BASE.replace('modparams: { kvm_amd: { nested: "1" } }', `modparams: ${modparams}`),
+			options,
+		);
+		return result.ok ? [] : result.error.map((e) => e.message);
+	};
+	t.deepEqual(refused('{ kvm: { "--config": "/tmp/x/evil.conf" } }'), [
+		'targets[1].modparams.kvm.--config: "--config" is not a parameter name',
+	]);
+	t.deepEqual(refused('{ "-C": { nested: "1" } }'), ['targets[1].modparams.-C: "-C" is not a module name']);
+	t.deepEqual(refused('{ kvm: { "-v": "1" } }'), ['targets[1].modparams.kvm.-v: "-v" is not a parameter name']);
+	// What modprobe accepts and KVM's modules are named: kept.
+	t.deepEqual(refused('{ kvm-intel: { ept: "0" }, kvm: { enable_pmu: "0" } }'), []);
+});
+
 test("lore: an http(s) inbox URL is kept as written; absent means offline", (t) => {
 	const withLore = parseMatrix(`${BASE}lore: https://lore.kernel.org/all\n`, options);
 	t.is(withLore.ok ? withLore.value.lore : "refused", "https://lore.kernel.org/all");

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import * as z from "zod";
 import type { Result } from "../result.js";
 import { parseDuration } from "./duration.js";
-import { checkGitRef, checkName, hasControlCharacter } from "./names.js";
+import { checkGitRef, checkName, hasControlCharacter, isModuleName, isModuleParam } from "./names.js";
 import { paramsSchema } from "./params.js";
 import { parseSize } from "./size.js";
 import type {
@@ -248,7 +248,6 @@ function kernelSchema(ctx: PathContext) {
 		});
 }
 
-const MODULE_NAME = /^[A-Za-z0-9_-]+$/;
 const PARAM_VALUE = /^[^\s"'\\]+$/;
 const CPU_MODEL = /^[A-Za-z0-9][A-Za-z0-9_.,=+-]*$/;
 
@@ -262,7 +261,7 @@ const moduleParams = z
 	.transform((modules, refine): ModuleParams => {
 		const out: Record<string, Record<string, string>> = {};
 		for (const [module, params] of Object.entries(modules)) {
-			if (!MODULE_NAME.test(module)) {
+			if (!isModuleName(module)) {
 				refine.addIssue({
 					code: "custom",
 					message: `"${module}" is not a module name`,
@@ -274,7 +273,7 @@ const moduleParams = z
 			const values: Record<string, string> = {};
 			for (const [param, raw] of Object.entries(params)) {
 				const value = typeof raw === "boolean" ? (raw ? "1" : "0") : String(raw);
-				if (!MODULE_NAME.test(param)) {
+				if (!isModuleParam(param)) {
 					refine.addIssue({
 						code: "custom",
 						message: `"${param}" is not a parameter name`,

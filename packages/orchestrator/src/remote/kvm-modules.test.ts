@@ -99,8 +99,11 @@ test("planReload: kvm's own parameter reloads the vendor module with kvm, kvm fi
 		],
 	);
 	const script = restoreScript(plan.restore);
-	t.true(script.indexOf("rmmod kvm_amd") < script.indexOf("rmmod kvm;"));
-	t.true(script.indexOf("step modprobe kvm 'enable_pmu=Y'") < script.indexOf("step modprobe kvm_amd"));
+	t.true(script.indexOf("rmmod -- kvm_amd") < script.indexOf("rmmod -- kvm;"));
+	t.true(script.indexOf("step modprobe -- kvm 'enable_pmu=Y'") < script.indexOf("step modprobe -- kvm_amd"));
+	// Every modprobe and rmmod ends its options before the module: nothing after it is one.
+	for (const line of script.split("\n").filter((l) => /\b(modprobe|rmmod) /.test(l) && l.includes("step ")))
+		t.regex(line, /step (modprobe|rmmod) -- /, line);
 	t.true(script.trimEnd().endsWith(`rm -f ${STATE_FILE}`));
 });
 
@@ -111,7 +114,7 @@ test("planReload: KVM not loaded at all is loaded for the set and unloaded after
 	t.deepEqual(plan.unload, []);
 	t.deepEqual(plan.load, [{ module: "kvm_amd", args: ["nested=0"] }]);
 	t.deepEqual(plan.restore.modules, [{ name: "kvm_amd", loaded: false, params: {}, was: {} }]);
-	t.regex(restoreScript(plan.restore), /if loaded kvm_amd; then step rmmod kvm_amd; fi/);
+	t.regex(restoreScript(plan.restore), /if loaded kvm_amd; then step rmmod -- kvm_amd; fi/);
 });
 
 test("planReload: another vendor's parameters skip the cell, with the reason", (t) => {
@@ -161,8 +164,8 @@ test("applyScript: the state file is written before anything is unloaded, values
 	const write = script.indexOf(STATE_FILE);
 	// Created exclusively: a state file already there means another set is applied.
 	t.regex(script, /\(set -C; printf/);
-	t.true(write > 0 && write < script.indexOf("step rmmod kvm_amd"));
-	t.true(script.indexOf("step rmmod kvm_amd") < script.indexOf("step modprobe kvm_amd 'nested=0'"));
+	t.true(write > 0 && write < script.indexOf("step rmmod -- kvm_amd"));
+	t.true(script.indexOf("step rmmod -- kvm_amd") < script.indexOf("step modprobe -- kvm_amd 'nested=0'"));
 	t.regex(script, /readback kvm_amd nested$/m);
 });
 

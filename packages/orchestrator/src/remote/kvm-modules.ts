@@ -4,6 +4,7 @@
 // before anything is unloaded, so that a run killed in between leaves the next one what it needs
 // to restore them. The scripts are plain POSIX sh, run through a Shell; the decisions are pure.
 import type { ModuleParamCheck } from "@kvm-matrix/qemu-runner";
+import { isModuleParam } from "../matrix/names.js";
 import { CommandError } from "../proc/run.js";
 import { VENDOR } from "../selftests/run.js";
 import type { Shell } from "./shell.js";
@@ -157,7 +158,7 @@ const WORD = /^[A-Za-z0-9_.,:+-]+$/;
 const plainWords = (p: unknown): p is Record<string, string> =>
 	typeof p === "object" &&
 	p !== null &&
-	Object.entries(p).every(([k, v]) => /^[A-Za-z0-9_]+$/.test(k) && typeof v === "string" && WORD.test(v));
+	Object.entries(p).every(([k, v]) => isModuleParam(k) && typeof v === "string" && WORD.test(v));
 
 function appliedSetOf(text: string): AppliedSet | undefined {
 	let raw: unknown;
@@ -331,8 +332,9 @@ export function applyScript(plan: Extract<ReloadPlan, { kind: "reload" }>, state
 		STEP,
 		`mkdir -p ${dirOf} && (set -C; printf '%s\\n' ${q(JSON.stringify(state))} > ${STATE_FILE}) 2>/dev/null || { echo "unchanged writing ${STATE_FILE} : another parameter set is applied there, or it cannot be written"; exit 3; }`,
 		`STATE=${STATE_FILE}`,
-		...plan.unload.map((m) => `step rmmod ${m}`),
-		...plan.load.map((l) => `step modprobe ${l.module}${l.args.map((a) => ` ${q(a)}`).join("")}`),
+		// `--`: nothing after it is an option to them, whatever a name or a value holds.
+		...plan.unload.map((m) => `step rmmod -- ${m}`),
+		...plan.load.map((l) => `step modprobe -- ${l.module}${l.args.map((a) => ` ${q(a)}`).join("")}`),
 		...plan.applies.map((p) => `readback ${p.module} ${p.param}`),
 		"",
 	].join("\n");
@@ -340,12 +342,12 @@ export function applyScript(plan: Extract<ReloadPlan, { kind: "reload" }>, state
 
 /** Puts the modules back as `restore` says, reads their values back, and only then forgets the set. */
 export function restoreScript(restore: Restore): string {
-	const unload = [...restore.modules].reverse().map((m) => `if loaded ${m.name}; then step rmmod ${m.name}; fi`);
+	const unload = [...restore.modules].reverse().map((m) => `if loaded ${m.name}; then step rmmod -- ${m.name}; fi`);
 	const load = restore.modules
 		.filter((m) => m.loaded)
 		.map(
 			(m) =>
-				`loaded ${m.name} || step modprobe ${m.name}${Object.entries(m.params)
+				`loaded ${m.name} || step modprobe -- ${m.name}${Object.entries(m.params)
 					.map(([k, v]) => ` ${q(`${k}=${v}`)}`)
 					.join("")}`,
 		);
