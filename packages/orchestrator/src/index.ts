@@ -50,6 +50,7 @@ export { normalizeSourcePath, type TestSourceSet } from "./links/test-sources.js
 export { type TypedLink, targetText } from "./links/typing.js";
 export * from "./matrix/index.js";
 export { type CachePaths, cachePaths, cacheRoot } from "./paths/cache.js";
+export { checkWritableFile, makeDirectory, UserPathError } from "./paths/user-paths.js";
 export { targetParts } from "./plan/cells.js";
 export * from "./plan/index.js";
 export { CancelledError, streamRecords } from "./proc/run.js";

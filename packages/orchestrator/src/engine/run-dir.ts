@@ -2,6 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import path from "node:path";
 import { z } from "zod";
 import { LockBusyError, withLock } from "../paths/lock.js";
+import { makeDirectory, UserPathError } from "../paths/user-paths.js";
 import { commitIdSchema } from "../sources/commit-id.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
 import type { JournalRecord } from "./journal.js";
@@ -35,7 +36,7 @@ export function timestamp(date: Date): string {
  * so two runs never share one, even when they race.
  */
 export function claimRunDirectory(parent: string, base: string): string {
-	mkdirSync(parent, { recursive: true });
+	makeRunDirectory(parent);
 	for (let n = 1; ; n++) {
 		const dir = path.join(parent, n === 1 ? base : `${base}-${n}`);
 		try {
@@ -44,6 +45,16 @@ export function claimRunDirectory(parent: string, base: string): string {
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
 		}
+	}
+}
+
+/** `dir` made, or a one-line refusal before the run starts (see `makeDirectory`). */
+function makeRunDirectory(dir: string): void {
+	try {
+		makeDirectory(dir);
+	} catch (error) {
+		if (error instanceof UserPathError) throw new RunSetupError(error.message);
+		throw error;
 	}
 }
 
@@ -61,7 +72,7 @@ export function runDirectoryInUse(dir: string): string | undefined {
 export class RunDirectory {
 	readonly journal: string;
 	constructor(readonly dir: string) {
-		mkdirSync(dir, { recursive: true });
+		makeRunDirectory(dir);
 		this.journal = path.join(dir, "journal.jsonl");
 	}
 

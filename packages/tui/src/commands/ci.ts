@@ -27,7 +27,7 @@ import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
 import { loadOrReport } from "./load.js";
 import { type ReportSpec, writeRunReports } from "./report.js";
-import { ended, refused, startViews } from "./run.js";
+import { ended, refused, startViews, unwritableOutput } from "./run.js";
 
 export type CiPlanFormat = "github" | "gitlab" | "json";
 
@@ -145,6 +145,8 @@ export async function ciRunCommand(file: string, options: CiRunOptions, io: CliI
 				`${options.runDir} holds ${was === undefined ? "a run that is not a shard" : `shard ${was.index}/${was.count} of plan ${was.plan}`}, not shard ${options.shard} of plan ${plan.id}`,
 			);
 	}
+	const unwritable = unwritableOutput("ci run", options, io);
+	if (unwritable !== undefined) return unwritable;
 	const views = startViews("ci run", options, io);
 	const end = { failOn: options.failOn, report: options.report, matrix, ...(spec.count > 1 ? { shard } : {}) };
 	try {

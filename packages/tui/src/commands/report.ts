@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import {
 	DEFAULT_KCIDB_ORIGIN,
@@ -6,6 +6,7 @@ import {
 	KCIDB_ORIGIN,
 	loadMatrixFile,
 	type Matrix,
+	makeDirectory,
 	type ReportFormat,
 	RunSetupError,
 	type RunView,
@@ -54,7 +55,7 @@ export async function writeReport(
 		origin: options.origin ?? DEFAULT_KCIDB_ORIGIN,
 		repositoryUrl: await repositoryUrls(view.dir, options.matrix),
 	});
-	mkdirSync(path.dirname(file), { recursive: true });
+	makeDirectory(path.dirname(file));
 	writeFileSync(file, text);
 }
 
@@ -80,7 +81,12 @@ export async function reportCommand(runDir: string, options: ReportCommandOption
 		return EXIT.ok;
 	}
 	const file = path.resolve(io.cwd, options.out);
-	await writeReport(view, options.format, file, { origin: options.origin });
+	try {
+		await writeReport(view, options.format, file, { origin: options.origin });
+	} catch (error) {
+		io.stderr(`kvm-matrix report: ${file} not written: ${error instanceof Error ? error.message : String(error)}\n`);
+		return EXIT.usage;
+	}
 	io.stderr(`kvm-matrix report: ${options.format} report of ${view.runId} in ${file}\n`);
 	return EXIT.ok;
 }

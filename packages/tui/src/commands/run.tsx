@@ -3,6 +3,7 @@ import path from "node:path";
 import {
 	CancelledError,
 	cacheRoot,
+	checkWritableFile,
 	createEventBus,
 	type EngineEvent,
 	type EventBus,
@@ -17,6 +18,7 @@ import {
 	resumeRun,
 	runExit,
 	runMatrixFile,
+	UserPathError,
 } from "@kvm-matrix/orchestrator";
 import { render } from "ink";
 import { App } from "../app/App.js";
@@ -186,7 +188,18 @@ export async function ended(
 					line: `shard ${shard.index}/${shard.count} (its cells alone): ${own.line}; ci merge gives the verdict`,
 				};
 	await views.finish(summary, decision);
-	if (json !== undefined) await writeFile(path.resolve(io.cwd, json), `${JSON.stringify(summary, null, 2)}\n`);
+	// Checked before the run; a disk that filled since is one line, and the run stands.
+	const jsonWritten =
+		json === undefined ||
+		(await writeFile(path.resolve(io.cwd, json), `${JSON.stringify(summary, null, 2)}\n`).then(
+			() => true,
+			(error: unknown) => {
+				io.stderr(
+					`kvm-matrix ${command}: --json ${json} not written (${error instanceof Error ? error.message : String(error)}); results in ${summary.dir}\n`,
+				);
+				return false;
+			},
+		));
 	const broken = views.viewError();
 	if (broken !== undefined) {
 		const why = broken instanceof Error ? broken.message : String(broken);
@@ -199,8 +212,30 @@ export async function ended(
 	const reported = await writeRunReports(summary.dir, options.report ?? [], failOn, options.matrix, io, command);
 	if (summary.outcome === "cancelled") return EXIT.interrupted;
 	// A --report path that cannot be written is bad input, like a matrix that cannot be read.
-	if (!reported) return EXIT.usage;
+	if (!reported || !jsonWritten) return EXIT.usage;
 	return decision.red ? EXIT.testFailures : EXIT.ok;
+}
+
+/**
+ * The files a run writes at its end (`--json`, `--report`), checked before it starts: a path that
+ * cannot be written is bad input, said in one line, not found out after an hour of tests.
+ */
+export function unwritableOutput(
+	command: string,
+	outputs: { readonly json?: string | undefined; readonly report?: readonly ReportSpec[] | undefined },
+	io: CliIo,
+): ExitCode | undefined {
+	const files = [...(outputs.json === undefined ? [] : [outputs.json]), ...(outputs.report ?? []).map((r) => r.path)];
+	for (const file of files) {
+		try {
+			checkWritableFile(path.resolve(io.cwd, file));
+		} catch (error) {
+			if (!(error instanceof UserPathError)) throw error;
+			io.stderr(`kvm-matrix ${command}: ${error.message}\n`);
+			return EXIT.usage;
+		}
+	}
+	return undefined;
 }
 
 /** Errors found before anything ran, as one line; anything else is a bug and propagates. */
@@ -220,6 +255,8 @@ export function refused(command: string, error: unknown, views: Views, io: CliIo
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
 	const matrix = await loadOrReport(file, io);
 	if (matrix === undefined) return EXIT.usage;
+	const unwritable = unwritableOutput("run", options, io);
+	if (unwritable !== undefined) return unwritable;
 	const views = startViews("run", options, io);
 	try {
 		const summary = await executeRun(matrix, {
@@ -275,6 +312,8 @@ export async function resumeCommand(dir: string, options: ResumeCommandOptions, 
 	}
 	const matrix = await loadOrReport(matrixFile, io);
 	if (matrix === undefined) return EXIT.usage;
+	const unwritable = unwritableOutput("resume", options, io);
+	if (unwritable !== undefined) return unwritable;
 	const views = startViews("resume", options, io);
 	try {
 		const result = await resumeRun(runDir, matrix, {
