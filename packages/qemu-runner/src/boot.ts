@@ -10,6 +10,13 @@ import { execa } from "execa";
 import { AccelProbeCancelledError, chooseAccel } from "./accel.js";
 import { CHANNEL_NAME, ChannelEnd, channelEndMarker, MAX_CHANNELS } from "./channel.js";
 import { CappedLog, DEFAULT_LOG_CAP } from "./console/capped-log.js";
+
+/** The logs that failed, as the outcome says them; nothing when every one was written. */
+const logFailuresOf = (logs: readonly CappedLog[]) => {
+	const failures = logs.flatMap((log) => (log.failure === undefined ? [] : [log.failure]));
+	return failures.length === 0 ? {} : { logFailures: failures };
+};
+
 import { LineSplitter } from "./console/lines.js";
 import { FaultScanner, TailBuffer } from "./console/scan.js";
 import { baseArchive, findStaticBusybox, payloadArchive, writeInitrd } from "./initramfs/build.js";
@@ -489,6 +496,7 @@ async function run(request: BootRequest, handlers: BootHandlers, ctx: RunContext
 			}),
 		),
 		truncated: { console: consoleLog.truncated, records: recordsLog.truncated },
+		...logFailuresOf([consoleLog, recordsLog, ...channelLogs]),
 		qemuCommand: command,
 		moduleParams: readings,
 		...(paramsRefused === undefined ? {} : { paramsRefused }),

@@ -141,6 +141,8 @@ interface OutcomeBase {
 	/** Set when the payload was not run because of them. */
 	readonly paramsRefused?: ParamsRefusal;
 	readonly truncated: { readonly console: boolean; readonly records: boolean };
+	/** Logs that could not be written to the end (`console.log: ENOSPC`); the outcome stands. */
+	readonly logFailures?: readonly string[];
 	/** One line for a person: what happened. */
 	readonly summary: string;
 	/** The lines that show it: the panic or oops trace, the last lines before a hang, QEMU's error. */

@@ -47,8 +47,11 @@ export async function runSuites(
 	const consoleLine = (line: string) =>
 		ctx.bus.emit({ type: "log-line", at: Date.now(), subject: { kind: "cell", id: cellId }, stream: "console", line });
 	const kut = matrix.suites.kut;
-	// What KVM took for the cell's parameter set, read back in the guest: recorded with the cell.
-	const paramsNote = (outcome: BootOutcome) => {
+	// What a boot tells about the cell, recorded with it: logs the disk refused, and what KVM took
+	// for the cell's parameter set, read back in the guest.
+	const bootNotes = (outcome: BootOutcome) => {
+		if (outcome.logFailures !== undefined)
+			ctx.note(cellId, `guest logs not written to the end: ${outcome.logFailures.join(", ")}`);
 		const read = outcome.moduleParams;
 		if (read.length === 0 || outcome.paramsRefused !== undefined) return;
 		const took = read.filter((r) => r.missing === undefined);
@@ -102,7 +105,7 @@ export async function runSuites(
 					});
 					for (const n of run.notes) ctx.note(cellId, n);
 					ctx.accelUsed(cellId, run.boot.accel, run.boot.accelWarning);
-					paramsNote(run.boot);
+					bootNotes(run.boot);
 					for (const b of run.boots)
 						if (b.kind !== "completed") ctx.note(cellId, `kvm-unit-tests guest: ${b.kind}: ${b.summary}`);
 				},
@@ -145,7 +148,7 @@ export async function runSuites(
 						for (const n of run.notes) ctx.note(cellId, n);
 						const first = run.boots[0];
 						if (first !== undefined) ctx.accelUsed(cellId, first.accel, first.accelWarning);
-						if (first !== undefined) paramsNote(first);
+						if (first !== undefined) bootNotes(first);
 						const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
 						if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
 							throw new Error(`${first.kind}: ${first.summary}`);
