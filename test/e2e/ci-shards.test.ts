@@ -126,6 +126,14 @@ baseline: { tree: fake, ref: story-next }
 	t.is(merged.exitCode, 1, merged.stderr);
 	t.regex(merged.stdout, /^exit 1, red: 2 regression \(also 2 new-failure, 2 pending-fix, not failing the run\)$/m);
 	t.deepEqual(verdicts(path.join(dir, "nightly")), verdicts(path.join(dir, "whole")));
+	// The merged run is finished only once its verdicts are journaled: run-finished comes last.
+	const types = readFileSync(path.join(dir, "nightly", "journal.jsonl"), "utf8")
+		.trim()
+		.split("\n")
+		.map((l) => (JSON.parse(l) as { type: string }).type);
+	t.is(types.at(-1), "run-finished");
+	t.true(types.lastIndexOf("verdicts") < types.indexOf("run-finished"));
+	t.is(types.filter((x) => x === "run-finished").length, 1);
 	t.regex(
 		readFileSync(path.join(dir, "nightly", "junit.xml"), "utf8"),
 		/<failure message="regression: passed on fake@story-next/,

@@ -6,13 +6,13 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSyn
 import path from "node:path";
 import { type JournalRecord, parseJournal, type ShardRecord } from "../engine/journal.js";
 import { matrixDigest } from "../engine/run.js";
-import { RunDirectory, readPlanFile, requireRun } from "../engine/run-dir.js";
+import { RunDirectory, readPlanFile, requireRun, withRunDirectory } from "../engine/run-dir.js";
 import { readRunRecord } from "../engine/run-record.js";
 import { RunSetupError } from "../engine/setup-error.js";
 import type { Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
 import { syncTree } from "../sources/git.js";
-import { optional, type PlanFile, reclassifyRun } from "../verdicts/reclassify.js";
+import { optional, type PlanFile, reclassifyHoldingRun } from "../verdicts/reclassify.js";
 
 export interface MergeInput {
 	readonly dirs: readonly string[];
@@ -128,77 +128,77 @@ export async function mergeShards(input: MergeInput) {
 	if (problems.error !== undefined) throw new RunSetupError(problems.error);
 	if (existsSync(out) && readdirSync(out).length > 0)
 		throw new RunSetupError(`${out} is not empty: ci merge writes a new run directory`);
-	mkdirSync(out, { recursive: true });
+	const dir = new RunDirectory(out);
 	shards.sort((a, b) => a.shard.index - b.shard.index);
 	const first = shards[0] as ShardRun;
-
-	// Logs first: the journal written next points at them.
-	for (const s of shards) {
-		const cells = path.join(s.dir, "cells");
-		if (existsSync(cells)) linkOrCopyTree(cells, path.join(out, "cells"));
-	}
-	const jobs = new Map<string, PlanFile["jobs"][number]>();
-	for (const s of shards) for (const j of s.plan.jobs) if (!jobs.has(j.id)) jobs.set(j.id, j);
-	const resolved = Object.assign({}, ...shards.map((s) => s.plan.resolved)) as Record<string, string>;
 	const runId = `${first.runId}-merged`;
-	const cells = shards.flatMap((s) => s.plan.cells);
-	const dir = new RunDirectory(out);
-	dir.write("plan.json", {
-		runId,
-		matrix: matrix.file,
-		resolved,
-		name: matrix.name,
-		cells,
-		jobs: [...jobs.values()],
-	});
-	const started = shards.map((s) => s.started).sort()[0] ?? new Date().toISOString();
-	dir.append({
-		type: "run-started",
-		runId,
-		at: started,
-		cells: cells.map((c) => c.id),
-		matrix: matrix.file,
-		matrixDigest: digest,
-		resolved,
-		merged: shards.map((s) => ({ runId: s.runId, shard: s.shard })),
-	});
-	dir.appendAll(
-		(function* () {
-			for (const s of shards)
-				for (const r of s.records) {
-					// The shards' own verdicts saw only their cells: the merge derives them again.
-					if (
-						r.type === "run-started" ||
-						r.type === "run-resumed" ||
-						r.type === "run-finished" ||
-						r.type === "verdicts"
-					)
-						continue;
-					if (r.type === "test-result" && r.result.logPath !== undefined)
-						yield { ...r, result: { ...r.result, logPath: rebased(out, r.result.logPath) } };
-					else yield r;
-				}
-		})(),
-	);
-	for (const index of problems.missing)
-		input.onLine?.(`shard ${index}/${first.shard.count} missing: its cells were not run`);
 	const unfinished = shards.filter((s) => s.outcome !== "completed");
-	for (const s of unfinished)
-		input.onLine?.(`${s.dir}: shard ${s.shard.index} did not finish; its cells so far are kept`);
-	dir.append({
-		type: "run-finished",
-		outcome: unfinished.length === 0 && problems.missing.length === 0 ? "completed" : "cancelled",
-	});
+	// One writer: the merge holds its run directory from the first log to results.json.
+	const classified = await withRunDirectory(out, async () => {
+		// Logs first: the journal written next points at them.
+		for (const s of shards) {
+			const cells = path.join(s.dir, "cells");
+			if (existsSync(cells)) linkOrCopyTree(cells, path.join(out, "cells"));
+		}
+		const jobs = new Map<string, PlanFile["jobs"][number]>();
+		for (const s of shards) for (const j of s.plan.jobs) if (!jobs.has(j.id)) jobs.set(j.id, j);
+		const resolved = Object.assign({}, ...shards.map((s) => s.plan.resolved)) as Record<string, string>;
+		const cells = shards.flatMap((s) => s.plan.cells);
+		dir.write("plan.json", {
+			runId,
+			matrix: matrix.file,
+			resolved,
+			name: matrix.name,
+			cells,
+			jobs: [...jobs.values()],
+		});
+		const started = shards.map((s) => s.started).sort()[0] ?? new Date().toISOString();
+		dir.append({
+			type: "run-started",
+			runId,
+			at: started,
+			cells: cells.map((c) => c.id),
+			matrix: matrix.file,
+			matrixDigest: digest,
+			resolved,
+			merged: shards.map((s) => ({ runId: s.runId, shard: s.shard })),
+		});
+		dir.appendAll(
+			(function* () {
+				for (const s of shards)
+					for (const r of s.records) {
+						// The shards' own verdicts saw only their cells: the merge derives them again.
+						if (
+							r.type === "run-started" ||
+							r.type === "run-resumed" ||
+							r.type === "run-finished" ||
+							r.type === "verdicts"
+						)
+							continue;
+						if (r.type === "test-result" && r.result.logPath !== undefined)
+							yield { ...r, result: { ...r.result, logPath: rebased(out, r.result.logPath) } };
+						else yield r;
+					}
+			})(),
+		);
+		for (const index of problems.missing)
+			input.onLine?.(`shard ${index}/${first.shard.count} missing: its cells were not run`);
+		for (const s of unfinished)
+			input.onLine?.(`${s.dir}: shard ${s.shard.index} did not finish; its cells so far are kept`);
+		const outcome = unfinished.length === 0 && problems.missing.length === 0 ? "completed" : "cancelled";
 
-	// Ancestry needs the trees: the merge job may be a fresh machine.
-	const mirrors = cachePaths(input.cacheRoot).mirrors;
-	for (const tree of new Set([...jobs.values()].map((j) => j.tree))) {
-		const source = matrix.trees.get(tree);
-		if (source !== undefined) await syncTree(source, mirrors, input.signal, input.onLine);
-	}
-	const classified = await reclassifyRun(out, matrix, input.cacheRoot, {
-		...optional("lore", input.lore),
-		...optional("onNote", input.onLine),
+		// Ancestry needs the trees: the merge job may be a fresh machine.
+		const mirrors = cachePaths(input.cacheRoot).mirrors;
+		for (const tree of new Set([...jobs.values()].map((j) => j.tree))) {
+			const source = matrix.trees.get(tree);
+			if (source !== undefined) await syncTree(source, mirrors, input.signal, input.onLine);
+		}
+		// The run ends once its verdicts are journaled: a merge killed before then is not a finished run.
+		return reclassifyHoldingRun(out, matrix, input.cacheRoot, {
+			...optional("lore", input.lore),
+			...optional("onNote", input.onLine),
+			finish: outcome,
+		});
 	});
 	return {
 		...classified,

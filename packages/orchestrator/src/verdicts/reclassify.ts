@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { RunDirectory, readPlanFile } from "../engine/run-dir.js";
+import { RunDirectory, readPlanFile, withRunDirectory } from "../engine/run-dir.js";
 import { finalResults, readRunRecord, withVerdicts } from "../engine/run-record.js";
 import { resultsDocument, summariseCells } from "../engine/summary.js";
 import { type FinalResult, testKey } from "../events/attempts.js";
@@ -9,6 +9,7 @@ import { parseUnittestsCfg } from "../kut/unittests-cfg.js";
 import { createLoreClient, type LoreAnswer } from "../links/lore.js";
 import type { ConfiguredBranch } from "../links/patch-status.js";
 import type { Matrix } from "../matrix/types.js";
+import { writeAtomically } from "../paths/atomic.js";
 import { cachePaths } from "../paths/cache.js";
 import { refKey } from "../plan/plan.js";
 import { capture } from "../proc/run.js";
@@ -168,7 +169,29 @@ export async function reclassifyRun(
 	runDir: string,
 	matrix: Matrix,
 	cacheRoot: string,
-	options: { readonly lore?: string; readonly onNote?: (line: string) => void } = {},
+	options: ReclassifyOptions = {},
+) {
+	// One writer at a time: a classify while the run (or another classify) appends would
+	// interleave their journal lines.
+	return withRunDirectory(runDir, () => reclassifyHoldingRun(runDir, matrix, cacheRoot, options));
+}
+
+export interface ReclassifyOptions {
+	readonly lore?: string;
+	readonly onNote?: (line: string) => void;
+	/**
+	 * The outcome to journal as the run's end once its verdicts are: `ci merge`'s, whose run is
+	 * finished only when it has them (results.json is derived after, and says it).
+	 */
+	readonly finish?: "completed" | "cancelled";
+}
+
+/** `reclassifyRun` for a caller that holds the run directory already (`ci merge`). */
+export async function reclassifyHoldingRun(
+	runDir: string,
+	matrix: Matrix,
+	cacheRoot: string,
+	options: ReclassifyOptions = {},
 ) {
 	const plan = readPlanFile(runDir);
 	const resultsPath = path.join(runDir, "results.json");
@@ -208,7 +231,9 @@ export async function reclassifyRun(
 	if (record !== undefined && stored === undefined) {
 		const dir = RunDirectory.existing(runDir);
 		for (const [cell, perTest] of verdicts) dir.append({ type: "verdicts", cell, verdicts: [...perTest] });
-		const again = withVerdicts(record, verdicts);
+		if (options.finish !== undefined) dir.append({ type: "run-finished", outcome: options.finish });
+		const classified = withVerdicts(record, verdicts);
+		const again = options.finish === undefined ? classified : { ...classified, outcome: options.finish };
 		const cells = summariseCells(
 			plan.cells.map((c) => {
 				const sha = kernelShaOf(matrix, plan, c.kernel);
@@ -217,10 +242,8 @@ export async function reclassifyRun(
 			again,
 		);
 		const head = { runId: plan.runId, matrix: matrix.name, started, finished: new Date().toISOString() };
-		await writeFile(
-			resultsPath,
-			`${JSON.stringify(resultsDocument(head, again.outcome ?? "cancelled", cells), null, 2)}\n`,
-		);
+		// Whole or not at all: a reader (a later run's baseline) never sees half of it.
+		dir.write("results.json", resultsDocument(head, again.outcome ?? "cancelled", cells));
 		return { resultsPath, cells };
 	}
 	const document = stored as ResultsFile;
@@ -236,7 +259,7 @@ export async function reclassifyRun(
 		});
 		cell.verdicts = counts;
 	}
-	await writeFile(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
+	await writeAtomically(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
 	return { resultsPath, cells: document.cells };
 }
 

@@ -1,0 +1,57 @@
+// One writer per run directory (issue 26): `classify RUN_DIR` appends verdicts to a run's journal
+// and rewrites its results.json, so it takes the run's lock like run and resume do; a classify
+// while the run (or another classify, or a merge) holds it is refused in one line, and the
+// journal is left as it was.
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import test from "ava";
+import { withRunDirectory } from "../packages/orchestrator/src/engine/run-dir.js";
+import { kvmMatrix } from "./support/cli.js";
+import { fakeLinux } from "./support/fakelinux.js";
+
+test("classify of a run another kvm-matrix holds is refused in one line; the journal is untouched", async (t) => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "writers-"));
+	const tree = await fakeLinux();
+	const matrix = path.join(dir, "m.yaml");
+	writeFileSync(
+		matrix,
+		`name: writers
+trees:
+  linux: { path: ${tree} }
+kernels:
+  - { tree: linux, ref: master }
+targets:
+  - { name: tcg, qemu: { cpu: max, smp: 1, memory: 512M, accel: tcg } }
+suites:
+  selftests: { include: ["x86_64/*"], timeout: 30s }
+`,
+	);
+	const runDir = path.join(dir, "run");
+	mkdirSync(runDir);
+	const sha = readFileSync(path.join(tree, ".git", "refs", "heads", "master"), "utf8").trim();
+	writeFileSync(
+		path.join(runDir, "plan.json"),
+		JSON.stringify({
+			runId: "20261206-100000-writers",
+			matrix,
+			resolved: { "linux@master": sha },
+			cells: [{ id: "linux@master/tcg", kernel: "linux@master", target: "tcg", jobs: {} }],
+			jobs: [],
+		}),
+	);
+	const journal = `${JSON.stringify({ type: "run-started", runId: "20261206-100000-writers", at: "2026-12-06T10:00:00.000Z", cells: ["linux@master/tcg"], matrix, matrixDigest: "d", resolved: { "linux@master": sha } })}\n`;
+	writeFileSync(path.join(runDir, "journal.jsonl"), journal);
+	// This process is the run still writing.
+	const r = await withRunDirectory(runDir, () => kvmMatrix(dir, "classify", runDir));
+	t.is(r.exitCode, 2, r.stderr);
+	t.is(
+		r.stderr.trim(),
+		`kvm-matrix classify: ${runDir} is in use by another kvm-matrix run or resume; let it finish or stop it first`,
+	);
+	t.is(readFileSync(path.join(runDir, "journal.jsonl"), "utf8"), journal);
+	// Once it has ended, classify takes the run in turn.
+	const after = await kvmMatrix(dir, "classify", runDir);
+	t.not(after.exitCode, 2, after.stderr);
+	t.regex(after.stdout, /^results: /m);
+});
