@@ -179,3 +179,66 @@ test("a work whose lock was taken away stops and runs again once it holds the lo
 	t.is(runs, 2);
 	t.false(existsSync(lockPathOf(target)));
 });
+
+/** The record a killed holder left, changed as `change` says, written back. */
+async function killedHolder(file: string, change: (owner: Record<string, unknown>) => Record<string, unknown>) {
+	const other = otherProcess(file);
+	await other.locked;
+	other.child.kill("SIGKILL");
+	await other.child;
+	const ownerFile = `${lockPathOf(file)}.owner`;
+	const owner = JSON.parse(readFileSync(ownerFile, "utf8")) as Record<string, unknown>;
+	writeFileSync(ownerFile, JSON.stringify(change(owner)));
+	return owner;
+}
+
+test("a dead holder whose pid is another process's now is taken over at once; a live one's is not", async (t) => {
+	const file = target();
+	// The holder's pid is this test's own process now (a pid used again), started at another time.
+	await killedHolder(file, (o) => ({ ...o, pid: process.ppid, start: "1" }));
+	const waits: string[] = [];
+	await withLock(file, async () => {}, { staleMs: 60_000, maxWaitMs: 3_000, onWait: (l) => waits.push(l) });
+	t.deepEqual(waits, []);
+	// The same pid with its real start time is a live holder: waited for, never taken.
+	const live = target();
+	await killedHolder(live, (o) => o);
+	const ownerFile = `${lockPathOf(live)}.owner`;
+	const record = JSON.parse(readFileSync(ownerFile, "utf8")) as Record<string, unknown>;
+	const parentStart = readFileSync(`/proc/${process.ppid}/stat`, "utf8");
+	const start = parentStart.slice(parentStart.lastIndexOf(")") + 2).split(" ")[19];
+	writeFileSync(ownerFile, JSON.stringify({ ...record, pid: process.ppid, start }));
+	await t.throwsAsync(() => withLock(live, async () => {}, { staleMs: 60_000, maxWaitMs: 1_500 }), {
+		instanceOf: LockBusyError,
+	});
+});
+
+test("a holder in another pid namespace (a container on this kernel) is left to the stale rule", async (t) => {
+	const file = target();
+	await killedHolder(file, (o) => ({ ...o, pidns: "pid:[1]" }));
+	const started = Date.now();
+	await withLock(file, async () => {}, { staleMs: 2_000 });
+	t.true(Date.now() - started > 500, "waited until the lock went stale");
+});
+
+test("a holder that lost its lock does not remove the new holder's record when it lets go", async (t) => {
+	const file = target();
+	const ownerFile = `${lockPathOf(file)}.owner`;
+	let newRecord = "";
+	let stopped: ReturnType<typeof otherProcess> | undefined;
+	await withLock(
+		file,
+		async () => {
+			// Taken over while this work ran: another process's lock and record are there now.
+			rmSync(lockPathOf(file), { recursive: true });
+			rmSync(ownerFile, { force: true });
+			stopped = otherProcess(file);
+			await stopped.locked;
+			newRecord = readFileSync(ownerFile, "utf8");
+		},
+		{ staleMs: 2_000, whenLost: "finish" },
+	).catch(() => undefined);
+	t.true(existsSync(ownerFile));
+	t.is(readFileSync(ownerFile, "utf8"), newRecord);
+	stopped?.child.kill("SIGKILL");
+	await stopped?.child;
+});

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -135,9 +135,9 @@ async function acquire(
 				// Its default throws from a timer, which would end the whole process.
 				onCompromised,
 			});
-			await claimOwnership(lockfilePath);
+			const owner = await claimOwnership(lockfilePath);
 			return async () => {
-				await rm(ownerFileOf(lockfilePath), { force: true });
+				await dropOwnership(lockfilePath, owner);
 				await release();
 			};
 		} catch (error) {
@@ -160,7 +160,11 @@ async function acquire(
 interface Owner {
 	readonly host: string;
 	readonly boot: string;
+	/** The pid namespace (`pid:[4026531836]`): containers on one kernel share its boot id and may share a hostname. */
+	readonly pidns?: string;
 	readonly pid: number;
+	/** When that process started (clock ticks since boot): a pid used again is another process. */
+	readonly start?: string;
 	readonly ino: number;
 }
 
@@ -172,16 +176,53 @@ const bootId = (() => {
 		return "";
 	}
 })();
+const pidNamespace = (() => {
+	try {
+		return readlinkSync("/proc/self/ns/pid");
+	} catch {
+		return "";
+	}
+})();
 
-async function claimOwnership(lockfilePath: string): Promise<void> {
-	const owner: Owner = { host: os.hostname(), boot: bootId, pid: process.pid, ino: (await stat(lockfilePath)).ino };
+/** A process's start time, from /proc/PID/stat (the field after the command, 20 on); "" when unknown. */
+function startTimeOf(pid: number): string {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		// The command may hold spaces and parentheses: the fields start after its last ")".
+		return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? "";
+	} catch {
+		return "";
+	}
+}
+const ownStart = startTimeOf(process.pid);
+
+const ownerOf = (ino: number): Owner => ({
+	host: os.hostname(),
+	boot: bootId,
+	pidns: pidNamespace,
+	pid: process.pid,
+	start: ownStart,
+	ino,
+});
+
+async function claimOwnership(lockfilePath: string): Promise<Owner> {
+	const owner = ownerOf((await stat(lockfilePath)).ino);
 	await writeAtomically(ownerFileOf(lockfilePath), JSON.stringify(owner));
+	return owner;
+}
+
+/** Removes the owner record only when it is still `owner`'s: a lock lost and taken over is another's now. */
+async function dropOwnership(lockfilePath: string, owner: Owner): Promise<void> {
+	const file = ownerFileOf(lockfilePath);
+	const text = await readFile(file, "utf8").catch(() => undefined);
+	if (text === JSON.stringify(owner)) await rm(file, { force: true });
 }
 
 /**
- * True (and the lock removed) when the lock's holder ran on this machine, in this boot, and its
- * process is gone. Anything uncertain (another machine, no record yet, a record of an earlier
- * lock, a pid that exists) leaves the lock to the stale-time rule.
+ * True (and the lock removed) when the lock's holder ran on this machine, in this boot and pid
+ * namespace, and its process is gone (or its pid is another process's now). Anything uncertain
+ * (another machine or container, no record yet, a record of an earlier lock, a live pid) leaves
+ * the lock to the stale-time rule.
  */
 async function holderIsGone(lockfilePath: string): Promise<boolean> {
 	let owner: Owner;
@@ -193,7 +234,13 @@ async function holderIsGone(lockfilePath: string): Promise<boolean> {
 		return false;
 	}
 	if (owner.host !== os.hostname() || owner.boot !== bootId || bootId === "" || owner.ino !== ino) return false;
-	if (owner.pid === process.pid || processExists(owner.pid)) return false;
+	if ((owner.pidns ?? "") !== pidNamespace) return false;
+	if (owner.pid === process.pid) return false;
+	if (processExists(owner.pid)) {
+		// The pid is taken: by the holder, unless it started at another time.
+		const start = startTimeOf(owner.pid);
+		if (owner.start === undefined || owner.start === "" || start === "" || start === owner.start) return false;
+	}
 	// Another waiter may have taken it over meanwhile: only the dead holder's own lock goes. (Two
 	// waiters racing here is caught by the loser's refresh, and withLock starts its work again.)
 	if ((await stat(lockfilePath).catch(() => undefined))?.ino !== ino) return false;
