@@ -213,6 +213,11 @@ export class LinkIndex {
 		return this.#graph;
 	}
 
+	/** Said by `loadLinkIndex` of the index it returns over the store on disk: see `FileLines.ownDescriptor`. */
+	ownDescriptor(): void {
+		if (this.#lines instanceof FileLines) this.#lines.ownDescriptor();
+	}
+
 	/** Said by `loadLinkIndex` of an index whose tables it read from the file saved beside the store. */
 	markTables(from: TablesSource): void {
 		this.#tablesFrom = from;
@@ -748,6 +753,7 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 			if (index !== undefined) {
 				index.setTips(tips);
 				index.markTables("saved");
+				index.ownDescriptor();
 				keep = true;
 				return index;
 			}
@@ -788,6 +794,7 @@ export async function loadLinkIndex(store: string): Promise<LinkIndex> {
 		// The tables over the store on disk: the store's bytes are not kept for the run.
 		index.setTips(tips);
 		index.markTables(from);
+		index.ownDescriptor();
 		keep = true;
 		return index;
 	} finally {

@@ -118,7 +118,15 @@ export class FileLines implements StoreLines {
 		this.#starts = starts;
 		this.#lengths = lengths;
 		this.#shas = shas;
-		descriptors.register(this, fd);
+	}
+
+	/**
+	 * Makes these lines the descriptor's owner: it is closed once they are collected. Said of the
+	 * one set of lines an index keeps (another made on the way over the same descriptor and
+	 * dropped must not close it under them, nor a later file that got its number).
+	 */
+	ownDescriptor(): void {
+		descriptors.register(this, this.#fd);
 	}
 
 	get count(): number {

@@ -1,8 +1,20 @@
 // The Link: index store on disk: shared by runs that update it at once, and by runs that died
 // while writing it.
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import {
+	appendFileSync,
+	closeSync,
+	existsSync,
+	mkdtempSync,
+	openSync,
+	readFileSync,
+	readSync,
+	truncateSync,
+	writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import test from "ava";
 import { execa } from "execa";
 import { LinkIndex, loadLinkIndex, updateLinkIndex, updateLinkStore } from "./index.js";
@@ -261,4 +273,38 @@ test("saved tables are not joined with a store rewritten under the same name", a
 	const index = await loadLinkIndex(s);
 	t.is(index.tablesFrom, "store");
 	t.deepEqual(answers(index, fix, picked), answers(LinkIndex.fromLines(swapped, []), fix, picked));
+});
+
+/** A full collection, finalizers run: what a long run does sooner or later. */
+async function collectGarbage(): Promise<void> {
+	setFlagsFromString("--expose-gc");
+	const gc = runInNewContext("gc") as () => void;
+	for (let i = 0; i < 3; i++) {
+		gc();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+}
+
+test("the store's descriptor is closed only with the index that reads it, never under another file", async (t) => {
+	const { repo, fix, picked } = await referencingTree();
+	const s = store();
+	await updateLinkIndex(repo, ["master"], s);
+	await commit(repo, 7);
+	// Joined: the saved tables' index is made on the way, over the same descriptor, and dropped.
+	const grown = await updateLinkIndex(repo, ["master"], s);
+	t.is(grown.tablesFrom, "joined");
+	const expected = answers(grown, fix, picked);
+	// Other indexes made and dropped, their descriptors closed in turn.
+	for (let i = 0; i < 5; i++) await loadLinkIndex(s);
+	await collectGarbage();
+	// Files opened since got the numbers the dropped ones had: still theirs, still readable.
+	const other = path.join(path.dirname(s), "other.txt");
+	writeFileSync(other, "still mine\n");
+	const fd = openSync(other, "r");
+	await collectGarbage();
+	const buffer = Buffer.alloc(64);
+	t.is(buffer.toString("utf8", 0, readSync(fd, buffer, 0, 64, 0)), "still mine\n");
+	closeSync(fd);
+	// And the kept index still reads its store.
+	t.deepEqual(answers(grown, fix, picked), expected);
 });
