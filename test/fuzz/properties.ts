@@ -58,6 +58,8 @@ export interface ParserProperty {
 	readonly name: string;
 	/** A fresh property: `fc.check(entry.property(), { numRuns })`. */
 	readonly property: () => fc.IProperty<[unknown]>;
+	/** The parser on one raw text, as `pnpm fuzz` times it against its budget. */
+	readonly parseText: (text: string) => void;
 }
 
 /** The parser threw something that is not its typed error: the failure every entry looks for. */
@@ -83,6 +85,8 @@ export function parser<T, R>(spec: {
 	readonly name: string;
 	readonly input: fc.Arbitrary<T>;
 	readonly parse: (input: T) => R;
+	/** One raw text as this parser's input, for the time budget's adversarial texts. */
+	readonly fromText: (text: string) => T;
 	readonly typedError?: (error: unknown) => boolean;
 	readonly expect?: (output: R, input: T) => void;
 }): ParserProperty {
@@ -96,7 +100,14 @@ export function parser<T, R>(spec: {
 		}
 		spec.expect?.(output, input);
 	};
-	return { name: spec.name, property: () => fc.property(spec.input, run) };
+	const parseText = (text: string): void => {
+		try {
+			spec.parse(spec.fromText(text));
+		} catch (error) {
+			if (spec.typedError?.(error) !== true) throw new UntypedThrow(spec.name, error);
+		}
+	};
+	return { name: spec.name, property: () => fc.property(spec.input, run), parseText };
 }
 
 const lineCount = (text: string) => text.split("\n").length;
@@ -132,6 +143,7 @@ const matrix = parser({
 			),
 		},
 	),
+	fromText: (text): MatrixCase => ({ text, exists: true }),
 	parse: ({ text, exists }: MatrixCase) =>
 		parseMatrix(text, {
 			label: "m.yaml",
@@ -184,6 +196,7 @@ const unittestsCfgEntry = parser({
 		{ weight: 4, arbitrary: outsideInput(unittestsCfg).map((text): CfgCase => ({ text })) },
 		{ weight: 1, arbitrary: wellFormedCfg },
 	),
+	fromText: (text): CfgCase => ({ text }),
 	parse: ({ text }: CfgCase) => {
 		const cfg = parseUnittestsCfg(text);
 		return { ...cfg, timeouts: cfg.entries.map((e) => timeoutSeconds(e.timeout)) };
@@ -243,6 +256,7 @@ const kutOutput = parser({
 				),
 		},
 	),
+	fromText: (text): KutOutputCase => ({ lines: text.split("\n") }),
 	parse: ({ lines: log, status }: KutOutputCase) => {
 		const line = status === undefined ? (log[0] ?? "") : `${status.word} ${status.name} (${status.tests} tests)`;
 		return {
@@ -297,6 +311,7 @@ const selftestsTap = parser({
 			),
 		},
 	),
+	fromText: (text): TapCase => ({ text }),
 	parse: ({ text }: TapCase) => {
 		const list = text.split(/\r?\n/);
 		return { subtests: parseTapSubtests(list), skip: skipReason(list) };
@@ -350,6 +365,7 @@ const foreignResults = parser({
 				),
 		},
 	),
+	fromText: (text): ForeignCase => ({ text }),
 	parse: ({ text }: ForeignCase) => parseForeignResults(text, { name: "in.txt" }),
 	expect: (read, { json, kselftests }) => {
 		if ("error" in read) {
@@ -390,6 +406,7 @@ const kutLogDir = parser({
 			maxLength: 4,
 		}),
 	}),
+	fromText: (text) => ({ summary: text, logs: [["x", text] as [string, string]] }),
 	parse: ({ summary, logs }) =>
 		parseKutLogDir({ dir: "/logs", ...(summary === null ? {} : { summary }), logs: new Map(logs) }),
 	expect: (read, { logs }) => {
@@ -447,6 +464,7 @@ const trailers = parser({
 				),
 		},
 	),
+	fromText: (message): TrailerCase => ({ message }),
 	parse: ({ message }: TrailerCase) => {
 		const each = message.split("\n");
 		return {
@@ -494,6 +512,7 @@ const mail = parser({
 			),
 		},
 	),
+	fromText: (text): MailCase => ({ text }),
 	parse: ({ text }: MailCase) => ({ message: parseMessage(text), mbox: parseMbox(text) }),
 	expect: ({ message, mbox }, { sent }) => {
 		// Subjects are compared across postings: always unfolded and single-spaced. (Ids of a broken
@@ -564,6 +583,7 @@ const posting = parser({
 		{ weight: 1, arbitrary: outsideInput(mboxText).map((mbox): SubjectCase => ({ subject: "", mbox })) },
 		{ weight: 1, arbitrary: seriesThread },
 	),
+	fromText: (text): SubjectCase => ({ subject: text, mbox: text }),
 	parse: ({ subject, mbox }: SubjectCase) => {
 		const thread = mbox === undefined ? [] : parseMbox(mbox);
 		return {
@@ -603,6 +623,7 @@ const depFiles = parser({
 				),
 		},
 	),
+	fromText: (text): DepCase => ({ text }),
 	parse: ({ text }: DepCase) => parseDepFile(text),
 	expect: (files, { prerequisites }) => {
 		if (prerequisites !== undefined) assert.deepEqual(files, [...new Set(prerequisites)]);
@@ -639,6 +660,7 @@ const imageRules = parser({
 			),
 		},
 	),
+	fromText: (text): MakeCase => ({ texts: [text] }),
 	parse: ({ texts }: MakeCase) => parseImageRules(texts),
 	expect: (rules, { image, objects }) => {
 		if (image === undefined || objects === undefined) return;
@@ -709,6 +731,7 @@ const journal = parser({
 			),
 		},
 	),
+	fromText: (text): JournalCase => ({ text }),
 	parse: ({ text }: JournalCase) => parseJournal(text),
 	expect: (read, { text, whole }) => {
 		for (const problem of read.problems) assert.match(problem, ONE_LINE);

@@ -79,6 +79,7 @@ export {
 } from "./results/foreign.js";
 export { selftestEntrySources, selftestSources } from "./selftests/sources.js";
 export { SourceError } from "./sources/git.js";
+export { joinLines } from "./text/trim.js";
 export { fetchBug } from "./triage/bugzilla.js";
 export { testsAbout } from "./triage/extract.js";
 export { triageMarkdown } from "./triage/markdown.js";

@@ -7,6 +7,7 @@ import {
 	type FailOn,
 	inboxUrl,
 	isReportFormat,
+	joinLines,
 	parseFailOn,
 	parseReportSpec,
 	REPORT_FORMATS,
@@ -44,11 +45,7 @@ Environment:
 
 /** Usage errors as one line, like every other error kvm-matrix prints. */
 export function usageLine(message: string): string {
-	const oneLine = message
-		.trim()
-		.replace(/^error: /, "")
-		.replace(/\s*\n\s*\(Did you mean/g, " (did you mean")
-		.replace(/\s*\n\s*/g, " ");
+	const oneLine = joinLines(message.trim().replace(/^error: /, "")).replaceAll(" (Did you mean", " (did you mean");
 	return `kvm-matrix: ${oneLine} (see kvm-matrix --help)\n`;
 }
 

@@ -74,6 +74,13 @@ function joinContinuations(text: string): string {
 		.join(" ");
 }
 
+/** A Makefile line up to its first `#` that no backslash escapes. */
+function withoutComment(line: string): string {
+	for (let at = line.indexOf("#"); at !== -1; at = line.indexOf("#", at + 1))
+		if (at === 0 || line[at - 1] !== "\\") return line.slice(0, at);
+	return line;
+}
+
 /**
  * The objects each image links besides its own `<image>.o`, from the rules of KUT's x86 Makefiles
  * (all of them: a rule in `Makefile.common` and one in `Makefile.x86_64` add up). Pattern rules,
@@ -85,7 +92,7 @@ export function parseImageRules(makefileTexts: readonly string[]): ImageRules {
 		const lines = joinContinuations(text.replace(/\r\n?/g, "\n")).split("\n");
 		for (const raw of lines) {
 			if (raw.startsWith("\t")) continue;
-			const line = raw.replace(/(^|[^\\])#.*$/, "$1");
+			const line = withoutComment(raw);
 			const rule = RULE.exec(line);
 			if (rule === null) continue;
 			const images = (rule[1] ?? "")

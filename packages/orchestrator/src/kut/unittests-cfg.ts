@@ -52,7 +52,7 @@ export interface CfgProblem {
 type Draft = { -readonly [K in keyof KutEntry]: KutEntry[K] } & { file: string };
 
 const KEY =
-	/^(file|smp|test_args|extra_params|qemu_params|arch|machine|groups|accel|timeout|check|disabled_if)\s*=\s*(.*)$/;
+	/^(file|smp|test_args|extra_params|qemu_params|arch|machine|groups|accel|timeout|check|disabled_if)\s*=(.*)$/;
 
 /**
  * Parses a cfg; `file` names it in errors. Throws `UnsafeTestNameError` for a section name that is
@@ -89,7 +89,10 @@ export function parseUnittestsCfg(
 		}
 		const kv = KEY.exec(line);
 		if (kv === null || current === undefined) continue;
-		const [, key = "", raw = ""] = kv;
+		const [, key = "", spaced = ""] = kv;
+		// Blanks after `=` are dropped here, not by the pattern: `\s*` before `.*` backtracks
+		// quadratically on a long line of blanks that does not match.
+		const raw = spaced.replace(/^\s+/, "");
 		let value = raw;
 		if ((key === "qemu_params" || key === "extra_params") && raw.startsWith('"""')) {
 			// A block: this line's rest, then whole lines until one ends in """; a trailing \ joins lines.

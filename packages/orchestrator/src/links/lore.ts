@@ -14,6 +14,7 @@ import * as z from "zod";
 import { type Download, download, formatBytes, type Settings } from "../net/download.js";
 import { writeAtomically } from "../paths/atomic.js";
 import { err, ok, type Result } from "../result.js";
+import { trimTrailing } from "../text/trim.js";
 import { type LoreMessage, parseMbox } from "./mail.js";
 import { describePosting, type LorePosting } from "./posting.js";
 import { normaliseMessageId } from "./trailers.js";
@@ -59,7 +60,7 @@ export function inboxUrl(base: string): Result<URL> {
 	if (url.protocol !== "http:" && url.protocol !== "https:") return err(`"${base}" is not an http or https URL`);
 	url.search = "";
 	url.hash = "";
-	const pathname = url.pathname.replace(/\/+$/, "");
+	const pathname = trimTrailing(url.pathname, "/");
 	url.pathname = pathname === "" ? "/all" : pathname;
 	return ok(url);
 }

@@ -5,6 +5,7 @@
  * code work on a typed `LoreMessage` and never see a raw header again.
  */
 
+import { beforeFirst } from "../text/trim.js";
 import { normaliseMessageId } from "./trailers.js";
 
 /** One mail, reduced to what tells a posting apart. Message-ids are normalised (no `<>`). */
@@ -230,7 +231,7 @@ function decodeWords(value: string): string {
 	for (const m of value.matchAll(ENCODED_WORD)) {
 		const between = value.slice(last, m.index);
 		last = m.index + m[0].length;
-		const charset = (m[1] ?? "").replace(/\*.*$/, "").toLowerCase();
+		const charset = beforeFirst(m[1] ?? "", "*").toLowerCase();
 		if (between.trim() !== "") {
 			flush();
 			out += between;
@@ -312,6 +313,10 @@ function gitDiffPaths(rest: string): string[] {
 	if (Number.isInteger(half) && rest.startsWith("a/") && rest.slice(2, half) === rest.slice(half + 3)) {
 		return [rest.slice(2, half)];
 	}
-	const m = /^a\/(.+?) b\/(.+)$/.exec(rest);
-	return m === null ? [] : [...new Set([m[1] ?? "", m[2] ?? ""])];
+	// The first ` b/` that leaves a path on both sides, found by position: a pattern's lazy `.+?`
+	// against a line of many ` b/` retries each to the end.
+	if (!rest.startsWith("a/") || /[\r\n\u2028\u2029]/.test(rest)) return [];
+	for (let at = rest.indexOf(" b/", 3); at !== -1; at = rest.indexOf(" b/", at + 1))
+		if (at + 3 < rest.length) return [...new Set([rest.slice(2, at), rest.slice(at + 3)])];
+	return [];
 }

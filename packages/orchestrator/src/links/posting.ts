@@ -83,7 +83,7 @@ function shapeOf(message: LoreMessage): Shape {
 	const kutTag = /kvm-unit-tests/i.test(tag);
 	// `PATCHv2` is an older spelling of `PATCH v2`.
 	if (!/\s(?:patch|rfc)(?:v\d+)?\s/i.test(tag)) return { reply, subject, kutTag };
-	const position = /\s0*(\d+)\/0*(\d+)\s/.exec(tag);
+	const position = /\s(\d+)\/(\d+)\s/.exec(tag); // `03/12` is 3 of 12: Number drops the zeros
 	const version = /(?:\s|patch|rfc)v(\d+)\s/i.exec(tag);
 	return {
 		reply,

@@ -1,4 +1,5 @@
 import test from "ava";
+import fc from "fast-check";
 import { citationsOf, normaliseMessageId, referenceFromUrl, referencesOf, seriesOf } from "./trailers.js";
 
 // Every URL shape FACTS.md found in real kvm-unit-tests and KVM history.
@@ -101,4 +102,36 @@ test("a cover letter and a patch of the same posting share a stem; another posti
 	const other = seriesOf("20260225012049.920666-2-seanjc@google.com");
 	t.is(cover?.stem, patch?.stem);
 	t.not(other?.stem, patch?.stem);
+});
+
+test("citationsOf finds what the one-pattern reading found, without its quadratic rescans", (t) => {
+	const old = (message: string) =>
+		message.includes("commit")
+			? [...message.replace(/\s*\n\s*/g, " ").matchAll(/\bcommit ([0-9a-f]{12,40}) \("(.+?)"\)/g)].map((m) => ({
+					sha: m[1] ?? "",
+					subject: m[2] ?? "",
+				}))
+			: [];
+	const piece = fc.constantFrom(
+		"commit ",
+		"0123456789ab",
+		' ("',
+		'")',
+		'"',
+		")",
+		"x",
+		" ",
+		"\n",
+		'commit 0123456789ab ("',
+	);
+	fc.assert(
+		fc.property(fc.array(piece, { maxLength: 16 }), (pieces) => {
+			const message = pieces.join("");
+			t.deepEqual(citationsOf(message), old(message));
+		}),
+	);
+	t.deepEqual(citationsOf('commit 0123456789ab ("a") and commit 0123456789ac ("b ("c")")'), [
+		{ sha: "0123456789ab", subject: "a" },
+		{ sha: "0123456789ac", subject: 'b ("c' },
+	]);
 });

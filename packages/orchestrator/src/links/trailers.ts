@@ -1,3 +1,4 @@
+import { joinLines, trimTrailing } from "../text/trim.js";
 /**
  * Trailers and message-ids, as KVM and kvm-unit-tests commits carry them (FACTS.md, "Link:
  * trailers in real history"). Pure: text in, normalised references out. Every link is reduced to
@@ -20,7 +21,7 @@ export function normaliseMessageId(text: string): string {
 	} catch {
 		// A stray % is left as it is: better an id that matches nothing than no id.
 	}
-	return id.replace(/\/+$/, "");
+	return trimTrailing(id, "/");
 }
 
 const LORE =
@@ -85,12 +86,15 @@ export function referencesOf(message: string): Reference[] {
 export type Series = { readonly stem: string; readonly index: number } | undefined;
 
 // git send-email: <YYYYMMDDhhmmss>.<pid>-<n>-<author>@<domain>
-const SEND_EMAIL = /^(\d{14}\.\d+)-(\d+)-(.+@.+)$/;
+const SEND_EMAIL = /^(\d{14}\.\d+)-(\d+)-(.[^@]*@.+)$/;
 // b4: <YYYYMMDD>-<topic>-v<k>-<n>-<hash>@<domain>
-const B4 = /^(\d{8}-.+-v\d+)-(\d+)-([0-9a-f]+@.+)$/;
+// `[\s\S]+$` cannot fail where `.+$` fails on a line break after a long domain: seriesOf refuses
+// line breaks first, so the two mean the same.
+const B4 = /^(\d{8}-.+-v\d+)-(\d+)-([0-9a-f]+@[\s\S]+)$/;
 
 /** The series a message-id belongs to; undefined for shapes that identify a single mail only. */
 export function seriesOf(messageId: string): Series {
+	if (/[\n\r\u2028\u2029]/.test(messageId)) return undefined;
 	const send = SEND_EMAIL.exec(messageId);
 	if (send !== null) return { stem: `${send[1]}-*-${send[3]}`, index: Number(send[2]) };
 	const b4 = B4.exec(messageId);
@@ -107,11 +111,20 @@ export interface Citation {
 /** Citations in a commit body; line breaks inside the quoted subject are joined. */
 export function citationsOf(message: string): Citation[] {
 	if (!message.includes("commit")) return [];
-	const text = message.replace(/\s*\n\s*/g, " ");
-	return [...text.matchAll(/\bcommit ([0-9a-f]{12,40}) \("(.+?)"\)/g)].map((m) => ({
-		sha: m[1] ?? "",
-		subject: m[2] ?? "",
-	}));
+	const text = joinLines(message).replace(/[\r\u2028\u2029]/g, " ");
+	// The subject ends at the first `")`, found by position and asked once for all the citations
+	// after it: a lazy `(.+?)"\)` rescans to the end for every citation left open.
+	const start = /\bcommit ([0-9a-f]{12,40}) \("/g;
+	const found: Citation[] = [];
+	let close = -1;
+	for (let m = start.exec(text); m !== null; m = start.exec(text)) {
+		const from = m.index + m[0].length;
+		if (close < from + 1) close = text.indexOf('")', from + 1);
+		if (close === -1) break;
+		found.push({ sha: m[1] ?? "", subject: text.slice(from, close) });
+		start.lastIndex = close + 2;
+	}
+	return found;
 }
 
 // The ways a backport names the commit it copies: `git cherry-pick -x`, and stable's two headers.

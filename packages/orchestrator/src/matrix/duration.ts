@@ -5,7 +5,7 @@ type Unit = keyof typeof UNIT_MS;
 
 // Whole-string shape first, so "90" or "1.5m" get a precise message instead of a partial match.
 const DURATION = /^(?:\d+(?:ms|s|m|h))+$/;
-const PART = /(\d+)(ms|s|m|h)/g;
+const PART = /(?<!\d)(\d+)(ms|s|m|h)/g;
 const MAX_MS = 14 * 24 * UNIT_MS.h;
 
 /** Parses `90s`, `2m`, `1h30m`, `500ms` into milliseconds; at most two weeks. */

@@ -373,6 +373,13 @@ export type ScriptOutcome =
 			readonly read: readonly Readback[];
 	  };
 
+/** `modprobe kvm_amd :` (a failure the command printed nothing for) without its empty ` :`. */
+function withoutEmptyValue(reason: string): string {
+	const text = reason.trimEnd();
+	if (!text.endsWith(":") || !/\s/.test(text.at(-2) ?? "")) return reason;
+	return text.slice(0, -1).trimEnd();
+}
+
 export function parseScriptOutput(lines: readonly string[]): ScriptOutcome {
 	const read: Readback[] = [];
 	let failed: string | undefined;
@@ -384,10 +391,7 @@ export function parseScriptOutput(lines: readonly string[]): ScriptOutcome {
 			else if (value === "-missing-param") read.push({ module, param, missing: "param" });
 			else read.push({ module, param, got: value ?? "" });
 		} else if (kind === "failed" || kind === "unchanged") {
-			failed = line
-				.trim()
-				.slice(kind.length + 1)
-				.replace(/\s+:\s*$/, "");
+			failed = withoutEmptyValue(line.trim().slice(kind.length + 1));
 			unchanged = kind === "unchanged";
 		}
 	}

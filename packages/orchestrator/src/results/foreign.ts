@@ -103,8 +103,9 @@ function parseKutTap(lines: readonly string[]): TestResult[] {
 		const m = KUT_TAP.exec(line);
 		if (m === null) continue;
 		const failed = m[1] === "not ok";
-		const directive = / # skip\b\s*(.*)$/i.exec(m[2] ?? "");
+		const directive = / # skip\b/i.exec(m[2] ?? "");
 		const rest = directive === null ? (m[2] ?? "") : (m[2] ?? "").slice(0, directive.index);
+		const skipped = directive === null ? undefined : (m[2] ?? "").slice(directive.index + directive[0].length);
 		const colon = rest.indexOf(": ");
 		const name = (colon === -1 ? rest : rest.slice(0, colon)).trim();
 		if (name === "" || /\s/.test(name)) continue;
@@ -112,7 +113,7 @@ function parseKutTap(lines: readonly string[]): TestResult[] {
 		groups.set(name, group);
 		const status = directive !== null ? "skip" : failed ? "fail" : "pass";
 		if (colon === -1) {
-			const reason = directive?.[1]?.replace(/^\((.*)\)$/, "$1");
+			const reason = skipped?.trimStart().replace(/^\((.*)\)$/, "$1");
 			group.end = { status, ...(reason ? { detail: reason } : {}) };
 			continue;
 		}

@@ -66,8 +66,9 @@ export function parseTapSubtests(lines: readonly string[]): Subtest[] {
 /** The summary line of the kselftest harness's SKIP plan: `1..0 # SKIP - Requirement not met: ...`. */
 export function skipReason(lines: readonly string[]): string | undefined {
 	for (const line of lines) {
-		const m = /^1\.\.0\s+#\s*SKIP\s*-?\s*(.*)$/i.exec(line.trim());
-		if (m) return m[1];
+		const m = /^1\.\.0\s+#\s*SKIP(.*)$/i.exec(line.trim());
+		// The dash and blanks after SKIP are dropped apart: `\s*-?\s*(.*)` backtracks quadratically.
+		if (m) return (m[1] ?? "").replace(/^\s*-?\s*/, "");
 	}
 	return undefined;
 }

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import { realpath } from "node:fs/promises";
 import path from "node:path";
 import { capture } from "../proc/run.js";
+import { trimTrailing } from "../text/trim.js";
 
 const digest = (text: string, length: number) => createHash("sha256").update(text).digest("hex").slice(0, length);
 
@@ -21,10 +22,7 @@ const slug = (words: readonly string[]) =>
 
 /** A URL as git would fetch the same repository: no trailing `/`, no `.git`. */
 export function normaliseUrl(url: string): string {
-	return url
-		.trim()
-		.replace(/\/+$/, "")
-		.replace(/\.git$/, "");
+	return trimTrailing(url.trim(), "/").replace(/\.git$/, "");
 }
 
 /**

@@ -137,7 +137,7 @@ const FIELDS: readonly {
 	},
 	{ re: /^tag\s*:\s*(v?\d\S*)\s*$/i, starts: false, read: (m) => ({ tag: m[1] ?? "" }) },
 	{ re: /^(?:git[ _])?describe\s*:\s*(\S+)\s*$/i, starts: false, read: (m) => ({ describe: m[1] ?? "" }) },
-	{ re: /^kernel(?:[ _]version)?\s*:\s*(\d+\.\d+\S*)\s*$/i, starts: false, read: (m) => ({ version: m[1] ?? "" }) },
+	{ re: /^kernel(?:[ _]version)?\s*:\s*(\d+\.\d\S*)\s*$/i, starts: false, read: (m) => ({ version: m[1] ?? "" }) },
 ];
 
 const MAX_FIELD_LINE = 300;

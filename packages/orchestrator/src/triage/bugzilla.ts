@@ -5,6 +5,7 @@
  */
 
 import { download, formatBytes, type Settings } from "../net/download.js";
+import { trimTrailing } from "../text/trim.js";
 import { reportFromBugzilla } from "./report.js";
 import { type BugReport, TriageError } from "./types.js";
 
@@ -21,7 +22,7 @@ const MIB = 2 ** 20;
 
 /** Throws `TriageError` when the bugzilla cannot be asked, does not have the bug, or answers nonsense. */
 export async function fetchBug(arg: { base: string; id: string }, options: FetchBugOptions = {}): Promise<BugReport> {
-	const base = arg.base.replace(/\/+$/, "");
+	const base = trimTrailing(arg.base, "/");
 	const bugUrl = (leaf: string) => {
 		try {
 			return new URL(`${base}/rest/bug/${encodeURIComponent(arg.id)}${leaf}`);

@@ -5,6 +5,7 @@ import { isFailingStatus } from "../events/attempts.js";
 import type { TestStatus } from "../events/types.js";
 import { parseStatusLine, stripAnsi } from "../kut/output.js";
 import { parseForeignResults } from "../results/foreign.js";
+import { trimTrailing } from "../text/trim.js";
 import { envBlocks } from "./blocks.js";
 import { firstSplat, intermittentWords } from "./report-kind.js";
 import type { BugReport, KernelClue, KnownTests, ReportedTest, ReportFacts, ReportKind, ReportText } from "./types.js";
@@ -121,6 +122,8 @@ const cleanLine = (line: string): string =>
 		.replace(/\^\[\[[0-9;]*m/g, "")
 		// Other control sequences (a title, a clear-screen) are not text a report says anything with.
 		.replace(CONTROLS, "")
+		// Lines end only at \n: the other line terminators would stop a pattern's `.`.
+		.replace(/[\u2028\u2029]/g, " ")
 		.replace(/\r$/, "")
 		.replace(/^[\s>]+/, "")
 		.trimEnd();
@@ -281,7 +284,23 @@ function standaloneMentions(text: Text, known: Names): Mention[] {
 // `./x86/run x86/vmx.flat -smp 1 ...`, `qemu-system-x86_64 ... -kernel x86/vmx.flat ...`.
 const FLAT_IMAGE = /(?:^|[\s'"=])(?:[^\s'"=]*\/)?([\w.-]+\.flat)(?=$|[\s'"])/;
 const RUNS_IMAGE = /(?:^|[\s/])(?:x86\/run|run)\s|qemu|-kernel\s/i;
-const APPEND = /\s-append\s+(?:"([^"]*)"|'([^']*)'|(.*?)\s*(?:\s#.*)?$)/;
+
+/**
+ * What `-append` passes: a quoted string, or the rest of the line up to a shell comment. Found by
+ * position: as one pattern, `(.*?)\s*(?:\s#.*)?$` retried its tail at every character (cubic).
+ */
+function appendArgs(line: string): { readonly args: string; readonly quoted: boolean } | undefined {
+	const start = /\s-append\s+/.exec(line);
+	if (start === null) return undefined;
+	const rest = line.slice(start.index + start[0].length);
+	const quote = rest[0];
+	if (quote === '"' || quote === "'") {
+		const end = rest.indexOf(quote, 1);
+		if (end !== -1) return { args: rest.slice(1, end), quoted: true };
+	}
+	const comment = rest.search(/\s#/);
+	return { args: (comment === -1 ? rest : rest.slice(0, comment)).trimEnd(), quoted: false };
+}
 
 const words = (args: string | undefined) => (args ?? "").replace(/["']/g, " ").split(/\s+/).filter(Boolean);
 
@@ -296,9 +315,9 @@ function commandMentions(text: Text, known: Names): Mention[] {
 		if (image === undefined || !RUNS_IMAGE.test(line)) return [];
 		const candidates = known.kut.filter((e) => basename(e.file) === image);
 		if (candidates.length === 0) return [];
-		const append = APPEND.exec(line);
-		const quoted = append !== null && (append[1] !== undefined || append[2] !== undefined);
-		const given = words(append === null ? undefined : (append[1] ?? append[2] ?? append[3]));
+		const append = appendArgs(line);
+		const quoted = append?.quoted === true;
+		const given = words(append?.args);
 		const argsMatch = (args: string | undefined) => {
 			const want = words(args);
 			if (want.length === 0) return given.length === 0;
@@ -363,7 +382,7 @@ function proseMentions(text: Text, known: Names): Mention[] {
 			.flatMap(({ clause, status }) => clause.split(TOKEN_SPLIT).map((raw) => ({ raw, status })))
 			.flatMap(({ raw, status }): Mention[] => {
 				// A sentence's full stop is not part of the name before it.
-				const token = raw.replace(/\.+$/, "");
+				const token = trimTrailing(raw, ".");
 				const selftest = known.selftests.get(token.replace(/^\.\//, "").replace(/^.*\/kvm\//, ""));
 				const found: Pick<Mention, "suite" | "testId"> | undefined =
 					token.length >= 3 && known.kutNames.has(token)
@@ -459,11 +478,16 @@ const ASSERTION = /^==== Test Assertion Failure ====/;
 const ASSERTION_WHERE = /^[\w./-]+\.[ch]:\d+:/;
 // "got" alone is too common in prose ("I got this"): it counts after a comma, before a value, or
 // after a "want".
-const FAILURE_WORDS = /\b(?:un)?expected\b|\bwant\b.*\bgot\b|,\s*got\b|\bgot\s*[:=]|\bgot\s+['"]?[-#\d]/i;
+const FAILURE_WORDS = /\b(?:un)?expected\b|,\s*got\b|\bgot\s*[:=]|\bgot\s+['"]?[-#\d]/i;
+// `want ... got` in two searches: one pattern retries every `want` to the line's end.
+const wantThenGot = (line: string): boolean => {
+	const want = line.search(/\bwant\b/i);
+	return want !== -1 && /\bgot\b/i.test(line.slice(want + 4));
+};
 // Lines that report a result or a passing check are evidence of which test, not of how it failed.
 // Section headings of the QA template and bugzilla's Summary field are not failure lines either.
 const NOT_FAILURE =
-	/^(?:PASS|SKIP|XFAIL|KFAIL): |^SUMMARY: |^Summary: |^(?:not )?ok \d+ |\d+ unexpected failures?\b|^(?:expected|actual) results?\s*:?\s*$/i;
+	/^(?:PASS|SKIP|XFAIL|KFAIL): |^SUMMARY: |^Summary: |^(?:not )?ok \d+ |(?<!\d)\d+ unexpected failures?\b|^(?:expected|actual) results?(?:\s*:)?\s*$/i;
 
 /** A selftest's output is TAP-commented (`# `); its words are what follow. */
 const body = (line: string) => line.replace(/^#\s?/, "").trim();
@@ -480,7 +504,7 @@ function failureLinesOf(lines: readonly string[]): { readonly line: number; read
 				if (ASSERTION_WHERE.test(next)) found.push({ line: j, text: next });
 			}
 		} else if (CHECK_FAILED.test(b) || KUT_TAP_FAILED.test(b)) found.push({ line: i, text: b });
-		else if (!NOT_FAILURE.test(b) && parseStatusLine(b) === undefined && FAILURE_WORDS.test(b))
+		else if (!NOT_FAILURE.test(b) && parseStatusLine(b) === undefined && (FAILURE_WORDS.test(b) || wantThenGot(b)))
 			found.push({ line: i, text: b });
 	});
 	return found;
@@ -519,14 +543,17 @@ function assignFailureLines(texts: readonly Text[], failing: readonly TestEntry[
 
 const QEMU_VERSION: readonly RegExp[] = [
 	/QEMU emulator version (\d+\.\d+(?:\.\d+)?)/i,
-	/\bqemu(?:-system-[\w-]+|-kvm)?(?:\s+version)?\s+v?(\d+\.\d+(?:\.\d+)?)(?!\w|\.\d)/i,
+	// Not inside a longer name: each `qemu-system-` in one long token would rescan it to its end.
+	/(?<![\w-])qemu(?:-system-[\w-]+|-kvm)?(?:\s+version)?\s+v?(\d+\.\d+(?:\.\d+)?)(?!\w|\.\d)/i,
 ];
 const CPU_MODEL: readonly RegExp[] = [
 	// /proc/cpuinfo and lscpu.
 	/^model name\s*:\s*(\S.*)$/i,
 	// `CPU: AMD EPYC 7B13`, and the kernel's `smpboot: CPU0: <model> (family: ...)`; an oops's
 	// `CPU: 3 PID: 1234` is not a model.
-	/(?:^|\s)CPU\d*\s*:\s*((?!\d)\S.*?)(?:\s+\(family: .*)?$/,
+	// The model runs up to ` (family: `, looked for one character at a time (`.*?` before an
+	// optional tail and `$` retries the tail at every character: quadratic).
+	/(?:^|\s)CPU\d*\s*:\s*((?!\d)\S(?:(?!\s\(family: )[\s\S])*)/,
 ];
 
 /** The first capture of the first pattern that matches anywhere, patterns in order of trust. */
@@ -578,7 +605,7 @@ const GIT_DESCRIBE = /(?<![\w./:+~-])((?:v\d|[A-Za-z])[\w.+-]*?)-(\d+)-g([0-9a-f
 const RELEASE_PATH = /(?:\/lib\/modules\/|vmlinuz-)(([2-9])\.(\d{1,2})(?:\.(\d{1,3}))?(-rc\d+)?[\w.+~-]*)/g;
 // A sha only where the words say it is one, or alone on its line.
 const SHA_CONTEXT =
-	/(?:\bcommit\s+|\bat\s+|\bHEAD\s+is\s+|\bsha1?\s*[:=]?\s*|\bhead\s*[:=]\s*)([0-9a-fA-F]{12,40})(?![\w/@-]|\.\w)/gi;
+	/(?:\bcommit\s+|\bat\s+|\bHEAD\s+is\s+|\bsha1?(?:\s*[:=])?\s*|\bhead\s*[:=]\s*)([0-9a-fA-F]{12,40})(?![\w/@-]|\.\w)/gi;
 const SHA_ALONE = /^\s*([0-9a-f]{12,40})\s*$/g;
 
 const BRANCHES: readonly { readonly pattern: RegExp; readonly repo: string; readonly branch?: string }[] = [
@@ -610,9 +637,9 @@ type Clue = KernelClue extends infer C ? (C extends KernelClue ? Omit<C, "where"
 function kernelCluesInLine(raw: string, previous: string): Clue[] {
 	if (TRAILER.test(raw) || /BUILD_HEAD=/.test(raw)) return [];
 	// Bugzilla's `Tree:` field is a category picked from a list, not the tree that was tested.
-	const field = /^\s*Tree:\s*(\S.*?)\s*$/.exec(raw);
+	const field = /^\s*Tree:\s*(\S.*)$/.exec(raw);
 	if (field !== null)
-		return /^mainline$/i.test(field[1] ?? "")
+		return /^mainline$/i.test((field[1] ?? "").trimEnd())
 			? [{ kind: "branch", repo: "linux", branch: "master", text: raw.trim(), weak: true }]
 			: [];
 	let line = ADDRESSES.reduce((l, re) => l.replace(re, (m) => " ".repeat(m.length)), raw);
@@ -665,7 +692,7 @@ function kernelCluesInLine(raw: string, previous: string): Clue[] {
 	const kernelWords = /\b(?:linux|kernel|uname|vmlinuz|tainted)\b/i;
 	take(RELEASE, (m) => {
 		const [, v, major = "", minor = "", patch, rc, suffix = ""] = m;
-		const text = m[0].replace(/\.+$/, "");
+		const text = trimTrailing(m[0], ".");
 		const product = productOf(line, m.index ?? 0, m[0].length);
 		if (product === "other") return undefined;
 		// A bare `6.1` could be any version: it needs the words around it, or to be `uname -r`'s output.

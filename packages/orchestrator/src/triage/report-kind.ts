@@ -32,8 +32,10 @@ export function intermittentWords(
 }
 
 // The first line of a kernel splat: what syzbot titles a report with, and what a log shows.
+// `[\s\S]` where `.` would do: the lines hold no line terminator (extract's cleanLine), and `.*`
+// twice before a `$` that fails backtracks quadratically.
 const SPLAT =
-	/^(?:\[\s*\d+\.\d+\]\s*)?((?:WARNING: CPU: \d+ PID: \d+ at|WARNING: .* at|BUG: |kernel BUG at|general protection fault|Oops: |Kernel panic - not syncing|UBSAN: |KASAN: |watchdog: BUG: soft lockup)\S*.*)$/;
+	/^(?:\[\s*\d+\.\d+\]\s*)?((?:WARNING: CPU: \d+ PID: \d+ at|WARNING: [\s\S]* at|BUG: |kernel BUG at|general protection fault|Oops: |Kernel panic - not syncing|UBSAN: |KASAN: |watchdog: BUG: soft lockup)[\s\S]*)$/;
 const SYZBOT = /\bsyzbot found the following (?:issue|crash)\b/i;
 // `CPU: 0 PID: 884 Comm: hyperv_clock Not tainted ...`: the task that was running.
 const COMM = /\bComm: (\S+)/;

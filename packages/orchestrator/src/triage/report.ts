@@ -7,6 +7,7 @@
 
 import * as z from "zod";
 import { mailBody, splitMbox } from "../links/mail.js";
+import { trimTrailing } from "../text/trim.js";
 import type { BugReport, ReportText } from "./types.js";
 
 type Failure = { readonly error: string };
@@ -25,8 +26,8 @@ const TEXT_CAP = MIB;
  */
 export function parseBugArg(arg: string, defaultBase: string): { base: string; id: string } | Failure {
 	const text = arg.trim();
-	if (/^\d+$/.test(text)) return { base: defaultBase.replace(/\/+$/, ""), id: text.replace(/^0+(?=\d)/, "") };
-	const wanted = `"${text}" is not a bug number or bugzilla URL (e.g. 216812 or ${defaultBase.replace(/\/+$/, "")}/show_bug.cgi?id=216812)`;
+	if (/^\d+$/.test(text)) return { base: trimTrailing(defaultBase, "/"), id: text.replace(/^0+(?=\d)/, "") };
+	const wanted = `"${text}" is not a bug number or bugzilla URL (e.g. 216812 or ${trimTrailing(defaultBase, "/")}/show_bug.cgi?id=216812)`;
 	let url: URL;
 	try {
 		url = new URL(text);
@@ -103,7 +104,7 @@ export function reportFromBugzilla(
 	commentsJson: unknown,
 	attachmentsJson?: unknown,
 ): BugReport | Failure {
-	return fromAnswers({ base: base.replace(/\/+$/, ""), id }, bugJson, commentsJson, attachmentsJson);
+	return fromAnswers({ base: trimTrailing(base, "/"), id }, bugJson, commentsJson, attachmentsJson);
 }
 
 interface Origin {
@@ -199,10 +200,7 @@ function attachmentText(data: string, contentType: string | undefined, fileName:
 function capped(where: string, text: string): ReportText {
 	if (text.length * 3 <= TEXT_CAP || Buffer.byteLength(text) <= TEXT_CAP) return { where, text };
 	// Cutting between a character's bytes leaves a replacement character at the end: not text.
-	const cut = Buffer.from(text)
-		.subarray(0, TEXT_CAP)
-		.toString("utf8")
-		.replace(/\uFFFD+$/, "");
+	const cut = trimTrailing(Buffer.from(text).subarray(0, TEXT_CAP).toString("utf8"), "\uFFFD");
 	return { where: `${where} (cut to its first 1 MiB)`, text: cut };
 }
 
@@ -268,7 +266,7 @@ function fromSavedJson(json: object): BugReport | Failure {
 		return { error: 'no "comments" answer (save {"bug": ..., "comments": ..., "attachments": ...})' };
 	}
 	return fromAnswers(
-		saved.base === undefined ? {} : { base: saved.base.replace(/\/+$/, "") },
+		saved.base === undefined ? {} : { base: trimTrailing(saved.base, "/") },
 		bug,
 		saved.comments,
 		saved.attachments,
