@@ -45,9 +45,14 @@ const usageErrors: [string[], string][] = [
 		"kvm-matrix: unknown option '--jsn' (did you mean --json?) (see kvm-matrix --help)",
 	],
 	[["validate", "no/such/matrix.yaml"], "no/such/matrix.yaml:1:1: no such file"],
+	// A name is outside text: a title, a clear-screen and a carriage return in it are not obeyed.
+	[
+		["validate", "no/such/\u001b]0;owned\u0007\u001b[2J\rall tests passed.yaml"],
+		"no/such/all tests passed.yaml:1:1: no such file",
+	],
 ];
 for (const [args, line] of usageErrors) {
-	test(`usage error in one line, exit 2: ${args.join(" ")}`, async (t) => {
+	test(`usage error in one line, exit 2: ${JSON.stringify(args.join(" "))}`, async (t) => {
 		const run = await runCli(args);
 		t.is(run.stderr, `${line}\n`);
 		t.is(run.stdout, "");

@@ -147,7 +147,9 @@ const alive = (pid: number) => {
 	}
 };
 
-test.serial("Ctrl-C during a build kills make and its children, keeps the journal, exits 130", async (t) => {
+// SIGHUP, as a closed terminal or a dropped ssh session sends it: the same clean stop as Ctrl-C
+// (the boot test below sends SIGINT).
+test.serial("a hang-up during a build kills make and its children, keeps the journal, exits 130", async (t) => {
 	t.timeout(300_000);
 	const tree = await fakeLinux();
 	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
@@ -165,7 +167,7 @@ test.serial("Ctrl-C during a build kills make and its children, keeps the journa
 	]);
 	const sleepPid = Number(stdout.trim());
 	t.true(alive(sleepPid));
-	child.kill("SIGINT");
+	child.kill("SIGHUP");
 	const result = await child;
 	t.is(result.exitCode, 130);
 	t.false(alive(sleepPid), "the build's sleep survived");

@@ -1,3 +1,5 @@
+import { terminalText } from "./render/terminal-text.js";
+
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
 	readonly stdout: (text: string) => void;
@@ -16,7 +18,9 @@ export function processIo(): CliIo {
 	const controller = new AbortController();
 	// A persistent handler: execa's exit hooks re-raise a signal when no other handler is left,
 	// which would kill the process before a cancelled run has written its results.
-	for (const name of ["SIGINT", "SIGTERM"] as const) {
+	// SIGHUP is a closed terminal or a dropped ssh session: the run stops as for Ctrl-C, its
+	// results written and KVM's modules restored, rather than dying where it stands.
+	for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 		process.on(name, () => {
 			if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting
 			controller.abort(new Error(`interrupted by ${name}`));
@@ -24,8 +28,9 @@ export function processIo(): CliIo {
 	}
 	return {
 		signal: controller.signal,
-		stdout: (text) => process.stdout.write(text),
-		stderr: (text) => process.stderr.write(text),
+		// Everything printed passes through terminalText: much of it is outside text.
+		stdout: (text) => process.stdout.write(terminalText(text)),
+		stderr: (text) => process.stderr.write(terminalText(text)),
 		env: process.env,
 		cwd: process.cwd(),
 		isTty: process.stdout.isTTY === true,

@@ -324,3 +324,24 @@ test.serial("on the params axis the grid heads each target once, with its parame
 	t.regex(lines[head + 1] ?? "", /^\s+default\s+nested-off$/);
 	t.regex(lines[head + 2] ?? "", /^debian\s+. queued\s+. boot/);
 });
+
+test.serial("a guest's escape sequences reach the log pane as text, not as commands to the terminal", async (t) => {
+	const store = storeOf([
+		started,
+		{ type: "cell-state", at: T0 + 1000, cellId: "linux@demo/tcg", state: { stage: "running" } },
+		{
+			type: "log-line",
+			at: T0 + 2000,
+			subject: { kind: "cell", id: "linux@demo/tcg" },
+			stream: "console",
+			line: "\u001b]0;owned\u0007\u001b[2J\u001b[Hhostile\rok 1 selftests: kvm: fake",
+		},
+	]);
+	const app = render(<App store={store} control={control} now={() => T0 + 75_000} />);
+	t.teardown(() => app.unmount());
+	const frame = app.lastFrame() ?? "";
+	t.true(frame.includes("hostileok 1 selftests: kvm: fake"), frame);
+	t.false(frame.includes("\u001b]"), frame);
+	t.false(frame.includes("\u001b[2J"), frame);
+	t.false(frame.includes("\r"), frame);
+});

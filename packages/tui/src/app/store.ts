@@ -1,4 +1,5 @@
 import type { CellState, EngineEvent, RunGrid, SuiteName, TestStatus } from "@kvm-matrix/orchestrator";
+import { terminalSafe } from "../render/terminal-text.js";
 import { Ring } from "./ring.js";
 
 /** DESIGN.md's verdicts, worst first: the order a cell's colour and the failure filter use. */
@@ -80,7 +81,9 @@ export class RunStore {
 	/** Why a guest fell back to TCG, once per reason: worth a header line. */
 	readonly warnings: string[] = [];
 
-	apply(event: EngineEvent): void {
+	apply(raw: EngineEvent): void {
+		// Guest console lines, test output and commit subjects are outside text, shown on the terminal.
+		const event = terminalSafe(raw);
 		this.version++;
 		if (event.type !== "log-line" && event.type !== "step-progress") this.stateVersion++;
 		switch (event.type) {
