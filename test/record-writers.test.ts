@@ -2,13 +2,15 @@
 // and rewrites its results.json, so it takes the run's lock like run and resume do; a classify
 // while the run (or another classify, or a merge) holds it is refused in one line, and the
 // journal is left as it was.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createEventBus, type EngineEvent, executeRun, loadMatrixFile } from "@kvm-matrix/orchestrator";
 import test from "ava";
 import { withRunDirectory } from "../packages/orchestrator/src/engine/run-dir.js";
 import { kvmMatrix } from "./support/cli.js";
 import { fakeLinux } from "./support/fakelinux.js";
+import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
 
 test("classify of a run another kvm-matrix holds is refused in one line; the journal is untouched", async (t) => {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "writers-"));
@@ -54,4 +56,30 @@ suites:
 	const after = await kvmMatrix(dir, "classify", runDir);
 	t.not(after.exitCode, 2, after.stderr);
 	t.regex(after.stdout, /^results: /m);
+});
+
+test("a run that finds its directory taken once it holds the lock is refused, the other run's journal untouched", async (t) => {
+	t.timeout(180_000);
+	const repo = await kutFixture();
+	const { dir, file } = hostMatrix(repo, "taken", "{ tree: kut, ref: master, include: [pass], accel: tcg }");
+	const loaded = await loadMatrixFile(file, dir);
+	if (!loaded.ok) return t.fail(JSON.stringify(loaded.error));
+	const runDir = path.join(dir, "run");
+	mkdirSync(runDir);
+	const bus = createEventBus<EngineEvent>();
+	// Another run starts (and ends) in the directory while this one resolves its refs: after
+	// the early check, before the lock.
+	const other = `${JSON.stringify({ type: "run-started", runId: "other", at: "2026-12-06T10:00:00.000Z", cells: [], matrix: file, matrixDigest: "d", resolved: {} })}\n`;
+	const firstEvent = new Promise<string>((resolve) =>
+		bus.subscribe((e) => {
+			if (!existsSync(path.join(runDir, "journal.jsonl"))) writeFileSync(path.join(runDir, "journal.jsonl"), other);
+			resolve(e.type);
+		}),
+	);
+	const cache = mkdtempSync(path.join(os.tmpdir(), "taken-cache-"));
+	const error = await t.throwsAsync(executeRun(loaded.value, { cacheRoot: cache, cwd: dir, runDir, bus }));
+	t.log(`the other run started at the engine's first event: ${await firstEvent}`);
+	t.is(error?.message, `${runDir} already holds a run; give --run-dir a new directory`);
+	t.is(readFileSync(path.join(runDir, "journal.jsonl"), "utf8"), other);
+	t.false(existsSync(path.join(runDir, "plan.json")));
 });

@@ -4,6 +4,7 @@
 // marked with the run they came from; its verdicts are derived again with this run's evidence.
 import { cpSync, existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { idName } from "../paths/id-name.js";
 import { type ChangedSince, type JournalRecord, parseJournal } from "./journal.js";
 import type { RunDirectory } from "./run-dir.js";
 import { readPlanFile, requireRun } from "./run-dir.js";
@@ -74,7 +75,7 @@ export function carryOver(from: string, runDir: RunDirectory, cells: readonly st
 	const earlier = readRunRecord(path.join(from, "journal.jsonl"));
 	const runId = earlier.runId ?? path.basename(from);
 	for (const cell of cells) {
-		const logs = path.join(from, "cells", cell.replaceAll("/", "__"));
+		const logs = path.join(from, "cells", idName(cell));
 		if (existsSync(logs)) cpSync(logs, runDir.cellDir(cell), { recursive: true });
 		// A cell the earlier run carried too came from the run that ran it.
 		const origin = earlier.byCell.get(cell)?.carried;

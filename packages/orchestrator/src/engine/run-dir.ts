@@ -1,6 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { idName } from "../paths/id-name.js";
 import { LockBusyError, withLock } from "../paths/lock.js";
 import { makeDirectory, UserPathError } from "../paths/user-paths.js";
 import { commitIdSchema } from "../sources/commit-id.js";
@@ -122,7 +123,7 @@ export class RunDirectory {
 	}
 
 	cellDir(cellId: string): string {
-		return path.join(this.dir, "cells", cellId.replaceAll("/", "__"));
+		return path.join(this.dir, "cells", idName(cellId));
 	}
 }
 

@@ -181,9 +181,13 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const runDir = new RunDirectory(options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), named));
 	// The directory's name when kvm-matrix chose it (it may carry a -2), else the time and matrix.
 	const runId = options.runDir === undefined ? path.basename(runDir.dir) : named;
-	return withRunDirectory(runDir.dir, () =>
-		startFresh(matrix, options, signal, runDir, runId, started, prepared, changed),
-	);
+	return withRunDirectory(runDir.dir, () => {
+		// Again under the lock: another run may have started in this directory, and ended, while
+		// this one resolved its refs (the check above only spares that work when it already had).
+		const taken = runDirectoryInUse(runDir.dir);
+		if (taken !== undefined) throw new RunSetupError(taken);
+		return startFresh(matrix, options, signal, runDir, runId, started, prepared, changed);
+	});
 }
 
 async function startFresh(

@@ -4,6 +4,7 @@ import path from "node:path";
 import { type BootOutcome, boot, type ModuleParamCheck, type ModuleRequest } from "@kvm-matrix/qemu-runner";
 import type { TestResult } from "../events/types.js";
 import type { Target } from "../matrix/types.js";
+import { idName } from "../paths/id-name.js";
 import type { SelftestsBuild } from "./build.js";
 import { type ScheduledTest, scriptableName, selftestsScript } from "./guest-script.js";
 import {
@@ -46,7 +47,7 @@ export interface SuiteRun {
 	readonly notes: readonly string[];
 }
 
-export const logName = (id: string) => `${id.replaceAll("/", "__")}.log`;
+export const logName = (id: string) => `${idName(id)}.log`;
 const GUEST_DIR = "/kvm-matrix-selftests";
 
 /** KVM as modules (a distro kernel): load the vendor module the guest CPU has; the other fails harmlessly. */

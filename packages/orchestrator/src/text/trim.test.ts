@@ -31,8 +31,6 @@ test("trimTrailing is the old `/x+$/` → nothing", (t) => {
 });
 
 test("beforeFirst is the old `/\\*.*$/` → nothing, on one line", (t) => {
-	fc.assert(
-		fc.property(text, (s) => /[\n\r\u2028\u2029]/.test(s) || beforeFirst(s, "*") === s.replace(/\*.*$/, "")),
-	);
+	fc.assert(fc.property(text, (s) => /[\n\r\u2028\u2029]/.test(s) || beforeFirst(s, "*") === s.replace(/\*.*$/, "")));
 	t.is(beforeFirst("utf-8*en", "*"), "utf-8");
 });
