@@ -2,15 +2,23 @@
 // and rewrites its results.json, so it takes the run's lock like run and resume do; a classify
 // while the run (or another classify, or a merge) holds it is refused in one line, and the
 // journal is left as it was.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createEventBus, type EngineEvent, executeRun, loadMatrixFile } from "@kvm-matrix/orchestrator";
 import test from "ava";
-import { withRunDirectory } from "../packages/orchestrator/src/engine/run-dir.js";
+import { execa } from "execa";
+import { RunDirectory, RunTakenOverError, withRunDirectory } from "../packages/orchestrator/src/engine/run-dir.js";
 import { kvmMatrix } from "./support/cli.js";
 import { fakeLinux } from "./support/fakelinux.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+
+const RUN_DIR_MODULE = path.join(import.meta.dirname, "../packages/orchestrator/src/engine/run-dir.ts");
+
+/** Another kvm-matrix holding the run directory (a resume): says "held", then holds it. */
+const holdRun = (dir: string) =>
+	`const { withRunDirectory } = await import(${JSON.stringify(RUN_DIR_MODULE)});
+await withRunDirectory(${JSON.stringify(dir)}, async () => { console.log("held"); await new Promise((r) => setTimeout(r, 3_600_000)); });`;
 
 test("classify of a run another kvm-matrix holds is refused in one line; the journal is untouched", async (t) => {
 	const dir = mkdtempSync(path.join(os.tmpdir(), "writers-"));
@@ -82,4 +90,35 @@ test("a run that finds its directory taken once it holds the lock is refused, th
 	t.is(error?.message, `${runDir} already holds a run; give --run-dir a new directory`);
 	t.is(readFileSync(path.join(runDir, "journal.jsonl"), "utf8"), other);
 	t.false(existsSync(path.join(runDir, "plan.json")));
+});
+
+test("a run that lost its lock writes no more: the journal and results are the new holder's", async (t) => {
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "taken-over-"));
+	const lock = `${path.join(runDir, "run")}.lock`;
+	const holder = () => execa("node", ["--import=tsx", "--conditions=source", "-e", holdRun(runDir)], { reject: false });
+	let other: ReturnType<typeof holder> | undefined;
+	const error = await t.throwsAsync(
+		withRunDirectory(runDir, async (lost, stillHeld) => {
+			const dir = new RunDirectory(runDir).fencedBy(stillHeld);
+			dir.append({ type: "run-finished", outcome: "cancelled" });
+			// Stopped past the stale time and taken over by a resume: its lock and record now.
+			rmSync(lock, { recursive: true });
+			rmSync(`${lock}.owner`, { force: true });
+			other = holder();
+			await new Promise<void>((resolve) => other?.stdout?.once("data", () => resolve()));
+			// Continued: what it had still to write.
+			dir.append({ type: "run-finished", outcome: "completed" });
+			dir.write("results.json", { outcome: "completed" });
+			t.true(lost.aborted);
+		}),
+		{ instanceOf: RunTakenOverError },
+	);
+	t.regex(error?.message ?? "", /another kvm-matrix took this run over/);
+	t.is(
+		readFileSync(path.join(runDir, "journal.jsonl"), "utf8"),
+		`${JSON.stringify({ type: "run-finished", outcome: "cancelled" })}\n`,
+	);
+	t.false(existsSync(path.join(runDir, "results.json")));
+	other?.kill("SIGKILL");
+	await other;
 });

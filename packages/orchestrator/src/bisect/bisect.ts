@@ -11,7 +11,7 @@ import { createEventBus } from "../events/bus.js";
 import type { EngineEvent } from "../events/types.js";
 import type { KernelConfig, Matrix } from "../matrix/types.js";
 import { cachePaths } from "../paths/cache.js";
-import { LockBusyError, withLock } from "../paths/lock.js";
+import { LockBusyError, LockCompromisedError, withLock } from "../paths/lock.js";
 import { capture } from "../proc/run.js";
 import { resolveRef, SourceError, syncTree } from "../sources/git.js";
 import { applyStep, conclusion, nextCommit, type SearchState, type StepVerdict, startState } from "./search.js";
@@ -292,6 +292,8 @@ export interface BisectProgress {
 	readonly onTesting?: (sha: string, index: number, remaining: number) => void;
 	readonly bus?: ReturnType<typeof createEventBus<EngineEvent>>;
 	readonly signal?: AbortSignal;
+	/** The bisection lock's fence: no step is written once another process holds it. */
+	readonly stillHeld?: () => boolean;
 }
 
 /**
@@ -306,14 +308,23 @@ export async function runBisect(
 	progress: BisectProgress = {},
 ): Promise<BisectOutcome> {
 	try {
-		return await withLock(path.join(dir, "bisect"), () => bisectHeld(dir, matrix, cacheRoot, progress), {
-			maxWaitMs: 3_000,
-			what: dir,
-			whenLost: "finish",
-		});
+		return await withLock(
+			path.join(dir, "bisect"),
+			(lost, stillHeld) =>
+				bisectHeld(dir, matrix, cacheRoot, {
+					...progress,
+					signal: progress.signal === undefined ? lost : AbortSignal.any([progress.signal, lost]),
+					stillHeld,
+				}),
+			{ maxWaitMs: 3_000, what: dir, whenLost: "stop" },
+		);
 	} catch (error) {
 		if (error instanceof LockBusyError)
 			throw new BisectError(`${dir} is in use by another kvm-matrix bisect; let it finish or stop it first`);
+		if (error instanceof LockCompromisedError)
+			throw new BisectError(
+				`${dir}: another kvm-matrix bisect took this one over (it was stopped past its lock's stale time); this one stopped writing to it`,
+			);
 		throw error;
 	}
 }
@@ -371,7 +382,7 @@ async function bisectHeld(
 		const at = request[end];
 		progress.onEnd?.(end, at.sha);
 		const step = await runStep(at.sha, 0, end);
-		appendStep(dir, step);
+		if (progress.stillHeld?.() !== false) appendStep(dir, step);
 		done.push(step);
 		progress.onStep?.(step, 0, 0);
 	}
@@ -411,7 +422,7 @@ async function bisectHeld(
 		const index = done.filter((x) => x.end === undefined).length + 1;
 		progress.onTesting?.(next, index, remaining.length);
 		const step = await runStep(next, index);
-		appendStep(dir, step);
+		if (progress.stillHeld?.() !== false) appendStep(dir, step);
 		done.push(step);
 		state = applyStep(state, next, step.verdict);
 		progress.onStep?.(step, index, remaining.length);

@@ -2,7 +2,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeF
 import path from "node:path";
 import { z } from "zod";
 import { idName } from "../paths/id-name.js";
-import { LockBusyError, withLock } from "../paths/lock.js";
+import { LockBusyError, LockCompromisedError, withLock } from "../paths/lock.js";
 import { makeDirectory, UserPathError } from "../paths/user-paths.js";
 import { commitIdSchema } from "../sources/commit-id.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
@@ -72,9 +72,21 @@ export function runDirectoryInUse(dir: string): string | undefined {
  */
 export class RunDirectory {
 	readonly journal: string;
+	/** Whether this process still holds the run's lock; every write asks first (see `fencedBy`). */
+	private stillHeld: () => boolean = () => true;
 	constructor(readonly dir: string) {
 		makeRunDirectory(dir);
 		this.journal = path.join(dir, "journal.jsonl");
+	}
+
+	/**
+	 * Writes only while `stillHeld` says the run's lock is this process's: once another kvm-matrix
+	 * has taken the run over (this one was stopped past the lock's stale time), its journal and
+	 * results are that one's, and what this one still had to say is dropped, not interleaved.
+	 */
+	fencedBy(stillHeld: () => boolean): this {
+		this.stillHeld = stillHeld;
+		return this;
 	}
 
 	/**
@@ -97,6 +109,7 @@ export class RunDirectory {
 	}
 
 	append(record: JournalRecord): void {
+		if (!this.stillHeld()) return;
 		appendFileSync(this.journal, `${JSON.stringify(record)}\n`);
 	}
 
@@ -106,16 +119,18 @@ export class RunDirectory {
 		for (const r of records) {
 			batch.push(JSON.stringify(r));
 			if (batch.length >= 1_000) {
+				if (!this.stillHeld()) return;
 				appendFileSync(this.journal, `${batch.join("\n")}\n`);
 				batch = [];
 			}
 		}
-		if (batch.length > 0) appendFileSync(this.journal, `${batch.join("\n")}\n`);
+		if (batch.length > 0 && this.stillHeld()) appendFileSync(this.journal, `${batch.join("\n")}\n`);
 	}
 
 	/** Writes a derived file whole or not at all: a kill mid-write leaves the old one. */
 	write(name: string, value: unknown): string {
 		const file = path.join(this.dir, name);
+		if (!this.stillHeld()) return file;
 		const partial = `${file}.${process.pid}.partial`;
 		writeFileSync(partial, `${JSON.stringify(value, null, 2)}\n`);
 		renameSync(partial, file);
@@ -127,17 +142,33 @@ export class RunDirectory {
 	}
 }
 
+/** Another kvm-matrix took the run over while this one held it: this one stopped and wrote no more. */
+export class RunTakenOverError extends Error {
+	override readonly name = "RunTakenOverError";
+	constructor(readonly dir: string) {
+		super(
+			`${dir}: another kvm-matrix took this run over (this one was stopped past its lock's stale time); this one stopped writing to it`,
+		);
+	}
+}
+
 /**
  * Runs `work` holding a run directory for this process: a run, or a resume of it, never two at
  * once (their journals would interleave). A holder this machine knows is gone (SIGKILL, OOM) is
  * taken over at once, so a resume right after a kill starts straight away; a live one is refused.
+ * `work` gets a signal that aborts if the lock is lost, and the fence its writes must pass
+ * (`RunDirectory.fencedBy`); a lost lock ends in `RunTakenOverError`.
  */
-export async function withRunDirectory<T>(dir: string, work: () => Promise<T>): Promise<T> {
+export async function withRunDirectory<T>(
+	dir: string,
+	work: (lost: AbortSignal, stillHeld: () => boolean) => Promise<T>,
+): Promise<T> {
 	try {
-		return await withLock(path.join(dir, "run"), work, { maxWaitMs: 3_000, what: dir, whenLost: "finish" });
+		return await withLock(path.join(dir, "run"), work, { maxWaitMs: 3_000, what: dir, whenLost: "stop" });
 	} catch (error) {
 		if (error instanceof LockBusyError)
 			throw new RunSetupError(`${dir} is in use by another kvm-matrix run or resume; let it finish or stop it first`);
+		if (error instanceof LockCompromisedError) throw new RunTakenOverError(dir);
 		throw error;
 	}
 }

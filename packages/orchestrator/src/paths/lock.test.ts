@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import test from "ava";
 import { execa } from "execa";
 import { CancelledError } from "../proc/run.js";
-import { LockBusyError, lockPathOf, withLock } from "./lock.js";
+import { LockBusyError, LockCompromisedError, lockPathOf, withLock } from "./lock.js";
 
 const LOCK_MODULE = fileURLToPath(new URL("./lock.ts", import.meta.url));
 
@@ -241,4 +241,33 @@ test("a holder that lost its lock does not remove the new holder's record when i
 	t.is(readFileSync(ownerFile, "utf8"), newRecord);
 	stopped?.child.kill("SIGKILL");
 	await stopped?.child;
+});
+
+test("whenLost stop: a takeover is seen at the next write, before the refresh timer; the work is not run again", async (t) => {
+	const file = target();
+	let runs = 0;
+	let other: ReturnType<typeof otherProcess> | undefined;
+	const seen: boolean[] = [];
+	const error = await t.throwsAsync(
+		withLock(
+			file,
+			async (signal, stillHeld) => {
+				runs++;
+				seen.push(stillHeld());
+				// Taken over while this one was stopped: another process's lock and record are there now.
+				rmSync(lockPathOf(file), { recursive: true });
+				rmSync(`${lockPathOf(file)}.owner`, { force: true });
+				other = otherProcess(file);
+				await other.locked;
+				seen.push(stillHeld(), signal.aborted);
+			},
+			{ staleMs: 60_000, whenLost: "stop" },
+		),
+		{ instanceOf: LockCompromisedError },
+	);
+	t.deepEqual(seen, [true, false, true]);
+	t.is(runs, 1);
+	t.regex(error?.message ?? "", /another process holds it now/);
+	other?.child.kill("SIGKILL");
+	await other?.child;
 });

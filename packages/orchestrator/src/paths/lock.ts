@@ -1,4 +1,4 @@
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync, statSync } from "node:fs";
 import { mkdir, readFile, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -33,9 +33,10 @@ export interface LockOptions {
 	readonly maxWaitMs?: number | undefined;
 	/**
 	 * What a lost lock means for the work: by default it is stopped and started again (a build
-	 * checks its cache again); `"finish"` lets it run on (a run whose journal is its own anyway).
+	 * checks its cache again); `"stop"` stops it for good, and withLock throws the loss (a run:
+	 * whoever took the lock owns the run's record now); `"finish"` lets it run on.
 	 */
-	readonly whenLost?: "restart" | "finish" | undefined;
+	readonly whenLost?: "restart" | "stop" | "finish" | undefined;
 }
 
 /** A live process holds the lock and `maxWaitMs` has passed. */
@@ -64,7 +65,7 @@ export const lockPathOf = (target: string): string => `${target}.lock`;
  */
 export async function withLock<T>(
 	target: string,
-	work: (signal: AbortSignal) => Promise<T>,
+	work: (signal: AbortSignal, stillHeld: () => boolean) => Promise<T>,
 	options: LockOptions = {},
 ): Promise<T> {
 	// Two waiters taking over one stale lock can both get it (proper-lockfile's takeover is
@@ -74,7 +75,13 @@ export async function withLock<T>(
 		try {
 			return await holdingLock(target, work, options);
 		} catch (error) {
-			if (!(error instanceof LockCompromisedError) || options.signal?.aborted || round >= MAX_ROUNDS) throw error;
+			if (
+				!(error instanceof LockCompromisedError) ||
+				options.whenLost === "stop" ||
+				options.signal?.aborted ||
+				round >= MAX_ROUNDS
+			)
+				throw error;
 		}
 	}
 }
@@ -84,22 +91,33 @@ const MAX_ROUNDS = 3;
 
 async function holdingLock<T>(
 	target: string,
-	work: (signal: AbortSignal) => Promise<T>,
+	work: (signal: AbortSignal, stillHeld: () => boolean) => Promise<T>,
 	options: LockOptions,
 ): Promise<T> {
 	const staleMs = Math.max(options.staleMs ?? DEFAULT_STALE_MS, 2_000);
 	const held = new AbortController();
 	let lost: LockCompromisedError | undefined;
-	const release = await acquire(target, staleMs, options, (error) => {
+	const { release, owner } = await acquire(target, staleMs, options, (error) => {
 		if (options.whenLost === "finish") return;
 		lost = new LockCompromisedError(target, error);
 		held.abort(lost);
 	});
+	// A fence for writes the lock guards: the refresh timer notices a takeover only when it next
+	// fires, and a process stopped past the stale time (Ctrl-Z, SIGSTOP, a frozen VM) runs its
+	// pending writes first when it is continued. The lock's own directory and owner record are
+	// asked instead, at each write.
+	const stillHeld = () => {
+		if (lost !== undefined) return false;
+		if (heldSync(lockPathOf(target), owner)) return true;
+		lost = new LockCompromisedError(target, new Error("another process holds it now"));
+		held.abort(lost);
+		return false;
+	};
 	const forward = () => held.abort(options.signal?.reason);
 	options.signal?.addEventListener("abort", forward, { once: true });
 	if (options.signal?.aborted) forward();
 	try {
-		const result = await work(held.signal);
+		const result = await work(held.signal, stillHeld);
 		if (lost !== undefined) throw lost;
 		return result;
 	} catch (error) {
@@ -117,7 +135,7 @@ async function acquire(
 	staleMs: number,
 	options: LockOptions,
 	onCompromised: (error: Error) => void,
-): Promise<() => Promise<void>> {
+): Promise<{ readonly release: () => Promise<void>; readonly owner: Owner }> {
 	const lockfilePath = lockPathOf(target);
 	await mkdir(path.dirname(lockfilePath), { recursive: true });
 	const started = Date.now();
@@ -136,9 +154,12 @@ async function acquire(
 				onCompromised,
 			});
 			const owner = await claimOwnership(lockfilePath);
-			return async () => {
-				await dropOwnership(lockfilePath, owner);
-				await release();
+			return {
+				owner,
+				release: async () => {
+					await dropOwnership(lockfilePath, owner);
+					await release();
+				},
 			};
 		} catch (error) {
 			if ((error as NodeJS.ErrnoException).code !== "ELOCKED") throw error;
@@ -209,6 +230,18 @@ async function claimOwnership(lockfilePath: string): Promise<Owner> {
 	const owner = ownerOf((await stat(lockfilePath)).ino);
 	await writeAtomically(ownerFileOf(lockfilePath), JSON.stringify(owner));
 	return owner;
+}
+
+/** Whether `owner` still holds the lock: the same lock directory, and its owner record still ours. */
+function heldSync(lockfilePath: string, owner: Owner): boolean {
+	try {
+		return (
+			statSync(lockfilePath).ino === owner.ino &&
+			readFileSync(ownerFileOf(lockfilePath), "utf8") === JSON.stringify(owner)
+		);
+	} catch {
+		return false;
+	}
 }
 
 /** Removes the owner record only when it is still `owner`'s: a lock lost and taken over is another's now. */

@@ -173,7 +173,9 @@ export async function reclassifyRun(
 ) {
 	// One writer at a time: a classify while the run (or another classify) appends would
 	// interleave their journal lines.
-	return withRunDirectory(runDir, () => reclassifyHoldingRun(runDir, matrix, cacheRoot, options));
+	return withRunDirectory(runDir, (_lost, stillHeld) =>
+		reclassifyHoldingRun(runDir, matrix, cacheRoot, { ...options, stillHeld }),
+	);
 }
 
 export interface ReclassifyOptions {
@@ -184,6 +186,8 @@ export interface ReclassifyOptions {
 	 * finished only when it has them (results.json is derived after, and says it).
 	 */
 	readonly finish?: "completed" | "cancelled";
+	/** The run lock's fence (`withRunDirectory`): nothing is written once it says the lock is gone. */
+	readonly stillHeld?: () => boolean;
 }
 
 /** `reclassifyRun` for a caller that holds the run directory already (`ci merge`). */
@@ -229,7 +233,7 @@ export async function reclassifyHoldingRun(
 		cacheRoot,
 	});
 	if (record !== undefined && stored === undefined) {
-		const dir = RunDirectory.existing(runDir);
+		const dir = RunDirectory.existing(runDir).fencedBy(options.stillHeld ?? (() => true));
 		for (const [cell, perTest] of verdicts) dir.append({ type: "verdicts", cell, verdicts: [...perTest] });
 		if (options.finish !== undefined) dir.append({ type: "run-finished", outcome: options.finish });
 		const classified = withVerdicts(record, verdicts);
@@ -259,7 +263,7 @@ export async function reclassifyHoldingRun(
 		});
 		cell.verdicts = counts;
 	}
-	await writeAtomically(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
+	if (options.stillHeld?.() !== false) await writeAtomically(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
 	return { resultsPath, cells: document.cells };
 }
 

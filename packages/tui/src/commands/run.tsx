@@ -15,6 +15,7 @@ import {
 	RunCommands,
 	RunSetupError,
 	type RunSummary,
+	RunTakenOverError,
 	resumeRun,
 	runExit,
 	runMatrixFile,
@@ -247,6 +248,11 @@ export function refused(command: string, error: unknown, views: Views, io: CliIo
 	}
 	if (error instanceof CancelledError) {
 		io.stderr(`kvm-matrix ${command}: cancelled before anything started\n`);
+		return EXIT.interrupted;
+	}
+	// The run goes on under whoever took it over; this process stopped, as for Ctrl-C.
+	if (error instanceof RunTakenOverError) {
+		io.stderr(`kvm-matrix ${command}: ${error.message}\n`);
 		return EXIT.interrupted;
 	}
 	throw error;
