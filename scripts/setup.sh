@@ -31,6 +31,7 @@ PACKAGES=(
 	"chromium:a headless browser that opens the HTML report in its test"
 	"openssh-client:ssh and scp to remote (ssh) targets"
 	"openssh-server:the loopback sshd the ssh target's tests start"
+	"strace:shows the tests which writes are synced to the disk, and in what order"
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -12,6 +12,7 @@ import { RunDirectory, RunTakenOverError, withRunDirectory } from "../packages/o
 import { kvmMatrix } from "./support/cli.js";
 import { fakeLinux } from "./support/fakelinux.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+import { syncCalls } from "./support/syscalls.js";
 
 const RUN_DIR_MODULE = path.join(import.meta.dirname, "../packages/orchestrator/src/engine/run-dir.ts");
 
@@ -98,8 +99,8 @@ test("a run that lost its lock writes no more: the journal and results are the n
 	const holder = () => execa("node", ["--import=tsx", "--conditions=source", "-e", holdRun(runDir)], { reject: false });
 	let other: ReturnType<typeof holder> | undefined;
 	const error = await t.throwsAsync(
-		withRunDirectory(runDir, async (lost, stillHeld) => {
-			const dir = new RunDirectory(runDir).fencedBy(stillHeld);
+		withRunDirectory(runDir, async (fence) => {
+			const dir = new RunDirectory(runDir).fencedBy(fence);
 			dir.append({ type: "run-finished", outcome: "cancelled" });
 			// Stopped past the stale time and taken over by a resume: its lock and record now.
 			rmSync(lock, { recursive: true });
@@ -109,7 +110,7 @@ test("a run that lost its lock writes no more: the journal and results are the n
 			// Continued: what it had still to write.
 			dir.append({ type: "run-finished", outcome: "completed" });
 			dir.write("results.json", { outcome: "completed" });
-			t.true(lost.aborted);
+			t.true(fence.signal.aborted);
 		}),
 		{ instanceOf: RunTakenOverError },
 	);
@@ -121,4 +122,54 @@ test("a run that lost its lock writes no more: the journal and results are the n
 	t.false(existsSync(path.join(runDir, "results.json")));
 	other?.kill("SIGKILL");
 	await other;
+});
+
+test("a journal write the disk refuses part-way is cut back to the last whole record, and the run is told once", async (t) => {
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "full-disk-"));
+	// A file-size limit (8 KiB) makes the write that crosses it short, then EFBIG, as a full disk
+	// makes it short, then ENOSPC. Node ignores the SIGXFSZ that comes with it.
+	const script = `const { RunDirectory } = await import(${JSON.stringify(RUN_DIR_MODULE)});
+const failures = [];
+const dir = new RunDirectory(${JSON.stringify(runDir)}).fencedBy({ stillHeld: () => true, failed: (e) => failures.push(e.message) });
+for (let i = 0; i < 200; i++) dir.append({ type: "cell-note", cell: "k/t", text: "n".repeat(90) + i });
+dir.write("results.json", { outcome: "completed" });
+console.log(JSON.stringify(failures));`;
+	const r = await execa("bash", ["-c", 'ulimit -f 8 && exec node --import=tsx --conditions=source -e "$0"', script], {
+		reject: false,
+	});
+	t.is(r.exitCode, 0, r.stderr);
+	const failures = JSON.parse(r.stdout) as string[];
+	t.deepEqual(failures, [
+		`${path.join(runDir, "journal.jsonl")}: cannot be written (EFBIG); the run stopped, its journal ends at its last whole record: resume it once there is room`,
+	]);
+	const journal = readFileSync(path.join(runDir, "journal.jsonl"), "utf8");
+	t.true(journal.endsWith("\n"));
+	const lines = journal.trimEnd().split("\n");
+	t.true(lines.length > 50 && lines.length < 200, `${lines.length} records`);
+	// Whole records only, in order, none after the one that failed.
+	for (const [i, line] of lines.entries()) t.is((JSON.parse(line) as { text: string }).text, "n".repeat(90) + i);
+	t.false(existsSync(path.join(runDir, "results.json")));
+});
+
+test("journal records and results.json are on the disk before the run goes on", async (t) => {
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "durable-run-"));
+	const journal = path.join(runDir, "journal.jsonl");
+	const results = path.join(runDir, "results.json");
+	const calls = await syncCalls(
+		`const { RunDirectory } = await import(${JSON.stringify(RUN_DIR_MODULE)});
+const dir = new RunDirectory(${JSON.stringify(runDir)});
+dir.append({ type: "run-finished", outcome: "cancelled" });
+dir.appendAll([{ type: "run-finished", outcome: "completed" }]);
+dir.write("results.json", { outcome: "completed" });`,
+		[runDir],
+	);
+	t.deepEqual(calls, [
+		// The first record makes the journal: its name is synced too.
+		`fdatasync(FD<${journal}>)`,
+		`fsync(FD<${runDir}>)`,
+		`fdatasync(FD<${journal}>)`,
+		`fsync(FD<${results}.PARTIAL>)`,
+		`rename(${results}.PARTIAL, ${results})`,
+		`fsync(FD<${runDir}>)`,
+	]);
 });

@@ -18,7 +18,7 @@ export { ensureDemoTree, findLinuxSource } from "./demo/linux-source.js";
 export { RunCommands } from "./engine/commands.js";
 export { parseJournal } from "./engine/journal.js";
 export { executeRun, matrixDigest, type ResumeResult, type RunOptions, resumeRun } from "./engine/run.js";
-export { RunTakenOverError } from "./engine/run-dir.js";
+export { RunTakenOverError, RunWriteError } from "./engine/run-dir.js";
 export { readRunRecordOf } from "./engine/run-record.js";
 export { RunSetupError } from "./engine/setup-error.js";
 export { type CellSummary, type RunSummary, runExit, runVerdictCounts } from "./engine/summary.js";

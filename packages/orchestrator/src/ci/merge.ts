@@ -134,8 +134,8 @@ export async function mergeShards(input: MergeInput) {
 	const runId = `${first.runId}-merged`;
 	const unfinished = shards.filter((s) => s.outcome !== "completed");
 	// One writer: the merge holds its run directory from the first log to results.json.
-	const classified = await withRunDirectory(out, async (_lost, stillHeld) => {
-		dir.fencedBy(stillHeld);
+	const classified = await withRunDirectory(out, async (fence) => {
+		dir.fencedBy(fence);
 		// Logs first: the journal written next points at them.
 		for (const s of shards) {
 			const cells = path.join(s.dir, "cells");
@@ -196,7 +196,7 @@ export async function mergeShards(input: MergeInput) {
 		}
 		// The run ends once its verdicts are journaled: a merge killed before then is not a finished run.
 		return reclassifyHoldingRun(out, matrix, input.cacheRoot, {
-			stillHeld,
+			fence,
 			...optional("lore", input.lore),
 			...optional("onNote", input.onLine),
 			finish: outcome,

@@ -1,6 +1,21 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+	appendFileSync,
+	closeSync,
+	existsSync,
+	fdatasyncSync,
+	fstatSync,
+	fsyncSync,
+	ftruncateSync,
+	mkdirSync,
+	openSync,
+	readFileSync,
+	renameSync,
+	rmSync,
+	writeSync,
+} from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import { syncDirectoryOf } from "../paths/atomic.js";
 import { idName } from "../paths/id-name.js";
 import { LockBusyError, LockCompromisedError, withLock } from "../paths/lock.js";
 import { makeDirectory, UserPathError } from "../paths/user-paths.js";
@@ -72,21 +87,59 @@ export function runDirectoryInUse(dir: string): string | undefined {
  */
 export class RunDirectory {
 	readonly journal: string;
-	/** Whether this process still holds the run's lock; every write asks first (see `fencedBy`). */
-	private stillHeld: () => boolean = () => true;
+	/** The run lock's fence (see `fencedBy`); a directory nobody locked writes freely (tests, tools). */
+	private fence: Pick<RunFence, "stillHeld" | "failed"> = { stillHeld: () => true, failed: () => {} };
+	/** A write that failed: nothing is written after it, so the journal ends at its last whole record. */
+	private broken = false;
 	constructor(readonly dir: string) {
 		makeRunDirectory(dir);
 		this.journal = path.join(dir, "journal.jsonl");
 	}
 
 	/**
-	 * Writes only while `stillHeld` says the run's lock is this process's: once another kvm-matrix
+	 * Writes only while the fence says the run's lock is this process's: once another kvm-matrix
 	 * has taken the run over (this one was stopped past the lock's stale time), its journal and
 	 * results are that one's, and what this one still had to say is dropped, not interleaved.
+	 * A write that fails (a full disk) is told to the fence, which stops the run.
 	 */
-	fencedBy(stillHeld: () => boolean): this {
-		this.stillHeld = stillHeld;
+	fencedBy(fence: Pick<RunFence, "stillHeld" | "failed">): this {
+		this.fence = fence;
 		return this;
+	}
+
+	private writable(): boolean {
+		return !this.broken && this.fence.stillHeld();
+	}
+
+	/**
+	 * Appends whole lines, synced to the disk before the call returns: a record a reader (resume,
+	 * merge) sees survives a host crash. A write that fails part-way (ENOSPC) is cut back to where
+	 * the journal ended, so it never holds half a line followed by more records.
+	 */
+	private appendLines(text: string): void {
+		if (!this.writable()) return;
+		let fd: number | undefined;
+		let size = 0;
+		try {
+			const created = !existsSync(this.journal);
+			fd = openSync(this.journal, "a");
+			size = fstatSync(fd).size;
+			const bytes = Buffer.from(text);
+			for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+			fdatasyncSync(fd);
+			if (created) syncDirectoryOf(this.journal);
+		} catch (error) {
+			this.broken = true;
+			if (fd !== undefined)
+				try {
+					ftruncateSync(fd, size);
+				} catch {
+					// The cut failed too: resume ends the torn line (see `existing`) and skips it.
+				}
+			this.fence.failed(new RunWriteError(this.journal, error));
+		} finally {
+			if (fd !== undefined) closeSync(fd);
+		}
 	}
 
 	/**
@@ -109,8 +162,7 @@ export class RunDirectory {
 	}
 
 	append(record: JournalRecord): void {
-		if (!this.stillHeld()) return;
-		appendFileSync(this.journal, `${JSON.stringify(record)}\n`);
+		this.appendLines(`${JSON.stringify(record)}\n`);
 	}
 
 	/** Appends records in writes of many lines each: for facts copied from elsewhere (`ci merge`). */
@@ -119,27 +171,65 @@ export class RunDirectory {
 		for (const r of records) {
 			batch.push(JSON.stringify(r));
 			if (batch.length >= 1_000) {
-				if (!this.stillHeld()) return;
-				appendFileSync(this.journal, `${batch.join("\n")}\n`);
+				this.appendLines(`${batch.join("\n")}\n`);
 				batch = [];
 			}
 		}
-		if (batch.length > 0 && this.stillHeld()) appendFileSync(this.journal, `${batch.join("\n")}\n`);
+		if (batch.length > 0) this.appendLines(`${batch.join("\n")}\n`);
 	}
 
 	/** Writes a derived file whole or not at all: a kill mid-write leaves the old one. */
 	write(name: string, value: unknown): string {
 		const file = path.join(this.dir, name);
-		if (!this.stillHeld()) return file;
+		if (!this.writable()) return file;
 		const partial = `${file}.${process.pid}.partial`;
-		writeFileSync(partial, `${JSON.stringify(value, null, 2)}\n`);
-		renameSync(partial, file);
+		let fd: number | undefined;
+		try {
+			fd = openSync(partial, "w");
+			const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
+			for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+			fsyncSync(fd);
+			closeSync(fd);
+			fd = undefined;
+			renameSync(partial, file);
+			syncDirectoryOf(file);
+		} catch (error) {
+			if (fd !== undefined) closeSync(fd);
+			rmSync(partial, { force: true });
+			this.broken = true;
+			this.fence.failed(new RunWriteError(file, error));
+		}
 		return file;
 	}
 
 	cellDir(cellId: string): string {
 		return path.join(this.dir, "cells", idName(cellId));
 	}
+}
+
+/** A run's journal or results could not be written (a full disk): the run stopped, resumable. */
+export class RunWriteError extends Error {
+	override readonly name = "RunWriteError";
+	constructor(
+		readonly file: string,
+		cause: unknown,
+	) {
+		const why = (cause as NodeJS.ErrnoException).code ?? (cause instanceof Error ? cause.message : String(cause));
+		super(
+			`${file}: cannot be written (${why}); the run stopped, its journal ends at its last whole record: resume it once there is room`,
+			{ cause },
+		);
+	}
+}
+
+/** What `withRunDirectory` gives its work: when to stop, and what every write asks first. */
+export interface RunFence {
+	/** Aborts when the run must stop: its lock was taken over, or a write to it failed. */
+	readonly signal: AbortSignal;
+	/** Whether this process still holds the run's lock. */
+	readonly stillHeld: () => boolean;
+	/** A write failed: the run stops, and `withRunDirectory` ends in this error. */
+	readonly failed: (error: RunWriteError) => void;
 }
 
 /** Another kvm-matrix took the run over while this one held it: this one stopped and wrote no more. */
@@ -156,16 +246,26 @@ export class RunTakenOverError extends Error {
  * Runs `work` holding a run directory for this process: a run, or a resume of it, never two at
  * once (their journals would interleave). A holder this machine knows is gone (SIGKILL, OOM) is
  * taken over at once, so a resume right after a kill starts straight away; a live one is refused.
- * `work` gets a signal that aborts if the lock is lost, and the fence its writes must pass
- * (`RunDirectory.fencedBy`); a lost lock ends in `RunTakenOverError`.
+ * `work` gets the fence its writes must pass (`RunDirectory.fencedBy`), whose signal aborts if
+ * the lock is lost or a write fails; those end in `RunTakenOverError` and `RunWriteError`.
  */
-export async function withRunDirectory<T>(
-	dir: string,
-	work: (lost: AbortSignal, stillHeld: () => boolean) => Promise<T>,
-): Promise<T> {
+export async function withRunDirectory<T>(dir: string, work: (fence: RunFence) => Promise<T>): Promise<T> {
+	const broken = new AbortController();
 	try {
-		return await withLock(path.join(dir, "run"), work, { maxWaitMs: 3_000, what: dir, whenLost: "stop" });
+		const result = await withLock(
+			path.join(dir, "run"),
+			(lost, stillHeld) =>
+				work({
+					signal: AbortSignal.any([lost, broken.signal]),
+					stillHeld,
+					failed: (error) => broken.abort(error),
+				}),
+			{ maxWaitMs: 3_000, what: dir, whenLost: "stop" },
+		);
+		if (broken.signal.aborted) throw broken.signal.reason;
+		return result;
 	} catch (error) {
+		if (broken.signal.aborted && !(error instanceof LockCompromisedError)) throw broken.signal.reason;
 		if (error instanceof LockBusyError)
 			throw new RunSetupError(`${dir} is in use by another kvm-matrix run or resume; let it finish or stop it first`);
 		if (error instanceof LockCompromisedError) throw new RunTakenOverError(dir);

@@ -181,14 +181,23 @@ export async function executeRun(matrix: Matrix, options: RunOptions): Promise<R
 	const runDir = new RunDirectory(options.runDir ?? claimRunDirectory(path.join(options.cwd, "runs"), named));
 	// The directory's name when kvm-matrix chose it (it may carry a -2), else the time and matrix.
 	const runId = options.runDir === undefined ? path.basename(runDir.dir) : named;
-	return withRunDirectory(runDir.dir, (lost, stillHeld) => {
+	return withRunDirectory(runDir.dir, (fence) => {
 		// Again under the lock: another run may have started in this directory, and ended, while
 		// this one resolved its refs (the check above only spares that work when it already had).
 		const taken = runDirectoryInUse(runDir.dir);
 		if (taken !== undefined) throw new RunSetupError(taken);
-		// A run whose lock was taken over stops as if cancelled, and writes nothing more.
-		const held = runDir.fencedBy(stillHeld);
-		return startFresh(matrix, options, AbortSignal.any([signal, lost]), held, runId, started, prepared, changed);
+		// A run whose lock was taken over, or whose journal cannot be written, stops as if cancelled.
+		const held = runDir.fencedBy(fence);
+		return startFresh(
+			matrix,
+			options,
+			AbortSignal.any([signal, fence.signal]),
+			held,
+			runId,
+			started,
+			prepared,
+			changed,
+		);
 	});
 }
 
@@ -231,10 +240,10 @@ async function startFresh(
 export async function resumeRun(dir: string, matrix: Matrix, options: ResumeOptions): Promise<ResumeResult> {
 	// Before the lock: a directory without a run gets no lock file either.
 	requireRun(dir);
-	return withRunDirectory(dir, (lost, stillHeld) =>
-		resumeHeld(RunDirectory.existing(dir).fencedBy(stillHeld), matrix, {
+	return withRunDirectory(dir, (fence) =>
+		resumeHeld(RunDirectory.existing(dir).fencedBy(fence), matrix, {
 			...options,
-			signal: options.signal === undefined ? lost : AbortSignal.any([options.signal, lost]),
+			signal: options.signal === undefined ? fence.signal : AbortSignal.any([options.signal, fence.signal]),
 		}),
 	);
 }

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { RunDirectory, readPlanFile, withRunDirectory } from "../engine/run-dir.js";
+import { RunDirectory, type RunFence, readPlanFile, withRunDirectory } from "../engine/run-dir.js";
 import { finalResults, readRunRecord, withVerdicts } from "../engine/run-record.js";
 import { resultsDocument, summariseCells } from "../engine/summary.js";
 import { type FinalResult, testKey } from "../events/attempts.js";
@@ -173,9 +173,7 @@ export async function reclassifyRun(
 ) {
 	// One writer at a time: a classify while the run (or another classify) appends would
 	// interleave their journal lines.
-	return withRunDirectory(runDir, (_lost, stillHeld) =>
-		reclassifyHoldingRun(runDir, matrix, cacheRoot, { ...options, stillHeld }),
-	);
+	return withRunDirectory(runDir, (fence) => reclassifyHoldingRun(runDir, matrix, cacheRoot, { ...options, fence }));
 }
 
 export interface ReclassifyOptions {
@@ -187,7 +185,7 @@ export interface ReclassifyOptions {
 	 */
 	readonly finish?: "completed" | "cancelled";
 	/** The run lock's fence (`withRunDirectory`): nothing is written once it says the lock is gone. */
-	readonly stillHeld?: () => boolean;
+	readonly fence?: RunFence;
 }
 
 /** `reclassifyRun` for a caller that holds the run directory already (`ci merge`). */
@@ -233,7 +231,8 @@ export async function reclassifyHoldingRun(
 		cacheRoot,
 	});
 	if (record !== undefined && stored === undefined) {
-		const dir = RunDirectory.existing(runDir).fencedBy(options.stillHeld ?? (() => true));
+		const dir = RunDirectory.existing(runDir);
+		if (options.fence !== undefined) dir.fencedBy(options.fence);
 		for (const [cell, perTest] of verdicts) dir.append({ type: "verdicts", cell, verdicts: [...perTest] });
 		if (options.finish !== undefined) dir.append({ type: "run-finished", outcome: options.finish });
 		const classified = withVerdicts(record, verdicts);
@@ -263,7 +262,8 @@ export async function reclassifyHoldingRun(
 		});
 		cell.verdicts = counts;
 	}
-	if (options.stillHeld?.() !== false) await writeAtomically(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
+	if (options.fence?.stillHeld() !== false)
+		await writeAtomically(resultsPath, `${JSON.stringify(document, null, 2)}\n`);
 	return { resultsPath, cells: document.cells };
 }
 

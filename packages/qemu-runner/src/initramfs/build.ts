@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, rename, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
@@ -97,9 +97,23 @@ export async function baseArchive(options: {
 	// Written aside under a name no other writer uses, then renamed: concurrent boots (in this
 	// process or another) may build the same image; each rename is atomic and the last one wins
 	// with identical bytes, so no boot ever reads half an image.
+	// Synced before the rename and the directory after it: a crash must not leave an empty image
+	// under the final name, which every later boot would take as built.
 	const partial = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.partial`;
-	await writeFile(partial, await gzipCpio(entries));
+	const handle = await open(partial, "w");
+	try {
+		await handle.writeFile(await gzipCpio(entries));
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
 	await rename(partial, file);
+	const parent = await open(path.dirname(file), "r");
+	try {
+		await parent.sync();
+	} finally {
+		await parent.close();
+	}
 	return { path: file, hash, cached: false };
 }
 

@@ -16,6 +16,8 @@ import {
 	mergeShards,
 	parseShardSpec,
 	RunSetupError,
+	RunTakenOverError,
+	RunWriteError,
 	readCiPlan,
 	readRunRecordOf,
 	resumeRun,
@@ -231,6 +233,10 @@ export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOp
 		return decision.red ? EXIT.testFailures : EXIT.ok;
 	} catch (error) {
 		if (error instanceof RunSetupError || error instanceof SourceError) return fail(io, "merge", error.message);
+		if (error instanceof RunTakenOverError || error instanceof RunWriteError) {
+			io.stderr(`kvm-matrix ci merge: ${error.message}\n`);
+			return EXIT.interrupted;
+		}
 		throw error;
 	}
 }

@@ -16,6 +16,7 @@ import {
 	RunSetupError,
 	type RunSummary,
 	RunTakenOverError,
+	RunWriteError,
 	resumeRun,
 	runExit,
 	runMatrixFile,
@@ -250,8 +251,9 @@ export function refused(command: string, error: unknown, views: Views, io: CliIo
 		io.stderr(`kvm-matrix ${command}: cancelled before anything started\n`);
 		return EXIT.interrupted;
 	}
-	// The run goes on under whoever took it over; this process stopped, as for Ctrl-C.
-	if (error instanceof RunTakenOverError) {
+	// The run goes on under whoever took it over, or resumes once the disk has room: this process
+	// stopped, as for Ctrl-C.
+	if (error instanceof RunTakenOverError || error instanceof RunWriteError) {
 		io.stderr(`kvm-matrix ${command}: ${error.message}\n`);
 		return EXIT.interrupted;
 	}
