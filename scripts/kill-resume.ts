@@ -43,7 +43,7 @@ for (let trial = 1; trial <= trials; trial++) {
 	await killRunTree(child, runDir, runCache);
 	await child;
 	const kept = readAttempts(runDir).length;
-	let resumed = await resume(runDir, runCache);
+	let resumed: { readonly exitCode?: number | undefined; readonly stderr: string } = await resume(runDir, runCache);
 	// Killed before it planned (resolving refs): nothing was learnt, and the run starts again.
 	const unplanned = resumed.exitCode === 2 && /holds no run/.test(resumed.stderr);
 	if (unplanned) resumed = await startRun(matrix, runDir, runCache);

@@ -32,6 +32,7 @@ PACKAGES=(
 	"openssh-client:ssh and scp to remote (ssh) targets"
 	"openssh-server:the loopback sshd the ssh target's tests start"
 	"strace:shows the tests which writes are synced to the disk, and in what order"
+	"procps:pgrep, with which a command's shell ends everything the command started"
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -7,7 +7,9 @@ import { createEventBus, type EngineEvent, executeRun, loadMatrixFile } from "@k
 import test from "ava";
 import { execa } from "execa";
 import { runCli } from "../packages/tui/src/main.js";
+import { CLI } from "./support/cli.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+import { processesUnder } from "./support/run-process.js";
 
 const SUITE = "{ tree: kut, ref: master, include: [pass, fail, skip, timeout], accel: tcg }";
 
@@ -72,4 +74,40 @@ test.serial("a view that throws is reported once, exit 3, and the run's results 
 	};
 	t.is(results.outcome, "completed");
 	t.deepEqual(results.cells[0]?.results.map((r) => r.testId).sort(), ["fail", "pass", "skip", "timeout"]);
+});
+
+test.serial("kvm-matrix killed with SIGKILL takes its host tests with it: nothing it started is left", async (t) => {
+	t.timeout(180_000);
+	// A test that hangs for longer than this test waits: only kvm-matrix's death can end it.
+	const repo = await kutFixture({
+		extraImages: { longhang: `int main(void) { puts("PASS: started"); fflush(stdout); for (;;) sleep(1); }` },
+		extraCfg: "\n[longhang]\nfile = longhang.flat\ntimeout = 600s\n",
+	});
+	const { dir, file } = hostMatrix(repo, "sigkill", "{ tree: kut, ref: master, include: [longhang], accel: tcg }");
+	const cache = path.join(dir, "cache");
+	const child = execa("node", [CLI, "run", file, "--run-dir", path.join(dir, "run"), "--headless"], {
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: cache },
+		cwd: dir,
+		reject: false,
+	});
+	// The hanging test runs (its image under the checkout in the cache): now kvm-matrix dies.
+	let ended = false;
+	void child.then(() => {
+		ended = true;
+	});
+	const started = () => processesUnder(cache).some((p) => p.includes("longhang.flat"));
+	for (let waited = 0; waited < 120_000 && !ended && !started(); waited += 200)
+		await new Promise((resolve) => setTimeout(resolve, 200));
+	if (!started()) {
+		const r = await child;
+		return t.fail(`the test never started: ${r.stdout}\n${r.stderr}`);
+	}
+	child.kill("SIGKILL");
+	await child;
+	let left = processesUnder(cache);
+	for (let waited = 0; waited < 5_000 && left.length > 0; waited += 200) {
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		left = processesUnder(cache);
+	}
+	t.deepEqual(left, []);
 });

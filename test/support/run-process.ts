@@ -2,7 +2,7 @@
 // run and kill/resume tests and scripts/kill-resume.sh). A SIGKILL gives the run no chance to clean
 // up, as a CI job's timeout or an OOM kill does; like those, it takes the whole process tree
 // (QEMU, make) with it.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
@@ -120,4 +120,24 @@ export function duplicated(attempts: readonly string[]): string[] {
 		seen.add(a);
 	}
 	return twice;
+}
+
+/**
+ * Processes still running whose working directory is under `dir` or whose command line names it
+ * (a KUT checkout in the cache, a QEMU booting a run's kernel): what a dead run left behind.
+ */
+export function processesUnder(dir: string): string[] {
+	const found: string[] = [];
+	for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+		try {
+			if (Number(pid) === process.pid) continue;
+			const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim();
+			if (!readlinkSync(`/proc/${pid}/cwd`).startsWith(dir) && !command.includes(dir)) continue;
+			if (/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"))) continue;
+			found.push(`${pid} ${command}`);
+		} catch {
+			// Gone meanwhile, or another user's.
+		}
+	}
+	return found;
 }

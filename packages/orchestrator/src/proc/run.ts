@@ -42,16 +42,35 @@ export interface RunOptions {
 const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((candidate) => existsSync(candidate));
 
 /**
+ * The shell every command runs under, as the leader of a session of its own. A process group is
+ * not enough to end what a command started: GNU timeout (KUT's x86/run, host selftests) moves
+ * itself and its test into a group of their own, so killing the command's group left them, and
+ * QEMU under them, running and holding /dev/kvm. None of them leaves the session: on TERM (a
+ * cancel, or kvm-matrix's death through setpriv's death signal) and when the command ends, the
+ * shell kills every other process of its session (procps' pgrep), then exits with the command's
+ * status.
+ */
+const SESSION_REAPER = `reap() { for p in $(pgrep -s 0); do [ "$p" = "$$" ] || kill -KILL "$p" 2>/dev/null; done; }
+trap 'reap; exit 143' TERM INT HUP
+"$@" &
+wait $!
+status=$?
+reap
+exit $status`;
+
+/**
  * The one way kvm-matrix runs a program: an argument array (never a shell string), killed with
  * its whole process group on abort so `make -j` leaves no compiler behind, output streamed by line.
  */
 export async function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<string[]> {
 	const keep = options.keepLines ?? 200;
 	const tail: string[] = [];
-	// setpriv ties the command's life to this process: a kvm-matrix killed with SIGKILL (an OOM
-	// kill, a CI timeout) takes its make with it, so a resume never builds beside an orphan.
+	// setpriv ties the session's life to this process: a kvm-matrix killed with SIGKILL (an OOM
+	// kill, a CI timeout) takes its make, its tests and their QEMUs with it, so a resume never
+	// builds beside an orphan and nobody is left holding /dev/kvm.
+	const reaped = ["-c", SESSION_REAPER, "kvm-matrix-session", file, ...args];
 	const [command, commandArgs] =
-		SETPRIV === undefined ? [file, args] : [SETPRIV, ["--pdeathsig", "KILL", "--", file, ...args]];
+		SETPRIV === undefined ? ["/bin/sh", reaped] : [SETPRIV, ["--pdeathsig", "TERM", "--", "/bin/sh", ...reaped]];
 	const child = execa(command, commandArgs, {
 		...(options.cwd === undefined ? {} : { cwd: options.cwd }),
 		env: { LC_ALL: "C", ...options.env },
@@ -59,16 +78,23 @@ export async function runCommand(file: string, args: readonly string[], options:
 		all: true,
 		buffer: false,
 		reject: false,
-		// Its own process group, so a cancel can kill make and every compiler it started.
+		// Its own session (and process group), so a cancel can end everything the command started.
 		detached: true,
 		cleanup: true,
 	});
+	// The session's shell ends the session; the group's SIGKILL after it is for a shell that
+	// cannot (no pgrep), and for what is left of the group once it has.
 	const kill = () => {
-		if (child.pid !== undefined) {
+		if (child.pid === undefined) return;
+		const pid = child.pid;
+		try {
+			process.kill(pid, "SIGTERM");
+		} catch {}
+		setTimeout(() => {
 			try {
-				process.kill(-child.pid, "SIGKILL");
+				process.kill(-pid, "SIGKILL");
 			} catch {}
-		}
+		}, 1_000).unref();
 	};
 	options.signal?.addEventListener("abort", kill, { once: true });
 	if (options.signal?.aborted) kill();
