@@ -20,6 +20,11 @@ export function processIo(): CliIo {
 	// which would kill the process before a cancelled run has written its results.
 	// SIGHUP is a closed terminal or a dropped ssh session: the run stops as for Ctrl-C, its
 	// results written and KVM's modules restored, rather than dying where it stands.
+	// A file-size limit (`ulimit -f`, some CI runners set one) sends SIGXFSZ with the write that
+	// crosses it. Node ignores it, but execa's exit hook listens to it and then re-raises it,
+	// killing kvm-matrix mid-write; with a listener of our own the write fails with EFBIG instead,
+	// and is handled as a full disk is.
+	process.on("SIGXFSZ", () => {});
 	for (const name of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 		process.on(name, () => {
 			if (controller.signal.aborted) process.exit(130); // a second Ctrl-C: stop waiting

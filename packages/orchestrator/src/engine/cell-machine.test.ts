@@ -2,7 +2,7 @@ import test from "ava";
 import { createActor } from "xstate";
 import { collapseAttempts } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
-import { type CellContext, createCellMachine, type SuitesPass } from "./cell-machine.js";
+import { type CellContext, CellInterruptedError, createCellMachine, type SuitesPass } from "./cell-machine.js";
 
 const result = (testId: string, status: TestResult["status"], attempt: number): TestResult => ({
 	suite: "selftests",
@@ -113,4 +113,26 @@ test("a retry whose guest cannot start leaves the first attempt standing; a firs
 	const never = await drive(1, () => ({ results: [], bootFails: true }));
 	t.is(never.value, "failed");
 	t.is(never.context.failure?.reason, "qemu-error: could not start");
+});
+
+test("a cell interrupted by its machine (a full disk) ends cancelled, to run again, not failed", async (t) => {
+	for (const stage of ["checkout", "build", "suites"] as const) {
+		const interrupt = () => Promise.reject(new CellInterruptedError("ENOSPC: no space left on device, write"));
+		const machine = createCellMachine({
+			checkout: stage === "checkout" ? interrupt : async () => {},
+			build: stage === "build" ? interrupt : async () => ({ kernel: { image: "bzImage" }, notes: [] }),
+			suites: stage === "suites" ? interrupt : async () => {},
+		});
+		const actor = createActor(machine, {
+			input: { cellId: "k/t", buildTimeoutMs: 60_000, maxBootAttempts: 2, retries: 0 },
+		});
+		const final = new Promise<unknown>((resolve) =>
+			actor.subscribe((s) => {
+				if (s.status === "done") resolve(s.value);
+			}),
+		);
+		actor.start();
+		actor.send({ type: "START" });
+		t.is(await final, "cancelled", stage);
+	}
 });

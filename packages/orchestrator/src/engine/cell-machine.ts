@@ -76,6 +76,15 @@ export class StageError extends Error {
 	}
 }
 
+/**
+ * The machine's own trouble, not the cell's (its disk is full): the cell ends cancelled, to run
+ * again on resume, instead of failed, which would keep its missing tests missing for good.
+ */
+export class CellInterruptedError extends Error {
+	override readonly name = "CellInterruptedError";
+}
+const interrupted = ({ event }: { event: { error?: unknown } }) => event.error instanceof CellInterruptedError;
+
 const failureFrom = (stage: CellStage, error: unknown) => ({
 	stage,
 	reason: error instanceof Error ? error.message : String(error),
@@ -111,15 +120,19 @@ export function createCellMachine(actors: CellActors) {
 				actors.suites(input, sendBack, controller.signal).then(
 					() => sendBack({ type: "SUITES_DONE", outcome: { ok: true } }),
 					(error: unknown) =>
-						sendBack({
-							type: "SUITES_DONE",
-							outcome: {
-								ok: false,
-								reason: error instanceof Error ? error.message : String(error),
-								infra: true,
-								...(error instanceof KvmParamsError ? { final: true as const } : {}),
-							},
-						}),
+						sendBack(
+							error instanceof CellInterruptedError
+								? { type: "CANCEL" }
+								: {
+										type: "SUITES_DONE",
+										outcome: {
+											ok: false,
+											reason: error instanceof Error ? error.message : String(error),
+											infra: true,
+											...(error instanceof KvmParamsError ? { final: true as const } : {}),
+										},
+									},
+						),
 				);
 				return () => controller.abort();
 			}),
@@ -167,10 +180,10 @@ export function createCellMachine(actors: CellActors) {
 					src: "checkout",
 					input: ({ context }) => ({ cellId: context.cellId }),
 					onDone: "build",
-					onError: {
-						target: "failed",
-						actions: assign({ failure: ({ event }) => failureFrom("checkout", event.error) }),
-					},
+					onError: [
+						{ guard: interrupted, target: "cancelled" },
+						{ target: "failed", actions: assign({ failure: ({ event }) => failureFrom("checkout", event.error) }) },
+					],
 				},
 			},
 			build: {
@@ -178,7 +191,10 @@ export function createCellMachine(actors: CellActors) {
 					src: "build",
 					input: ({ context }) => ({ cellId: context.cellId }),
 					onDone: { target: "vm", actions: assign({ prepared: ({ event }) => event.output }) },
-					onError: { target: "failed", actions: assign({ failure: ({ event }) => failureFrom("build", event.error) }) },
+					onError: [
+						{ guard: interrupted, target: "cancelled" },
+						{ target: "failed", actions: assign({ failure: ({ event }) => failureFrom("build", event.error) }) },
+					],
 				},
 				after: {
 					buildTimeout: {

@@ -107,6 +107,16 @@ export class RunDirectory {
 		return this;
 	}
 
+	/**
+	 * Something of the run's could not be written for want of room (a boot's files, a log): the
+	 * run stops as when its journal cannot be written, and resumes once there is room.
+	 */
+	refuse(error: unknown): void {
+		if (this.broken) return;
+		this.broken = true;
+		this.fence.failed(new RunWriteError(this.dir, error));
+	}
+
 	private writable(): boolean {
 		return !this.broken && this.fence.stillHeld();
 	}
@@ -205,6 +215,14 @@ export class RunDirectory {
 	cellDir(cellId: string): string {
 		return path.join(this.dir, "cells", idName(cellId));
 	}
+}
+
+/** ENOSPC, EDQUOT, EFBIG: no room for what was written; the machine's state, not the cell's. */
+export function isDiskFull(error: unknown): boolean {
+	const code = (error as NodeJS.ErrnoException | undefined)?.code;
+	if (code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG") return true;
+	// Errors re-thrown as messages keep the code at their start (`ENOSPC: no space left on device, write`).
+	return error instanceof Error && /^(?:ENOSPC|EDQUOT|EFBIG)\b/.test(error.message);
 }
 
 /** A run's journal or results could not be written (a full disk): the run stopped, resumable. */

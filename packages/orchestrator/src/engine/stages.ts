@@ -3,15 +3,38 @@
 import os from "node:os";
 import { BuildFailedError } from "../build/kernel.js";
 import type { CellActors, PreparedCell } from "./cell-machine.js";
-import { StageError } from "./cell-machine.js";
+import { CellInterruptedError, StageError } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
+import { isDiskFull } from "./run-dir.js";
 import { runSuites } from "./suites.js";
 
 const asStageError = (error: unknown) =>
 	error instanceof BuildFailedError ? new StageError(error.message, error.errors) : error;
 
+/**
+ * A full disk (or quota, or file-size limit) stops the run, through its directory's fence, and
+ * interrupts the cell instead of failing it: no test of it ran for a reason of its own.
+ */
+function interruptOnFullDisk(ctx: RunContext, error: unknown): unknown {
+	if (!isDiskFull(error)) return error;
+	ctx.runDir.refuse(error);
+	return new CellInterruptedError(error instanceof Error ? error.message : String(error));
+}
+
 export function stageActors(ctx: RunContext, jobs: JobRunner): CellActors {
+	const actors = stageWork(ctx, jobs);
+	return {
+		checkout: (cellId, signal) =>
+			actors.checkout(cellId, signal).catch((e: unknown) => Promise.reject(interruptOnFullDisk(ctx, e))),
+		build: (cellId, signal) =>
+			actors.build(cellId, signal).catch((e: unknown) => Promise.reject(interruptOnFullDisk(ctx, e))),
+		suites: (pass, send, signal) =>
+			actors.suites(pass, send, signal).catch((e: unknown) => Promise.reject(interruptOnFullDisk(ctx, e))),
+	};
+}
+
+function stageWork(ctx: RunContext, jobs: JobRunner): CellActors {
 	return {
 		checkout: async (cellId) => {
 			const c = ctx.cell(cellId);
