@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import test from "ava";
+import { MAX_LINE } from "./lines.js";
 import { CancelledError, runCommand } from "./run.js";
 
 /** Running; a zombie waiting for an init that does not reap (as in some containers) counts as gone. */
@@ -59,4 +60,15 @@ test("a kvm-matrix killed with SIGKILL takes its command with it (no orphaned ma
 	await parent;
 	await settle();
 	t.false(alive(pid), "the command outlived its kvm-matrix");
+});
+
+test("a 20 MB line from a command is one line, cut at its cap and said so", async (t) => {
+	const seen: string[] = [];
+	const tail = await runCommand("sh", ["-c", "head -c 20000000 /dev/zero | tr '\\0' x; echo; echo after"], {
+		onLine: (line) => seen.push(line),
+	});
+	t.is(seen.length, 2);
+	t.is(seen[0], `${"x".repeat(MAX_LINE)} [kvm-matrix: line cut at ${MAX_LINE} characters]`);
+	t.is(seen[1], "after");
+	t.deepEqual(tail, seen);
 });

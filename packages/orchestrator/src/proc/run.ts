@@ -4,6 +4,7 @@ import { type FileHandle, mkdtemp, open, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { execa } from "execa";
+import { LineSplitter } from "./lines.js";
 
 /** A command that failed: what was run, how it ended, and the tail of what it said. */
 export class CommandError extends Error {
@@ -103,20 +104,14 @@ export async function runCommand(file: string, args: readonly string[], options:
 	// its stdout) would otherwise keep this call waiting for as long as it lives.
 	child.once("exit", kill);
 	try {
-		let partial = "";
-		for await (const chunk of child.all ?? []) {
-			const lines = (partial + String(chunk)).split("\n");
-			partial = lines.pop() ?? "";
-			for (const line of lines) {
-				options.onLine?.(line);
-				tail.push(line);
-				if (tail.length > keep) tail.shift();
-			}
-		}
-		if (partial !== "") {
-			options.onLine?.(partial);
-			tail.push(partial);
-		}
+		// Host and ssh tests' output is outside text: linear to split, and capped (see lines.ts).
+		const lines = new LineSplitter((line) => {
+			options.onLine?.(line);
+			tail.push(line);
+			if (tail.length > keep) tail.shift();
+		});
+		for await (const chunk of child.all ?? []) lines.push(String(chunk));
+		lines.end();
 		const result = await child;
 		if (options.signal?.aborted) throw new CancelledError();
 		if (result.exitCode !== 0) {
