@@ -83,26 +83,29 @@ export async function runCommand(file: string, args: readonly string[], options:
 		detached: true,
 		cleanup: true,
 	});
-	// The session's shell ends the session; the group's SIGKILL after it is for a shell that
-	// cannot (no pgrep), and for what is left of the group once it has.
-	const kill = () => {
+	// What the session's shell left of its group (it had no pgrep): by group id, which outlives
+	// the shell while any member lives.
+	const killGroup = () => {
 		if (child.pid === undefined) return;
-		const pid = child.pid;
 		try {
-			process.kill(pid, "SIGTERM");
+			process.kill(-child.pid, "SIGKILL");
 		} catch {}
-		setTimeout(() => {
-			try {
-				process.kill(-pid, "SIGKILL");
-			} catch {}
-		}, 1_000).unref();
+	};
+	// The session's shell ends the session. Only while it runs: once it has exited and been
+	// reaped, its pid may be another process's, which a TERM must not reach.
+	const kill = () => {
+		if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+		try {
+			process.kill(child.pid, "SIGTERM");
+		} catch {}
+		setTimeout(killGroup, 1_000).unref();
 	};
 	options.signal?.addEventListener("abort", kill, { once: true });
 	if (options.signal?.aborted) kill();
 	// Once the command itself has exited, what it left running goes with the group now, not after
 	// the output ends: a leftover that holds the output pipe open (`sleep &`, a daemon that kept
 	// its stdout) would otherwise keep this call waiting for as long as it lives.
-	child.once("exit", kill);
+	child.once("exit", killGroup);
 	try {
 		// Host and ssh tests' output is outside text: linear to split, and capped (see lines.ts).
 		const lines = new LineSplitter((line) => {
@@ -127,9 +130,11 @@ export async function runCommand(file: string, args: readonly string[], options:
 		return tail;
 	} finally {
 		options.signal?.removeEventListener("abort", kill);
-		child.off("exit", kill);
-		// Children that outlived their parent (a compiler after make died) go with the group.
-		kill();
+		child.off("exit", killGroup);
+		// Children that outlived their parent (a compiler after make died) go with the group, or
+		// with the session if the shell still runs (a view that threw mid-output).
+		if (child.exitCode !== null || child.signalCode !== null) killGroup();
+		else kill();
 	}
 }
 
