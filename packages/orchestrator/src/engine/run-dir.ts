@@ -134,8 +134,7 @@ export class RunDirectory {
 			const created = !existsSync(this.journal);
 			fd = openSync(this.journal, "a");
 			size = fstatSync(fd).size;
-			const bytes = Buffer.from(text);
-			for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+			writeWhole(fd, text);
 			fdatasyncSync(fd);
 			if (created) syncDirectoryOf(this.journal);
 		} catch (error) {
@@ -196,8 +195,7 @@ export class RunDirectory {
 		let fd: number | undefined;
 		try {
 			fd = openSync(partial, "w");
-			const bytes = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
-			for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
+			writeWhole(fd, `${JSON.stringify(value, null, 2)}\n`);
 			fsyncSync(fd);
 			closeSync(fd);
 			fd = undefined;
@@ -215,6 +213,12 @@ export class RunDirectory {
 	cellDir(cellId: string): string {
 		return path.join(this.dir, "cells", idName(cellId));
 	}
+}
+
+/** All of `text` at `fd`: a write may take only part of it (a signal, a disk filling up). */
+function writeWhole(fd: number, text: string): void {
+	const bytes = Buffer.from(text);
+	for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
 }
 
 /** ENOSPC, EDQUOT, EFBIG: no room for what was written; the machine's state, not the cell's. */
