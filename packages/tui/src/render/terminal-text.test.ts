@@ -69,4 +69,6 @@ test("terminalSafe cleans every string of an event and leaves plain text as it w
 	});
 	const plain = "nothing to remove here";
 	t.is(terminalText(plain), plain);
+	const clean = { type: "log-line", subject: { kind: "cell", id: "k/t" }, line: "ok", list: ["a"] };
+	t.is(terminalSafe(clean), clean);
 });

@@ -81,14 +81,23 @@ function sequenceAt(text: string, start: number): [end: number, keep: boolean] {
 	return [i, false];
 }
 
-/** Every string in `value` (an event, a result) made terminal-safe; other values as they are. */
+/**
+ * Every string in `value` (an event, a result) made terminal-safe; other values as they are. A
+ * value with nothing to remove comes back itself, not copied: the TUI's store gets every log line.
+ */
 export function terminalSafe<T>(value: T): T {
 	if (typeof value === "string") return terminalText(value) as T;
-	if (Array.isArray(value)) return value.map(terminalSafe) as T;
+	if (Array.isArray(value)) {
+		const out = value.map(terminalSafe);
+		return (out.some((v, i) => v !== value[i]) ? out : value) as T;
+	}
 	if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-		const out: Record<string, unknown> = {};
-		for (const [k, v] of Object.entries(value)) out[k] = terminalSafe(v);
-		return out as T;
+		let out: Record<string, unknown> | undefined;
+		for (const [k, v] of Object.entries(value)) {
+			const safe = terminalSafe(v);
+			if (safe !== v) out = { ...(out ?? value), [k]: safe };
+		}
+		return (out ?? value) as T;
 	}
 	return value;
 }
