@@ -293,3 +293,48 @@ test("a run directory that holds a run is refused in one line, and its journal i
 	t.is(run.stderr, `kvm-matrix run: ${runDir} already holds a run; give --run-dir a new directory`);
 	t.is(readFileSync(path.join(runDir, "journal.jsonl"), "utf8"), '{"type":"run-started"}\n');
 });
+
+test.serial("a guest that dies before its first test is booted once more; each test keeps one result", async (t) => {
+	t.timeout(300_000);
+	const tree = await fakeLinux();
+	const cache = mkdtempSync(path.join(os.tmpdir(), "run-cache-"));
+	const runDir = mkdtempSync(path.join(os.tmpdir(), "run-dir-"));
+	// The real QEMU, except that the selftests' first guest dies before it runs anything: what a
+	// boot that stops early (as Linux under TCG on a loaded machine now and then does) looks like.
+	const bin = mkdtempSync(path.join(os.tmpdir(), "qemu-wrap-"));
+	const real = (await execa("sh", ["-c", "command -v qemu-system-x86_64"])).stdout.trim();
+	const wrapper = path.join(bin, "qemu-system-x86_64");
+	writeFileSync(
+		wrapper,
+		`#!/bin/sh
+case "$*" in *selftests/boot-1/*) echo "qemu-system-x86_64: the guest died (test wrapper)" >&2; exit 1 ;; esac
+exec ${real} "$@"
+`,
+		{ mode: 0o755 },
+	);
+	const file = matrix(tree, ["master"]);
+	writeFileSync(file, readFileSync(file, "utf8").replace('"x86_64/*"', "x86_64/pass_test, x86_64/skip_test"));
+	const run = await execa("node", [CLI, "run", file, "--run-dir", runDir], {
+		env: { ...cliEnv(cache), PATH: `${bin}:${process.env.PATH ?? ""}` },
+		reject: false,
+		cwd: REPO,
+	});
+	t.is(run.exitCode, 0, run.stderr);
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as Results;
+	const cell = results.cells[0];
+	t.is(cell?.state, "done", JSON.stringify(cell?.failure));
+	t.deepEqual(
+		cell?.results.map((r) => [r.testId, r.status]),
+		[
+			["x86_64/pass_test", "pass"],
+			["x86_64/skip_test", "skip"],
+		],
+	);
+	const journal = readFileSync(path.join(runDir, "journal.jsonl"), "utf8")
+		.split("\n")
+		.filter((l) => l.includes('"test-result"'));
+	t.is(journal.length, 2, journal.join("\n"));
+	const selftestsDir = path.join(runDir, "cells", "fake@master__t", "selftests");
+	t.true(existsSync(path.join(selftestsDir, "boot-1")), "the first boot's logs are kept");
+	t.true(existsSync(path.join(selftestsDir, "again-boot-1")));
+});

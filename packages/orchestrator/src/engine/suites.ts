@@ -15,6 +15,7 @@ import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-sele
 import { withKvmParams } from "./kvm-params.js";
 import { runOnRunningKernel } from "./running-kernel.js";
 import { cellSelftests } from "./selftest-selection.js";
+import { neverRan, withUnbootedRetry } from "./unbooted-retry.js";
 
 export async function runSuites(
 	ctx: RunContext,
@@ -129,28 +130,41 @@ export async function runSuites(
 			groups.map((group, g) =>
 				ctx.vmQueue.add(
 					async () => {
-						const run = await runSelftests({
-							kernel: prepared.kernel,
-							target: c.target,
-							build: built,
-							tests: group.map((id) => ({ id, timeoutS })),
-							sideBySide: suite.parallel,
-							logDir: attemptDir("selftests"),
-							...(groups.length > 1 ? { bootPrefix: `group-${g + 1}-` } : {}),
-							cacheDir: path.join(cache.root, "qemu"),
-							signal: both,
-							onBoot: (phase) => {
-								if (phase === "running") send({ type: "RUNNING" });
-							},
-							onConsoleLine: consoleLine,
-							onResult: report,
-						});
+						const prefix = groups.length > 1 ? `group-${g + 1}-` : "";
+						const { run, retried } = await withUnbootedRetry(
+							(tryNumber, hooks) =>
+								runSelftests({
+									kernel: prepared.kernel,
+									target: c.target,
+									build: built,
+									tests: group.map((id) => ({ id, timeoutS })),
+									sideBySide: suite.parallel,
+									logDir: attemptDir("selftests"),
+									// A second boot's logs go beside the first's, which stay for a person to read.
+									bootPrefix: `${prefix}${tryNumber === 2 ? "again-" : ""}`,
+									cacheDir: path.join(cache.root, "qemu"),
+									signal: both,
+									onBoot: (phase) => {
+										if (phase !== "running") return;
+										hooks.onRunning();
+										send({ type: "RUNNING" });
+									},
+									onConsoleLine: consoleLine,
+									onResult: hooks.onResult,
+								}),
+							report,
+							both,
+						);
+						if (retried !== undefined)
+							ctx.note(
+								cellId,
+								`selftests guest ${prefix}boot-1: ${retried.kind}: ${retried.summary}; booted once more`,
+							);
 						for (const n of run.notes) ctx.note(cellId, n);
 						const first = run.boots[0];
 						if (first !== undefined) ctx.accelUsed(cellId, first.accel, first.accelWarning);
 						if (first !== undefined) bootNotes(first);
-						const nothingRan = run.results.length === 0 || run.results.every((r) => r.status === "error");
-						if (nothingRan && first !== undefined && first.kind !== "completed" && group.length > 0) {
+						if (first !== undefined && group.length > 0 && neverRan(run)) {
 							throw new Error(`${first.kind}: ${first.summary}`);
 						}
 					},
