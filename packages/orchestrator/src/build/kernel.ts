@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { isSealed, sealOf, sealPath } from "@kvm-matrix/qemu-runner";
 import type { KernelConfig } from "../matrix/types.js";
 import { copyAtomically, writeAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
@@ -178,7 +179,8 @@ export async function buildKernel(
 			(t) => JSON.parse(t) as { key: string; configHash: string; dropped: string[] },
 			() => undefined,
 		);
-		if (known === undefined || !existsSync(path.join(options.cache.builds, known.key, "bzImage"))) return undefined;
+		if (known === undefined || !(await isSealed(path.join(options.cache.builds, known.key, "bzImage"))))
+			return undefined;
 		return {
 			image: path.join(options.cache.builds, known.key, "bzImage"),
 			cacheHit: true,
@@ -247,7 +249,7 @@ async function configureAndMake(
 	const statsFile = path.join(options.cache.buildStats, `${configHash.slice(0, 20)}.json`);
 	const image = path.join(stored, "bzImage");
 	const cached = async () => {
-		if (!existsSync(image)) return undefined;
+		if (!(await isSealed(image))) return undefined;
 		await remember();
 		return { image, cacheHit: true, key, configHash, durationMs: ms(), dropped } satisfies KernelBuild;
 	};
@@ -267,8 +269,10 @@ async function configureAndMake(
 			if (!existsSync(result)) throw new BuildFailedError("kernel build produced no arch/x86/boot/bzImage", []);
 			await mkdir(stored, { recursive: true });
 			await writeAtomically(path.join(stored, "config"), finalConfig);
-			// The image last: its presence is what says the build is in the cache.
+			// The image, then its seal: a sealed image that reads back whole is what says the build
+			// is in the cache (a crash can leave an image of no bytes under its name).
 			await copyAtomically(result, image);
+			await writeAtomically(sealPath(image), await sealOf(image));
 			await mkdir(path.dirname(statsFile), { recursive: true });
 			await writeAtomically(statsFile, JSON.stringify({ objects }));
 			await remember();

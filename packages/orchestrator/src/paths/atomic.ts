@@ -12,7 +12,7 @@ const privateName = (file: string) => `${file}.${process.pid}.${randomBytes(6).t
 // would be a hit for good. So the bytes are synced before the rename, and the directory after it.
 
 /** Syncs `file`'s bytes to the disk. */
-async function syncFile(file: string): Promise<void> {
+export async function syncFile(file: string): Promise<void> {
 	const handle = await open(file, "r");
 	try {
 		await handle.sync();

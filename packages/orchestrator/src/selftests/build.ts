@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { sealOf } from "@kvm-matrix/qemu-runner";
 import { BuildFailedError, type BuildInput, buildDeadline, firstErrors } from "../build/kernel.js";
 import { checkTestName } from "../matrix/names.js";
-import { writeAtomically } from "../paths/atomic.js";
+import { syncFile, writeAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
 import { withLock } from "../paths/lock.js";
 import { CommandError, capture, runCommand } from "../proc/run.js";
@@ -108,14 +109,23 @@ export async function cachedSelftests(cache: CachePaths, sha: string): Promise<S
 	if (!existsSync(manifest)) return undefined;
 	// A manifest that does not parse (a disk that filled up, a hand edit) is no build: it is built again.
 	const stored = await readFile(manifest, "utf8").then(
-		(text) => JSON.parse(text) as Omit<SelftestsBuild, "cacheHit">,
+		(text) => JSON.parse(text) as Omit<SelftestsBuild, "cacheHit"> & { sealed?: Record<string, string> },
 		() => undefined,
 	);
 	if (stored === undefined) return undefined;
 	// Written by an older kvm-matrix that filtered names more loosely: build again, and let the
 	// listing refuse what is unsafe.
 	if (!stored.tests.every((t) => checkTestName(t.id, { slashes: true }).ok)) return undefined;
-	return { ...stored, cacheHit: true };
+	// Every binary as it was sealed (an older manifest has no seals: built again).
+	const { sealed, ...build } = stored;
+	if (sealed === undefined) return undefined;
+	for (const t of build.tests) {
+		if (t.binary === undefined) continue;
+		const seal = sealed[t.binary];
+		const now = await sealOf(path.join(build.outputDir, t.binary)).catch(() => undefined);
+		if (seal === undefined || now !== seal) return undefined;
+	}
+	return { ...build, cacheHit: true };
 }
 
 /**
@@ -196,6 +206,14 @@ async function buildSelftestsHoldingLock(options: BuildInput): Promise<Selftests
 	const tests = ids.map((id): Selftest => (existsSync(path.join(outputDir, id)) ? { id, binary: id } : { id }));
 	const settings = await readFile(path.join(kvmDir, "settings"), "utf8").catch(() => undefined);
 	const result = { outputDir, tests, defaultTimeoutS: settingsTimeout(settings), errors };
-	await writeAtomically(manifest, JSON.stringify(result));
+	// The binaries' bytes on the disk, then their seals in the manifest, written last.
+	const sealed: Record<string, string> = {};
+	for (const t of tests) {
+		if (t.binary === undefined) continue;
+		const file = path.join(outputDir, t.binary);
+		await syncFile(file);
+		sealed[t.binary] = await sealOf(file);
+	}
+	await writeAtomically(manifest, JSON.stringify({ ...result, sealed }));
 	return { ...result, cacheHit: false };
 }

@@ -5,6 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { execa } from "execa";
+import { isSealed, sealOf, sealPath } from "../sealed-file.js";
 import type { GuestFile, Payload, Share } from "../types.js";
 import { type CpioEntry, encodeCpio, parentDirs } from "./cpio.js";
 import { INIT_SCRIPT, payloadScript, RECORD_HELPER } from "./init-script.js";
@@ -57,6 +58,30 @@ function withParents(entries: CpioEntry[]): CpioEntry[] {
 }
 
 /**
+ * Writes `bytes` at `file` aside under a name no other writer uses, then renames it: concurrent
+ * boots (in this process or another) may build the same image; each rename is atomic and the
+ * last one wins with identical bytes, so no boot ever reads half an image. Synced before the
+ * rename and the directory after it, so that a crash leaves the old file or the whole new one.
+ */
+async function publish(file: string, bytes: Buffer): Promise<void> {
+	const partial = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.partial`;
+	const handle = await open(partial, "w");
+	try {
+		await handle.writeFile(bytes);
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
+	await rename(partial, file);
+	const parent = await open(path.dirname(file), "r");
+	try {
+		await parent.sync();
+	} finally {
+		await parent.close();
+	}
+}
+
+/**
  * The part of the initramfs that changes rarely (busybox, /init, modules), cached under its
  * content hash: booting the same kernel with another command reuses it.
  */
@@ -86,7 +111,7 @@ export async function baseArchive(options: {
 		].join("\n"),
 	);
 	const file = path.join(options.cacheDir, "initramfs", `base-${hash.slice(0, 24)}.cpio.gz`);
-	if (existsSync(file)) return { path: file, hash, cached: true };
+	if (await isSealed(file)) return { path: file, hash, cached: true };
 	const entries = withParents([
 		{ kind: "file", path: "init", data: Buffer.from(INIT_SCRIPT), mode: 0o755 },
 		{ kind: "file", path: "bin/busybox", data: busybox, mode: 0o755 },
@@ -94,26 +119,9 @@ export async function baseArchive(options: {
 		...modules.map((m): CpioEntry => ({ kind: "file", path: m.guest, data: m.data })),
 	]);
 	await mkdir(path.dirname(file), { recursive: true });
-	// Written aside under a name no other writer uses, then renamed: concurrent boots (in this
-	// process or another) may build the same image; each rename is atomic and the last one wins
-	// with identical bytes, so no boot ever reads half an image.
-	// Synced before the rename and the directory after it: a crash must not leave an empty image
-	// under the final name, which every later boot would take as built.
-	const partial = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.partial`;
-	const handle = await open(partial, "w");
-	try {
-		await handle.writeFile(await gzipCpio(entries));
-		await handle.sync();
-	} finally {
-		await handle.close();
-	}
-	await rename(partial, file);
-	const parent = await open(path.dirname(file), "r");
-	try {
-		await parent.sync();
-	} finally {
-		await parent.close();
-	}
+	await publish(file, await gzipCpio(entries));
+	// The seal last: an image is a hit only once its bytes and their seal are on the disk.
+	await publish(sealPath(file), Buffer.from(await sealOf(file)));
 	return { path: file, hash, cached: false };
 }
 
