@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
+import { execa } from "execa";
 import { CommandError } from "../packages/orchestrator/src/proc/run.js";
-import { ConnectionLostError } from "../packages/orchestrator/src/remote/shell.js";
+import { holdMachineLock } from "../packages/orchestrator/src/remote/machine-lock.js";
+import { ConnectionLostError, localShell } from "../packages/orchestrator/src/remote/shell.js";
 import {
 	MarkerReader,
 	openSshSession,
@@ -129,3 +131,31 @@ test.serial("a session: a private directory there, files pushed and pulled, and 
 	// Loopback: "there" is this machine, so the removal can be seen.
 	t.false(existsSync(session.dir));
 });
+
+test.serial(
+	"the machine's KVM lock over ssh: held there, and let go when kvm-matrix lets go or its ssh dies",
+	async (t) => {
+		if (sshd === undefined) return t.fail(`${SSHD} is missing: run scripts/setup.sh (openssh-server)`);
+		const shell = sshShell(hostOf(server()), envOf(server()));
+		const file = path.join(mkdtempSync(path.join(os.tmpdir(), "ssh-lock-")), "kvm.lock");
+		const local = (mode: "shared" | "exclusive", waitS = 0) => holdMachineLock(localShell, "/", mode, waitS, file);
+		const remote = await holdMachineLock(shell, "/", "exclusive", 5, file);
+		t.is(remote.kind, "held");
+		t.deepEqual(await local("shared"), { kind: "busy", file }, "the lock taken over ssh is the machine's");
+		if (remote.kind === "held") await remote.release();
+		const cell = await local("exclusive", 5);
+		t.is(cell.kind, "held");
+		if (cell.kind === "held") await cell.release();
+		// The ssh client killed under the holder (kvm-matrix gone): the remote loop's next line has no reader.
+		const again = await holdMachineLock(shell, "/", "shared", 5, file);
+		t.is(again.kind, "held");
+		const killed = await execa("pkill", ["-KILL", "-x", "-f", `ssh .*-p ${server().port} .*kvm\\.lock.*`], {
+			reject: false,
+		});
+		t.is(killed.exitCode, 0, "no ssh client holding the lock was found to kill");
+		const after = await local("exclusive", 10);
+		t.is(after.kind, "held");
+		if (after.kind === "held") await after.release();
+		if (again.kind === "held") await again.release();
+	},
+);

@@ -85,7 +85,7 @@ ${params}`,
 			`i=0; while [ $i -lt 300 ] && ! { [ -f /host/run/kvm-matrix/kvm-params.json ] && [ "$(cat /sys/module/kvm_amd/parameters/nested 2>/dev/null)" = 0 ] && chroot /host pgrep -f hang.flat >/dev/null; }; do sleep 1; i=$((i+1)); done`;
 		const script = `
 mount -t proc proc /host/proc && mount -t sysfs sysfs /host/sys && mount -t devtmpfs devtmpfs /host/dev
-mount -t tmpfs tmpfs /host/run
+mount -t tmpfs tmpfs /host/run && mkdir -p /host/run/lock
 # What kvm-matrix writes must be writable: the two test directories, each copied to a tmpfs
 # mounted at its own path (the rest of the host's /tmp, which may hold this checkout, stays as it is).
 for d in ${kut} ${dir}; do
@@ -103,6 +103,12 @@ ${km(sets, `${dir}/r2`)}; echo "@@exit2 $?"
 kill $holder
 ${show("r2", `${dir}/r2`)}
 ${state("after2")}
+chroot /host flock -o -s /run/lock/kvm-matrix-kvm.lock sleep 600 & claimer=$!
+sleep 1
+${km(sets, `${dir}/r2b`)}; echo "@@exit2b $?"
+kill $claimer
+${show("r2b", `${dir}/r2b`)}
+${state("after2b")}
 ${km(long, `${dir}/r3`)} & pid=$!
 ${untilApplied()}
 ${state("during3")}
@@ -186,6 +192,16 @@ ${state("after5")}
 		t.is(r2.get("running/host/nested-off")?.state, "failed");
 		t.is(statuses(r2.get("running/host/default")).pass, "pass");
 		t.is(at("after2"), "nested=1 state=none");
+
+		// 2b. Another run's cells claim the machine's KVM (its lock held shared): the set waits for
+		// them, then is refused in one line; a cell that takes KVM as it is runs beside them.
+		const r2b = cells("r2b");
+		t.is(
+			r2b.get("running/host/nested-off")?.failure?.reason,
+			"parameter set nested-off: KVM on this machine is in use by another kvm-matrix run (/run/lock/kvm-matrix-kvm.lock held for 60s): not touching its modules",
+		);
+		t.is(statuses(r2b.get("running/host/default")).pass, "pass");
+		t.is(at("after2b"), "nested=1 state=none");
 
 		// 3. Ctrl-C while a test runs under the set: the run ends as interrupted and KVM is put back.
 		t.is(at("during3"), "nested=0 state=left");

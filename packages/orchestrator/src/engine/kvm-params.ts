@@ -20,7 +20,9 @@ import {
 	restoreScript,
 	runScript,
 	STATE_FILE,
+	stateText,
 } from "../remote/kvm-modules.js";
+import { holdMachineLock } from "../remote/machine-lock.js";
 import type { Shell } from "../remote/shell.js";
 import { requiredParams } from "../selftests/run.js";
 import type { RunContext } from "./context.js";
@@ -42,13 +44,55 @@ export class KvmParamsError extends Error {
 
 interface Entered {
 	readonly setup: KvmSetup;
-	readonly restore?: Restore;
+	/** What to put back, and the state file's text that says it is this run's to put back. */
+	readonly restore?: { readonly how: Restore; readonly state: string };
+	/** Lets go of the cells' shared claim on the machine's KVM. */
+	readonly unclaim?: () => Promise<void>;
 }
 
 export interface KvmMachine {
 	readonly shell: Shell;
 	/** A directory on that machine to run the scripts from. */
 	readonly cwd: string;
+	/** The machine lock's file, when not the one every kvm-matrix there uses (tests). */
+	readonly lockFile?: string;
+}
+
+// A reload or restore is quick: one waits this long for another run's to end, or for the cells
+// of another run to finish, before refusing. Cells wait longer for a reload to end.
+const EXCLUSIVE_WAIT_S = 60;
+const SHARED_WAIT_S = 300;
+
+/** Runs `work` (probe, restore, reload) holding the machine's KVM lock alone, or refuses in one line. */
+async function exclusively<T>(machine: KvmMachine, what: string, work: () => Promise<T>): Promise<T> {
+	const where = machine.shell.where;
+	const lock = await holdMachineLock(machine.shell, machine.cwd, "exclusive", EXCLUSIVE_WAIT_S, machine.lockFile);
+	if (lock.kind === "busy")
+		throw new KvmParamsError(
+			`${what}: KVM on ${where} is in use by another kvm-matrix run (${lock.file} held for ${EXCLUSIVE_WAIT_S}s): not touching its modules`,
+		);
+	if (lock.kind === "unavailable")
+		throw new KvmParamsError(`${what}: KVM's modules on ${where} cannot be locked against other runs (${lock.reason})`);
+	try {
+		return await work();
+	} finally {
+		await lock.release();
+	}
+}
+
+/** A shared claim on the machine's KVM while cells use it: no other run reloads it meanwhile. */
+async function claim(machine: KvmMachine, note: (text: string) => void): Promise<() => Promise<void>> {
+	const where = machine.shell.where;
+	const lock = await holdMachineLock(machine.shell, machine.cwd, "shared", SHARED_WAIT_S, machine.lockFile);
+	if (lock.kind === "busy")
+		throw new KvmParamsError(
+			`KVM on ${where} is being reloaded by another kvm-matrix run (${lock.file} held for ${SHARED_WAIT_S}s)`,
+		);
+	if (lock.kind === "unavailable") {
+		note(`KVM on ${where} is not locked against other runs' reloads: ${lock.reason}`);
+		return async () => {};
+	}
+	return lock.release;
 }
 
 const paramText = (r: { module: string; param: string; got?: string; value?: string }) =>
@@ -115,6 +159,9 @@ const self = () => ({ host: os.hostname(), pid: process.pid, start: startOf(proc
  */
 function ownerMayRun(owner: AppliedSet["owner"]): boolean {
 	if (owner.host !== os.hostname()) return true;
+	// This very process: a restore of its own that failed, left for whichever cell comes next.
+	const me = self();
+	if (owner.pid === me.pid && owner.start === me.start) return false;
 	const start = startOf(owner.pid);
 	return start !== undefined && (owner.start === undefined || owner.start === start);
 }
@@ -122,15 +169,14 @@ function ownerMayRun(owner: AppliedSet["owner"]): boolean {
 /** The parameters a cell's set asks for, as a key: cells asking the same share one reload. */
 const configKey = (asked: readonly ModuleParamCheck[]) => asked.map(paramText).sort().join(" ");
 
-/** Puts back a set an earlier run left applied; says what it did, or throws why it could not. */
-async function recover(machine: KvmMachine, probe: KvmProbe, note: (text: string) => void): Promise<KvmProbe> {
-	const where = machine.shell.where;
+/** Throws why a set left on the machine cannot be restored now: not kvm-matrix's, or its run may still run. */
+function refuseUnrestorable(probe: KvmProbe, where: string): void {
 	if (probe.pendingUnreadable !== undefined)
 		throw new KvmParamsError(
 			`${STATE_FILE} on ${where} is not kvm-matrix's: remove it once KVM's modules there are as they should be`,
 		);
 	const pending = probe.pending;
-	if (pending === undefined) return probe;
+	if (pending === undefined) return;
 	const what = `parameter set ${pending.set} of run ${pending.runId} (cell ${pending.cell})`;
 	if (ownerMayRun(pending.owner))
 		throw new KvmParamsError(
@@ -138,8 +184,21 @@ async function recover(machine: KvmMachine, probe: KvmProbe, note: (text: string
 				? `KVM on ${where} is under ${what}, which is still running (pid ${pending.owner.pid}): not touching it`
 				: `KVM on ${where} is under ${what}, run from ${pending.owner.host} (pid ${pending.owner.pid}), which may still be running: once it is not, run this again from there, or remove ${STATE_FILE} once KVM's modules are as they should be`,
 		);
+}
+
+/**
+ * Puts back a set an earlier run left applied, under the machine lock; says what it did, or throws
+ * why it could not.
+ */
+async function recover(machine: KvmMachine, probe: KvmProbe, note: (text: string) => void): Promise<KvmProbe> {
+	const where = machine.shell.where;
+	refuseUnrestorable(probe, where);
+	const pending = probe.pending;
+	if (pending === undefined) return probe;
+	const what = `parameter set ${pending.set} of run ${pending.runId} (cell ${pending.cell})`;
 	if (probe.uid !== 0) throw new KvmParamsError(`KVM on ${where} is still under ${what}; restoring it needs root`);
-	const out = parseScriptOutput(await runScript(machine.shell, restoreScript(pending.restore), machine.cwd));
+	const script = restoreScript(pending.restore, probe.pendingText ?? stateText(pending));
+	const out = parseScriptOutput(await runScript(machine.shell, script, machine.cwd));
 	if (!out.ok) throw new KvmParamsError(`KVM on ${where} is still under ${what}; restoring it failed: ${out.reason}`);
 	note(
 		`KVM's modules on ${where} were still under ${what}, which did not finish: restored${out.read.length === 0 ? "" : ` (${out.read.map(paramText).join(", ")})`}`,
@@ -147,10 +206,15 @@ async function recover(machine: KvmMachine, probe: KvmProbe, note: (text: string
 	return probeKvm(machine.shell, machine.cwd);
 }
 
-async function restore(machine: KvmMachine, r: Restore, set: string, note: (text: string) => void): Promise<void> {
+async function restore(
+	machine: KvmMachine,
+	{ how: r, state }: NonNullable<Entered["restore"]>,
+	set: string,
+	note: (text: string) => void,
+): Promise<void> {
 	const where = machine.shell.where;
 	try {
-		const out = parseScriptOutput(await runScript(machine.shell, restoreScript(r), machine.cwd));
+		const out = parseScriptOutput(await runScript(machine.shell, restoreScript(r, state), machine.cwd));
 		if (!out.ok) {
 			note(
 				`KVM's modules on ${where} are still under parameter set ${set}: restoring them failed (${out.reason}); the next run there tries again`,
@@ -195,6 +259,7 @@ async function enterSet(
 	const plan = planReload(probe, asked, where, set);
 	if (plan.kind !== "reload") return { setup: plan };
 	const state: AppliedSet = { runId: ctx.runId, cell: cellId, set, owner: self(), restore: plan.restore };
+	const undo = { how: plan.restore, state: stateText(state) };
 	const lines = await runScript(machine.shell, applyScript(plan, state), machine.cwd);
 	const out = parseScriptOutput(lines);
 	const holds = (p: ModuleParamCheck) => {
@@ -205,10 +270,10 @@ async function enterSet(
 	if (out.ok && wrong.length === 0) {
 		if (plan.notHere.length > 0)
 			note(`parameter set ${set}: not for ${where}'s CPU (${probe.vendor}): ${plan.notHere.map(paramText).join(", ")}`);
-		return { setup: { kind: "applied", read: out.read }, restore: plan.restore };
+		return { setup: { kind: "applied", read: out.read }, restore: undo };
 	}
 	// Half a reload, or one KVM did not take: put the machine back before saying so.
-	if (out.ok || !out.unchanged) await restore(machine, plan.restore, set, note);
+	if (out.ok || !out.unchanged) await restore(machine, undo, set, note);
 	if (!out.ok)
 		return { setup: { kind: "refused", reason: `parameter set ${set}: reloading KVM on ${where}: ${out.reason}` } };
 	const why = wrong.map((p) => {
@@ -249,13 +314,8 @@ export async function withKvmParams<T>(
 			ctx,
 			lease.use(
 				"",
-				async () => {
-					const pending = parseProbe(await runScript(machine.shell, PENDING, machine.cwd));
-					if (pending.pending !== undefined || pending.pendingUnreadable !== undefined)
-						await recover(machine, await probeKvm(machine.shell, machine.cwd), note);
-					return { setup: { kind: "own" } };
-				},
-				async () => {},
+				() => enterAsItIs(machine, note),
+				async (entered) => entered.unclaim?.(),
 				(entered) => body(entered.setup),
 				signal,
 			),
@@ -264,9 +324,21 @@ export async function withKvmParams<T>(
 		ctx,
 		lease.use(
 			configKey(asked),
-			() => enterSet(ctx, cellId, machine, set, asked, note),
+			async () => {
+				const entered = await exclusively(machine, `parameter set ${set}`, () =>
+					enterSet(ctx, cellId, machine, set, asked, note),
+				);
+				if (entered.setup.kind !== "applied") return entered;
+				try {
+					return { ...entered, unclaim: await claim(machine, note) };
+				} catch (error) {
+					await leaveSet(machine, entered, set, note);
+					throw error;
+				}
+			},
 			async (entered) => {
-				if (entered.restore !== undefined) await restore(machine, entered.restore, set, note);
+				await entered.unclaim?.();
+				await leaveSet(machine, entered, set, note);
 			},
 			async (entered) => {
 				if (entered.setup.kind === "applied")
@@ -278,6 +350,48 @@ export async function withKvmParams<T>(
 			signal,
 		),
 	);
+}
+
+/** Puts a set back under the machine lock; a lock held too long by another run is said, and left to the next. */
+async function leaveSet(machine: KvmMachine, entered: Entered, set: string, note: (text: string) => void) {
+	const undo = entered.restore;
+	if (undo === undefined) return;
+	try {
+		await exclusively(machine, `restoring parameter set ${set}`, () => restore(machine, undo, set, note));
+	} catch (error) {
+		note(`${error instanceof Error ? error.message : String(error)}; the next run there restores them`);
+	}
+}
+
+/**
+ * KVM as the machine has it, claimed shared for the cells; a set an earlier, killed run left is
+ * first restored under the lock alone (and one whose run still runs refuses the cell).
+ */
+async function enterAsItIs(machine: KvmMachine, note: (text: string) => void): Promise<Entered> {
+	const where = machine.shell.where;
+	const leftOver = async () => {
+		const probe = parseProbe(await runScript(machine.shell, PENDING, machine.cwd));
+		return probe.pending !== undefined || probe.pendingUnreadable !== undefined ? probe : undefined;
+	};
+	let unclaim = await claim(machine, note);
+	try {
+		const left = await leftOver();
+		if (left === undefined) return { setup: { kind: "own" }, unclaim };
+		refuseUnrestorable(left, where);
+		await unclaim();
+		unclaim = async () => {};
+		await exclusively(machine, "restoring a set left applied", async () =>
+			recover(machine, await probeKvm(machine.shell, machine.cwd), note),
+		);
+		unclaim = await claim(machine, note);
+		// Between the restore and the claim another run may have applied its set: its cells run now.
+		const again = await leftOver();
+		if (again !== undefined) refuseUnrestorable(again, where);
+		return { setup: { kind: "own" }, unclaim };
+	} catch (error) {
+		await unclaim();
+		throw error;
+	}
 }
 
 /** Only whether a set is left applied: what every cell on a running kernel asks first. */

@@ -1,6 +1,11 @@
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import test from "ava";
+import { execa } from "execa";
 import {
 	applyScript,
+	forgetScript,
 	type KvmProbe,
 	parseProbe,
 	parseScriptOutput,
@@ -98,13 +103,13 @@ test("planReload: kvm's own parameter reloads the vendor module with kvm, kvm fi
 			["kvm_amd", true, {}],
 		],
 	);
-	const script = restoreScript(plan.restore);
+	const script = restoreScript(plan.restore, '{"runId":"r"}');
 	t.true(script.indexOf("rmmod -- kvm_amd") < script.indexOf("rmmod -- kvm;"));
 	t.true(script.indexOf("step modprobe -- kvm 'enable_pmu=Y'") < script.indexOf("step modprobe -- kvm_amd"));
 	// Every modprobe and rmmod ends its options before the module: nothing after it is one.
 	for (const line of script.split("\n").filter((l) => /\b(modprobe|rmmod) /.test(l) && l.includes("step ")))
 		t.regex(line, /step (modprobe|rmmod) -- /, line);
-	t.true(script.trimEnd().endsWith(`rm -f ${STATE_FILE}`));
+	t.true(script.trimEnd().endsWith(forgetScript('{"runId":"r"}')));
 });
 
 test("planReload: KVM not loaded at all is loaded for the set and unloaded after", (t) => {
@@ -114,7 +119,7 @@ test("planReload: KVM not loaded at all is loaded for the set and unloaded after
 	t.deepEqual(plan.unload, []);
 	t.deepEqual(plan.load, [{ module: "kvm_amd", args: ["nested=0"] }]);
 	t.deepEqual(plan.restore.modules, [{ name: "kvm_amd", loaded: false, params: {}, was: {} }]);
-	t.regex(restoreScript(plan.restore), /if loaded kvm_amd; then step rmmod -- kvm_amd; fi/);
+	t.regex(restoreScript(plan.restore, "{}"), /if loaded kvm_amd; then step rmmod -- kvm_amd; fi/);
 });
 
 test("planReload: another vendor's parameters skip the cell, with the reason", (t) => {
@@ -167,6 +172,19 @@ test("applyScript: the state file is written before anything is unloaded, values
 	t.true(write > 0 && write < script.indexOf("step rmmod -- kvm_amd"));
 	t.true(script.indexOf("step rmmod -- kvm_amd") < script.indexOf("step modprobe -- kvm_amd 'nested=0'"));
 	t.regex(script, /readback kvm_amd nested$/m);
+});
+
+test("a restore forgets the state it restored, and leaves a state another run wrote since", async (t) => {
+	const file = path.join(mkdtempSync(path.join(os.tmpdir(), "kvm-state-")), "kvm-params.json");
+	const mine = JSON.stringify({ runId: "mine", note: "it's quoted" });
+	const forget = (state: string) => execa("sh", ["-c", forgetScript(state, file)]);
+	writeFileSync(file, `${mine}\n`);
+	await forget(JSON.stringify({ runId: "other" }));
+	t.true(existsSync(file), "another run's state file is not this restore's to remove");
+	await forget(mine);
+	t.false(existsSync(file));
+	await forget(mine);
+	t.false(existsSync(file), "no state file at all is no error");
 });
 
 test("parseScriptOutput: read-back values, missing ones, and the step that failed", (t) => {

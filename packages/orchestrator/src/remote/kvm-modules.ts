@@ -64,6 +64,8 @@ export interface KvmProbe {
 	readonly pending?: AppliedSet;
 	/** The state file, when it could not be read as one. */
 	readonly pendingUnreadable?: string;
+	/** The state file's text as read (its newlines aside): a restore removes the file only if it still holds this. */
+	readonly pendingText?: string;
 }
 
 // modprobe lives in sbin, which a non-login ssh command's PATH may lack.
@@ -119,6 +121,7 @@ export function parseProbe(lines: readonly string[]): KvmProbe {
 	const users: KvmUser[] = [];
 	let pending: AppliedSet | undefined;
 	let pendingUnreadable: string | undefined;
+	let pendingText: string | undefined;
 	for (const line of lines) {
 		const [kind, ...rest] = line.trim().split(/\s+/);
 		const isModule = (m: string | undefined): m is KvmModule => (MODULES as readonly string[]).includes(m ?? "");
@@ -134,6 +137,7 @@ export function parseProbe(lines: readonly string[]): KvmProbe {
 			users.push({ pid: Number(rest[0]), comm: rest[1] ?? "?" });
 		} else if (kind === "pending") {
 			const text = line.trim().slice("pending".length).trim();
+			pendingText = text;
 			const parsed = appliedSetOf(text);
 			if (parsed === undefined) pendingUnreadable = text;
 			else pending = parsed;
@@ -150,6 +154,7 @@ export function parseProbe(lines: readonly string[]): KvmProbe {
 		users,
 		...(pending === undefined ? {} : { pending }),
 		...(pendingUnreadable === undefined ? {} : { pendingUnreadable }),
+		...(pendingText === undefined ? {} : { pendingText }),
 	};
 }
 
@@ -330,7 +335,7 @@ export function applyScript(plan: Extract<ReloadPlan, { kind: "reload" }>, state
 	const dirOf = STATE_FILE.slice(0, STATE_FILE.lastIndexOf("/"));
 	return [
 		STEP,
-		`mkdir -p ${dirOf} && (set -C; printf '%s\\n' ${q(JSON.stringify(state))} > ${STATE_FILE}) 2>/dev/null || { echo "unchanged writing ${STATE_FILE} : another parameter set is applied there, or it cannot be written"; exit 3; }`,
+		`mkdir -p ${dirOf} && (set -C; printf '%s\\n' ${q(stateText(state))} > ${STATE_FILE}) 2>/dev/null || { echo "unchanged writing ${STATE_FILE} : another parameter set is applied there, or it cannot be written"; exit 3; }`,
 		`STATE=${STATE_FILE}`,
 		// `--`: nothing after it is an option to them, whatever a name or a value holds.
 		...plan.unload.map((m) => `step rmmod -- ${m}`),
@@ -340,8 +345,18 @@ export function applyScript(plan: Extract<ReloadPlan, { kind: "reload" }>, state
 	].join("\n");
 }
 
-/** Puts the modules back as `restore` says, reads their values back, and only then forgets the set. */
-export function restoreScript(restore: Restore): string {
+/** Removes the state file if it still holds `state`, as the probe reads it (newlines aside). */
+export const forgetScript = (state: string, file = STATE_FILE): string =>
+	`if [ "$(tr -d '\\n' < ${file} 2>/dev/null)" = ${q(state)} ]; then rm -f ${file}; fi`;
+
+/** The state file's text as the probe reads it back, for a state kvm-matrix writes. */
+export const stateText = (state: AppliedSet): string => JSON.stringify(state);
+
+/**
+ * Puts the modules back as `restore` says, reads their values back, and only then forgets the set:
+ * the state file is removed only if it still holds `state` (another run's state stays).
+ */
+export function restoreScript(restore: Restore, state: string): string {
 	const unload = [...restore.modules].reverse().map((m) => `if loaded ${m.name}; then step rmmod -- ${m.name}; fi`);
 	const load = restore.modules
 		.filter((m) => m.loaded)
@@ -352,7 +367,7 @@ export function restoreScript(restore: Restore): string {
 					.join("")}`,
 		);
 	const read = restore.modules.flatMap((m) => Object.keys(m.params).map((p) => `readback ${m.name} ${p}`));
-	return [STEP, ...unload, ...load, ...read, `rm -f ${STATE_FILE}`, ""].join("\n");
+	return [STEP, ...unload, ...load, ...read, forgetScript(state), ""].join("\n");
 }
 
 export interface Readback {
