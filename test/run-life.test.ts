@@ -1,6 +1,6 @@
 // The run's life through the real engine on the KUT fixture (host target: real git, make and
 // run_tests.sh, no guest): a cancel in each stage, and a view that throws.
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createEventBus, type EngineEvent, executeRun, loadMatrixFile } from "@kvm-matrix/orchestrator";
@@ -110,4 +110,30 @@ test.serial("kvm-matrix killed with SIGKILL takes its host tests with it: nothin
 		left = processesUnder(cache);
 	}
 	t.deepEqual(left, []);
+
+	// The journal says what this machine was running. Had the machine gone down under it (a host
+	// panic takes kvm-matrix along), its boot id would differ on resume: made so here by hand.
+	const runDir = path.join(dir, "run");
+	const journalFile = path.join(runDir, "journal.jsonl");
+	const journal = readFileSync(journalFile, "utf8");
+	const start = journal.split("\n").find((l) => l.includes('"type":"test-started"') && l.includes('"longhang"'));
+	if (start === undefined) return t.fail(journal);
+	const bootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+	t.true(start.includes(`"bootId":"${bootId}"`), start);
+	const before = bootId.replace(/^./, (c) => (c === "0" ? "1" : "0"));
+	writeFileSync(journalFile, journal.replace(start, start.replace(bootId, before)));
+	const resumed = await execa("node", [CLI, "resume", runDir, "--headless"], {
+		env: { NO_COLOR: "1", KVM_MATRIX_CACHE: cache },
+		cwd: dir,
+		reject: false,
+	});
+	const results = JSON.parse(readFileSync(path.join(runDir, "results.json"), "utf8")) as {
+		cells: { results: { testId: string; status: string; detail?: string }[] }[];
+	};
+	const longhang = results.cells[0]?.results.filter((r) => r.testId === "longhang");
+	t.deepEqual(
+		longhang?.map((r) => [r.status, r.detail]),
+		[["crash", `this machine went down while it ran (boot ${before.slice(0, 8)}, now ${bootId.slice(0, 8)})`]],
+		`${resumed.stdout}\n${resumed.stderr}`,
+	);
 });

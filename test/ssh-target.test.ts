@@ -1,7 +1,8 @@
 // An ssh target against a real sshd on loopback: the built KUT fixture and the fakelinux selftests
 // are copied to a private directory "there", run on that machine's running kernel, and their
 // results and logs come back as a host target's do. Killing the sshd mid-run costs that cell
-// only: it fails as infra, what it had reported stays, the host cell goes on.
+// only: it stops as infra naming the test that ran, what it had reported stays, the host cell goes
+// on; once the sshd is back, resume runs what the cell had left.
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -161,7 +162,7 @@ test.serial("an ssh target on loopback gives a host target's results, with its l
 });
 
 test.serial(
-	"killing the sshd mid-run fails the ssh cell as infra; the host cell and the results so far stay",
+	"killing the sshd mid-run stops the ssh cell, names its test, keeps the rest; resume runs what remains",
 	async (t) => {
 		t.timeout(600_000);
 		if (!existsSync(SSHD)) return t.fail(`${SSHD} is missing: run scripts/setup.sh (openssh-server)`);
@@ -191,11 +192,20 @@ test.serial(
 		t.is(here?.results.length, 10);
 		t.is(loop?.state, "failed");
 		t.regex(JSON.stringify(loop), new RegExp(`ssh to ${sshd.user}@127\\.0\\.0\\.1:${sshd.port}`));
-		// What the remote side reported before the kill is kept; what it never reached has no result.
+		// What the remote side reported before the kill is kept; the test that ran alone when the
+		// connection went is named (infra: what became of it is not known); the rest have no result.
 		const reported = (loop?.results ?? []).map((r) => r.testId);
 		t.true(reported.includes("x86_64/pass_test"), reported.join(" "));
-		t.false(reported.includes("x86_64/slow_test"), reported.join(" "));
+		const slow = loop?.results.find((r) => r.testId === "x86_64/slow_test");
+		t.is(slow?.status, "error");
+		t.regex(slow?.detail ?? "", /^the connection to .*127\.0\.0\.1:\d+ was lost while it ran \(/);
 		t.false(reported.includes("pass"), reported.join(" "));
+		t.regex(
+			String((loop as { failure?: { reason?: string } } | undefined)?.failure?.reason),
+			/\(while x86_64\/slow_test ran\); resume runs the tests that remain$/,
+		);
+		const journal = readFileSync(path.join(dir, "r1", "journal.jsonl"), "utf8");
+		t.regex(journal, /"type":"test-started","cell":"fake\/loop","suite":"selftests","testId":"x86_64\/slow_test"/);
 		// The private directory could not be removed: the note says where it is.
 		t.true(
 			loop?.notes?.some((n) => /^could not remove \/.*kvm-matrix-.* on .*: remove it by hand$/.test(n)),
@@ -208,5 +218,18 @@ test.serial(
 		t.is(summary.exitCode, 0, summary.stderr);
 		const json = JSON.parse(summary.stdout) as { counts?: Record<string, number>; exit?: { status: number } };
 		t.is(json.exit?.status, 0);
+
+		// The machine is back: resume runs what the cell had left (KUT), and nothing twice.
+		const back = await sshd.again();
+		t.teardown(() => back.kill());
+		const resumed = await run(dir, back, "resume", path.join(dir, "r1"));
+		t.is(resumed.exitCode, 0, `${resumed.stdout}\n${resumed.stderr}`);
+		const after = cellsOf(path.join(dir, "r1")).find((c) => c.id === "fake/loop");
+		t.is(after?.state, "done", JSON.stringify(after));
+		const ids = (after?.results ?? []).map((r) => r.testId);
+		for (const name of ["pass", "fail", "skip", "crash", "checked"]) t.true(ids.includes(name), ids.join(" "));
+		t.is(ids.filter((id) => id === "x86_64/slow_test").length, 1, "slow_test keeps its one result");
+		t.is(after?.results.find((r) => r.testId === "x86_64/slow_test")?.status, "error");
+		for (const left of leftovers(id)) rmSync(path.join("/tmp", left), { recursive: true, force: true });
 	},
 );

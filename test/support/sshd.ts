@@ -16,6 +16,8 @@ export interface LoopbackSshd {
 	readonly config: string;
 	/** Kills the server and every connection it serves (sshd's per-connection processes too). */
 	kill(): void;
+	/** The same server started again (same port, keys and config), as a machine that comes back. */
+	again(): Promise<LoopbackSshd>;
 }
 
 async function freePort(): Promise<number> {
@@ -111,6 +113,10 @@ export async function startSshd(): Promise<LoopbackSshd> {
 			"",
 		].join("\n"),
 	);
+	return launch(dir, port, user, config);
+}
+
+async function launch(dir: string, port: number, user: string, config: string): Promise<LoopbackSshd> {
 	const server = execa(SSHD, ["-D", "-e", "-f", path.join(dir, "sshd_config")], { reject: false, stdin: "ignore" });
 	let exitCode: number | undefined;
 	void server.then((r) => {
@@ -130,5 +136,6 @@ export async function startSshd(): Promise<LoopbackSshd> {
 				} catch {}
 			}
 		},
+		again: () => launch(dir, port, user, config),
 	};
 }

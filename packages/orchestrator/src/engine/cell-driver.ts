@@ -7,7 +7,7 @@ import type { CellStage } from "../events/types.js";
 import { type CellContext, cellStateOf, type createCellMachine } from "./cell-machine.js";
 import type { RunContext } from "./context.js";
 import { BUILD_TIMEOUT_MS } from "./jobs.js";
-import { finalResults, type RunRecord } from "./run-record.js";
+import { cellSettled, finalResults, type RunRecord } from "./run-record.js";
 
 type CellMachine = ReturnType<typeof createCellMachine>;
 
@@ -121,7 +121,7 @@ export function createCellDriver(
 	 */
 	const retryKept = async (cellId: string, kept: readonly FinalResult[]) => {
 		const total = 1 + ctx.matrix.retries;
-		const owed = kept.filter((r) => isFailing(r) && r.attempt < total);
+		const owed = kept.filter((r) => isFailing(r) && r.attempt < total && r.noRetry !== true);
 		if (owed.length === 0) return;
 		const firstAttempt = Math.max(...owed.map((r) => r.attempt)) + 1;
 		await launch(cellId, { only: owed.map(testKey), firstAttempt, retries: total - firstAttempt });
@@ -133,7 +133,7 @@ export function createCellDriver(
 			const launched: Promise<void>[] = [];
 			for (const c of ctx.cells) {
 				const known = before.byCell.get(c.id);
-				if (known?.end !== undefined && known.end.state !== "cancelled") continue;
+				if (cellSettled(known)) continue;
 				const kept = finalResults(known);
 				const skip = kept.map(testKey);
 				launched.push(

@@ -1,6 +1,7 @@
 import { assign, fromCallback, fromPromise, setup } from "xstate";
 import { failingInAttempt } from "../events/attempts.js";
 import type { CellStage, CellState, TestResult } from "../events/types.js";
+import { ConnectionLostError } from "../remote/shell.js";
 import { KvmParamsError } from "./kvm-params.js";
 
 /** What a cell's build stage hands to its VM stage. */
@@ -18,6 +19,8 @@ export type SuitesOutcome =
 			readonly infra: boolean;
 			/** Trying again cannot help (a parameter set the machine refused): no second boot. */
 			readonly final?: true;
+			/** Something outside the cell stopped it (a lost connection): `resume` runs what remains. */
+			readonly resumable?: true;
 	  };
 
 export type SuitesEvent =
@@ -41,7 +44,12 @@ export interface CellContext {
 	readonly only?: readonly string[];
 	/** Tests whose results the journal already has (a resumed cell): never run again. */
 	readonly skip?: readonly string[];
-	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
+	readonly failure?: {
+		readonly stage: CellStage;
+		readonly reason: string;
+		readonly evidence: readonly string[];
+		readonly resumable?: true;
+	};
 	readonly buildTimeoutMs: number;
 }
 
@@ -130,6 +138,7 @@ export function createCellMachine(actors: CellActors) {
 											reason: error instanceof Error ? error.message : String(error),
 											infra: true,
 											...(error instanceof KvmParamsError ? { final: true as const } : {}),
+											...(error instanceof ConnectionLostError ? { resumable: true as const } : {}),
 										},
 									},
 						),
@@ -249,6 +258,7 @@ export function createCellMachine(actors: CellActors) {
 									stage: "boot" as const,
 									reason: event.outcome.ok ? "" : event.outcome.reason,
 									evidence: [],
+									...(!event.outcome.ok && event.outcome.resumable === true ? { resumable: true as const } : {}),
 								}),
 							}),
 						},

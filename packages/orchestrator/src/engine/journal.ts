@@ -11,6 +11,18 @@ export interface CellFailure {
 	readonly stage: CellStage;
 	readonly reason: string;
 	readonly evidence: readonly string[];
+	/** The cell stopped on something outside it (a lost connection): `resume` runs what remains. */
+	readonly resumable?: true;
+}
+
+/** /proc/sys/kernel/random/boot_id: a UUID the kernel makes at each boot. */
+export const BOOT_ID = /^[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}$/;
+
+/** A machine as it ran a test: a different boot id later means it went down meanwhile. */
+export interface MachineBoot {
+	/** `this machine`, `user@host` (a Shell's `where`). */
+	readonly where: string;
+	readonly bootId: string;
 }
 
 /** Which CI shard a run is: its place in a `ci plan`, which `ci merge` checks. */
@@ -78,6 +90,15 @@ export type JournalRecord =
 	| { readonly type: "cell-accel"; readonly cell: string; readonly accel: "kvm" | "tcg"; readonly warning?: string }
 	| { readonly type: "cell-build"; readonly cell: string; readonly key: string; readonly cacheHit: boolean }
 	| { readonly type: "test-result"; readonly cell: string; readonly result: TestResult }
+	/** A test on a running kernel began: until its result comes, it is what that machine runs. */
+	| {
+			readonly type: "test-started";
+			readonly cell: string;
+			readonly suite: TestResult["suite"];
+			readonly testId: string;
+			readonly attempt: number;
+			readonly machine: MachineBoot;
+	  }
 	| {
 			readonly type: "verdicts";
 			readonly cell: string;
@@ -140,7 +161,9 @@ const record = z.discriminatedUnion("type", [
 		type: z.literal("cell-state"),
 		cell,
 		state: cellState,
-		failure: z.object({ stage, reason: z.string(), evidence: z.array(z.string()) }).optional(),
+		failure: z
+			.object({ stage, reason: z.string(), evidence: z.array(z.string()), resumable: z.literal(true).optional() })
+			.optional(),
 		retry: z.literal(true).optional(),
 		at: z.number().optional(),
 	}),
@@ -149,6 +172,15 @@ const record = z.discriminatedUnion("type", [
 	z.object({ type: z.literal("cell-accel"), cell, accel: z.enum(["kvm", "tcg"]), warning: z.string().optional() }),
 	z.object({ type: z.literal("cell-build"), cell, key: z.string(), cacheHit: z.boolean() }),
 	z.object({ type: z.literal("test-result"), cell, result: testResult }),
+	z.object({
+		type: z.literal("test-started"),
+		cell,
+		suite: z.enum(["selftests", "kut"]),
+		testId: z.string().min(1),
+		attempt: z.number().int().min(1),
+		// The kernel's boot id is a UUID; anything else in its place was not written by kvm-matrix.
+		machine: z.object({ where: z.string().min(1), bootId: z.string().regex(BOOT_ID) }),
+	}),
 	z.object({
 		type: z.literal("verdicts"),
 		cell,

@@ -5,7 +5,22 @@ import path from "node:path";
 import { collapseAttempts, type FinalResult } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import type { Verdict } from "../verdicts/classify.js";
-import { type CellFailure, type ChangedSince, type JournalRecord, parseJournal, type ShardRecord } from "./journal.js";
+import {
+	type CellFailure,
+	type ChangedSince,
+	type JournalRecord,
+	type MachineBoot,
+	parseJournal,
+	type ShardRecord,
+} from "./journal.js";
+
+/** A test on a running kernel that began and has no result: what its machine was doing last. */
+export interface OpenTest {
+	readonly suite: TestResult["suite"];
+	readonly testId: string;
+	readonly attempt: number;
+	readonly machine: MachineBoot;
+}
 
 export type CellEnd =
 	| { readonly state: "done" }
@@ -23,6 +38,8 @@ export interface CellRecord {
 	readonly verdicts?: ReadonlyMap<string, Verdict>;
 	/** Results carried over from an earlier run by `--changed-since`. */
 	readonly carried?: { readonly run: string; readonly dir: string };
+	/** Tests journaled as started with no result after (the run was killed, or their machine went down). */
+	readonly open?: readonly OpenTest[];
 }
 
 export interface RunRecord {
@@ -53,7 +70,10 @@ interface MutableCell {
 	end?: CellEnd;
 	verdicts?: Map<string, Verdict>;
 	carried?: { run: string; dir: string };
+	open?: OpenTest[];
 }
+
+const openKey = (t: { suite: string; testId: string; attempt: number }) => `${t.suite}:${t.testId}#${t.attempt}`;
 
 /** Folds journal records into what the run knows; later records win, results accumulate. */
 export function foldJournal(records: readonly JournalRecord[], problems: readonly string[] = []): RunRecord {
@@ -116,7 +136,8 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 						state: "failed",
 						failure: r.failure ?? { stage: r.state.failedIn, reason: r.state.reason, evidence: [] },
 					};
-				else if (c.end?.state === "cancelled") delete c.end;
+				// A cell that runs again (resumed) has not ended, whatever stopped it before.
+				else if (c.end !== undefined && !cellSettled(c)) delete c.end;
 				break;
 			}
 			case "cell-note": {
@@ -133,9 +154,18 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 			case "cell-build":
 				of(r.cell).build = { key: r.key, cacheHit: r.cacheHit };
 				break;
-			case "test-result":
-				of(r.cell).attempts.push(r.result);
+			case "test-result": {
+				const c = of(r.cell);
+				c.attempts.push(r.result);
+				if (c.open !== undefined) c.open = c.open.filter((t) => openKey(t) !== openKey(r.result));
 				break;
+			}
+			case "test-started": {
+				const c = of(r.cell);
+				const started = { suite: r.suite, testId: r.testId, attempt: r.attempt, machine: r.machine };
+				c.open = [...(c.open ?? []).filter((t) => openKey(t) !== openKey(started)), started];
+				break;
+			}
 			case "verdicts":
 				of(r.cell).verdicts = new Map(r.verdicts);
 				break;
@@ -188,10 +218,13 @@ export const finalResults = (cell: CellRecord | undefined): FinalResult[] => col
 
 /**
  * Whether a cell needs no more work on resume: its machine ended done or failed (a failed
- * build fails again; redoing it would only repeat the answer). A cancelled or unfinished cell runs.
+ * build fails again; redoing it would only repeat the answer). A cancelled or unfinished cell runs,
+ * and so does one that stopped on a lost connection.
  */
 export const cellSettled = (cell: CellRecord | undefined): boolean =>
-	cell?.end !== undefined && cell.end.state !== "cancelled";
+	cell?.end !== undefined &&
+	cell.end.state !== "cancelled" &&
+	!(cell.end.state === "failed" && cell.end.failure.resumable === true);
 
 /** What the run in `dir` has learnt, or undefined when `dir` holds no run (no plan.json). */
 export function readRunRecordOf(dir: string): RunRecord | undefined {

@@ -11,6 +11,7 @@ import { cachePaths } from "../paths/cache.js";
 import { planToJson } from "../plan/json.js";
 import { planRun, refKey } from "../plan/plan.js";
 import type { Plan } from "../plan/types.js";
+import { localShell } from "../remote/shell.js";
 import type { KnownIssue } from "../verdicts/classify.js";
 import { loadKnownIssuesOf } from "../verdicts/known-issues.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
@@ -25,6 +26,7 @@ import { createJobRunner } from "./jobs.js";
 import type { ChangedSince, ShardRecord } from "./journal.js";
 import { kvmSettled } from "./kvm-params.js";
 import { prebuiltFiles } from "./prebuilt.js";
+import { localBootId, rebootedWhileRunning } from "./rebooted.js";
 import { type RepoOf, resolveRefs, treeRepos } from "./refs.js";
 import {
 	claimRunDirectory,
@@ -35,7 +37,7 @@ import {
 	withRunDirectory,
 } from "./run-dir.js";
 import { driveRun } from "./run-machine.js";
-import { foldJournal, type RunRecord, readRunRecord } from "./run-record.js";
+import { cellSettled, foldJournal, type RunRecord, readRunRecord } from "./run-record.js";
 import { RunSetupError } from "./setup-error.js";
 import { stageActors } from "./stages.js";
 import { type RunSummary, resultsDocument, summariseCells } from "./summary.js";
@@ -252,7 +254,9 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 	const signal = options.signal ?? new AbortController().signal;
 	const before = readRunRecord(runDir.journal);
 	const resultsFile = path.join(runDir.dir, "results.json");
-	if (before.outcome === "completed") return { kind: "finished-before", dir: runDir.dir, resultsFile };
+	// A finished run may still owe cells that stopped on a lost connection: those run again.
+	const owed = [...before.byCell.values()].some((c) => c.end?.state === "failed" && !cellSettled(c));
+	if (before.outcome === "completed" && !owed) return { kind: "finished-before", dir: runDir.dir, resultsFile };
 	const oldPlan = runDir.readPlan();
 	const digest = matrixDigest(matrix);
 	if (!options.matrixNamed && before.matrixDigest !== undefined && before.matrixDigest !== digest)
@@ -286,17 +290,26 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 		resolved: planFile.resolved,
 	});
 	runDir.write("plan.json", planFile);
-	const ctx = contextFor(oldPlan.runId, matrix, options, signal, runDir, prepared, before);
-	announce(ctx, oldPlan.runId, before);
+	const record = pinReboots(runDir, before);
+	const ctx = contextFor(oldPlan.runId, matrix, options, signal, runDir, prepared, record);
+	announce(ctx, oldPlan.runId, record);
 	const summary = await drive(ctx, {
 		runId: oldPlan.runId,
 		planFile,
-		before,
+		before: record,
 		started: before.started ?? new Date().toISOString(),
 		...options,
 		prepared,
 	});
 	return { kind: "resumed", summary };
+}
+
+/** Results for the tests this machine went down under (journaled), and the record with them. */
+function pinReboots(runDir: RunDirectory, before: RunRecord): RunRecord {
+	const now = localBootId();
+	const pinned = now === undefined ? [] : rebootedWhileRunning(before, new Map([[localShell.where, now]]));
+	for (const { cell, result } of pinned) runDir.append({ type: "test-result", cell, result });
+	return pinned.length === 0 ? before : readRunRecord(runDir.journal);
 }
 
 /**

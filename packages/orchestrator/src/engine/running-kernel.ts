@@ -8,12 +8,13 @@ import PQueue from "p-queue";
 import type { TestResult } from "../events/types.js";
 import { runKutOnHost } from "../kut/run-host.js";
 import type { Target } from "../matrix/types.js";
-import { localShell } from "../remote/shell.js";
+import { ConnectionLostError, localShell, type Shell } from "../remote/shell.js";
 import { openSshSession, type RemoteSession } from "../remote/ssh.js";
 import { runSelftestsDirect } from "../selftests/run-direct.js";
 import { repositoryKey } from "../sources/identity.js";
 import type { RunContext } from "./context.js";
 import type { JobRunner } from "./jobs.js";
+import { BOOT_ID, type MachineBoot } from "./journal.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
 import { KvmParamsError, withKvmParams } from "./kvm-params.js";
 import { cellSelftests } from "./selftest-selection.js";
@@ -25,6 +26,45 @@ export interface RunningKernelPass {
 	readonly logDir: (suite: string) => string;
 	readonly signal: AbortSignal;
 	readonly report: (result: TestResult) => void;
+	/** A test began on that machine, as it was booted then: journaled before it runs. */
+	readonly started: (suite: TestResult["suite"], testId: string, machine: MachineBoot) => void;
+}
+
+/** The kernel's boot id there, or undefined where there is none to read. */
+async function bootIdOf(shell: Shell, cwd: string): Promise<string | undefined> {
+	try {
+		const id = (await shell.run("cat", ["/proc/sys/kernel/random/boot_id"], { cwd }))[0]?.trim() ?? "";
+		return BOOT_ID.test(id) ? id : undefined;
+	} catch (error) {
+		if (error instanceof ConnectionLostError) throw error;
+		return undefined;
+	}
+}
+
+/**
+ * The connection to a machine went away while tests ran there: a test that ran alone is named
+ * (an infra result: what became of it is not known); the cell stops, and `resume` runs the rest.
+ */
+function lostWhile(
+	error: ConnectionLostError,
+	open: readonly { readonly suite: TestResult["suite"]; readonly testId: string }[],
+	report: (result: TestResult) => void,
+): ConnectionLostError {
+	const only = open.length === 1 ? open[0] : undefined;
+	if (only !== undefined)
+		report({
+			suite: only.suite,
+			testId: only.testId,
+			status: "error",
+			durationMs: 0,
+			attempt: 1,
+			detail: `the connection to ${error.where} was lost while it ran (${error.reason})`,
+		});
+	const names = open.map((t) => t.testId).join(", ");
+	return new ConnectionLostError(
+		error.where,
+		`${error.reason}${open.length === 0 ? "" : ` (while ${names} ran)`}; resume runs the tests that remain`,
+	);
 }
 
 /** KUT's configure records its source directory in config.mak: the copy's own, there. */
@@ -79,12 +119,24 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			`ssh target: ran on ${session.shell.where}'s kernel ${session.kernel}; ${c.kernel.id} was not built or booted`,
 		);
 	const shell = session?.shell ?? localShell;
+	const cwd = session?.dir ?? os.tmpdir();
+	// What runs there now, journaled with the machine's boot: if it goes down, this names the test.
+	const bootId = await bootIdOf(shell, cwd);
+	const open = new Map<string, { readonly suite: TestResult["suite"]; readonly testId: string }>();
+	const started = (suite: TestResult["suite"], testId: string) => {
+		open.set(`${suite}:${testId}`, { suite, testId });
+		if (bootId !== undefined) pass.started(suite, testId, { where: shell.where, bootId });
+	};
+	const finished = (result: TestResult) => {
+		open.delete(`${result.suite}:${result.testId}`);
+		report(result);
+	};
 	try {
 		await withKvmParams(
 			ctx,
 			cellId,
 			target,
-			{ shell, cwd: session?.dir ?? os.tmpdir() },
+			{ shell, cwd },
 			async (setup) => {
 				if (setup.kind === "refused") throw new KvmParamsError(setup.reason);
 				if (setup.kind === "skip") {
@@ -103,6 +155,9 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 			},
 			signal,
 		);
+	} catch (error) {
+		if (error instanceof ConnectionLostError && !signal.aborted) throw lostWhile(error, [...open.values()], finished);
+		throw error;
 	} finally {
 		const problem = await session?.close();
 		if (problem !== undefined) ctx.note(cellId, problem);
@@ -122,7 +177,8 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 				parallel: selftests.suite.parallel,
 				queue: machine,
 				signal,
-				onResult: report,
+				onStart: (id) => started("selftests", id),
+				onResult: finished,
 			});
 		}
 		if (kut !== undefined && kutBuilt !== undefined && kutNames.length > 0) {
@@ -157,7 +213,10 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 						}),
 				durationsFile: path.join(cache.root, "kut-durations", durations),
 				signal,
-				onResult: report,
+				onStart: (names) => {
+					for (const name of names) started("kut", name);
+				},
+				onResult: finished,
 			});
 		}
 	}

@@ -73,6 +73,8 @@ export async function runSuites(
 			logDir: attemptDir,
 			signal: both,
 			report,
+			started: (suite, testId, machine) =>
+				ctx.runDir.append({ type: "test-started", cell: cellId, suite, testId, attempt, machine }),
 		});
 		return;
 	}

@@ -40,6 +40,8 @@ export interface TestResult {
 		readonly expectedFailures: number;
 		readonly skipped: number;
 	};
+	/** Not run again by the matrix's retries: its machine went down under it, and would again. */
+	readonly noRetry?: true;
 }
 
 /** Rows, columns and what each cell waits on. */

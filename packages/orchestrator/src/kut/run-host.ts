@@ -29,6 +29,8 @@ export interface KutHostRun {
 	/** name → milliseconds, from earlier runs: the longest go first so the slots drain evenly. */
 	readonly durationsFile?: string;
 	readonly signal?: AbortSignal;
+	/** A run_tests.sh call is about to start these tests there, one after the other. */
+	readonly onStart?: (names: readonly string[]) => void;
 	readonly onResult?: (result: TestResult) => void;
 	/** run_tests.sh runs on a remote machine: `dir` is the built tree's copy there. */
 	readonly remote?: RemoteKut;
@@ -138,6 +140,7 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 				async () => {
 					if (lost !== undefined) return;
 					try {
+						options.onStart?.(names);
 						await runCall(options, names, index, argsOf, finish);
 					} catch (error) {
 						if (!(error instanceof ConnectionLostError)) throw error;

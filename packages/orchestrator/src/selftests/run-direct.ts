@@ -27,6 +27,8 @@ export interface DirectSelftestsRun {
 	/** The machine's queue, shared with other cells' tests there: each test takes a slot of it. */
 	readonly queue?: PQueue;
 	readonly signal?: AbortSignal;
+	/** A test is about to start there (journaled: a machine that goes down names it). */
+	readonly onStart?: (testId: string) => void;
 	readonly onResult?: (result: TestResult) => void;
 }
 
@@ -51,6 +53,7 @@ export async function runSelftestsDirect(options: DirectSelftestsRun): Promise<T
 	const one = async (t: ScheduledTest) => {
 		if (lost !== undefined) return;
 		try {
+			options.onStart?.(t.id);
 			report(await runOne(options, t));
 		} catch (error) {
 			if (!(error instanceof ConnectionLostError)) throw error;
