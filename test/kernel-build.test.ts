@@ -1,5 +1,5 @@
 // Config merging and the build cache on the fakelinux tree, with the kernel's real merge_config.sh.
-import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import test from "ava";
@@ -75,10 +75,15 @@ test("a cached image that is not whole (a crash left it empty, or short) is buil
 	bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
 	writeFileSync(cold.image, bytes);
 	t.false((await buildKernel({ worktree, sha, config, cache })).cacheHit);
-	// A cache entry from before seals (or whose seal was lost) is built again once.
-	rmSync(`${cold.image}.sealed`);
-	t.false((await buildKernel({ worktree, sha, config, cache })).cacheHit);
 	t.true((await buildKernel({ worktree, sha, config, cache })).cacheHit);
+	// An image from before seals (none beside it) is taken as it stands and sealed, unless empty.
+	rmSync(`${cold.image}.sealed`);
+	t.true((await buildKernel({ worktree, sha, config, cache })).cacheHit);
+	t.true(existsSync(`${cold.image}.sealed`));
+	rmSync(`${cold.image}.sealed`);
+	truncateSync(cold.image, 0);
+	t.false((await buildKernel({ worktree, sha, config, cache })).cacheHit);
+	t.true(readFileSync(cold.image).equals(whole));
 });
 
 test("a selftests build whose binary is not whole is built again; a whole one is a hit", async (t) => {
@@ -97,4 +102,13 @@ test("a selftests build whose binary is not whole is built again; a whole one is
 	t.false(again.cacheHit);
 	t.true(statSync(path.join(again.outputDir, pass.binary)).size > 0);
 	t.true((await buildSelftests({ worktree, sha, cache, jobs: 2 })).cacheHit);
+	// A manifest from before seals: taken as it stands (and sealed) while every binary has bytes.
+	const manifest = path.join(cache.selftests, sha, "manifest.json");
+	const { sealed: _, ...legacy } = JSON.parse(readFileSync(manifest, "utf8")) as { sealed: unknown };
+	writeFileSync(manifest, JSON.stringify(legacy));
+	t.true((await buildSelftests({ worktree, sha, cache, jobs: 2 })).cacheHit);
+	t.true("sealed" in (JSON.parse(readFileSync(manifest, "utf8")) as object));
+	writeFileSync(manifest, JSON.stringify(legacy));
+	truncateSync(path.join(cold.outputDir, pass.binary), 0);
+	t.false((await buildSelftests({ worktree, sha, cache, jobs: 2 })).cacheHit);
 });

@@ -11,5 +11,5 @@ export {
 export { channelFd } from "./channel.js";
 export { type ModuleRequest, moduleName } from "./initramfs/modules.js";
 export { kernelRelease } from "./kernel-release.js";
-export { isSealed, sealOf, sealPath } from "./sealed-file.js";
+export { checkSeal, isSealed, isWhole, sealOf, sealPath } from "./sealed-file.js";
 export type * from "./types.js";

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { isSealed, sealOf, sealPath } from "@kvm-matrix/qemu-runner";
+import { isWhole, sealOf, sealPath } from "@kvm-matrix/qemu-runner";
 import type { KernelConfig } from "../matrix/types.js";
 import { copyAtomically, writeAtomically } from "../paths/atomic.js";
 import type { CachePaths } from "../paths/cache.js";
@@ -12,6 +12,10 @@ import { droppedOptions, hashText, makeConfig } from "./kconfig.js";
 import { KVM_TEST_FRAGMENT } from "./kvm-test-fragment.js";
 
 /** What every build step (kernel, selftests, KUT) works on: one commit's worktree, in the cache. */
+
+/** A cached image that reads back as its seal says (one from before seals is sealed as it stands). */
+const whole = (image: string) => isWhole(image, (seal) => writeAtomically(sealPath(image), seal));
+
 export interface BuildInput {
 	readonly worktree: string;
 	readonly sha: string;
@@ -179,8 +183,7 @@ export async function buildKernel(
 			(t) => JSON.parse(t) as { key: string; configHash: string; dropped: string[] },
 			() => undefined,
 		);
-		if (known === undefined || !(await isSealed(path.join(options.cache.builds, known.key, "bzImage"))))
-			return undefined;
+		if (known === undefined || !(await whole(path.join(options.cache.builds, known.key, "bzImage")))) return undefined;
 		return {
 			image: path.join(options.cache.builds, known.key, "bzImage"),
 			cacheHit: true,
@@ -249,7 +252,7 @@ async function configureAndMake(
 	const statsFile = path.join(options.cache.buildStats, `${configHash.slice(0, 20)}.json`);
 	const image = path.join(stored, "bzImage");
 	const cached = async () => {
-		if (!(await isSealed(image))) return undefined;
+		if (!(await whole(image))) return undefined;
 		await remember();
 		return { image, cacheHit: true, key, configHash, durationMs: ms(), dropped } satisfies KernelBuild;
 	};

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { sealOf } from "@kvm-matrix/qemu-runner";
@@ -104,7 +104,12 @@ async function definedAt(kvmDir: string, id: string): Promise<string> {
 }
 
 /** A finished build of this commit's selftests, if the cache has one. */
-export async function cachedSelftests(cache: CachePaths, sha: string): Promise<SelftestsBuild | undefined> {
+export async function cachedSelftests(
+	cache: CachePaths,
+	sha: string,
+	/** `verify: false` when the binaries will not be run (their sources are what is wanted). */
+	{ verify = true }: { readonly verify?: boolean } = {},
+): Promise<SelftestsBuild | undefined> {
 	const manifest = path.join(cache.selftests, sha, "manifest.json");
 	if (!existsSync(manifest)) return undefined;
 	// A manifest that does not parse (a disk that filled up, a hand edit) is no build: it is built again.
@@ -116,15 +121,31 @@ export async function cachedSelftests(cache: CachePaths, sha: string): Promise<S
 	// Written by an older kvm-matrix that filtered names more loosely: build again, and let the
 	// listing refuse what is unsafe.
 	if (!stored.tests.every((t) => checkTestName(t.id, { slashes: true }).ok)) return undefined;
-	// Every binary as it was sealed (an older manifest has no seals: built again).
 	const { sealed, ...build } = stored;
-	if (sealed === undefined) return undefined;
-	for (const t of build.tests) {
-		if (t.binary === undefined) continue;
-		const seal = sealed[t.binary];
-		const now = await sealOf(path.join(build.outputDir, t.binary)).catch(() => undefined);
-		if (seal === undefined || now !== seal) return undefined;
+	if (!verify) return { ...build, cacheHit: true };
+	const binaries = build.tests.flatMap((t) => (t.binary === undefined ? [] : [t.binary]));
+	const now = new Map<string, string | undefined>();
+	for (const binary of binaries)
+		now.set(binary, await sealOf(path.join(build.outputDir, binary)).catch(() => undefined));
+	if (sealed === undefined) {
+		// Written before seals, by a kvm-matrix that synced nothing: taken as it stands when every
+		// binary is there and not empty (rebuilding would pull it from under a run still using it).
+		const sizes = await Promise.all(
+			binaries.map((b) =>
+				stat(path.join(build.outputDir, b)).then(
+					(s) => s.size,
+					() => 0,
+				),
+			),
+		);
+		const whole = sizes.every((size) => size > 0);
+		if (!whole) return undefined;
+		const adopted = Object.fromEntries(binaries.map((b) => [b, now.get(b) ?? ""]));
+		await writeAtomically(manifest, JSON.stringify({ ...build, sealed: adopted }));
+		return { ...build, cacheHit: true };
 	}
+	// Every binary as it was sealed.
+	if (!binaries.every((b) => sealed[b] !== undefined && now.get(b) === sealed[b])) return undefined;
 	return { ...build, cacheHit: true };
 }
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import { execa } from "execa";
-import { isSealed, sealOf, sealPath } from "../sealed-file.js";
+import { isWhole, sealOf, sealPath } from "../sealed-file.js";
 import type { GuestFile, Payload, Share } from "../types.js";
 import { type CpioEntry, encodeCpio, parentDirs } from "./cpio.js";
 import { INIT_SCRIPT, payloadScript, RECORD_HELPER } from "./init-script.js";
@@ -111,7 +111,8 @@ export async function baseArchive(options: {
 		].join("\n"),
 	);
 	const file = path.join(options.cacheDir, "initramfs", `base-${hash.slice(0, 24)}.cpio.gz`);
-	if (await isSealed(file)) return { path: file, hash, cached: true };
+	if (await isWhole(file, (seal) => publish(sealPath(file), Buffer.from(seal))))
+		return { path: file, hash, cached: true };
 	const entries = withParents([
 		{ kind: "file", path: "init", data: Buffer.from(INIT_SCRIPT), mode: 0o755 },
 		{ kind: "file", path: "bin/busybox", data: busybox, mode: 0o755 },
