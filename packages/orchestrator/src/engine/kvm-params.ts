@@ -46,8 +46,6 @@ interface Entered {
 	readonly setup: KvmSetup;
 	/** What to put back, and the state file's text that says it is this run's to put back. */
 	readonly restore?: { readonly how: Restore; readonly state: string };
-	/** Lets go of the cells' shared claim on the machine's KVM. */
-	readonly unclaim?: () => Promise<void>;
 }
 
 export interface KvmMachine {
@@ -63,16 +61,32 @@ export interface KvmMachine {
 const EXCLUSIVE_WAIT_S = 60;
 const SHARED_WAIT_S = 300;
 
-/** Runs `work` (probe, restore, reload) holding the machine's KVM lock alone, or refuses in one line. */
-async function exclusively<T>(machine: KvmMachine, what: string, work: () => Promise<T>): Promise<T> {
+const lockCancelled = (signal?: AbortSignal) =>
+	signal?.reason instanceof Error ? signal.reason : new Error("cancelled while waiting for the machine's KVM lock");
+
+/**
+ * Runs `work` (probe, restore, reload) holding the machine's KVM lock alone, or refuses in one
+ * line. A machine that cannot lock (no flock) is worked on as before locks, and said.
+ */
+async function exclusively<T>(
+	machine: KvmMachine,
+	what: string,
+	note: (text: string) => void,
+	work: () => Promise<T>,
+	signal?: AbortSignal,
+): Promise<T> {
 	const where = machine.shell.where;
-	const lock = await holdMachineLock(machine.shell, machine.cwd, "exclusive", EXCLUSIVE_WAIT_S, machine.lockFile);
+	// From `/`: a cell's clean-up kills what runs under its own directory, and the lock is the machine's.
+	const lock = await holdMachineLock(machine.shell, "/", "exclusive", EXCLUSIVE_WAIT_S, machine.lockFile, signal);
+	if (lock.kind === "cancelled") throw lockCancelled(signal);
 	if (lock.kind === "busy")
 		throw new KvmParamsError(
 			`${what}: KVM on ${where} is in use by another kvm-matrix run (${lock.file} held for ${EXCLUSIVE_WAIT_S}s): not touching its modules`,
 		);
-	if (lock.kind === "unavailable")
-		throw new KvmParamsError(`${what}: KVM's modules on ${where} cannot be locked against other runs (${lock.reason})`);
+	if (lock.kind === "unavailable") {
+		note(`${what}: KVM's modules on ${where} are not locked against other runs: ${lock.reason}`);
+		return work();
+	}
 	try {
 		return await work();
 	} finally {
@@ -80,10 +94,15 @@ async function exclusively<T>(machine: KvmMachine, what: string, work: () => Pro
 	}
 }
 
-/** A shared claim on the machine's KVM while cells use it: no other run reloads it meanwhile. */
-async function claim(machine: KvmMachine, note: (text: string) => void): Promise<() => Promise<void>> {
+/** A cell's shared claim on the machine's KVM while it runs: no other run reloads it meanwhile. */
+async function claim(
+	machine: KvmMachine,
+	note: (text: string) => void,
+	signal?: AbortSignal,
+): Promise<() => Promise<void>> {
 	const where = machine.shell.where;
-	const lock = await holdMachineLock(machine.shell, machine.cwd, "shared", SHARED_WAIT_S, machine.lockFile);
+	const lock = await holdMachineLock(machine.shell, "/", "shared", SHARED_WAIT_S, machine.lockFile, signal);
+	if (lock.kind === "cancelled") throw lockCancelled(signal);
 	if (lock.kind === "busy")
 		throw new KvmParamsError(
 			`KVM on ${where} is being reloaded by another kvm-matrix run (${lock.file} held for ${SHARED_WAIT_S}s)`,
@@ -309,14 +328,28 @@ export async function withKvmParams<T>(
 			`parameter set ${set}: ${notKvm.join(", ")} ${notKvm.length === 1 ? "is" : "are"} not KVM's; on a running kernel kvm-matrix reloads KVM's modules only`,
 		);
 	const lease = leaseOf(ctx, machine.shell.where);
+	// Each cell claims the machine's KVM through its own connection, for as long as its tests run.
+	const inCell = async (entered: Entered) => {
+		const { setup } = entered;
+		if (setup.kind !== "own" && setup.kind !== "applied") return body(setup);
+		const unclaim = await claim(machine, note, signal);
+		try {
+			await refuseChangedMeanwhile(machine, entered);
+			if (setup.kind === "applied")
+				note(`parameter set ${set}: KVM on ${machine.shell.where} took ${setup.read.map(paramText).join(", ")}`);
+			return await body(setup);
+		} finally {
+			await unclaim();
+		}
+	};
 	if (set === undefined || asked.length === 0)
 		return tracked(
 			ctx,
 			lease.use(
 				"",
-				() => enterAsItIs(machine, note),
-				async (entered) => entered.unclaim?.(),
-				(entered) => body(entered.setup),
+				() => enterAsItIs(machine, note, signal),
+				async () => {},
+				inCell,
 				signal,
 			),
 		);
@@ -324,29 +357,16 @@ export async function withKvmParams<T>(
 		ctx,
 		lease.use(
 			configKey(asked),
-			async () => {
-				const entered = await exclusively(machine, `parameter set ${set}`, () =>
-					enterSet(ctx, cellId, machine, set, asked, note),
-				);
-				if (entered.setup.kind !== "applied") return entered;
-				try {
-					return { ...entered, unclaim: await claim(machine, note) };
-				} catch (error) {
-					await leaveSet(machine, entered, set, note);
-					throw error;
-				}
-			},
-			async (entered) => {
-				await entered.unclaim?.();
-				await leaveSet(machine, entered, set, note);
-			},
-			async (entered) => {
-				if (entered.setup.kind === "applied")
-					note(
-						`parameter set ${set}: KVM on ${machine.shell.where} took ${entered.setup.read.map(paramText).join(", ")}`,
-					);
-				return body(entered.setup);
-			},
+			() =>
+				exclusively(
+					machine,
+					`parameter set ${set}`,
+					note,
+					() => enterSet(ctx, cellId, machine, set, asked, note),
+					signal,
+				),
+			(entered) => leaveSet(machine, entered, set, note),
+			inCell,
 			signal,
 		),
 	);
@@ -357,41 +377,47 @@ async function leaveSet(machine: KvmMachine, entered: Entered, set: string, note
 	const undo = entered.restore;
 	if (undo === undefined) return;
 	try {
-		await exclusively(machine, `restoring parameter set ${set}`, () => restore(machine, undo, set, note));
+		// Never cancelled: a cancelled run puts KVM back too.
+		await exclusively(machine, `restoring parameter set ${set}`, note, () => restore(machine, undo, set, note));
 	} catch (error) {
 		note(`${error instanceof Error ? error.message : String(error)}; the next run there restores them`);
 	}
 }
 
+const leftOver = async (machine: KvmMachine): Promise<KvmProbe> =>
+	parseProbe(await runScript(machine.shell, PENDING, machine.cwd));
+
 /**
- * KVM as the machine has it, claimed shared for the cells; a set an earlier, killed run left is
- * first restored under the lock alone (and one whose run still runs refuses the cell).
+ * KVM as the machine has it; a set an earlier, killed run left is first restored under the lock
+ * alone (and one whose run still runs refuses the cell).
  */
-async function enterAsItIs(machine: KvmMachine, note: (text: string) => void): Promise<Entered> {
-	const where = machine.shell.where;
-	const leftOver = async () => {
-		const probe = parseProbe(await runScript(machine.shell, PENDING, machine.cwd));
-		return probe.pending !== undefined || probe.pendingUnreadable !== undefined ? probe : undefined;
-	};
-	let unclaim = await claim(machine, note);
-	try {
-		const left = await leftOver();
-		if (left === undefined) return { setup: { kind: "own" }, unclaim };
-		refuseUnrestorable(left, where);
-		await unclaim();
-		unclaim = async () => {};
-		await exclusively(machine, "restoring a set left applied", async () =>
-			recover(machine, await probeKvm(machine.shell, machine.cwd), note),
-		);
-		unclaim = await claim(machine, note);
-		// Between the restore and the claim another run may have applied its set: its cells run now.
-		const again = await leftOver();
-		if (again !== undefined) refuseUnrestorable(again, where);
-		return { setup: { kind: "own" }, unclaim };
-	} catch (error) {
-		await unclaim();
-		throw error;
-	}
+async function enterAsItIs(machine: KvmMachine, note: (text: string) => void, signal?: AbortSignal): Promise<Entered> {
+	const left = await leftOver(machine);
+	if (left.pending === undefined && left.pendingUnreadable === undefined) return { setup: { kind: "own" } };
+	refuseUnrestorable(left, machine.shell.where);
+	await exclusively(
+		machine,
+		"restoring a set left applied",
+		note,
+		async () => recover(machine, await probeKvm(machine.shell, machine.cwd), note),
+		signal,
+	);
+	return { setup: { kind: "own" } };
+}
+
+/**
+ * Once a cell holds its claim nobody reloads KVM, but between its group's setup and the claim
+ * another run could have: the machine must still be as the group set it up.
+ */
+async function refuseChangedMeanwhile(machine: KvmMachine, entered: Entered): Promise<void> {
+	const now = await leftOver(machine);
+	const ours = entered.restore?.state;
+	const none = now.pending === undefined && now.pendingUnreadable === undefined;
+	if (ours === undefined ? none : now.pendingText === ours) return;
+	refuseUnrestorable(now, machine.shell.where);
+	throw new KvmParamsError(
+		`KVM on ${machine.shell.where} changed under this cell (${STATE_FILE} is not as its parameter set left it): not running its tests`,
+	);
 }
 
 /** Only whether a set is left applied: what every cell on a running kernel asks first. */

@@ -76,3 +76,18 @@ test("a machine that cannot lock says why in one line", async (t) => {
 	t.is(got.kind, "unavailable");
 	t.regex(got.kind === "unavailable" ? got.reason : "", /^cannot open \/proc\/no-such-dir\/kvm\.lock$/);
 });
+
+test("a cancelled run stops waiting for the lock at once, and a lock it never got is not left behind", async (t) => {
+	const file = lockFile();
+	const cell = await hold(file, "shared");
+	const controller = new AbortController();
+	const waiting = holdMachineLock(localShell, os.tmpdir(), "exclusive", 300, file, controller.signal);
+	setTimeout(() => controller.abort(), 300);
+	// Without the abort this would be `busy`, 300 s on: past the test's own time limit.
+	t.deepEqual(await waiting, { kind: "cancelled" });
+	await release(cell);
+	// The holder that was waiting is gone: the lock is free for anyone.
+	const after = await hold(file, "exclusive", 5);
+	t.is(after.kind, "held");
+	await release(after);
+});

@@ -17,7 +17,9 @@ export type LockAttempt =
 	/** Another run held it for the whole wait. */
 	| { readonly kind: "busy"; readonly file: string }
 	/** The machine cannot lock (no flock, the file cannot be opened): said in one line. */
-	| { readonly kind: "unavailable"; readonly reason: string };
+	| { readonly kind: "unavailable"; readonly reason: string }
+	/** `signal` aborted the wait. */
+	| { readonly kind: "cancelled" };
 
 const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -41,15 +43,21 @@ while echo held; do sleep 1 9<&-; done
 `;
 }
 
-/** Takes the machine's KVM lock through `shell`; `held` until its release is called. */
+/**
+ * Takes the machine's KVM lock through `shell`; `held` until its release is called. `cwd` should
+ * be a directory nothing cleans up processes under (`/`): the holder must outlive a cell's own.
+ * `signal` ends a wait (a cancelled run), not a lock once held.
+ */
 export async function holdMachineLock(
 	shell: Shell,
 	cwd: string,
 	mode: LockMode,
 	waitS: number,
 	file?: string,
+	signal?: AbortSignal,
 ): Promise<LockAttempt> {
 	const controller = new AbortController();
+	if (signal?.aborted) return { kind: "cancelled" };
 	let settle: (attempt: LockAttempt) => void = () => {};
 	const first = new Promise<LockAttempt>((resolve) => {
 		settle = resolve;
@@ -76,5 +84,12 @@ export async function holdMachineLock(
 					reason: `the lock holder failed: ${error instanceof Error ? error.message : String(error)}`,
 				}),
 		);
-	return first;
+	const onAbort = () => {
+		settle({ kind: "cancelled" });
+		controller.abort();
+	};
+	signal?.addEventListener("abort", onAbort, { once: true });
+	const attempt = await first;
+	signal?.removeEventListener("abort", onAbort);
+	return attempt;
 }
