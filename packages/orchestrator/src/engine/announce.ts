@@ -58,7 +58,8 @@ function announce(ctx: RunContext, runId: string, before: RunRecord | undefined,
 		if (known.accel !== undefined) bus.emit({ type: "cell-accel", at, cellId: c.id, ...known.accel });
 		for (const result of known.attempts) bus.emit({ type: "test-result", at, cellId: c.id, result });
 		const end = known.end;
-		if (end === undefined || end.state === "cancelled") continue;
+		// A cell about to run again (cancelled, stopped on a lost connection) shows as it runs.
+		if (end === undefined || end.state === "cancelled" || !cellSettled(known)) continue;
 		const state =
 			end.state === "done"
 				? { stage: "done" as const }

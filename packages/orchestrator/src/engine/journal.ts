@@ -23,6 +23,8 @@ export interface MachineBoot {
 	/** `this machine`, `user@host` (a Shell's `where`). */
 	readonly where: string;
 	readonly bootId: string;
+	/** For `this machine`: its hostname, since a run directory can be resumed on another. */
+	readonly host?: string;
 }
 
 /** Which CI shard a run is: its place in a `ci plan`, which `ci merge` checks. */
@@ -179,7 +181,7 @@ const record = z.discriminatedUnion("type", [
 		testId: z.string().min(1),
 		attempt: z.number().int().min(1),
 		// The kernel's boot id is a UUID; anything else in its place was not written by kvm-matrix.
-		machine: z.object({ where: z.string().min(1), bootId: z.string().regex(BOOT_ID) }),
+		machine: z.object({ where: z.string().min(1), bootId: z.string().regex(BOOT_ID), host: z.string().optional() }),
 	}),
 	z.object({
 		type: z.literal("verdicts"),

@@ -5,7 +5,9 @@ import { cellSettled, foldJournal } from "./run-record.js";
 
 const BOOT_A = "0b9f6a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
 const BOOT_B = "7e8f9a0b-1c2d-4e5f-8a9b-0c1d2e3f4a5b";
-const here = (bootId: string) => ({ where: "this machine", bootId });
+const here = (bootId: string) => ({ where: "this machine", bootId, host: "qa-1" });
+const pin = (record: ReturnType<typeof fold>, now: string, host = "qa-1", where = "this machine") =>
+	rebootedWhileRunning(record, where, host, now);
 const started = (cell: string, testId: string, bootId = BOOT_A, suite = "kut") =>
 	JSON.stringify({ type: "test-started", cell, suite, testId, attempt: 1, machine: here(bootId) });
 const result = (cell: string, testId: string, status = "pass", suite = "kut") =>
@@ -26,7 +28,7 @@ test("a test that started and has no result is what its machine was running", (t
 
 test("the machine went down under one test: a crash pinned on it, saying what is known", (t) => {
 	const record = fold(started("k/host", "pass"), result("k/host", "pass"), started("k/host", "hang"));
-	t.deepEqual(rebootedWhileRunning(record, new Map([["this machine", BOOT_B]])), [
+	t.deepEqual(pin(record, BOOT_B), [
 		{
 			cell: "k/host",
 			result: {
@@ -42,16 +44,16 @@ test("the machine went down under one test: a crash pinned on it, saying what is
 	]);
 });
 
-test("the same boot (kvm-matrix was killed, the machine was not) or a machine not asked: nothing is pinned", (t) => {
+test("the same boot (kvm-matrix was killed, the machine was not), another machine or host: nothing is pinned", (t) => {
 	const record = fold(started("k/host", "hang"));
-	t.deepEqual(rebootedWhileRunning(record, new Map([["this machine", BOOT_A]])), []);
-	t.deepEqual(rebootedWhileRunning(record, new Map([["kvmqa@qa-icx-01", BOOT_B]])), []);
-	t.deepEqual(rebootedWhileRunning(record, new Map()), []);
+	t.deepEqual(pin(record, BOOT_A), []);
+	t.deepEqual(pin(record, BOOT_B, "qa-1", "kvmqa@qa-icx-01"), [], "another machine's boot says nothing of this one");
+	t.deepEqual(pin(record, BOOT_B, "qa-2"), [], "the run directory resumed on another host");
 });
 
 test("tests side by side when the machine went down: none is blamed, each says so", (t) => {
 	const record = fold(started("k/host", "a"), started("k2/host", "b", BOOT_A, "selftests"));
-	const pinned = rebootedWhileRunning(record, new Map([["this machine", BOOT_B]]));
+	const pinned = pin(record, BOOT_B);
 	t.deepEqual(
 		pinned.map((p) => [p.cell, p.result.testId, p.result.status]),
 		[
@@ -68,6 +70,22 @@ test("tests side by side when the machine went down: none is blamed, each says s
 test("a start from an earlier boot that a later run of the test closed is not open", (t) => {
 	const record = fold(started("k/host", "hang", BOOT_A), started("k/host", "hang", BOOT_B), result("k/host", "hang"));
 	t.deepEqual(record.byCell.get("k/host")?.open ?? [], []);
+});
+
+test("a test whose cell (or run) ended is not open: a cancel stopped it, the machine did not", (t) => {
+	const ended = (stage: object) =>
+		fold(started("k/host", "hang"), JSON.stringify({ type: "cell-state", cell: "k/host", state: stage }));
+	t.deepEqual(ended({ stage: "cancelled", cancelledIn: "running" }).byCell.get("k/host")?.open, undefined);
+	t.deepEqual(ended({ stage: "failed", failedIn: "running", reason: "x" }).byCell.get("k/host")?.open, undefined);
+	const finished = fold(started("k/host", "hang"), JSON.stringify({ type: "run-finished", outcome: "cancelled" }));
+	t.deepEqual(pin(finished, BOOT_B), []);
+	// Resumed, it starts again: open once more until its result.
+	const again = fold(
+		started("k/host", "hang"),
+		JSON.stringify({ type: "cell-state", cell: "k/host", state: { stage: "cancelled", cancelledIn: "running" } }),
+		started("k/host", "hang"),
+	);
+	t.is(pin(again, BOOT_B).length, 1);
 });
 
 test("a boot id that is not the kernel's UUID is not a record kvm-matrix wrote", (t) => {

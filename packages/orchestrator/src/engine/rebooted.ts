@@ -19,25 +19,27 @@ export function localBootId(): string | undefined {
 /**
  * The results for tests whose machine rebooted while they ran: a `crash` for a test that ran
  * there alone; with several, an `error` for each, since which of them (if any) brought the
- * machine down is not known. `bootNow` has the machines whose boot id could be read, by `where`.
+ * machine down is not known. `where`, `host` and `now` are this machine's name, hostname and boot id.
  */
 export function rebootedWhileRunning(
 	record: RunRecord,
-	bootNow: ReadonlyMap<string, string>,
+	where: string,
+	host: string,
+	now: string,
 ): { readonly cell: string; readonly result: TestResult }[] {
 	const byBoot = new Map<string, { cell: string; test: OpenTest }[]>();
 	for (const [cell, c] of record.byCell) {
 		for (const test of c.open ?? []) {
-			const now = bootNow.get(test.machine.where);
-			if (now === undefined || now === test.machine.bootId) continue;
+			// Another machine's test (or one of a run begun on another host) is not this boot's to judge.
+			if (test.machine.where !== where || test.machine.host !== host || test.machine.bootId === now) continue;
 			const key = `${test.machine.where}\n${test.machine.bootId}`;
 			byBoot.set(key, [...(byBoot.get(key) ?? []), { cell, test }]);
 		}
 	}
 	return [...byBoot.values()].flatMap((tests) =>
 		tests.map(({ cell, test }) => {
-			const { where, bootId } = test.machine;
-			const boots = `boot ${bootId.slice(0, 8)}, now ${bootNow.get(where)?.slice(0, 8) ?? "?"}`;
+			const { bootId } = test.machine;
+			const boots = `boot ${bootId.slice(0, 8)}, now ${now.slice(0, 8)}`;
 			const others = tests.filter((o) => o.test !== test).map((o) => `${o.cell} ${o.test.testId}`);
 			const base = { suite: test.suite, testId: test.testId, durationMs: 0, attempt: test.attempt };
 			return {

@@ -38,7 +38,7 @@ export interface CellRecord {
 	readonly verdicts?: ReadonlyMap<string, Verdict>;
 	/** Results carried over from an earlier run by `--changed-since`. */
 	readonly carried?: { readonly run: string; readonly dir: string };
-	/** Tests journaled as started with no result after (the run was killed, or their machine went down). */
+	/** Tests journaled as started with no result, in a cell that never ended: kvm-matrix was killed, or their machine went down. */
 	readonly open?: readonly OpenTest[];
 }
 
@@ -138,6 +138,8 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 					};
 				// A cell that runs again (resumed) has not ended, whatever stopped it before.
 				else if (c.end !== undefined && !cellSettled(c)) delete c.end;
+				// A cell (or a retry) that ended ran nothing more: its tests without a result were stopped.
+				if (["done", "failed", "cancelled"].includes(r.state.stage)) delete c.open;
 				break;
 			}
 			case "cell-note": {
@@ -171,6 +173,7 @@ export function foldJournal(records: readonly JournalRecord[], problems: readonl
 				break;
 			case "run-finished":
 				outcome = r.outcome;
+				for (const c of byCell.values()) delete c.open;
 				break;
 			case "job-finished":
 				break;

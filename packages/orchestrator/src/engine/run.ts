@@ -2,6 +2,7 @@
 // same context and drive the same machines; they differ only in what the journal already holds.
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import picomatch from "picomatch";
 import type { EventBus } from "../events/bus.js";
@@ -307,7 +308,7 @@ async function resumeHeld(runDir: RunDirectory, matrix: Matrix, options: ResumeO
 /** Results for the tests this machine went down under (journaled), and the record with them. */
 function pinReboots(runDir: RunDirectory, before: RunRecord): RunRecord {
 	const now = localBootId();
-	const pinned = now === undefined ? [] : rebootedWhileRunning(before, new Map([[localShell.where, now]]));
+	const pinned = now === undefined ? [] : rebootedWhileRunning(before, localShell.where, os.hostname(), now);
 	for (const { cell, result } of pinned) runDir.append({ type: "test-result", cell, result });
 	return pinned.length === 0 ? before : readRunRecord(runDir.journal);
 }

@@ -125,7 +125,12 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 	const open = new Map<string, { readonly suite: TestResult["suite"]; readonly testId: string }>();
 	const started = (suite: TestResult["suite"], testId: string) => {
 		open.set(`${suite}:${testId}`, { suite, testId });
-		if (bootId !== undefined) pass.started(suite, testId, { where: shell.where, bootId });
+		if (bootId !== undefined)
+			pass.started(suite, testId, {
+				where: shell.where,
+				bootId,
+				...(session === undefined ? { host: os.hostname() } : {}),
+			});
 	};
 	const finished = (result: TestResult) => {
 		open.delete(`${result.suite}:${result.testId}`);
@@ -213,9 +218,7 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 						}),
 				durationsFile: path.join(cache.root, "kut-durations", durations),
 				signal,
-				onStart: (names) => {
-					for (const name of names) started("kut", name);
-				},
+				onStart: (name) => started("kut", name),
 				onResult: finished,
 			});
 		}

@@ -12,6 +12,7 @@ import { findSummary, type KutCheck, parseChecks, parseStatusLine } from "./outp
 
 export interface KutHostRun {
 	readonly dir: string;
+	/** In unittests.cfg's order, which run_tests.sh runs a call's tests in. */
 	readonly tests: readonly string[];
 	/** run_tests.sh's arguments for a test (see `runTestsArgs`); its name alone when omitted. */
 	readonly argsFor?: (name: string) => readonly string[];
@@ -29,8 +30,8 @@ export interface KutHostRun {
 	/** name → milliseconds, from earlier runs: the longest go first so the slots drain evenly. */
 	readonly durationsFile?: string;
 	readonly signal?: AbortSignal;
-	/** A run_tests.sh call is about to start these tests there, one after the other. */
-	readonly onStart?: (names: readonly string[]) => void;
+	/** A test is starting there (as run_tests.sh goes through a call's tests in `tests`' order). */
+	readonly onStart?: (name: string) => void;
 	readonly onResult?: (result: TestResult) => void;
 	/** run_tests.sh runs on a remote machine: `dir` is the built tree's copy there. */
 	readonly remote?: RemoteKut;
@@ -140,7 +141,6 @@ export async function runKutOnHost(options: KutHostRun): Promise<TestResult[]> {
 				async () => {
 					if (lost !== undefined) return;
 					try {
-						options.onStart?.(names);
 						await runCall(options, names, index, argsOf, finish);
 					} catch (error) {
 						if (!(error instanceof ConnectionLostError)) throw error;
@@ -186,6 +186,14 @@ async function runCall(
 	options.signal?.addEventListener("abort", cancel, { once: true });
 	if (options.signal?.aborted) cancel();
 	const pending = new Set(names);
+	// run_tests.sh goes through unittests.cfg and runs the asked-for tests as it meets them: the
+	// next one starts as the previous one's status line comes.
+	const cfgOrder = new Map(options.tests.map((name, i) => [name, i]));
+	const sequence = [...names].sort((a, b) => (cfgOrder.get(a) ?? 0) - (cfgOrder.get(b) ?? 0));
+	const startNext = () => {
+		const next = sequence.find((name) => pending.has(name));
+		if (next !== undefined) options.onStart?.(next);
+	};
 	const made: Promise<void>[] = [];
 	// On a remote machine the logs are still there when a status line comes: its result waits for them.
 	const afterPull: (() => Promise<void>)[] = [];
@@ -196,6 +204,7 @@ async function runCall(
 		const name = parseStatusLine(line)?.name;
 		if (name === undefined || !pending.has(name)) return;
 		pending.delete(name);
+		startNext();
 		const now = performance.now();
 		const ms = Math.round(now - last);
 		last = now;
@@ -217,6 +226,7 @@ async function runCall(
 		remote === undefined
 			? ["./run_tests.sh", args]
 			: ["timeout", ["-s", "KILL", String(limitS), "./run_tests.sh", ...args]];
+	startNext();
 	try {
 		lines = await (remote?.shell.run ?? runCommand)(file, fileArgs, {
 			cwd: options.dir,
