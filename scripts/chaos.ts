@@ -162,7 +162,10 @@ async function trial(fault: Fault): Promise<Trial> {
 		// Once the resume ran the run, the old holder must have seen the takeover and stopped: had
 		// it gone on to its end too, both wrote the one record.
 		const resumeRan = resumed.exitCode === 0 || resumed.exitCode === 1;
-		if (wasRunning && resumeRan && !oldTookOver) twoWriters++;
+		// A resume that found the run finished wrote nothing (no run-resumed record): the old holder,
+		// stopped on its way out, was the only writer.
+		const resumeWrote = readFileSync(path.join(runDir, "journal.jsonl"), "utf8").includes('"type":"run-resumed"');
+		if (wasRunning && resumeRan && resumeWrote && !oldTookOver) twoWriters++;
 		note = `stopped after ${(delayMs / 1000).toFixed(1)} s; old exit ${old.exitCode}${oldTookOver ? " (taken over)" : ""}, resume exit ${resumed.exitCode}`;
 		if (resumed.exitCode === 2 && /in use|holds no run/.test(resumed.stderr)) {
 			const again = await resumeToEnd(runDir, cache);
