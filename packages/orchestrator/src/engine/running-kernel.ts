@@ -17,6 +17,7 @@ import type { JobRunner } from "./jobs.js";
 import { BOOT_ID, type MachineBoot } from "./journal.js";
 import { kutArgs, kutSelection, kutSlots, kutTimeouts, smpsOf } from "./kut-selection.js";
 import { KvmParamsError, withKvmParams } from "./kvm-params.js";
+import { localBootId } from "./rebooted.js";
 import { cellSelftests } from "./selftest-selection.js";
 
 export interface RunningKernelPass {
@@ -30,7 +31,7 @@ export interface RunningKernelPass {
 	readonly started: (suite: TestResult["suite"], testId: string, machine: MachineBoot) => void;
 }
 
-/** The kernel's boot id there, or undefined where there is none to read. */
+/** A remote kernel's boot id, or undefined where there is none to read (this machine's: localBootId). */
 async function bootIdOf(shell: Shell, cwd: string): Promise<string | undefined> {
 	try {
 		const id = (await shell.run("cat", ["/proc/sys/kernel/random/boot_id"], { cwd }))[0]?.trim() ?? "";
@@ -121,7 +122,7 @@ export async function runOnRunningKernel(ctx: RunContext, jobs: JobRunner, pass:
 	const shell = session?.shell ?? localShell;
 	const cwd = session?.dir ?? os.tmpdir();
 	// What runs there now, journaled with the machine's boot: if it goes down, this names the test.
-	const bootId = await bootIdOf(shell, cwd);
+	const bootId = session === undefined ? localBootId() : await bootIdOf(shell, cwd);
 	const open = new Map<string, { readonly suite: TestResult["suite"]; readonly testId: string }>();
 	const started = (suite: TestResult["suite"], testId: string) => {
 		open.set(`${suite}:${testId}`, { suite, testId });
