@@ -155,7 +155,9 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 
 	program
 		.command("resume")
-		.description("continue a run that was killed or cancelled, in its own directory; what it finished is kept")
+		.description(
+			"continue a run that was killed or cancelled, or whose cells lost their machine, in its own directory; what it finished is kept",
+		)
 		.argument("<run-dir>", "the run's directory (runs/<timestamp>-<name>)")
 		.option("--matrix <file>", "resume with this matrix file, even if it changed since the run started")
 		.option("--headless", "plain line output even in a terminal", false)
