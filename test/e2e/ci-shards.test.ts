@@ -138,6 +138,12 @@ baseline: { tree: fake, ref: story-next }
 		readFileSync(path.join(dir, "nightly", "junit.xml"), "utf8"),
 		/<failure message="regression: passed on fake@story-next/,
 	);
+	// A pending fix is green by the exit policy, and skipped in the test tab; --junit-strict keeps it a failure.
+	t.regex(readFileSync(path.join(dir, "nightly", "junit.xml"), "utf8"), /<skipped message="pending-fix: /);
+	const strict = await cli("cache-merge", "report", path.join(dir, "nightly"), "--format", "junit", "--junit-strict");
+	t.is(strict.exitCode, 0, strict.stderr);
+	t.regex(strict.stdout, /<failure message="pending-fix: [^"]*" type="pending-fix"/);
+	t.notRegex(strict.stdout, /<skipped message="pending-fix: /);
 	// The merged run reads like any run: logs are in it, reports and classify work on it.
 	const report = await cli("cache-merge", "report", path.join(dir, "nightly"), "--format", "markdown");
 	t.regex(report.stdout, /## Regressions\n\n- `fake@story-master\/[tu]` `selftests:x86_64\/regress_test`/);

@@ -97,6 +97,12 @@ const reportOption = () =>
 		.argParser(reportSpecs)
 		.default([]);
 
+const junitStrictOption = () =>
+	new Option(
+		"--junit-strict",
+		"JUnit: report pending-fix and known failures as <failure>, not <skipped> (default: skipped, as the exit code sees them)",
+	).default(false);
+
 function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 	const program = new Command("kvm-matrix")
 		.description(
@@ -145,6 +151,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		)
 		.addOption(failOnOption())
 		.addOption(reportOption())
+		.addOption(junitStrictOption())
 		.option(
 			"--changed-since <run-dir>",
 			"run only the cells whose kernel, config, suites or target changed since that run; carry the others' results",
@@ -176,6 +183,7 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 		.requiredOption("--format <format>", `one of ${REPORT_FORMATS.join(", ")}`, reportFormat)
 		.option("--out <file>", "write it to FILE instead of stdout")
 		.option("--origin <origin>", "with --format kcidb: the submitter's KCIDB origin", DEFAULT_KCIDB_ORIGIN)
+		.addOption(junitStrictOption())
 		.addOption(failOnOption())
 		.addHelpText(
 			"after",
@@ -225,6 +233,7 @@ Examples:
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
 		.addOption(failOnOption())
 		.addOption(reportOption())
+		.addOption(junitStrictOption())
 		.option(
 			"--changed-since <run-dir>",
 			"carry the results of cells unchanged since that run (e.g. last night's merge)",
@@ -241,6 +250,7 @@ Examples:
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
 		.addOption(failOnOption())
 		.addOption(reportOption())
+		.addOption(junitStrictOption())
 		.addHelpText(
 			"after",
 			`

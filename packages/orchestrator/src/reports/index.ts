@@ -15,6 +15,8 @@ export interface ReportOptions {
 	/** KCIDB's origin for the submission's ids. */
 	readonly origin?: string;
 	readonly repositoryUrl?: (tree: string) => string | undefined;
+	/** JUnit: explained failures (`pending-fix`, `known`) stay `<failure>` instead of `<skipped>`. */
+	readonly junitStrict?: boolean;
 }
 
 export const DEFAULT_KCIDB_ORIGIN = "kvm_matrix";
@@ -22,7 +24,7 @@ export const DEFAULT_KCIDB_ORIGIN = "kvm_matrix";
 export function renderReport(format: ReportFormat, view: RunView, options: ReportOptions = {}): string {
 	switch (format) {
 		case "junit":
-			return junitXml(view);
+			return junitXml(view, { strict: options.junitStrict === true });
 		case "kcidb":
 			return `${JSON.stringify(kcidbDocument(view, { origin: options.origin ?? DEFAULT_KCIDB_ORIGIN, ...(options.repositoryUrl === undefined ? {} : { repositoryUrl: options.repositoryUrl }) }), null, 2)}\n`;
 		case "markdown":
@@ -62,7 +64,7 @@ export const EXTENSION: Readonly<Record<ReportFormat, string>> = {
 };
 
 export { cellShade, escapeHtml } from "./html.js";
-export { junitXml, xmlSafe } from "./junit.js";
+export { type JunitOptions, junitXml, xmlSafe } from "./junit.js";
 export { kcidbDocument, kcidbPath, kcidbStatus } from "./kcidb.js";
 export { markdownReport } from "./markdown.js";
 export { LOG_TAIL, localLogPath, type RunView, readRunView, tailOf } from "./run-view.js";

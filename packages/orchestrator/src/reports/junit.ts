@@ -24,23 +24,38 @@ const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
 type Result = CellSummary["results"][number];
 
+/**
+ * Verdicts that say the failure is explained and not the kernel's fault: a CI test tab shows them
+ * as skipped, so it agrees with an exit code they leave green (`--junit-strict` keeps failures).
+ */
+const EXPLAINED: ReadonlySet<string> = new Set(["pending-fix", "known"]);
+
+export interface JunitOptions {
+	/** Every failing test a `<failure>`, explained or not (the format before `<skipped>` for them). */
+	readonly strict?: boolean;
+}
+
+type Outcome = { tag: "failure" | "error" | "skipped"; message: string; type?: string };
+
 /** The testcase's outcome element: a failure with its verdict, an error, a skip, or nothing. */
-function outcome(r: Result): { tag: "failure" | "error" | "skipped"; message: string; type?: string } | undefined {
+function outcome(r: Result, explainedAsSkipped: (verdict: string) => boolean): Outcome | undefined {
 	if (r.status === "pass") return undefined;
 	if (r.status === "skip") return { tag: "skipped", message: r.detail ?? "skipped" };
 	const why = r.explanation ?? `${r.status}${r.detail === undefined ? "" : `: ${r.detail}`} (not classified)`;
+	if (r.verdict !== undefined && explainedAsSkipped(r.verdict.verdict))
+		return { tag: "skipped", message: why, type: r.verdict.verdict };
 	// A test the harness could not run is an error of the run, not a failure of the kernel.
 	if (r.status === "error" || r.verdict?.verdict === "infra")
 		return { tag: "error", message: why, type: r.verdict?.verdict ?? r.status };
 	return { tag: "failure", message: why, type: r.verdict?.verdict ?? "unclassified" };
 }
 
-function suiteCounts(cell: CellSummary, results: readonly Result[]) {
+function suiteCounts(cell: CellSummary, results: readonly Result[], outcomeOf: (r: Result) => Outcome | undefined) {
 	let failures = 0;
 	let errors = cell.state === "failed" ? 1 : 0;
 	let skipped = 0;
 	for (const r of results) {
-		const o = outcome(r);
+		const o = outcomeOf(r);
 		if (o?.tag === "failure") failures++;
 		else if (o?.tag === "error") errors++;
 		else if (o?.tag === "skipped") skipped++;
@@ -49,7 +64,13 @@ function suiteCounts(cell: CellSummary, results: readonly Result[]) {
 }
 
 /** The run as JUnit XML. */
-export function junitXml(view: RunView): string {
+export function junitXml(view: RunView, options: JunitOptions = {}): string {
+	// A verdict the run's exit policy made red (`--fail-on pending-fix`) stays a failure.
+	const skippedVerdict = (verdict: string) =>
+		options.strict !== true &&
+		EXPLAINED.has(verdict) &&
+		!(view.decision.failing as readonly string[]).includes(verdict);
+	const outcomeOf = (r: Result) => outcome(r, skippedVerdict);
 	const doc = create({ version: "1.0", encoding: "UTF-8" });
 	const totals = { tests: 0, failures: 0, errors: 0, skipped: 0, ms: 0 };
 	const seen = new Set<string>();
@@ -61,7 +82,7 @@ export function junitXml(view: RunView): string {
 	};
 	const root = doc.ele("testsuites", { name: `kvm-matrix ${view.matrix} ${view.runId}` });
 	for (const cell of view.cells) {
-		const counts = suiteCounts(cell, cell.results);
+		const counts = suiteCounts(cell, cell.results, outcomeOf);
 		const ms = cell.results.reduce((sum, r) => sum + r.durationMs, 0);
 		const tests = cell.results.length + (cell.state === "failed" ? 1 : 0);
 		const suite = root.ele("testsuite", {
@@ -89,13 +110,13 @@ export function junitXml(view: RunView): string {
 				name: unique(classname, r.testId),
 				time: seconds(r.durationMs),
 			});
-			const o = outcome(r);
+			const o = outcomeOf(r);
 			if (o !== undefined) {
 				const el = testcase.ele(o.tag, {
 					message: xmlSafe(o.message),
-					...(o.type === undefined ? {} : { type: o.type }),
+					...(o.type === undefined || o.tag === "skipped" ? {} : { type: o.type }),
 				});
-				if (o.tag !== "skipped" && r.detail !== undefined) el.txt(xmlSafe(r.detail));
+				if ((o.tag !== "skipped" || o.type !== undefined) && r.detail !== undefined) el.txt(xmlSafe(r.detail));
 			}
 			const tail = view.logTails.get(tailKey(cell.id, r));
 			if (tail !== undefined) testcase.ele("system-out").txt(xmlSafe(tail));

@@ -139,8 +139,9 @@ test("JUnit: parsed back by a JUnit reader, one suite per cell, verdict and evid
 	);
 	const next = suites[0];
 	t.is(next?.tests, 5);
-	t.is(next?.failures, 3);
-	t.is(next?.skipped, 1);
+	// The pending fix is explained, and green by the exit policy: skipped, its verdict the message.
+	t.is(next?.failures, 2);
+	t.is(next?.skipped, 2);
 	const cpuid = next?.testcase?.find((c) => c.name === "x86_64/cpuid_test");
 	t.is(cpuid?.classname, "kvm@next/tcg.selftests");
 	t.is(cpuid?.failure?.[0]?.message, view.cells[0]?.results[0]?.explanation);
@@ -160,8 +161,57 @@ test("JUnit: parsed back by a JUnit reader, one suite per cell, verdict and evid
 	const ids = suites.flatMap((s) => (s.testcase ?? []).map((c) => `${c.classname}\u0000${c.name}`));
 	t.is(new Set(ids).size, ids.length);
 	t.is(parsed.tests, 5 + 2 + 1);
-	t.is(parsed.failures, 3);
+	t.is(parsed.failures, 2);
 	t.is(parsed.errors, 2);
+});
+
+test("JUnit: pending-fix and known are skipped with their verdict; --junit-strict and --fail-on keep them failures", async (t) => {
+	const base = sampleView();
+	const view: RunView = {
+		...base,
+		cells: [
+			cell("kvm@next/tcg", "kvm@next", "tcg", [
+				result("x86_64/set_sregs_test", "fail", pending),
+				result("x86_64/hyperv_test", "fail", {
+					verdict: "known",
+					evidence: { issue: { test: "selftests:x86_64/hyperv*", reason: "needs Hyper-V", bug: "bz#218267" } },
+				}),
+				result("x86_64/cpuid_test", "fail", regression),
+			]),
+		],
+	};
+	const testcases = async (xml: string) => {
+		const parsed = await parse(xml);
+		if (parsed === undefined || parsed === null || !("testsuite" in parsed)) throw new Error("no <testsuites>");
+		const suite = parsed.testsuite?.[0];
+		return {
+			counts: [suite?.failures, suite?.skipped, parsed.failures],
+			of: (name: string) => suite?.testcase?.find((c) => c.name === name),
+		};
+	};
+
+	const lenient = await testcases(junitXml(view));
+	t.deepEqual(lenient.counts, [1, 2, 1]);
+	t.regex(lenient.of("x86_64/set_sregs_test")?.skipped?.[0]?.message ?? "", /^pending-fix: needs 222222222222 \("KVM: nVMX: Inject #GP"\)/);
+	t.is(lenient.of("x86_64/hyperv_test")?.skipped?.[0]?.message, "known: needs Hyper-V (bz#218267)");
+	t.is(lenient.of("x86_64/hyperv_test")?.failure, undefined);
+	t.is(lenient.of("x86_64/cpuid_test")?.failure?.[0]?.type, "regression");
+
+	const strict = await testcases(junitXml(view, { strict: true }));
+	t.deepEqual(strict.counts, [3, 0, 3]);
+	t.is(strict.of("x86_64/set_sregs_test")?.failure?.[0]?.type, "pending-fix");
+	t.is(strict.of("x86_64/hyperv_test")?.failure?.[0]?.type, "known");
+
+	// A run whose exit policy made pending fixes red shows them red in the test tab too.
+	const red = await testcases(
+		junitXml({
+			...view,
+			decision: decideExit({ regression: 1, "pending-fix": 1, known: 1 }, new Set(["regression", "pending-fix"])),
+		}),
+	);
+	t.is(red.of("x86_64/set_sregs_test")?.failure?.[0]?.type, "pending-fix");
+	t.truthy(red.of("x86_64/hyperv_test")?.skipped);
+	t.deepEqual(red.counts, [2, 1, 2]);
 });
 
 test("JUnit: the same test twice in a cell stays two testcases with different names", async (t) => {

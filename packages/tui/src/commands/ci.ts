@@ -111,6 +111,7 @@ export interface CiRunOptions {
 	readonly lore?: string;
 	readonly failOn: FailOn;
 	readonly report: readonly ReportSpec[];
+	readonly junitStrict?: boolean;
 	readonly changedSince?: string;
 }
 
@@ -150,7 +151,13 @@ export async function ciRunCommand(file: string, options: CiRunOptions, io: CliI
 	const unwritable = unwritableOutput("ci run", options, io);
 	if (unwritable !== undefined) return unwritable;
 	const views = startViews("ci run", options, io);
-	const end = { failOn: options.failOn, report: options.report, matrix, ...(spec.count > 1 ? { shard } : {}) };
+	const end = {
+		failOn: options.failOn,
+		report: options.report,
+		junitStrict: options.junitStrict === true,
+		matrix,
+		...(spec.count > 1 ? { shard } : {}),
+	};
 	try {
 		const common = {
 			cacheRoot: cacheRoot(io.env),
@@ -191,6 +198,7 @@ export interface CiMergeOptions {
 	readonly lore?: string;
 	readonly failOn: FailOn;
 	readonly report: readonly ReportSpec[];
+	readonly junitStrict?: boolean;
 }
 
 /** `kvm-matrix ci merge DIR... --out DIR`: one run of all shards, its verdicts, and the one exit. */
@@ -227,7 +235,15 @@ export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOp
 		}
 		io.stdout(`results: ${merged.resultsPath}\n`);
 		const decision = decideExit(runVerdictCounts(merged.cells), options.failOn);
-		const reported = await writeRunReports(out, options.report, options.failOn, matrix, io, "ci merge");
+		const reported = await writeRunReports(
+			out,
+			options.report,
+			options.failOn,
+			matrix,
+			io,
+			"ci merge",
+			options.junitStrict === true,
+		);
 		io.stdout(`exit ${decision.red ? EXIT.testFailures : EXIT.ok}, ${decision.line}\n`);
 		if (!reported) return EXIT.usage;
 		return decision.red ? EXIT.testFailures : EXIT.ok;

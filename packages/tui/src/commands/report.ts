@@ -28,6 +28,8 @@ export interface ReportCommandOptions {
 	readonly out?: string;
 	readonly origin: string;
 	readonly failOn: FailOn;
+	/** JUnit: pending-fix and known failures stay `<failure>` (not `<skipped>`). */
+	readonly junitStrict?: boolean;
 }
 
 /** A tree's URL from the run's matrix, when it can still be read: only KCIDB wants it. */
@@ -49,10 +51,11 @@ export async function writeReport(
 	view: RunView,
 	format: ReportFormat,
 	file: string,
-	options: { readonly origin?: string; readonly matrix?: Matrix },
+	options: { readonly origin?: string; readonly matrix?: Matrix; readonly junitStrict?: boolean },
 ): Promise<void> {
 	const text = renderReport(format, view, {
 		origin: options.origin ?? DEFAULT_KCIDB_ORIGIN,
+		junitStrict: options.junitStrict === true,
 		repositoryUrl: await repositoryUrls(view.dir, options.matrix),
 	});
 	makeDirectory(path.dirname(file));
@@ -77,12 +80,21 @@ export async function reportCommand(runDir: string, options: ReportCommandOption
 		throw error;
 	}
 	if (options.out === undefined) {
-		io.stdout(renderReport(options.format, view, { origin: options.origin, repositoryUrl: await repositoryUrls(dir) }));
+		io.stdout(
+			renderReport(options.format, view, {
+				origin: options.origin,
+				repositoryUrl: await repositoryUrls(dir),
+				junitStrict: options.junitStrict === true,
+			}),
+		);
 		return EXIT.ok;
 	}
 	const file = path.resolve(io.cwd, options.out);
 	try {
-		await writeReport(view, options.format, file, { origin: options.origin });
+		await writeReport(view, options.format, file, {
+			origin: options.origin,
+			junitStrict: options.junitStrict === true,
+		});
 	} catch (error) {
 		io.stderr(`kvm-matrix report: ${file} not written: ${error instanceof Error ? error.message : String(error)}\n`);
 		return EXIT.usage;
@@ -102,6 +114,7 @@ export async function writeRunReports(
 	matrix: Matrix,
 	io: CliIo,
 	command: string,
+	junitStrict = false,
 ): Promise<boolean> {
 	if (specs.length === 0) return true;
 	let ok = true;
@@ -109,7 +122,7 @@ export async function writeRunReports(
 	for (const spec of specs) {
 		const file = path.resolve(io.cwd, spec.path);
 		try {
-			await writeReport(view, spec.format, file, { matrix });
+			await writeReport(view, spec.format, file, { matrix, junitStrict });
 			io.stderr(`kvm-matrix ${command}: ${spec.format} report in ${file}\n`);
 		} catch (error) {
 			ok = false;

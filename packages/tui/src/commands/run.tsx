@@ -43,6 +43,7 @@ export interface RunCommandOptions {
 	readonly lore?: string;
 	readonly failOn: FailOn;
 	readonly report: readonly ReportSpec[];
+	readonly junitStrict?: boolean;
 	readonly changedSince?: string;
 }
 
@@ -173,6 +174,7 @@ export async function ended(
 		readonly failOn: FailOn;
 		readonly json?: string;
 		readonly report?: readonly ReportSpec[];
+		readonly junitStrict?: boolean;
 		readonly matrix: Matrix;
 		/** A CI shard's verdicts saw only its cells: it says them, `ci merge` exits by them. */
 		readonly shard?: { readonly index: number; readonly count: number };
@@ -211,7 +213,15 @@ export async function ended(
 		return EXIT.internal;
 	}
 	// Written for a cancelled run too: what it finished is worth reading.
-	const reported = await writeRunReports(summary.dir, options.report ?? [], failOn, options.matrix, io, command);
+	const reported = await writeRunReports(
+		summary.dir,
+		options.report ?? [],
+		failOn,
+		options.matrix,
+		io,
+		command,
+		options.junitStrict === true,
+	);
 	if (summary.outcome === "cancelled") return EXIT.interrupted;
 	// A --report path that cannot be written is bad input, like a matrix that cannot be read.
 	if (!reported || !jsonWritten) return EXIT.usage;
@@ -285,6 +295,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 			{
 				failOn: options.failOn,
 				report: options.report,
+				junitStrict: options.junitStrict === true,
 				matrix,
 				...(options.json === undefined ? {} : { json: options.json }),
 			},
