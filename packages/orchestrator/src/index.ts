@@ -23,6 +23,7 @@ export { readRunRecordOf } from "./engine/run-record.js";
 export { RunSetupError } from "./engine/setup-error.js";
 export { type CellSummary, type RunSummary, runExit, runVerdictCounts } from "./engine/summary.js";
 export * from "./events/index.js";
+export * from "./history/index.js";
 export {
 	depFileOf,
 	type ImageRules,

@@ -18,6 +18,7 @@ import type { BisectOptions } from "./commands/bisect.js";
 import type { BootOptions } from "./commands/boot.js";
 import type { CiMergeOptions, CiPlanOptions, CiRunOptions } from "./commands/ci.js";
 import type { ClassifyOptions } from "./commands/classify.js";
+import type { HistoryOptions } from "./commands/history.js";
 import type { ReportCommandOptions, ReportSpec } from "./commands/report.js";
 import type { ResumeCommandOptions, RunCommandOptions } from "./commands/run.js";
 import type { TriageOptions } from "./commands/triage.js";
@@ -199,6 +200,35 @@ Examples:
 		);
 
 	const collect = (value: string, previous: string[]) => [...previous, value];
+	program
+		.command("history")
+		.description(
+			"look back over every run under a runs directory: a test's timeline, the flaky tests, when a test started failing",
+		)
+		.argument("[test]", "SUITE:TEST (kut:vmx, selftests:x86_64/cpuid_test), or a test id in any suite")
+		.option("--runs <dir>", "a runs directory (or one run's) to look in (repeatable; default runs/)", collect, [])
+		.option("--kernel <kernel>", "only this kernel: an id (kvm@next) or a commit")
+		.option("--target <name>", "only this target")
+		.option("--flaky", "list the tests that both passed and failed on one kernel build and target, with rates", false)
+		.option("--since <when>", "only runs since then: a span (30d, 12h, 2w) or a date (2026-11-01)")
+		.option("--first-failure", "the run TEST last passed in, the first it failed in, and the commits between", false)
+		.option("--json", "print the answer as JSON", false)
+		.option("--rebuild", "read every run again (the index is derived from the journals; this rebuilds it)", false)
+		.addHelpText(
+			"after",
+			`
+The index is an SQLite file in the cache (<cache>/history/index.sqlite), brought up to date from
+the runs' journals by every history command and every run as it ends; removing it loses nothing.
+
+Examples:
+  $ kvm-matrix history kut:vmx --kernel kvm-x86@next --target tcg
+  $ kvm-matrix history --flaky --since 30d
+  $ kvm-matrix history --first-failure selftests:x86_64/cpuid_test --json`,
+		)
+		.action(async (test: string | undefined, options: HistoryOptions) =>
+			setExit(await (await import("./commands/history.js")).historyCommand(test, options, io)),
+		);
+
 	const ci = program
 		.command("ci")
 		.description("the headless CI matrix: plan shards across CI jobs, run one shard, merge the shards into one run");

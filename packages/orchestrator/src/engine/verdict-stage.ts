@@ -3,6 +3,7 @@
 import type { SuiteName } from "../events/types.js";
 import { baselineFor, earlierRun } from "../verdicts/baseline.js";
 import { describeVerdict, type KnownIssue, type Verdict } from "../verdicts/classify.js";
+import { verdictsWithHistory } from "../verdicts/history-verdicts.js";
 import type { PlanFile } from "../verdicts/reclassify.js";
 import { loreFor, optional, verdictsFromPlan } from "../verdicts/reclassify.js";
 import type { RunContext } from "./context.js";
@@ -21,10 +22,11 @@ export async function classifyStage(ctx: RunContext, input: VerdictStageInput): 
 	try {
 		// Read once: the baseline of `previous-run`, and evidence across kernels either way.
 		const earlier = earlierRun(ctx.matrix, ctx.runDir.dir, input.started);
+		const results = new Map(ctx.cells.map((c) => [c.id, finalResults(input.record.byCell.get(c.id))]));
 		verdicts = await verdictsFromPlan({
 			matrix: ctx.matrix,
 			plan: input.planFile,
-			results: new Map(ctx.cells.map((c) => [c.id, finalResults(input.record.byCell.get(c.id))])),
+			results,
 			baseline: baselineFor(ctx.matrix, earlier),
 			...optional("earlier", earlier),
 			...optional("lore", loreFor(input.lore ?? ctx.matrix.lore, ctx.cache.root)),
@@ -32,6 +34,9 @@ export async function classifyStage(ctx: RunContext, input: VerdictStageInput): 
 			repoOf: ctx.repoOf,
 			cacheRoot: ctx.cache.root,
 		});
+		verdicts = verdictsWithHistory(ctx.runDir.dir, ctx.cache.root, verdicts, results, (cell, line) =>
+			ctx.note(cell, line),
+		);
 	} catch (error) {
 		for (const c of ctx.cells)
 			ctx.note(c.id, `verdicts could not be computed: ${error instanceof Error ? error.message : String(error)}`);

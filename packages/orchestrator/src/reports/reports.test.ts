@@ -192,7 +192,10 @@ test("JUnit: pending-fix and known are skipped with their verdict; --junit-stric
 
 	const lenient = await testcases(junitXml(view));
 	t.deepEqual(lenient.counts, [1, 2, 1]);
-	t.regex(lenient.of("x86_64/set_sregs_test")?.skipped?.[0]?.message ?? "", /^pending-fix: needs 222222222222 \("KVM: nVMX: Inject #GP"\)/);
+	t.regex(
+		lenient.of("x86_64/set_sregs_test")?.skipped?.[0]?.message ?? "",
+		/^pending-fix: needs 222222222222 \("KVM: nVMX: Inject #GP"\)/,
+	);
 	t.is(lenient.of("x86_64/hyperv_test")?.skipped?.[0]?.message, "known: needs Hyper-V (bz#218267)");
 	t.is(lenient.of("x86_64/hyperv_test")?.failure, undefined);
 	t.is(lenient.of("x86_64/cpuid_test")?.failure?.[0]?.type, "regression");

@@ -34,6 +34,8 @@ export interface RunView {
 	/** The last lines of the log of every result that did not pass, by cell id and test key. */
 	readonly logTails: ReadonlyMap<string, string>;
 	readonly decision: ExitDecision;
+	/** Each cell's test suites' commits (`selftests`, `kut`), where plan.json has them. */
+	readonly suiteShas?: ReadonlyMap<string, Readonly<Partial<Record<"selftests" | "kut", string>>>>;
 }
 
 /** How much of a failing test's log a report carries: enough to see the failure, not a novel. */
@@ -85,8 +87,11 @@ type ReportPlan = Omit<PlanFile, "cells" | "jobs"> & {
 	readonly jobs: readonly (PlanFile["jobs"][number] & { readonly configKey?: string })[];
 };
 
-/** Reads a run directory into the view every report is made from. */
-export function readRunView(dir: string, failOn?: FailOn): RunView {
+/**
+ * Reads a run directory into the view every report is made from. The history index reads
+ * hundreds of runs and wants no logs: `logTails: false` leaves them unread.
+ */
+export function readRunView(dir: string, failOn?: FailOn, options: { readonly logTails?: boolean } = {}): RunView {
 	// Read only: a report never writes into the run it reports on.
 	requireRun(dir);
 	const plan = readPlanFile(dir) as ReportPlan;
@@ -116,13 +121,23 @@ export function readRunView(dir: string, failOn?: FailOn): RunView {
 		record,
 	);
 	const logTails = new Map<string, string>();
-	for (const cell of cells)
+	for (const cell of options.logTails === false ? [] : cells)
 		for (const r of cell.results) {
 			if (!isFailing(r) || r.logPath === undefined) continue;
 			const file = localLogPath(dir, r.logPath);
 			const tail = file === undefined ? undefined : readTail(file);
 			if (tail !== undefined) logTails.set(tailKey(cell.id, r), tail);
 		}
+	const suiteShas = new Map<string, Partial<Record<"selftests" | "kut", string>>>();
+	for (const c of plan.cells) {
+		const shas: Partial<Record<"selftests" | "kut", string>> = {};
+		for (const suite of ["selftests", "kut"] as const) {
+			const id = (c.jobs as Partial<Record<"selftests" | "kut", string>>)[suite];
+			const sha = id === undefined ? undefined : jobs.get(id)?.sha;
+			if (sha !== undefined) shas[suite] = sha;
+		}
+		suiteShas.set(c.id, shas);
+	}
 	const finished = finishedAt(dir);
 	return {
 		runId: plan.runId,
@@ -136,6 +151,7 @@ export function readRunView(dir: string, failOn?: FailOn): RunView {
 		cells,
 		logTails,
 		decision: decideExit(runVerdictCounts(cells), failOn),
+		suiteShas,
 	};
 }
 

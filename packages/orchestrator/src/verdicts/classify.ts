@@ -42,7 +42,15 @@ export interface Unknowns {
 export type Verdict =
 	| { readonly verdict: "infra"; readonly evidence: { readonly reason: string } }
 	| { readonly verdict: "known"; readonly evidence: { readonly issue: KnownIssue } }
-	| { readonly verdict: "flaky"; readonly evidence: { readonly attempts: readonly TestResult["status"][] } }
+	| {
+			readonly verdict: "flaky";
+			readonly evidence: {
+				/** This run's attempts, in order. */
+				readonly attempts: readonly TestResult["status"][];
+				/** Earlier runs on the same kernel build and target that both passed and failed it. */
+				readonly history?: FlakyHistory;
+			};
+	  }
 	| {
 			readonly verdict: "pending-fix";
 			readonly evidence: Unknowns & {
@@ -69,6 +77,21 @@ export type Verdict =
 			readonly evidence: Unknowns & { readonly baseline: BaselineResult; readonly notes: readonly string[] };
 	  }
 	| { readonly verdict: "new-failure"; readonly evidence: Unknowns & { readonly notes: readonly string[] } };
+
+/** What the history index said of a test on one kernel build and target, this run included. */
+export interface FlakyHistory {
+	/** The kernel build and test suites the runs share (history/rows.ts `revisionOf`). */
+	readonly revision: string;
+	readonly target: string;
+	/** Runs that passed or failed it, this one included. */
+	readonly runs: number;
+	/** Of those, the runs it failed in (a pass after a retry included). */
+	readonly failed: number;
+	/** The earlier runs, oldest first, with what it did in each. */
+	readonly seen: readonly { readonly run: string; readonly status: TestResult["status"]; readonly retried?: true }[];
+	/** The verdict it would have had without its history. */
+	readonly instead: "regression" | "new-failure" | "still-failing";
+}
 
 export interface KnownIssue {
 	/** Glob over `suite:testId` (`kut:vmx*`, `selftests:x86_64/*`). */
@@ -311,8 +334,12 @@ export function describeVerdict(v: Verdict, test?: string): string {
 			return `infra: ${v.evidence.reason}`;
 		case "known":
 			return `known: ${v.evidence.issue.reason}${v.evidence.issue.bug === undefined ? "" : ` (${v.evidence.issue.bug})`}`;
-		case "flaky":
-			return `flaky: ${v.evidence.attempts.join(" → ")}`;
+		case "flaky": {
+			const h = v.evidence.history;
+			if (h === undefined) return `flaky: ${v.evidence.attempts.join(" → ")}`;
+			const first = h.seen[0]?.run;
+			return `flaky: failed ${h.failed} of ${h.runs} runs on this kernel and target (${Math.round((100 * h.failed) / h.runs)}%)${first === undefined ? "" : ` since run ${first}`}; not a ${h.instead}`;
+		}
 		case "pending-fix": {
 			const { fixes, fixedIn, notes, here } = v.evidence;
 			const rest = `${notesText(notes)}${unknownsText(v.evidence, test)}`;

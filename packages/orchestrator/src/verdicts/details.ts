@@ -21,8 +21,16 @@ export function evidenceDetails(v: Verdict): string[] {
 	switch (v.verdict) {
 		case "infra":
 		case "known":
-		case "flaky":
 			return [];
+		case "flaky": {
+			const h = v.evidence.history;
+			if (h === undefined) return [];
+			return [
+				`on ${h.revision}, target ${h.target}`,
+				...h.seen.map((s) => `run ${s.run}: ${s.retried === true ? "pass after a retry" : s.status}`),
+				`this run: ${v.evidence.attempts.join(" → ")}`,
+			];
+		}
 		case "pending-fix": {
 			const { fixes, fixedIn, notes } = v.evidence;
 			return [

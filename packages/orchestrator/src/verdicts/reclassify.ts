@@ -18,6 +18,7 @@ import { addParamsEvidence } from "./across-params.js";
 import { type BaselineSource, baselineFor, earlierRun, type PreviousRun } from "./baseline.js";
 import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
 import { type CellSources, type KernelTree, verdictsForRun } from "./for-run.js";
+import { verdictsWithHistory } from "./history-verdicts.js";
 import { loadKnownIssuesOf } from "./known-issues.js";
 
 /** The parts of plan.json verdicts need: every ref's commit, each cell's kernel and test jobs. */
@@ -213,7 +214,7 @@ export async function reclassifyHoldingRun(
 			: new Map(stored.cells.map((c) => [c.id, c.results.map(strip)] as const));
 	const cache = cachePaths(cacheRoot);
 	const earlier = earlierRun(matrix, runDir, started);
-	const verdicts = await verdictsFromPlan({
+	const fromPlan = await verdictsFromPlan({
 		matrix,
 		plan,
 		results,
@@ -230,6 +231,9 @@ export async function reclassifyHoldingRun(
 		},
 		cacheRoot,
 	});
+	const verdicts = verdictsWithHistory(runDir, cacheRoot, fromPlan, results, (cell, line) =>
+		options.onNote?.(`${cell}: ${line}`),
+	);
 	if (record !== undefined && stored === undefined) {
 		const dir = RunDirectory.existing(runDir);
 		if (options.fence !== undefined) dir.fencedBy(options.fence);

@@ -10,6 +10,7 @@ import {
 	type FailOn,
 	githubMatrix,
 	gitlabMatrix,
+	indexEndedRun,
 	type Matrix,
 	makeCiPlan,
 	matrixDigest,
@@ -244,6 +245,8 @@ export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOp
 			"ci merge",
 			options.junitStrict === true,
 		);
+		const unindexed = indexEndedRun(cacheRoot(io.env), out);
+		if (unindexed !== undefined) io.stderr(`kvm-matrix ci merge: ${unindexed}\n`);
 		io.stdout(`exit ${decision.red ? EXIT.testFailures : EXIT.ok}, ${decision.line}\n`);
 		if (!reported) return EXIT.usage;
 		return decision.red ? EXIT.testFailures : EXIT.ok;

@@ -11,6 +11,7 @@ import {
 	type ExitDecision,
 	executeRun,
 	type FailOn,
+	indexEndedRun,
 	type Matrix,
 	RunCommands,
 	RunSetupError,
@@ -222,6 +223,8 @@ export async function ended(
 		command,
 		options.junitStrict === true,
 	);
+	const unindexed = indexEndedRun(cacheRoot(io.env), summary.dir);
+	if (unindexed !== undefined) io.stderr(`kvm-matrix ${command}: ${unindexed}\n`);
 	if (summary.outcome === "cancelled") return EXIT.interrupted;
 	// A --report path that cannot be written is bad input, like a matrix that cannot be read.
 	if (!reported || !jsonWritten) return EXIT.usage;

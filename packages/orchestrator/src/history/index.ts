@@ -1,0 +1,13 @@
+export { type FirstFailure, firstFailures, type RunPoint } from "./first-failure.js";
+export { HistoryIndex, historyDbPath, indexEndedRun, type RefreshStats } from "./index-db.js";
+export {
+	earlierOnRevision,
+	type FlakyTest,
+	flakyTests,
+	type TimelineEntry,
+	type TimelineFilter,
+	testIds,
+	timeline,
+} from "./queries.js";
+export { type HistoryRun, historyRun } from "./rows.js";
+export { parseSince } from "./since.js";

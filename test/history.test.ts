@@ -1,0 +1,170 @@
+// History across real runs: the KUT fixture on this machine's kernel (a host target, QEMU under
+// TCG for each test), three nightly runs into one runs directory. A test whose outcome the test
+// controls from outside (a file it looks for) fails, passes, fails on the same kernel and KUT
+// commit: the third run calls it `flaky` with its rate, not the `regression` the previous run
+// alone would make it. Then every `history` query is asked of those run directories.
+import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { HistoryIndex, historyDbPath, timeline as historyTimeline } from "@kvm-matrix/orchestrator";
+import test from "ava";
+import { kvmMatrix } from "./support/cli.js";
+import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+
+interface TimelineJson {
+	readonly results: readonly { runId: string; cell: string; status: string; verdict?: string; explanation?: string }[];
+}
+interface FlakyJson {
+	readonly flaky: readonly {
+		test: string;
+		target: string;
+		runs: number;
+		failed: number;
+		rate: number;
+		seen: unknown[];
+	}[];
+}
+interface FirstFailureJson {
+	readonly firstFailure: readonly {
+		state: string;
+		cell: string;
+		lastPassed?: { runId: string };
+		firstFailed?: { runId: string };
+		failedRuns?: number;
+	}[];
+}
+
+test("three runs on one kernel: a test that failed and passed there is flaky with its rate; history answers each query", async (t) => {
+	t.timeout(900_000);
+	const coinFails = path.join((await import("node:os")).tmpdir(), `kvm-matrix-coin-${process.pid}-${Date.now()}`);
+	const repo = await kutFixture({
+		extraImages: {
+			coin: `int main(void) { if (access("${coinFails}", F_OK) == 0) { puts("FAIL: coin: tails"); puts("SUMMARY: 1 tests, 1 unexpected failures"); return 1; } puts("PASS: coin: heads"); puts("SUMMARY: 1 tests"); return 0; }`,
+		},
+		extraCfg: "\n[coin]\nfile = coin.flat\n",
+	});
+	const { dir, file } = hostMatrix(
+		repo,
+		"nightly-history",
+		"{ tree: kut, ref: master, accel: tcg, include: [pass, fail, coin] }",
+		"baseline: previous-run\n",
+	);
+	t.teardown(() => rmSync(coinFails, { force: true }));
+	const runs = path.join(dir, "runs");
+	mkdirSync(runs);
+	const run = async (name: string, coin: "fails" | "passes") => {
+		if (coin === "fails") writeFileSync(coinFails, "");
+		else if (existsSync(coinFails)) unlinkSync(coinFails);
+		const r = await kvmMatrix(
+			dir,
+			"run",
+			file,
+			"--headless",
+			"--run-dir",
+			path.join(runs, name),
+			"--json",
+			path.join(dir, `${name}.json`),
+		);
+		return r;
+	};
+	const verdictOf = async (name: string, test: string) => {
+		const summary = JSON.parse((await import("node:fs")).readFileSync(path.join(dir, `${name}.json`), "utf8")) as {
+			cells: { results: { suite: string; testId: string; verdict?: { verdict: string }; explanation?: string }[] }[];
+		};
+		return summary.cells[0]?.results.find((r) => `${r.suite}:${r.testId}` === test);
+	};
+
+	const r1 = await run("r1", "fails");
+	t.is(r1.exitCode, 0, r1.stderr);
+	const r2 = await run("r2", "passes");
+	t.is(r2.exitCode, 0, r2.stderr);
+	// Without history, r3's failure after r2's pass on the same kernel is a regression: red.
+	const r3 = await run("r3", "fails");
+	t.is(r3.exitCode, 0, `${r3.stdout}\n${r3.stderr}`);
+	const coin = await verdictOf("r3", "kut:coin");
+	t.is(coin?.verdict?.verdict, "flaky");
+	t.regex(
+		coin?.explanation ?? "",
+		/^flaky: failed 2 of 3 runs on this kernel and target \(67%\) since run \S+; not a regression$/,
+	);
+	// A test that fails every run is not flaky: it still fails, as on the baseline.
+	t.is((await verdictOf("r3", "kut:fail"))?.verdict?.verdict, "still-failing");
+
+	// Each run went into the index as it ended, verdicts and all, before any history command.
+	const index = HistoryIndex.open(historyDbPath(path.join(dir, "cache")));
+	t.deepEqual(
+		historyTimeline(index, [runs], "kut:coin").map((e) => [e.status, e.verdict]),
+		[
+			["fail", "new-failure"],
+			["pass", undefined],
+			["fail", "flaky"],
+		],
+	);
+	index.close();
+
+	// The timeline of one test, oldest run first.
+	const timeline = await kvmMatrix(dir, "history", "kut:coin", "--runs", runs, "--json");
+	t.is(timeline.exitCode, 0, timeline.stderr);
+	const entries = (JSON.parse(timeline.stdout) as TimelineJson).results;
+	t.deepEqual(
+		entries.map((e) => [e.cell, e.status, e.verdict]),
+		[
+			["running/host", "fail", "new-failure"],
+			["running/host", "pass", undefined],
+			["running/host", "fail", "flaky"],
+		],
+	);
+	const text = await kvmMatrix(dir, "history", "coin", "--runs", runs, "--target", "host");
+	t.is(text.exitCode, 0, text.stderr);
+	t.regex(text.stdout, /^kut:coin: 3 results in 3 of 3 runs\n/);
+	t.regex(text.stdout, /running\/host +- +fail +flaky: failed 2 of 3 runs/);
+	const otherTarget = await kvmMatrix(dir, "history", "kut:coin", "--runs", runs, "--target", "icx", "--json");
+	t.deepEqual((JSON.parse(otherTarget.stdout) as TimelineJson).results, []);
+
+	// The flaky list: coin with its rate, fail (always failing) and pass (always passing) not.
+	const flaky = await kvmMatrix(dir, "history", "--flaky", "--since", "30d", "--runs", runs, "--json");
+	t.is(flaky.exitCode, 0, flaky.stderr);
+	const list = (JSON.parse(flaky.stdout) as FlakyJson).flaky;
+	t.deepEqual(
+		list.map((f) => [f.test, f.target, f.failed, f.runs]),
+		[["kut:coin", "host", 2, 3]],
+	);
+	t.is(list[0]?.rate, 2 / 3);
+	const flakyText = await kvmMatrix(dir, "history", "--flaky", "--runs", runs);
+	t.regex(flakyText.stdout, /kut:coin +running - +host +failed 2 of 3 runs \(67%\) +FpF/);
+
+	// When it started failing: coin last passed in r2 and failed from r3; fail never passed.
+	const first = await kvmMatrix(dir, "history", "--first-failure", "kut:coin", "--runs", runs, "--json");
+	t.is(first.exitCode, 0, first.stderr);
+	const [coinFirst] = (JSON.parse(first.stdout) as FirstFailureJson).firstFailure;
+	const ids = entries.map((e) => e.runId);
+	t.is(coinFirst?.state, "failing");
+	t.is(coinFirst?.lastPassed?.runId, ids[1]);
+	t.is(coinFirst?.firstFailed?.runId, ids[2]);
+	t.is(coinFirst?.failedRuns, 1);
+	const never = await kvmMatrix(dir, "history", "--first-failure", "kut:fail", "--runs", runs);
+	t.regex(
+		never.stdout,
+		new RegExp(
+			`^kut:fail on running/host: first failed in ${ids[0]} .*failing in 3 runs since; never passed in the runs indexed`,
+		),
+	);
+
+	// The index is derived: without it, the same answers; a run removed leaves it.
+	rmSync(path.join(dir, "cache", "history"), { recursive: true });
+	const again = await kvmMatrix(dir, "history", "kut:coin", "--runs", runs, "--json");
+	t.deepEqual(JSON.parse(again.stdout), JSON.parse(timeline.stdout));
+	rmSync(path.join(runs, "r2"), { recursive: true });
+	const without = await kvmMatrix(dir, "history", "kut:coin", "--runs", runs, "--json");
+	t.deepEqual(
+		(JSON.parse(without.stdout) as TimelineJson).results.map((e) => e.status),
+		["fail", "fail"],
+	);
+
+	// Bad input: one line, exit 2.
+	const none = await kvmMatrix(dir, "history", "kut:coin", "--runs", path.join(dir, "nowhere"));
+	t.is(none.exitCode, 2);
+	t.regex(none.stderr, /^kvm-matrix history: no runs under .*nowhere \(give the runs directory with --runs DIR\)$/);
+	const since = await kvmMatrix(dir, "history", "--flaky", "--since", "yesterday", "--runs", runs);
+	t.is(since.exitCode, 2);
+	t.is(since.stderr, "kvm-matrix history: --since yesterday: expected a span (30d, 12h, 2w) or a date (2026-11-01)");
+});
