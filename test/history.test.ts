@@ -3,7 +3,7 @@
 // controls from outside (a file it looks for) fails, passes, fails on the same kernel and KUT
 // commit: the third run calls it `flaky` with its rate, not the `regression` the previous run
 // alone would make it. Then every `history` query is asked of those run directories.
-import { existsSync, mkdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { HistoryIndex, historyDbPath, timeline as historyTimeline } from "@kvm-matrix/orchestrator";
 import test from "ava";
@@ -167,4 +167,61 @@ test("three runs on one kernel: a test that failed and passed there is flaky wit
 	const since = await kvmMatrix(dir, "history", "--flaky", "--since", "yesterday", "--runs", runs);
 	t.is(since.exitCode, 2);
 	t.is(since.stderr, "kvm-matrix history: --since yesterday: expected a span (30d, 12h, 2w) or a date (2026-11-01)");
+});
+
+test("baseline: history compares each cell with the last run that ran it, whatever ran between", async (t) => {
+	t.timeout(600_000);
+	const coinFails = path.join((await import("node:os")).tmpdir(), `kvm-matrix-coin-b-${process.pid}-${Date.now()}`);
+	const repo = await kutFixture({
+		extraImages: {
+			coin: `int main(void) { if (access("${coinFails}", F_OK) == 0) { puts("FAIL: coin: tails"); puts("SUMMARY: 1 tests, 1 unexpected failures"); return 1; } puts("PASS: coin: heads"); puts("SUMMARY: 1 tests"); return 0; }`,
+		},
+		extraCfg: "\n[coin]\nfile = coin.flat\n",
+	});
+	t.teardown(() => rmSync(coinFails, { force: true }));
+	const { dir, file } = hostMatrix(
+		repo,
+		"nightly-baseline",
+		"{ tree: kut, ref: master, accel: tcg, include: [pass, coin] }",
+		"baseline: history\n",
+	);
+	writeFileSync(
+		file,
+		readFileSync(file, "utf8").replace(
+			"  - { name: host, host: true }",
+			"  - { name: host, host: true }\n  - { name: other, host: true }",
+		),
+	);
+	const runs = path.join(dir, "runs");
+	mkdirSync(runs);
+	const run = (name: string, only: string) =>
+		kvmMatrix(
+			dir,
+			"run",
+			file,
+			"--headless",
+			"--only",
+			only,
+			"--run-dir",
+			path.join(runs, name),
+			"--json",
+			path.join(dir, `${name}.json`),
+		);
+	// Night 1 runs both cells (coin passes); night 2 only the host cell; night 3 only the other,
+	// where coin now fails. Its last run is night 1, two runs back.
+	const r1 = await run("r1", "*");
+	t.is(r1.exitCode, 0, r1.stderr);
+	const r2 = await run("r2", "running/host");
+	t.is(r2.exitCode, 0, r2.stderr);
+	writeFileSync(coinFails, "");
+	const r3 = await run("r3", "running/other");
+	t.is(r3.exitCode, 1, `${r3.stdout}\n${r3.stderr}`);
+	const summary = JSON.parse(readFileSync(path.join(dir, "r3.json"), "utf8")) as {
+		runId: string;
+		cells: { id: string; results: { testId: string; verdict?: { verdict: string }; explanation?: string }[] }[];
+	};
+	const first = JSON.parse(readFileSync(path.join(dir, "r1.json"), "utf8")) as { runId: string };
+	const coin = summary.cells.find((c) => c.id === "running/other")?.results.find((r) => r.testId === "coin");
+	t.is(coin?.verdict?.verdict, "regression");
+	t.is(coin?.explanation, `regression: passed on running in run ${first.runId}`);
 });

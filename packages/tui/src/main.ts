@@ -73,10 +73,10 @@ function failOnList(value: string, previous: FailOn): FailOn {
 const failOnOption = () =>
 	new Option(
 		"--fail-on <verdicts>",
-		"also exit 1 for these verdicts, comma-separated (new-failure,infra,flaky,...); a regression always does",
+		"also exit 1 for these verdicts, comma-separated (new-failure,infra,flaky,...); a regression, build-regression and boot-regression always do",
 	)
 		.argParser(failOnList)
-		.default(DEFAULT_FAIL_ON, "regression");
+		.default(DEFAULT_FAIL_ON, "regression,build-regression,boot-regression");
 
 function reportFormat(value: string): ReportFormat {
 	if (!isReportFormat(value)) throw new InvalidArgumentError(`one of ${REPORT_FORMATS.join(", ")}`);

@@ -2,7 +2,7 @@
 // a killed one and a resumed one are summarised by the same function from the same record.
 import { type FinalResult, isFailing, testKey } from "../events/attempts.js";
 import type { CellStage, TestResult } from "../events/types.js";
-import { describeVerdict, type Verdict } from "../verdicts/classify.js";
+import { CELL_VERDICT_KEY, type CellVerdict, describeVerdict, type Verdict } from "../verdicts/classify.js";
 import {
 	DEFAULT_FAIL_ON,
 	decideExit,
@@ -24,6 +24,8 @@ export interface CellSummary {
 	readonly target: string;
 	readonly state: "done" | "failed" | "cancelled";
 	readonly failure?: { readonly stage: CellStage; readonly reason: string; readonly evidence: readonly string[] };
+	/** A cell whose kernel stopped building or booting: its own verdict, and the line that says why. */
+	readonly cellVerdict?: { readonly verdict: CellVerdict; readonly explanation: string };
 	readonly counts: Readonly<Record<TestResult["status"], number>>;
 	/** Every result; non-passing ones carry their verdict and its one-line explanation. */
 	readonly results: readonly (FinalResult & { readonly verdict?: Verdict; readonly explanation?: string })[];
@@ -62,9 +64,13 @@ const emptyCounts = (): Record<TestResult["status"], number> => ({
 
 export function countVerdicts(
 	perTest: ReadonlyMap<string, Verdict> | undefined,
+	withCellVerdict = true,
 ): Partial<Record<Verdict["verdict"], number>> {
 	const counts: Partial<Record<Verdict["verdict"], number>> = {};
-	for (const v of perTest?.values() ?? []) counts[v.verdict] = (counts[v.verdict] ?? 0) + 1;
+	for (const [key, v] of perTest ?? []) {
+		if (key === CELL_VERDICT_KEY && !withCellVerdict) continue;
+		counts[v.verdict] = (counts[v.verdict] ?? 0) + 1;
+	}
 	return counts;
 }
 
@@ -77,6 +83,11 @@ export function summariseCells(cells: readonly SummaryCell[], record: RunRecord)
 		for (const r of results) counts[r.status]++;
 		const end = cell?.end;
 		const verdicts = cell?.verdicts;
+		const own = verdicts?.get(CELL_VERDICT_KEY);
+		const cellVerdict =
+			end?.state === "failed" && (own?.verdict === "build-regression" || own?.verdict === "boot-regression")
+				? { verdict: own, explanation: describeVerdict(own) }
+				: undefined;
 		return {
 			id: c.id,
 			kernel: {
@@ -87,12 +98,13 @@ export function summariseCells(cells: readonly SummaryCell[], record: RunRecord)
 			target: c.target,
 			state: end?.state ?? "cancelled",
 			...(end?.state === "failed" ? { failure: end.failure } : {}),
+			...(cellVerdict === undefined ? {} : { cellVerdict }),
 			counts,
 			results: results.map((r) => {
 				const verdict = verdicts?.get(testKey(r));
 				return verdict === undefined ? r : { ...r, verdict, explanation: describeVerdict(verdict, testKey(r)) };
 			}),
-			verdicts: countVerdicts(verdicts),
+			verdicts: countVerdicts(verdicts, cellVerdict !== undefined),
 			notes: cell?.notes ?? [],
 			...(cell?.carried === undefined ? {} : { carried: cell.carried }),
 		};
@@ -111,11 +123,12 @@ export function resultsDocument(
 /**
  * The verdicts the exit policy weighs: every classified result's; a failing result nothing
  * classified (a run cut short before its verdicts) counts as a new failure, and a cell that
- * never ran its tests (its kernel did not build or boot) as one infra.
+ * never ran its tests as its own verdict (a kernel that stopped building or booting), else one infra.
  */
 export function runVerdictCounts(
 	cells: readonly {
 		readonly state?: CellSummary["state"];
+		readonly cellVerdict?: { readonly verdict: CellVerdict };
 		readonly results: readonly (TestResult & { readonly verdict?: Verdict })[];
 	}[],
 ): VerdictCounts {
@@ -124,7 +137,7 @@ export function runVerdictCounts(
 		counts[v] = (counts[v] ?? 0) + 1;
 	};
 	for (const cell of cells) {
-		if (cell.state === "failed") add("infra");
+		if (cell.state === "failed") add(cell.cellVerdict?.verdict.verdict ?? "infra");
 		for (const r of cell.results) {
 			if (r.verdict !== undefined) add(r.verdict.verdict);
 			else if (isFailing(r)) add("new-failure");

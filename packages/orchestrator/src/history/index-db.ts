@@ -1,7 +1,7 @@
 // The history index: every run under the runs roots, folded into one SQLite database in the
 // cache. The journals stay the truth: a run is (re)read when its journal's size or time changed,
 // a run that went is dropped, and deleting the file rebuilds it all from the run directories.
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { runDirsUnder } from "../ci/durations.js";
@@ -105,7 +105,16 @@ export class HistoryIndex {
 	 * Brings the index up to date with the runs under `roots` (a runs directory, or one run's):
 	 * runs whose journal changed are read again, runs that went are dropped. `rebuild` reads all.
 	 */
-	refresh(roots: readonly string[], options: { readonly rebuild?: boolean } = {}): RefreshStats {
+	refresh(
+		roots: readonly string[],
+		options: {
+			readonly rebuild?: boolean;
+			/** Only runs of this matrix (a run's verdicts need no other; a shared /tmp holds many). */
+			readonly matrix?: string;
+			/** A run directory left out (the run asking, still being written). */
+			readonly exclude?: string;
+		} = {},
+	): RefreshStats {
 		const db = this.#db;
 		let indexed = 0;
 		let dropped = 0;
@@ -118,6 +127,7 @@ export class HistoryIndex {
 			const root = path.resolve(rootArg);
 			for (const dir of runDirsUnder([root]).map((d) => path.resolve(d))) {
 				seen.add(dir);
+				if (options.exclude !== undefined && dir === path.resolve(options.exclude)) continue;
 				const journal = statOf(path.join(dir, "journal.jsonl"));
 				if (journal === undefined) continue;
 				const row = known.get(dir);
@@ -128,6 +138,7 @@ export class HistoryIndex {
 					row.journal_mtime === journal.mtimeMs
 				)
 					continue;
+				if (options.matrix !== undefined && row === undefined && matrixOf(dir) !== options.matrix) continue;
 				let run: HistoryRun | undefined;
 				try {
 					run = historyRun(readRunView(dir, undefined, { logTails: false }));
@@ -206,6 +217,17 @@ export class HistoryIndex {
 				addResult.run(cell, idOf(r.test), r.status, r.verdict ?? null, r.explanation ?? null, r.passedOnRetry ? 1 : 0);
 			}
 		})();
+	}
+}
+
+/** A run's matrix name from its plan.json, as reports name it; undefined when it cannot be read. */
+function matrixOf(dir: string): string | undefined {
+	try {
+		const plan = JSON.parse(readFileSync(path.join(dir, "plan.json"), "utf8")) as { name?: unknown; matrix?: unknown };
+		if (typeof plan.name === "string") return plan.name;
+		return typeof plan.matrix === "string" ? path.basename(plan.matrix).replace(/\.ya?ml$/, "") : undefined;
+	} catch {
+		return undefined;
 	}
 }
 

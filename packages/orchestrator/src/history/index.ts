@@ -4,6 +4,8 @@ export {
 	earlierOnRevision,
 	type FlakyTest,
 	flakyTests,
+	lastResultsOfCells,
+	lastRunOfCell,
 	type TimelineEntry,
 	type TimelineFilter,
 	testIds,

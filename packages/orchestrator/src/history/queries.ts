@@ -147,43 +147,61 @@ export function flakyTests(index: HistoryIndex, roots: readonly string[], since?
 		filter = " AND u.started >= ?";
 		params.push(since);
 	}
-	// Driven from the runs (by time), then their cells and results, so a window reads only its runs.
-	const groups = index.db
-		.prepare<string[], { test: number; revision: string; target: string; runs: number; failed: number }>(
-			`SELECT r.test, c.revision, c.target,
-				SUM(r.status = 'pass' OR r.status IN ${FAILING}) AS runs,
-				SUM(r.status IN ${FAILING} OR r.retried = 1) AS failed
-			FROM runs u JOIN cells c ON c.run = u.id JOIN results r ON r.cell = c.id
-			WHERE ${where.sql}${filter} AND c.revision IS NOT NULL AND r.status IN ('pass', 'fail', 'timeout', 'crash')
-			GROUP BY r.test, c.revision, c.target
-			HAVING failed > 0 AND (runs > failed OR SUM(r.retried) > 0)`,
+	// Driven from the runs (by time), then their cells and results, so a window reads only its
+	// runs; the groups and their runs come back in one statement, not one per flaky test.
+	const window = `FROM runs u JOIN cells c ON c.run = u.id JOIN results r ON r.cell = c.id
+			WHERE ${where.sql}${filter} AND c.revision IS NOT NULL AND r.status IN ('pass', 'fail', 'timeout', 'crash')`;
+	const rows = index.db
+		.prepare<
+			string[],
+			{
+				test: number;
+				name: string;
+				revision: string;
+				target: string;
+				kernel: string;
+				sha: string | null;
+				run_id: string;
+				status: TestStatus;
+				retried: number;
+			}
+		>(
+			`WITH seen AS (SELECT r.test, c.revision, c.target, c.kernel, c.sha, u.run_id, u.started, r.status, r.retried ${window}),
+			flaky AS (
+				SELECT test, revision, target FROM seen GROUP BY test, revision, target
+				HAVING SUM(status IN ${FAILING} OR retried = 1) > 0
+					AND (SUM(status = 'pass' AND retried = 0) > 0 OR SUM(retried) > 0)
+			)
+			SELECT s.test, t.name, s.revision, s.target, s.kernel, s.sha, s.run_id, s.status, s.retried
+			FROM seen s JOIN flaky f ON f.test = s.test AND f.revision = s.revision AND f.target = s.target
+				JOIN tests t ON t.id = s.test
+			ORDER BY s.test, s.revision, s.target, s.started, s.run_id`,
 		)
 		.all(...params);
-	const detail = index.db.prepare<
-		(string | number)[],
-		{ name: string; kernel: string; sha: string | null; run_id: string; status: TestStatus; retried: number }
-	>(
-		`SELECT t.name, c.kernel, c.sha, u.run_id, r.status, r.retried
-		FROM results r JOIN cells c ON c.id = r.cell JOIN runs u ON u.id = c.run JOIN tests t ON t.id = r.test
-		WHERE r.test = ? AND c.revision = ? AND c.target = ? AND ${where.sql}${filter}
-			AND r.status IN ('pass', 'fail', 'timeout', 'crash')
-		ORDER BY u.started, u.run_id`,
-	);
-	return groups
-		.map((g) => {
-			const rows = detail.all(g.test, g.revision, g.target, ...params);
-			const first = rows[0];
-			return {
-				test: first?.name ?? String(g.test),
-				kernel: first?.kernel ?? "",
-				...(first?.sha == null ? {} : { sha: first.sha }),
-				revision: g.revision,
-				target: g.target,
-				runs: g.runs,
-				failed: g.failed,
-				rate: g.runs === 0 ? 0 : g.failed / g.runs,
-				seen: rows.map((r) => ({ runId: r.run_id, status: r.status, retried: r.retried === 1 })),
+	const groups = new Map<string, FlakyTest & { seen: FlakyTest["seen"][number][] }>();
+	for (const r of rows) {
+		const key = `${r.test}\u0000${r.revision}\u0000${r.target}`;
+		let g = groups.get(key);
+		if (g === undefined) {
+			g = {
+				test: r.name,
+				kernel: r.kernel,
+				...(r.sha === null ? {} : { sha: r.sha }),
+				revision: r.revision,
+				target: r.target,
+				runs: 0,
+				failed: 0,
+				rate: 0,
+				seen: [],
 			};
+			groups.set(key, g);
+		}
+		g.seen.push({ runId: r.run_id, status: r.status, retried: r.retried === 1 });
+	}
+	return [...groups.values()]
+		.map((g) => {
+			const failed = g.seen.filter((x) => x.retried || x.status !== "pass").length;
+			return { ...g, runs: g.seen.length, failed, rate: failed / g.seen.length };
 		})
 		.sort((a, b) => b.rate - a.rate || b.runs - a.runs || (a.test < b.test ? -1 : a.test > b.test ? 1 : 0));
 }
@@ -216,6 +234,116 @@ export function earlierOnRevision(
 		const list = out.get(r.name) ?? [];
 		list.push({ runId: r.run_id, status: r.status, retried: r.retried === 1 });
 		out.set(r.name, list);
+	}
+	return out;
+}
+
+/** The newest earlier run of `matrix` that ran `cell` (not carried over): how its kernel fared there. */
+export function lastRunOfCell(
+	index: HistoryIndex,
+	roots: readonly string[],
+	query: { readonly matrix: string; readonly cell: string; readonly before: string },
+):
+	| {
+			readonly runId: string;
+			readonly kernel: string;
+			readonly sha?: string;
+			readonly state: string;
+			readonly failureStage?: string;
+			readonly ranTests: boolean;
+	  }
+	| undefined {
+	const where = rootsClause(roots);
+	const row = index.db
+		.prepare<
+			string[],
+			{ id: number; run_id: string; kernel: string; sha: string | null; state: string; failure: string | null }
+		>(
+			`SELECT c.id, u.run_id, c.kernel, c.sha, c.state, c.failure
+			FROM runs u JOIN cells c ON c.run = u.id
+			WHERE ${where.sql} AND u.matrix = ? AND c.cell = ? AND u.started < ? AND c.state != 'cancelled'
+			ORDER BY u.started DESC, u.run_id DESC LIMIT 1`,
+		)
+		.get(...where.params, query.matrix, query.cell, query.before);
+	if (row === undefined) return undefined;
+	const ran = index.db
+		.prepare<[number], number>("SELECT 1 FROM results WHERE cell = ? AND status != 'error' LIMIT 1")
+		.pluck()
+		.get(row.id);
+	let stage: string | undefined;
+	try {
+		const failure: unknown = row.failure === null ? undefined : JSON.parse(row.failure);
+		if (typeof failure === "object" && failure !== null && "stage" in failure && typeof failure.stage === "string")
+			stage = failure.stage;
+	} catch {
+		stage = undefined;
+	}
+	return {
+		runId: row.run_id,
+		kernel: row.kernel,
+		...(row.sha === null ? {} : { sha: row.sha }),
+		state: row.state,
+		...(stage === undefined ? {} : { failureStage: stage }),
+		ranTests: ran !== undefined,
+	};
+}
+
+/**
+ * Each of `cells`' last earlier run of `matrix` with results (not carried, not cancelled before
+ * its tests): its kernel and every final result, for `baseline: history`. One statement.
+ */
+export function lastResultsOfCells(
+	index: HistoryIndex,
+	roots: readonly string[],
+	query: { readonly matrix: string; readonly cells: readonly string[]; readonly before: string },
+): Map<
+	string,
+	{
+		readonly runId: string;
+		readonly kernel: string;
+		readonly sha?: string;
+		readonly results: readonly { readonly test: string; readonly status: TestStatus; readonly retried: boolean }[];
+	}
+> {
+	const out = new Map<
+		string,
+		{ runId: string; kernel: string; sha?: string; results: { test: string; status: TestStatus; retried: boolean }[] }
+	>();
+	if (query.cells.length === 0) return out;
+	const where = rootsClause(roots);
+	const rows = index.db
+		.prepare<
+			string[],
+			{
+				cell: string;
+				run_id: string;
+				kernel: string;
+				sha: string | null;
+				name: string;
+				status: TestStatus;
+				retried: number;
+			}
+		>(
+			`WITH last AS (
+				SELECT c.cell, c.id, u.run_id, c.kernel, c.sha,
+					ROW_NUMBER() OVER (PARTITION BY c.cell ORDER BY u.started DESC, u.run_id DESC) AS n
+				FROM runs u JOIN cells c ON c.run = u.id
+				WHERE ${where.sql} AND u.matrix = ? AND u.started < ?
+					AND c.cell IN (${query.cells.map(() => "?").join(", ")})
+					AND EXISTS (SELECT 1 FROM results r WHERE r.cell = c.id)
+			)
+			SELECT l.cell, l.run_id, l.kernel, l.sha, t.name, r.status, r.retried
+			FROM last l JOIN results r ON r.cell = l.id JOIN tests t ON t.id = r.test
+			WHERE l.n = 1`,
+		)
+		.all(...where.params, query.matrix, query.before, ...query.cells);
+	for (const r of rows) {
+		let cell = out.get(r.cell);
+		if (cell === undefined) {
+			cell = { runId: r.run_id, kernel: r.kernel, ...(r.sha === null ? {} : { sha: r.sha }), results: [] };
+			out.set(r.cell, cell);
+		}
+		cell.results.push({ test: r.name, status: r.status, retried: r.retried === 1 });
 	}
 	return out;
 }

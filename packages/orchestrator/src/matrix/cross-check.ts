@@ -72,6 +72,7 @@ export function crossCheck(
 
 	let baseline: Baseline | undefined;
 	if (shape.baseline === "previous-run") baseline = { kind: "previous-run" };
+	else if (shape.baseline === "history") baseline = { kind: "history" };
 	else if (shape.baseline !== undefined) {
 		const wanted = shape.baseline;
 		const kernel = shape.kernels.find((k) => {

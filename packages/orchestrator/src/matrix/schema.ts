@@ -42,7 +42,7 @@ export interface MatrixShape {
 	readonly params?: readonly ParamSet[];
 	readonly suites: Suites;
 	readonly retries: number;
-	readonly baseline?: TreeRef | "previous-run";
+	readonly baseline?: TreeRef | "previous-run" | "history";
 	readonly knownIssues?: string;
 	readonly lore?: string;
 	readonly bugzilla?: string;
@@ -442,8 +442,8 @@ const cellFilter = z
 		}),
 	);
 
-const baselineSchema = z.union([z.literal("previous-run"), treeRef], {
-	error: 'expected "previous-run" or a kernel as { tree, ref }',
+const baselineSchema = z.union([z.literal("previous-run"), z.literal("history"), treeRef], {
+	error: 'expected "previous-run", "history" or a kernel as { tree, ref }',
 });
 
 /** The whole file's schema; paths in it are resolved against `ctx`. */

@@ -120,7 +120,11 @@ export interface Suites {
 	readonly kut?: KutSuite;
 }
 
-export type Baseline = { readonly kind: "kernel"; readonly kernelId: string } | { readonly kind: "previous-run" };
+export type Baseline =
+	| { readonly kind: "kernel"; readonly kernelId: string }
+	| { readonly kind: "previous-run" }
+	/** Each cell against the last run in which the same cell ran, whatever runs came between. */
+	| { readonly kind: "history" };
 
 /** A partial match on cells: every given glob must match. */
 export interface CellFilter {

@@ -18,7 +18,7 @@ export type CellShade = VerdictName | "pass" | "cancelled" | "empty";
 
 export function cellShade(cell: CellSummary): CellShade {
 	const present = new Set(cell.results.flatMap((r) => (r.verdict === undefined ? [] : [r.verdict.verdict])));
-	if (cell.state === "failed") present.add("infra");
+	if (cell.state === "failed") present.add(cell.cellVerdict?.verdict.verdict ?? "infra");
 	const unclassified = cell.results.some((r) => r.verdict === undefined && !["pass", "skip"].includes(r.status));
 	if (unclassified) present.add("new-failure");
 	const worst = VERDICT_NAMES.find((v) => present.has(v));
@@ -29,6 +29,8 @@ export function cellShade(cell: CellSummary): CellShade {
 
 const COLOURS: Readonly<Record<CellShade, string>> = {
 	regression: "#d73a49",
+	"build-regression": "#b31d28",
+	"boot-regression": "#b31d28",
 	"new-failure": "#e36209",
 	infra: "#6f42c1",
 	flaky: "#dbab09",

@@ -51,8 +51,9 @@ function outcome(r: Result, explainedAsSkipped: (verdict: string) => boolean): O
 }
 
 function suiteCounts(cell: CellSummary, results: readonly Result[], outcomeOf: (r: Result) => Outcome | undefined) {
-	let failures = 0;
-	let errors = cell.state === "failed" ? 1 : 0;
+	// A kernel that stopped building or booting is the kernel's failure; any other stop, the harness's.
+	let failures = cell.cellVerdict !== undefined ? 1 : 0;
+	let errors = cell.state === "failed" && cell.cellVerdict === undefined ? 1 : 0;
 	let skipped = 0;
 	for (const r of results) {
 		const o = outcomeOf(r);
@@ -98,10 +99,16 @@ export function junitXml(view: RunView, options: JunitOptions = {}): string {
 		if (cell.state === "failed" && cell.failure !== undefined) {
 			// A cell that never ran its tests still shows up, as the error that stopped it.
 			const failure = cell.failure;
-			suite
-				.ele("testcase", { classname: cell.id, name: unique(cell.id, `${failure.stage}`), time: "0" })
-				.ele("error", { message: xmlSafe(`${failure.stage} failed: ${failure.reason}`), type: "infra" })
-				.txt(xmlSafe(failure.evidence.join("\n")));
+			const testcase = suite.ele("testcase", {
+				classname: cell.id,
+				name: unique(cell.id, `${failure.stage}`),
+				time: "0",
+			});
+			const own = cell.cellVerdict;
+			(own === undefined
+				? testcase.ele("error", { message: xmlSafe(`${failure.stage} failed: ${failure.reason}`), type: "infra" })
+				: testcase.ele("failure", { message: xmlSafe(own.explanation), type: own.verdict.verdict })
+			).txt(xmlSafe(failure.evidence.join("\n")));
 		}
 		for (const r of cell.results) {
 			const classname = `${cell.id}.${r.suite}`;

@@ -9,6 +9,8 @@ import type { RunView } from "./run-view.js";
 
 const HEADINGS: Readonly<Record<VerdictName, string>> = {
 	regression: "Regressions",
+	"build-regression": "Kernels that no longer build",
+	"boot-regression": "Kernels that no longer boot",
 	"new-failure": "New failures (no baseline, no linked fix: need a human)",
 	infra: "Infrastructure (the test could not run)",
 	flaky: "Flaky",
@@ -108,9 +110,31 @@ export function markdownReport(view: RunView): string {
 			"",
 		);
 	out.push("| verdict | tests |", "| --- | ---: |");
-	for (const v of VERDICT_NAMES) out.push(`| ${v} | ${byVerdict.get(v)?.length ?? 0} |`);
+	for (const v of VERDICT_NAMES)
+		out.push(
+			`| ${v} | ${(byVerdict.get(v)?.length ?? 0) + view.cells.filter((c) => c.cellVerdict?.verdict.verdict === v).length} |`,
+		);
 	out.push("");
 
+	for (const v of ["build-regression", "boot-regression"] as const) {
+		const broken = view.cells.filter((c) => c.cellVerdict?.verdict.verdict === v);
+		if (broken.length === 0) continue;
+		out.push(`## ${HEADINGS[v]}`, "");
+		for (const c of broken) {
+			const verdict = c.cellVerdict?.verdict;
+			out.push(`- ${code(c.id)}: ${mdText((c.cellVerdict?.explanation ?? "").replace(`${v}: `, ""))}`);
+			const details = verdict === undefined ? [] : evidenceDetails(verdict);
+			if (details.length > 0)
+				out.push(
+					`  <details><summary>evidence (${details.length})</summary>`,
+					"",
+					...details.map((d) => `  - ${mdText(d)}`),
+					"",
+					"  </details>",
+				);
+		}
+		out.push("");
+	}
 	for (const v of SECTION_ORDER) {
 		const list = byVerdict.get(v);
 		if (list === undefined || list.length === 0) continue;

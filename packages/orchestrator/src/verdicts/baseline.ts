@@ -10,7 +10,12 @@ import type { BaselineResult } from "./classify.js";
 export type BaselineSource =
 	| { readonly kind: "none" }
 	| { readonly kind: "kernel"; readonly kernelId: string }
-	| { readonly kind: "previous-run"; readonly run?: PreviousRun };
+	| { readonly kind: "previous-run"; readonly run?: PreviousRun }
+	/** Each cell's last earlier run (from the history index), by cell id. */
+	| {
+			readonly kind: "history";
+			readonly cells: ReadonlyMap<string, PreviousRun["cells"][number] & { readonly run: string }>;
+	  };
 
 /** The parts of an earlier run's results.json a baseline needs. */
 export interface PreviousRun {
@@ -67,6 +72,10 @@ export function baselineResult(
 		case "previous-run": {
 			const base = source.run?.cells.find((c) => c.id === cell.cell);
 			return base === undefined || source.run === undefined ? undefined : compare(base, { run: source.run.runId });
+		}
+		case "history": {
+			const base = source.cells.get(cell.cell);
+			return base === undefined ? undefined : compare(base, { run: base.run });
 		}
 	}
 }
@@ -176,5 +185,7 @@ export function earlierRun(matrix: Matrix, runDir: string, started: string): Pre
 export function baselineFor(matrix: Matrix, earlier: PreviousRun | undefined): BaselineSource {
 	if (matrix.baseline === undefined) return { kind: "none" };
 	if (matrix.baseline.kind === "kernel") return { kind: "kernel", kernelId: matrix.baseline.kernelId };
+	// The history index answers this one (verdicts/history-verdicts.ts `historyBaseline`).
+	if (matrix.baseline.kind === "history") return { kind: "history", cells: new Map() };
 	return earlier === undefined ? { kind: "previous-run" } : { kind: "previous-run", run: earlier };
 }

@@ -76,7 +76,27 @@ export type Verdict =
 			readonly verdict: "still-failing";
 			readonly evidence: Unknowns & { readonly baseline: BaselineResult; readonly notes: readonly string[] };
 	  }
-	| { readonly verdict: "new-failure"; readonly evidence: Unknowns & { readonly notes: readonly string[] } };
+	| { readonly verdict: "new-failure"; readonly evidence: Unknowns & { readonly notes: readonly string[] } }
+	| CellVerdict;
+
+/**
+ * A kernel that built (booted) in an earlier run of the same cell, or on the baseline kernel, and
+ * now does not: the whole cell's verdict, red by default, since no test of it could run.
+ */
+export interface CellVerdict {
+	readonly verdict: "build-regression" | "boot-regression";
+	readonly evidence: {
+		/** The compiler's first errors, or how the boot ended and the console's last lines. */
+		readonly lines: readonly string[];
+		readonly reason: string;
+		/** Where the kernel last built (booted): an earlier run of the cell, or the baseline kernel. */
+		readonly passed: { readonly kernel: string; readonly sha?: string; readonly run?: string };
+		readonly here?: string;
+	};
+}
+
+/** The key a cell's own verdict has among its tests' in the journal's `verdicts` record. */
+export const CELL_VERDICT_KEY = "cell:kernel";
 
 /** What the history index said of a test on one kernel build and target, this run included. */
 export interface FlakyHistory {
@@ -366,5 +386,15 @@ export function describeVerdict(v: Verdict, test?: string): string {
 			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too${notesText(v.evidence.notes)}${unknownsText(v.evidence, test)}`;
 		case "new-failure":
 			return `new-failure: no baseline result and no linked fix; needs a human${notesText(v.evidence.notes)}${unknownsText(v.evidence, test, true)}`;
+		case "build-regression":
+		case "boot-regression": {
+			const { passed, here, lines, reason } = v.evidence;
+			const did = v.verdict === "build-regression" ? "built" : "booted";
+			const range =
+				passed.sha !== undefined && here !== undefined && passed.sha !== here
+					? `; commits ${passed.sha.slice(0, 12)}..${here.slice(0, 12)}`
+					: "";
+			return `${v.verdict}: ${did} on ${where(passed)}${range}; ${lines[0] ?? reason}`;
+		}
 	}
 }

@@ -22,6 +22,15 @@ export function evidenceDetails(v: Verdict): string[] {
 		case "infra":
 		case "known":
 			return [];
+		case "build-regression":
+		case "boot-regression": {
+			const p = v.evidence.passed;
+			return [
+				`${v.verdict === "build-regression" ? "built" : "booted"} on ${p.kernel}${p.sha === undefined ? "" : ` (${p.sha})`}${p.run === undefined ? "" : ` in run ${p.run}`}`,
+				...(v.evidence.here === undefined ? [] : [`now ${v.evidence.here}: ${v.evidence.reason}`]),
+				...v.evidence.lines,
+			];
+		}
 		case "flaky": {
 			const h = v.evidence.history;
 			if (h === undefined) return [];

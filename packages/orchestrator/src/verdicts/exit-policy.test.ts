@@ -36,6 +36,8 @@ function readmeTable(): [string, boolean, string][] {
 
 const TABLE: readonly [VerdictName, boolean, string][] = [
 	["regression", true, "regression"],
+	["build-regression", true, "build-regression"],
+	["boot-regression", true, "boot-regression"],
 	["new-failure", false, "new-failure"],
 	["infra", false, "infra"],
 	["flaky", false, "flaky"],
@@ -92,9 +94,19 @@ test("nothing failing is green", (t) => {
 });
 
 test("--fail-on takes commas and repeats, and refuses a name that is not a verdict in one line", (t) => {
-	t.deepEqual([...failOn("new-failure,infra", "flaky")].sort(), ["flaky", "infra", "new-failure", "regression"]);
-	t.deepEqual([...DEFAULT_FAIL_ON], ["regression"]);
+	t.deepEqual([...failOn("new-failure,infra", "flaky")].sort(), [
+		"boot-regression",
+		"build-regression",
+		"flaky",
+		"infra",
+		"new-failure",
+		"regression",
+	]);
+	t.deepEqual([...DEFAULT_FAIL_ON], ["regression", "build-regression", "boot-regression"]);
 	const bad = parseFailOn(["infra,regresion"]);
 	t.false(bad.ok);
-	t.regex(bad.ok ? "" : bad.error, /^--fail-on regresion: not a verdict \(one of regression, new-failure/);
+	t.regex(
+		bad.ok ? "" : bad.error,
+		/^--fail-on regresion: not a verdict \(one of regression, build-regression, boot-regression, new-failure/,
+	);
 });

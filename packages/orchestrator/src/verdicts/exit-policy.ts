@@ -10,6 +10,8 @@ export type VerdictName = Verdict["verdict"];
 /** Every verdict, worst first: the order reports and the summary line use. */
 export const VERDICT_NAMES = [
 	"regression",
+	"build-regression",
+	"boot-regression",
 	"new-failure",
 	"infra",
 	"flaky",
@@ -28,13 +30,16 @@ export type FailOn = ReadonlySet<VerdictName>;
 /** Red whatever `--fail-on` says. */
 export const ALWAYS_RED: VerdictName = "regression";
 
+/** Red unless the user says otherwise: a nightly whose kernel stopped building or booting is broken. */
+export const RED_BY_DEFAULT: readonly VerdictName[] = [ALWAYS_RED, "build-regression", "boot-regression"];
+
 export const isVerdictName = (text: string): text is VerdictName => (VERDICT_NAMES as readonly string[]).includes(text);
 
 /** `--fail-on new-failure,infra,flaky` (repeatable, comma-separated) as a set, or the first bad name. */
 export function parseFailOn(
 	values: readonly string[],
 ): { readonly ok: true; readonly failOn: FailOn } | { readonly ok: false; readonly error: string } {
-	const failOn = new Set<VerdictName>([ALWAYS_RED]);
+	const failOn = new Set<VerdictName>(RED_BY_DEFAULT);
 	for (const part of values.flatMap((v) => v.split(","))) {
 		const name = part.trim();
 		if (name === "") continue;
@@ -45,7 +50,7 @@ export function parseFailOn(
 	return { ok: true, failOn };
 }
 
-export const DEFAULT_FAIL_ON: FailOn = new Set<VerdictName>([ALWAYS_RED]);
+export const DEFAULT_FAIL_ON: FailOn = new Set<VerdictName>(RED_BY_DEFAULT);
 
 export type VerdictCounts = Readonly<Partial<Record<VerdictName, number>>>;
 
@@ -62,7 +67,7 @@ const plural = (n: number, word: string) => `${n} ${word}`;
 /** Red or green from the verdict counts, and the line that says why. Pure. */
 export function decideExit(counts: VerdictCounts, failOn: FailOn = DEFAULT_FAIL_ON): ExitDecision {
 	const present = VERDICT_NAMES.filter((v) => (counts[v] ?? 0) > 0);
-	const failing = present.filter((v) => v === ALWAYS_RED || failOn.has(v));
+	const failing = present.filter((v) => RED_BY_DEFAULT.includes(v) || failOn.has(v));
 	const listed = (names: readonly VerdictName[]) => names.map((v) => plural(counts[v] ?? 0, v)).join(", ");
 	if (failing.length > 0) {
 		const others = present.filter((v) => !failing.includes(v));

@@ -4,11 +4,15 @@
 import path from "node:path";
 import type { FinalResult } from "../events/attempts.js";
 import { testKey } from "../events/attempts.js";
+import type { TestResult } from "../events/types.js";
 import { HistoryIndex, historyDbPath } from "../history/index-db.js";
-import { earlierOnRevision } from "../history/queries.js";
+import { earlierOnRevision, lastResultsOfCells, lastRunOfCell } from "../history/queries.js";
 import { historyRun } from "../history/rows.js";
 import { readRunView } from "../reports/run-view.js";
-import type { Verdict } from "./classify.js";
+import { isCommitId } from "../sources/commit-id.js";
+import type { BaselineSource, PreviousRun } from "./baseline.js";
+import { type CellStop, cellRegression, type KernelBefore } from "./cell-regression.js";
+import type { CellVerdict, Verdict } from "./classify.js";
 import { historyQuestions, withHistory } from "./history-flaky.js";
 
 export function verdictsWithHistory(
@@ -27,7 +31,7 @@ export function verdictsWithHistory(
 		if (run === undefined) return out;
 		index = HistoryIndex.open(historyDbPath(cacheRoot));
 		const root = path.dirname(path.resolve(runDir));
-		index.refresh([root]);
+		index.refresh([root], { matrix: run.matrix, exclude: runDir });
 		const cells = new Map(run.cells.map((c) => [c.cell, c]));
 		for (const [cellId, perTest] of asked) {
 			const cell = cells.get(cellId);
@@ -61,4 +65,110 @@ export function verdictsWithHistory(
 		index?.close();
 	}
 	return out;
+}
+
+const BEFORE_BUILT = new Set(["queued", "checkout", "build"]);
+
+/**
+ * The cells of a run whose kernel stopped building or booting, each with its verdict: compared
+ * with the baseline kernel on the same target in this run, and with the cell's last earlier run
+ * (one question to the history index per stopped cell). A cell with nothing to compare with, or
+ * stopped by the harness, is left as it is (`infra`).
+ */
+export function cellRegressions(
+	runDir: string,
+	cacheRoot: string,
+	baselineKernel: string | undefined,
+	onNote: (cell: string, line: string) => void,
+): Map<string, CellVerdict> {
+	const out = new Map<string, CellVerdict>();
+	const view = readRunView(runDir, undefined, { logTails: false });
+	const stopped = view.cells.filter((c) => c.state === "failed" && c.failure !== undefined && c.carried === undefined);
+	if (stopped.length === 0 || view.started === undefined) return out;
+	const started = view.started;
+	let index: HistoryIndex | undefined;
+	try {
+		index = HistoryIndex.open(historyDbPath(cacheRoot));
+		const root = path.dirname(path.resolve(runDir));
+		index.refresh([root], { matrix: view.matrix, exclude: runDir });
+		for (const cell of stopped) {
+			const before: KernelBefore[] = [];
+			const base = view.cells.find(
+				(c) => c.kernel.id === baselineKernel && c.target === cell.target && c.id !== cell.id,
+			);
+			if (base !== undefined)
+				before.push({
+					kernel: base.kernel.id,
+					...(base.kernel.sha === undefined ? {} : { sha: base.kernel.sha }),
+					built: base.state === "done" || (base.failure !== undefined && !BEFORE_BUILT.has(base.failure.stage)),
+					booted: base.results.some((r) => r.status !== "error"),
+				});
+			const last = lastRunOfCell(index, [root], { matrix: view.matrix, cell: cell.id, before: started });
+			if (last !== undefined)
+				before.push({
+					kernel: last.kernel,
+					...(last.sha === undefined ? {} : { sha: last.sha }),
+					run: last.runId,
+					built: last.state === "done" || (last.failureStage !== undefined && !BEFORE_BUILT.has(last.failureStage)),
+					booted: last.ranTests,
+				});
+			const verdict = cellRegression(cell.failure as CellStop, cell.kernel, before);
+			if (verdict !== undefined) out.set(cell.id, verdict);
+		}
+	} catch (error) {
+		for (const cell of stopped)
+			onNote(
+				cell.id,
+				`earlier runs not consulted (${error instanceof Error ? error.message.split("\n")[0] : String(error)}): a kernel that stopped building or booting may be named infra`,
+			);
+	} finally {
+		index?.close();
+	}
+	return out;
+}
+
+/**
+ * `baseline: history`: each cell of this run against the last earlier run of the matrix in which
+ * the same cell ran, whatever runs came between. A cell no earlier run ran has no baseline.
+ */
+export function historyBaseline(
+	runDir: string,
+	cacheRoot: string,
+	matrix: string,
+	cells: readonly string[],
+	started: string,
+	onNote: (cell: string, line: string) => void,
+): BaselineSource {
+	let index: HistoryIndex | undefined;
+	try {
+		index = HistoryIndex.open(historyDbPath(cacheRoot));
+		const root = path.dirname(path.resolve(runDir));
+		index.refresh([root], { matrix, exclude: runDir });
+		const last = lastResultsOfCells(index, [root], { matrix, cells, before: started });
+		const byCell = new Map<string, PreviousRun["cells"][number] & { readonly run: string }>();
+		for (const [cell, found] of last)
+			byCell.set(cell, {
+				id: cell,
+				run: found.runId,
+				kernel: {
+					id: found.kernel,
+					...(found.sha === undefined || !isCommitId(found.sha) ? {} : { sha: found.sha }),
+				},
+				results: found.results.map((r) => {
+					const colon = r.test.indexOf(":");
+					const suite = r.test.slice(0, colon) as TestResult["suite"];
+					const testId = r.test.slice(colon + 1);
+					// A pass after a retry failed first: what `earlier` says of it in a results.json.
+					const earlier: TestResult[] = r.retried ? [{ suite, testId, status: "fail", durationMs: 0, attempt: 1 }] : [];
+					return { suite, testId, status: r.status, ...(earlier.length === 0 ? {} : { earlier }) };
+				}),
+			});
+		return { kind: "history", cells: byCell };
+	} catch (error) {
+		const why = error instanceof Error ? error.message.split("\n")[0] : String(error);
+		for (const cell of cells) onNote(cell, `baseline: history could not be read (${why}): no baseline`);
+		return { kind: "history", cells: new Map() };
+	} finally {
+		index?.close();
+	}
 }

@@ -16,9 +16,9 @@ import { capture } from "../proc/run.js";
 import { adoptNamedMirror, repositoryFor } from "../sources/git.js";
 import { addParamsEvidence } from "./across-params.js";
 import { type BaselineSource, baselineFor, earlierRun, type PreviousRun } from "./baseline.js";
-import { describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
+import { CELL_VERDICT_KEY, describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
 import { type CellSources, type KernelTree, verdictsForRun } from "./for-run.js";
-import { verdictsWithHistory } from "./history-verdicts.js";
+import { cellRegressions, historyBaseline, verdictsWithHistory } from "./history-verdicts.js";
 import { loadKnownIssuesOf } from "./known-issues.js";
 
 /** The parts of plan.json verdicts need: every ref's commit, each cell's kernel and test jobs. */
@@ -218,7 +218,17 @@ export async function reclassifyHoldingRun(
 		matrix,
 		plan,
 		results,
-		baseline: baselineFor(matrix, earlier),
+		baseline:
+			matrix.baseline?.kind === "history"
+				? historyBaseline(
+						runDir,
+						cacheRoot,
+						matrix.name,
+						plan.cells.map((c) => c.id),
+						started,
+						(cell, line) => options.onNote?.(`${cell}: ${line}`),
+					)
+				: baselineFor(matrix, earlier),
 		...optional("earlier", earlier),
 		...optional("lore", loreFor(options.lore ?? matrix.lore, cacheRoot)),
 		...optional("onNote", options.onNote),
@@ -234,6 +244,14 @@ export async function reclassifyHoldingRun(
 	const verdicts = verdictsWithHistory(runDir, cacheRoot, fromPlan, results, (cell, line) =>
 		options.onNote?.(`${cell}: ${line}`),
 	);
+	const baselineKernel = matrix.baseline?.kind === "kernel" ? matrix.baseline.kernelId : undefined;
+	for (const [cell, verdict] of cellRegressions(runDir, cacheRoot, baselineKernel, (c, line) =>
+		options.onNote?.(`${c}: ${line}`),
+	)) {
+		const perTest = verdicts.get(cell) ?? new Map<string, Verdict>();
+		perTest.set(CELL_VERDICT_KEY, verdict);
+		verdicts.set(cell, perTest);
+	}
 	if (record !== undefined && stored === undefined) {
 		const dir = RunDirectory.existing(runDir);
 		if (options.fence !== undefined) dir.fencedBy(options.fence);
