@@ -7,8 +7,21 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync 
 import path from "node:path";
 import { HistoryIndex, historyDbPath, timeline as historyTimeline } from "@kvm-matrix/orchestrator";
 import test from "ava";
+import { chromium } from "playwright-core";
 import { kvmMatrix } from "./support/cli.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+	"--headless",
+	"--no-sandbox",
+	"--disable-gpu",
+	"--disable-quic",
+	"--no-first-run",
+	"--disable-background-networking",
+	"--disable-component-update",
+	"--disable-sync",
+];
 
 interface TimelineJson {
 	readonly results: readonly { runId: string; cell: string; status: string; verdict?: string; explanation?: string }[];
@@ -148,6 +161,54 @@ test("three runs on one kernel: a test that failed and passed there is flaky wit
 			`^kut:fail on running/host: first failed in ${ids[0]} .*failing in 3 runs since; never passed in the runs indexed`,
 		),
 	);
+
+	// The history page: written by `history --html`, opened in headless Chromium, a click on r3's
+	// coin shows its verdict with the rate and the end of its log; the flaky list has its rate.
+	const pageDir = path.join(dir, "page");
+	const html = await kvmMatrix(dir, "history", "--html", pageDir, "--runs", runs);
+	t.is(html.exitCode, 0, html.stderr);
+	if (!existsSync(CHROMIUM)) return t.fail(`${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
+	const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+	try {
+		const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+		const requests: string[] = [];
+		page.on("request", (r) => requests.push(r.url()));
+		const file = `file://${path.join(pageDir, "index.html")}`;
+		await page.goto(file);
+		const row = page.locator("table.timeline tr", { hasText: "running/host kut:coin" });
+		const points = row.locator("button[data-point]");
+		t.deepEqual(await Promise.all([0, 1, 2].map((i) => points.nth(i).getAttribute("data-shade"))), [
+			"new-failure",
+			"pass",
+			"flaky",
+		]);
+		t.is(await page.locator("section.point:visible").count(), 0);
+		await points.nth(2).click();
+		const shown = page.locator("section.point:visible");
+		t.is(await shown.count(), 1);
+		t.regex(
+			(await shown.locator(".explanation").textContent()) ?? "",
+			/^flaky: failed 2 of 3 runs on this kernel and target \(67%\)/,
+		);
+		t.regex((await shown.locator("pre.log").textContent()) ?? "", /FAIL: coin: tails/);
+		t.deepEqual(await page.locator("table.flaky tr", { hasText: "kut:coin" }).locator("td").allTextContents(), [
+			"kut:coin",
+			"running",
+			"host",
+			"2 of 3 (67%)",
+			"FpF",
+		]);
+		t.deepEqual(requests, [file]);
+	} finally {
+		await browser.close();
+	}
+	// The same page up to one run, from `report --format html --history`.
+	const upTo = await kvmMatrix(dir, "report", path.join(runs, "r2"), "--format", "html", "--history");
+	t.is(upTo.exitCode, 0, upTo.stderr);
+	t.regex(upTo.stdout, /<p>2 runs, /);
+	const notHtml = await kvmMatrix(dir, "report", path.join(runs, "r2"), "--format", "junit", "--history");
+	t.is(notHtml.exitCode, 2);
+	t.is(notHtml.stderr, "kvm-matrix report: --history goes with --format html (a page), not junit");
 
 	// The index is derived: without it, the same answers; a run removed leaves it.
 	rmSync(path.join(dir, "cache", "history"), { recursive: true });

@@ -140,7 +140,7 @@ test("report refuses, in one line, what it cannot do", async (t) => {
 	t.is(none.stderr.trim().split("\n").length, 1);
 	const format = await kvmMatrix(dir, "report", "/nonexistent/run", "--format", "pdf");
 	t.is(format.exitCode, 2);
-	t.regex(format.stderr, /argument 'pdf' is invalid\. one of junit, kcidb, markdown, html/);
+	t.regex(format.stderr, /argument 'pdf' is invalid\. one of junit, kcidb, markdown, html, mail/);
 	const spec = await kvmMatrix(dir, "run", "matrices/demo.yaml", "--report", "junit");
 	t.is(spec.exitCode, 2);
 	t.regex(spec.stderr, /no path after junit: \(e\.g\. junit:report\.xml\)/);

@@ -10,6 +10,7 @@ export {
 	startBisect,
 	TERMS,
 } from "./bisect/bisect.js";
+export { bisectCandidates, bisectRegressions, type RegressionBisections } from "./bisect/regressions.js";
 export { recordedDurations, runDirsUnder } from "./ci/durations.js";
 export { mergeProblems, mergeShards } from "./ci/merge.js";
 export { type CiPlan, githubMatrix, gitlabMatrix, makeCiPlan, readCiPlan } from "./ci/plan.js";
@@ -64,6 +65,7 @@ export {
 	parseReportSpec,
 	REPORT_FORMATS,
 	type ReportFormat,
+	type ReportOptions,
 	type RunView,
 	readRunView,
 	renderReport,
@@ -125,4 +127,4 @@ export {
 	type ForeignClassified,
 	ForeignResultsError,
 } from "./verdicts/foreign.js";
-export { reclassifyRun, runMatrixFile } from "./verdicts/reclassify.js";
+export { reclassifyRun, recordBisections, runMatrixFile } from "./verdicts/reclassify.js";

@@ -157,6 +157,15 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 			"--changed-since <run-dir>",
 			"run only the cells whose kernel, config, suites or target changed since that run; carry the others' results",
 		)
+		.option(
+			"--bisect-regressions",
+			"after the run, bisect each regression between the commit it passed on and this one; its first bad commit goes into the evidence and reports",
+			false,
+		)
+		.option(
+			"--max-builds <n>",
+			"with --bisect-regressions: kernel builds all bisections may make (cache hits are free)",
+		)
 		.action(async (file: string, options: RunCommandOptions) =>
 			setExit(await (await import("./commands/run.js")).runCommand(file, options, io)),
 		);
@@ -179,12 +188,19 @@ function buildProgram(io: CliIo, setExit: (code: ExitCode) => void): Command {
 
 	program
 		.command("report")
-		.description("write a report of a run directory: JUnit XML, KCIDB JSON, Markdown or one offline HTML file")
+		.description(
+			"write a report of a run directory: JUnit XML, KCIDB JSON, Markdown, one offline HTML file, or the mails (an mbox) to send for its bisected regressions",
+		)
 		.argument("<run-dir>", "the run's directory (runs/<timestamp>-<name>, or a merged one)")
 		.requiredOption("--format <format>", `one of ${REPORT_FORMATS.join(", ")}`, reportFormat)
 		.option("--out <file>", "write it to FILE instead of stdout")
 		.option("--origin <origin>", "with --format kcidb: the submitter's KCIDB origin", DEFAULT_KCIDB_ORIGIN)
+		.option(
+			"--from <address>",
+			"with --format mail: the sender, in From: and Reported-by: (default: kvm-matrix <kvm-matrix@localhost>)",
+		)
 		.addOption(junitStrictOption())
+		.option("--history", "with --format html: the history page of the run's runs directory, up to this run", false)
 		.addOption(failOnOption())
 		.addHelpText(
 			"after",
@@ -193,7 +209,8 @@ Examples:
   $ kvm-matrix report runs/20261202-030000-nightly --format junit --out junit.xml
   $ kvm-matrix report runs/20261202-030000-nightly --format markdown >> "$GITHUB_STEP_SUMMARY"
   $ kvm-matrix report runs/20261202-030000-nightly --format html --out report.html
-  $ kvm-matrix report runs/20261202-030000-nightly --format kcidb --origin my_lab | kcidb-submit`,
+  $ kvm-matrix report runs/20261202-030000-nightly --format kcidb --origin my_lab | kcidb-submit
+  $ kvm-matrix report runs/20261202-030000-nightly --format mail --from 'QA Lab <qa@example.org>' > regressions.mbox`,
 		)
 		.action(async (dir: string, options: ReportCommandOptions) =>
 			setExit(await (await import("./commands/report.js")).reportCommand(dir, options, io)),
@@ -214,6 +231,7 @@ Examples:
 		.option("--first-failure", "the run TEST last passed in, the first it failed in, and the commits between", false)
 		.option("--json", "print the answer as JSON", false)
 		.option("--rebuild", "read every run again (the index is derived from the journals; this rebuilds it)", false)
+		.option("--html <dir>", "write the history page (timeline, flaky tests, bisections) to DIR/index.html")
 		.addHelpText(
 			"after",
 			`
@@ -223,7 +241,8 @@ the runs' journals by every history command and every run as it ends; removing i
 Examples:
   $ kvm-matrix history kut:vmx --kernel kvm-x86@next --target tcg
   $ kvm-matrix history --flaky --since 30d
-  $ kvm-matrix history --first-failure selftests:x86_64/cpuid_test --json`,
+  $ kvm-matrix history --first-failure selftests:x86_64/cpuid_test --json
+  $ kvm-matrix history --html public/history`,
 		)
 		.action(async (test: string | undefined, options: HistoryOptions) =>
 			setExit(await (await import("./commands/history.js")).historyCommand(test, options, io)),
@@ -277,6 +296,12 @@ Examples:
 		.requiredOption("--out <dir>", "the merged run's directory (new or empty)")
 		.option("--matrix <file>", "the matrix (default: the one the first shard names)")
 		.option("--partial", "merge the shards that are there when some are missing", false)
+		.option(
+			"--bisect-regressions",
+			"after the merge, bisect each regression; its first bad commit goes into the evidence",
+			false,
+		)
+		.option("--max-builds <n>", "with --bisect-regressions: kernel builds all bisections may make")
 		.option("--lore <url>", "look links no configured tree has up on this public-inbox", loreUrl)
 		.addOption(failOnOption())
 		.addOption(reportOption())

@@ -64,6 +64,10 @@ export interface CommitInfo {
 	readonly subject: string;
 	/** `Link:` and `Message-Id:` trailers, as written. */
 	readonly trailers: readonly string[];
+	/** `Name <address>`, as git has it. */
+	readonly author?: string;
+	/** The people its trailers name (`Signed-off-by:`, `Reviewed-by:`, `Acked-by:`, `Cc:`, ...), as written, in order. */
+	readonly people?: readonly string[];
 }
 
 /** The words of each mode, for people: git bisect's terms. */
@@ -262,8 +266,17 @@ function appendStep(dir: string, step: BisectStep): void {
 	appendFileSync(journal, `${text === "" || text.endsWith("\n") ? "" : "\n"}${JSON.stringify(step)}\n`);
 }
 
-async function commitInfo(repo: string, sha: string): Promise<CommitInfo> {
+export async function commitInfo(repo: string, sha: string): Promise<CommitInfo> {
 	const subject = await capture("git", ["-C", repo, "log", "-1", "--format=%s", sha]);
+	const author = await capture("git", ["-C", repo, "log", "-1", "--format=%an <%ae>", sha]);
+	const people = await capture("git", [
+		"-C",
+		repo,
+		"log",
+		"-1",
+		"--format=%(trailers:key=Signed-off-by,key=Reviewed-by,key=Acked-by,key=Tested-by,key=Cc,key=Suggested-by,key=Reported-by,valueonly)",
+		sha,
+	]);
 	const trailers = await capture("git", [
 		"-C",
 		repo,
@@ -272,7 +285,20 @@ async function commitInfo(repo: string, sha: string): Promise<CommitInfo> {
 		"--format=%(trailers:key=Link,key=Message-Id,key=Message-ID)",
 		sha,
 	]);
-	return { sha, subject, trailers: trailers.split("\n").filter((l) => l.trim() !== "") };
+	return {
+		sha,
+		subject,
+		trailers: trailers.split("\n").filter((l) => l.trim() !== ""),
+		author: author.trim(),
+		people: [
+			...new Set(
+				people
+					.split("\n")
+					.map((l) => l.trim())
+					.filter((l) => l !== ""),
+			),
+		],
+	};
 }
 
 /** The bisection was cancelled (Ctrl-C, SIGTERM): what it finished is kept for --resume. */

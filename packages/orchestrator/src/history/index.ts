@@ -1,9 +1,11 @@
 export { type FirstFailure, firstFailures, type RunPoint } from "./first-failure.js";
 export { HistoryIndex, historyDbPath, indexEndedRun, type RefreshStats } from "./index-db.js";
+export { type HistoryPageOptions, renderHistoryPage } from "./page.js";
 export {
 	earlierOnRevision,
 	type FlakyTest,
 	flakyTests,
+	indexedRuns,
 	lastResultsOfCells,
 	lastRunOfCell,
 	type TimelineEntry,

@@ -347,3 +347,19 @@ export function lastResultsOfCells(
 	}
 	return out;
 }
+
+/** The runs under `roots`, oldest first (since `since`, when given). */
+export function indexedRuns(
+	index: HistoryIndex,
+	roots: readonly string[],
+	since?: string,
+): { readonly dir: string; readonly runId: string; readonly started: string; readonly matrix: string }[] {
+	const where = rootsClause(roots);
+	return index.db
+		.prepare<string[], { dir: string; run_id: string; started: string; matrix: string }>(
+			`SELECT u.dir, u.run_id, u.started, u.matrix FROM runs u WHERE ${where.sql}${since === undefined ? "" : " AND u.started >= ?"}
+			ORDER BY u.started, u.run_id`,
+		)
+		.all(...where.params, ...(since === undefined ? [] : [since]))
+		.map((r) => ({ dir: r.dir, runId: r.run_id, started: r.started, matrix: r.matrix }));
+}

@@ -27,7 +27,7 @@ export function cellShade(cell: CellSummary): CellShade {
 	return cell.results.length === 0 ? "empty" : "pass";
 }
 
-const COLOURS: Readonly<Record<CellShade, string>> = {
+export const COLOURS: Readonly<Record<CellShade, string>> = {
 	regression: "#d73a49",
 	"build-regression": "#b31d28",
 	"boot-regression": "#b31d28",
@@ -42,7 +42,7 @@ const COLOURS: Readonly<Record<CellShade, string>> = {
 	empty: "#d1d5da",
 };
 
-const STYLE = `
+export const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#24292e}
 h1{font-size:1.4em;margin:0 0 .3em}
 .decision{font-weight:600;margin:.2em 0 1em}

@@ -2,10 +2,11 @@
 import { htmlReport } from "./html.js";
 import { junitXml } from "./junit.js";
 import { KCIDB_ORIGIN, kcidbDocument } from "./kcidb.js";
+import { mailReport } from "./mail.js";
 import { markdownReport } from "./markdown.js";
 import type { RunView } from "./run-view.js";
 
-export const REPORT_FORMATS = ["junit", "kcidb", "markdown", "html"] as const;
+export const REPORT_FORMATS = ["junit", "kcidb", "markdown", "html", "mail"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export const isReportFormat = (text: string): text is ReportFormat =>
@@ -15,6 +16,10 @@ export interface ReportOptions {
 	/** KCIDB's origin for the submission's ids. */
 	readonly origin?: string;
 	readonly repositoryUrl?: (tree: string) => string | undefined;
+	/** mail: who sends it, and the matrix file its commands name. */
+	readonly mailFrom?: string;
+	readonly matrixFile?: string;
+	readonly configOf?: (kernelId: string) => string | undefined;
 	/** JUnit: explained failures (`pending-fix`, `known`) stay `<failure>` instead of `<skipped>`. */
 	readonly junitStrict?: boolean;
 }
@@ -31,6 +36,13 @@ export function renderReport(format: ReportFormat, view: RunView, options: Repor
 			return markdownReport(view);
 		case "html":
 			return htmlReport(view);
+		case "mail":
+			return mailReport(view, {
+				...(options.mailFrom === undefined ? {} : { from: options.mailFrom }),
+				...(options.repositoryUrl === undefined ? {} : { repositoryUrl: options.repositoryUrl }),
+				...(options.matrixFile === undefined ? {} : { matrixFile: options.matrixFile }),
+				...(options.configOf === undefined ? {} : { configOf: options.configOf }),
+			});
 	}
 }
 
@@ -61,11 +73,13 @@ export const EXTENSION: Readonly<Record<ReportFormat, string>> = {
 	kcidb: "json",
 	markdown: "md",
 	html: "html",
+	mail: "mbox",
 };
 
 export { cellShade, escapeHtml } from "./html.js";
 export { type JunitOptions, junitXml, xmlSafe } from "./junit.js";
 export { kcidbDocument, kcidbPath, kcidbStatus } from "./kcidb.js";
+export { DEFAULT_MAIL_FROM, mailReport, type RegressionMail, regressionMails } from "./mail.js";
 export { markdownReport } from "./markdown.js";
 export { LOG_TAIL, localLogPath, type RunView, readRunView, tailOf } from "./run-view.js";
 export { KCIDB_ORIGIN };

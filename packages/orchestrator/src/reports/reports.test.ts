@@ -10,6 +10,7 @@ import { decideExit } from "../verdicts/exit-policy.js";
 import { cellShade, htmlReport } from "./html.js";
 import { junitXml, xmlSafe } from "./junit.js";
 import { kcidbDocument, kcidbPath } from "./kcidb.js";
+import { mailReport, regressionMails } from "./mail.js";
 import { markdownReport } from "./markdown.js";
 import { type RunView, tailKey, tailOf } from "./run-view.js";
 
@@ -391,4 +392,61 @@ test("Markdown and HTML fold the whole evidence under the line: full shas, every
 		html,
 		/<details class="evidence"><summary>evidence \(3\)<\/summary><ul><li>needs 2{40} &quot;KVM: nVMX: Inject #GP&quot;: in kvm-x86@next<\/li><li>unresolved: 20240907005440/,
 	);
+});
+
+test("mail: one per bisected regression, to the author, Cc the trailers' people once each; header lines stay lines", (t) => {
+	const base = sampleView();
+	const bisected: Verdict = {
+		verdict: "regression",
+		evidence: {
+			passed: { kernel: "kvm@master", sha: BASE, status: "pass", relation: { kind: "ancestor", count: 3 } },
+			here: SHA,
+			notes: [],
+			bisected: {
+				dir: "/runs/x/bisect/1",
+				commit: {
+					sha: "3".repeat(40),
+					subject: "KVM: x86: Rework\nSubject: injected",
+					author: "Ada Author <ada@example.org>",
+					links: ["https://lore.kernel.org/r/20261201000000.4242-1-ada@example.org"],
+					people: [
+						"Ada Author <ada@example.org>",
+						"Rex Reviewer <rex@example.org>",
+						"kvm@vger.kernel.org",
+						"not an address\nBcc: evil@example.org",
+					],
+				},
+			},
+		},
+	};
+	const view: RunView = {
+		...base,
+		cells: [
+			cell("kvm@next/tcg", "kvm@next", "tcg", [
+				result("x86_64/cpuid_test", "fail", bisected),
+				result("x86_64/other_test", "fail", regression),
+			]),
+		],
+	};
+	const mails = regressionMails(view, { from: "QA <qa@example.org>", matrixFile: "/m.yaml" });
+	t.is(mails.length, 1);
+	const text = mails[0]?.text ?? "";
+	const headers = text.slice(0, text.indexOf("\n\n")).split("\n");
+	t.deepEqual(
+		headers.filter((h) => /^[A-Za-z-]+:/.test(h)).map((h) => h.slice(0, h.indexOf(":"))),
+		["From", "To", "Cc", "Subject", "Message-ID", "Content-Type", "Content-Transfer-Encoding"],
+	);
+	t.true(headers.includes("To: Ada Author <ada@example.org>"));
+	t.true(headers.includes("Cc: Rex Reviewer <rex@example.org>,"));
+	t.true(headers.includes("    kvm@vger.kernel.org"));
+	t.false(text.includes("Bcc:"));
+	t.regex(
+		text,
+		/^Subject: \[kvm:next\] 333333333333 KVM: x86: Rework Subject: injected: KVM selftest x86_64\/cpuid_test fails$/m,
+	);
+	t.regex(text, /^\| Reported-by: QA <qa@example\.org>$/m);
+	// The same run gives the same Message-ID (and Closes: link): a mail written again is the same mail.
+	t.is(regressionMails(view, { from: "QA <qa@example.org>" })[0]?.messageId, mails[0]?.messageId);
+	// Nothing bisected: no mail.
+	t.is(mailReport(base), "");
 });

@@ -70,6 +70,8 @@ export type Verdict =
 				readonly passed: Pass | BaselineResult;
 				readonly here?: string;
 				readonly notes: readonly string[];
+				/** What `--bisect-regressions` found between `passed` and `here`. */
+				readonly bisected?: Bisected;
 			};
 	  }
 	| {
@@ -97,6 +99,25 @@ export interface CellVerdict {
 
 /** The key a cell's own verdict has among its tests' in the journal's `verdicts` record. */
 export const CELL_VERDICT_KEY = "cell:kernel";
+
+/** A regression's bisection: the first bad commit, or why there is none. */
+export interface Bisected {
+	/** The bisection's directory (its steps' runs, `kvm-matrix bisect --resume` continues it). */
+	readonly dir: string;
+	readonly commit?: {
+		readonly sha: string;
+		readonly subject: string;
+		readonly author?: string;
+		/** Its `Link:` trailers' targets. */
+		readonly links: readonly string[];
+		/** The people its trailers name. */
+		readonly people: readonly string[];
+	};
+	/** The first bad commit was found for another test of the same range and checked for this one. */
+	readonly shared?: true;
+	/** Why no single commit: the steps ran out, untestable commits, the build budget. */
+	readonly why?: string;
+}
 
 /** What the history index said of a test on one kernel build and target, this run included. */
 export interface FlakyHistory {
@@ -378,9 +399,13 @@ export function describeVerdict(v: Verdict, test?: string): string {
 			return `pending-fix: passes on ${where(fixedIn)}${rangeText(fixedIn.relation, fixedIn.sha, here)}${rest}`;
 		}
 		case "regression": {
-			const { passed: p, here, notes } = v.evidence;
+			const { passed: p, here, notes, bisected } = v.evidence;
 			const legacy = "range" in p ? p.range : undefined;
-			return `regression: passed on ${where(p)}${rangeText(p.relation, p.sha, here, legacy)}${notesText(notes)}${unknownsText(v.evidence, test)}`;
+			const first =
+				bisected?.commit === undefined
+					? ""
+					: `first bad commit ${bisected.commit.sha.slice(0, 12)} ("${bisected.commit.subject}"); `;
+			return `regression: ${first}passed on ${where(p)}${rangeText(p.relation, p.sha, here, legacy)}${notesText(notes)}${unknownsText(v.evidence, test)}`;
 		}
 		case "still-failing":
 			return `still-failing: ${v.evidence.baseline.status} on ${where(v.evidence.baseline)} too${notesText(v.evidence.notes)}${unknownsText(v.evidence, test)}`;

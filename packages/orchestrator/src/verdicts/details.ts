@@ -56,7 +56,19 @@ export function evidenceDetails(v: Verdict): string[] {
 		case "regression": {
 			const p = v.evidence.passed;
 			const sha = p.sha === undefined ? "" : ` (${p.sha})`;
+			const b = v.evidence.bisected;
+			const bisected =
+				b === undefined
+					? []
+					: b.commit === undefined
+						? [`bisected in ${b.dir}: ${b.why ?? "no single first bad commit"}`]
+						: [
+								`first bad commit ${b.commit.sha} ("${b.commit.subject}")${b.commit.author === undefined ? "" : ` by ${b.commit.author}`}${b.shared === true ? ", found for another test of the range and checked for this one" : ""}`,
+								...b.commit.links.map((l) => `Link: ${l}`),
+								`bisection: ${b.dir}`,
+							];
 			return [
+				...bisected,
 				`passed on ${p.kernel}${sha}${p.run === undefined ? "" : ` in run ${p.run}`}`,
 				...v.evidence.notes,
 				...unknownDetails(v.evidence),

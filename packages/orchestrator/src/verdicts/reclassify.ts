@@ -16,7 +16,7 @@ import { capture } from "../proc/run.js";
 import { adoptNamedMirror, repositoryFor } from "../sources/git.js";
 import { addParamsEvidence } from "./across-params.js";
 import { type BaselineSource, baselineFor, earlierRun, type PreviousRun } from "./baseline.js";
-import { CELL_VERDICT_KEY, describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
+import { type Bisected, CELL_VERDICT_KEY, describeVerdict, type KnownIssue, type Verdict } from "./classify.js";
 import { type CellSources, type KernelTree, verdictsForRun } from "./for-run.js";
 import { cellRegressions, historyBaseline, verdictsWithHistory } from "./history-verdicts.js";
 import { loadKnownIssuesOf } from "./known-issues.js";
@@ -295,4 +295,49 @@ function kernelShaOf(matrix: Matrix, plan: PlanFile, kernelId: string): string |
 	const ref =
 		spec === undefined ? undefined : spec.kind === "source" ? { tree: spec.tree, ref: spec.ref } : spec.source;
 	return ref === undefined ? undefined : plan.resolved[refKey(ref)];
+}
+
+/**
+ * Puts what `--bisect-regressions` found into a finished run: each bisected regression's verdict
+ * gains its first bad commit, journaled as the cell's verdicts again (the last record wins), and
+ * results.json is derived again from the journal.
+ */
+export async function recordBisections(
+	runDir: string,
+	matrix: Matrix,
+	found: ReadonlyMap<string, ReadonlyMap<string, Bisected>>,
+): Promise<void> {
+	if (found.size === 0) return;
+	await withRunDirectory(runDir, async (fence) => {
+		const plan = readPlanFile(runDir);
+		const record = readRunRecord(path.join(runDir, "journal.jsonl"));
+		const dir = RunDirectory.existing(runDir);
+		dir.fencedBy(fence);
+		const verdicts = new Map<string, Map<string, Verdict>>();
+		for (const [cell, tests] of found) {
+			const perTest = new Map(record.byCell.get(cell)?.verdicts ?? []);
+			for (const [test, bisected] of tests) {
+				const v = perTest.get(test);
+				if (v?.verdict !== "regression") continue;
+				perTest.set(test, { ...v, evidence: { ...v.evidence, bisected } });
+			}
+			verdicts.set(cell, perTest);
+			dir.append({ type: "verdicts", cell, verdicts: [...perTest] });
+		}
+		const again = withVerdicts(record, verdicts);
+		const cells = summariseCells(
+			plan.cells.map((c) => {
+				const sha = kernelShaOf(matrix, plan, c.kernel);
+				return { id: c.id, kernel: c.kernel, target: c.target, ...(sha === undefined ? {} : { sha }) };
+			}),
+			again,
+		);
+		const head = {
+			runId: plan.runId,
+			matrix: matrix.name,
+			started: record.started ?? new Date().toISOString(),
+			finished: new Date().toISOString(),
+		};
+		dir.write("results.json", resultsDocument(head, again.outcome ?? "cancelled", cells));
+	});
 }

@@ -28,9 +28,10 @@ import {
 } from "@kvm-matrix/orchestrator";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
+import { bisectRunRegressions } from "./bisect-regressions.js";
 import { loadOrReport } from "./load.js";
 import { type ReportSpec, writeRunReports } from "./report.js";
-import { ended, refused, startViews, unwritableOutput } from "./run.js";
+import { bisectOption, ended, refused, startViews, unwritableOutput } from "./run.js";
 
 export type CiPlanFormat = "github" | "gitlab" | "json";
 
@@ -200,6 +201,8 @@ export interface CiMergeOptions {
 	readonly failOn: FailOn;
 	readonly report: readonly ReportSpec[];
 	readonly junitStrict?: boolean;
+	readonly bisectRegressions?: boolean;
+	readonly maxBuilds?: string;
 }
 
 /** `kvm-matrix ci merge DIR... --out DIR`: one run of all shards, its verdicts, and the one exit. */
@@ -236,6 +239,8 @@ export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOp
 		}
 		io.stdout(`results: ${merged.resultsPath}\n`);
 		const decision = decideExit(runVerdictCounts(merged.cells), options.failOn);
+		if (options.bisectRegressions === true)
+			await bisectRunRegressions(out, matrix, bisectOption(options.maxBuilds).maxBuilds, io, "ci merge");
 		const reported = await writeRunReports(
 			out,
 			options.report,

@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import {
 	cacheRoot,
@@ -7,7 +8,9 @@ import {
 	flakyTests,
 	HistoryIndex,
 	historyDbPath,
+	makeDirectory,
 	parseSince,
+	renderHistoryPage,
 	type TimelineEntry,
 	timeline,
 } from "@kvm-matrix/orchestrator";
@@ -23,6 +26,8 @@ export interface HistoryOptions {
 	readonly firstFailure: boolean;
 	readonly json: boolean;
 	readonly rebuild: boolean;
+	/** Write the history page to DIR/index.html. */
+	readonly html?: string;
 }
 
 const DEFAULT_RUNS = "runs";
@@ -44,7 +49,9 @@ export async function historyCommand(test: string | undefined, options: HistoryO
 	const roots = (options.runs.length === 0 ? [DEFAULT_RUNS] : options.runs).map((r) => path.resolve(io.cwd, r));
 	if (options.flaky && (test !== undefined || options.firstFailure))
 		return fail(io, "--flaky lists every flaky test: give it no TEST and no --first-failure");
-	if (!options.flaky && test === undefined)
+	if (options.html !== undefined && (test !== undefined || options.flaky || options.firstFailure))
+		return fail(io, "--html writes the whole history page: give it no TEST, --flaky or --first-failure");
+	if (!options.flaky && test === undefined && options.html === undefined)
 		return fail(io, "give a TEST (e.g. kut:vmx or selftests:x86_64/cpuid_test), or --flaky");
 	let since: string | undefined;
 	if (options.since !== undefined) {
@@ -63,6 +70,18 @@ export async function historyCommand(test: string | undefined, options: HistoryO
 		if (stats.runs === 0)
 			return fail(io, `no runs under ${roots.join(", ")} (give the runs directory with --runs DIR)`);
 		for (const line of stats.unreadable) io.stderr(`kvm-matrix history: left out: ${line}\n`);
+		if (options.html !== undefined) {
+			const out = path.resolve(io.cwd, options.html);
+			const file = path.join(out, "index.html");
+			try {
+				makeDirectory(out);
+				writeFileSync(file, renderHistoryPage(index, roots, since === undefined ? {} : { since }));
+			} catch (error) {
+				return fail(io, `${file} not written: ${error instanceof Error ? error.message : String(error)}`);
+			}
+			io.stderr(`kvm-matrix history: the history page of ${stats.runs} runs in ${file}\n`);
+			return EXIT.ok;
+		}
 		if (options.flaky) {
 			const flaky = flakyTests(index, roots, since);
 			io.stdout(options.json ? json({ since: since ?? null, flaky }) : flakyText(flaky, options.since));

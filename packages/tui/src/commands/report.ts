@@ -1,16 +1,21 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import {
+	cacheRoot,
 	DEFAULT_KCIDB_ORIGIN,
 	type FailOn,
+	HistoryIndex,
+	historyDbPath,
 	KCIDB_ORIGIN,
 	loadMatrixFile,
 	type Matrix,
 	makeDirectory,
 	type ReportFormat,
+	type ReportOptions,
 	RunSetupError,
 	type RunView,
 	readRunView,
+	renderHistoryPage,
 	renderReport,
 	runMatrixFile,
 } from "@kvm-matrix/orchestrator";
@@ -30,20 +35,60 @@ export interface ReportCommandOptions {
 	readonly failOn: FailOn;
 	/** JUnit: pending-fix and known failures stay `<failure>` (not `<skipped>`). */
 	readonly junitStrict?: boolean;
+	/** mail: `From:` and `Reported-by:`. */
+	readonly from?: string;
+	/** html: the history page of the run's runs directory, up to this run. */
+	readonly history?: boolean;
 }
 
-/** A tree's URL from the run's matrix, when it can still be read: only KCIDB wants it. */
-async function repositoryUrls(dir: string, matrix?: Matrix): Promise<(tree: string) => string | undefined> {
+/** The history page of the runs next to `dir`, up to that run, from the history index. */
+function historyHtml(dir: string, view: RunView, io: CliIo): string {
+	const index = HistoryIndex.open(historyDbPath(cacheRoot(io.env)));
+	try {
+		const root = path.dirname(dir);
+		index.refresh([root]);
+		return renderHistoryPage(index, [root], {
+			...(view.started === undefined ? {} : { upTo: view.started }),
+			title: `kvm-matrix history: ${view.matrix}, up to run ${view.runId}`,
+		});
+	} finally {
+		index.close();
+	}
+}
+
+/**
+ * What reports take from the run's matrix, when it can still be read: a tree's URL (KCIDB, mail),
+ * how a kernel's config is made and the file itself (mail). A matrix that moved or went leaves
+ * them out; the report stands.
+ */
+async function fromMatrix(
+	dir: string,
+	matrix?: Matrix,
+): Promise<Pick<ReportOptions, "repositoryUrl" | "configOf" | "matrixFile">> {
 	let m = matrix;
+	let file = matrix?.file;
 	if (m === undefined) {
 		try {
-			const loaded = await loadMatrixFile(await runMatrixFile(dir));
+			file = await runMatrixFile(dir);
+			const loaded = await loadMatrixFile(file);
 			if (loaded.ok) m = loaded.value;
 		} catch {
-			// The matrix moved or went: the report simply has no repository URLs.
+			// No matrix to read: no URLs or config in the report.
 		}
 	}
-	return (tree) => m?.trees.get(tree)?.url;
+	const configOf = (kernelId: string) => {
+		const k = m?.kernels.find((x) => x.id === kernelId);
+		const config = k?.kind === "source" ? k.config : undefined;
+		if (config === undefined) return undefined;
+		const part = (p: { kind: string; name?: string; target?: string; path?: string }) =>
+			p.name ?? p.target ?? p.path ?? "?";
+		return `make ${[config.base, ...config.fragments].map(part).join(" ")}`;
+	};
+	return {
+		repositoryUrl: (tree) => m?.trees.get(tree)?.url,
+		configOf,
+		...(file === undefined ? {} : { matrixFile: file }),
+	};
 }
 
 /** Writes one report of a run; the file's directory is made if needed. */
@@ -51,12 +96,18 @@ export async function writeReport(
 	view: RunView,
 	format: ReportFormat,
 	file: string,
-	options: { readonly origin?: string; readonly matrix?: Matrix; readonly junitStrict?: boolean },
+	options: {
+		readonly origin?: string;
+		readonly matrix?: Matrix;
+		readonly junitStrict?: boolean;
+		readonly from?: string;
+	},
 ): Promise<void> {
 	const text = renderReport(format, view, {
 		origin: options.origin ?? DEFAULT_KCIDB_ORIGIN,
 		junitStrict: options.junitStrict === true,
-		repositoryUrl: await repositoryUrls(view.dir, options.matrix),
+		...(options.from === undefined ? {} : { mailFrom: options.from }),
+		...(await fromMatrix(view.dir, options.matrix)),
 	});
 	makeDirectory(path.dirname(file));
 	writeFileSync(file, text);
@@ -66,6 +117,10 @@ export async function writeReport(
 export async function reportCommand(runDir: string, options: ReportCommandOptions, io: CliIo): Promise<ExitCode> {
 	if (!KCIDB_ORIGIN.test(options.origin)) {
 		io.stderr(`kvm-matrix report: --origin ${options.origin}: KCIDB origins are lower-case letters, digits and _\n`);
+		return EXIT.usage;
+	}
+	if (options.history === true && options.format !== "html") {
+		io.stderr(`kvm-matrix report: --history goes with --format html (a page), not ${options.format}\n`);
 		return EXIT.usage;
 	}
 	const dir = path.resolve(io.cwd, runDir);
@@ -79,12 +134,38 @@ export async function reportCommand(runDir: string, options: ReportCommandOption
 		}
 		throw error;
 	}
+	if (options.history === true) {
+		let page: string;
+		try {
+			page = historyHtml(dir, view, io);
+		} catch (error) {
+			io.stderr(
+				`kvm-matrix report: the history index cannot be read: ${error instanceof Error ? error.message : String(error)}\n`,
+			);
+			return EXIT.usage;
+		}
+		if (options.out === undefined) {
+			io.stdout(page);
+			return EXIT.ok;
+		}
+		const file = path.resolve(io.cwd, options.out);
+		try {
+			makeDirectory(path.dirname(file));
+			writeFileSync(file, page);
+		} catch (error) {
+			io.stderr(`kvm-matrix report: ${file} not written: ${error instanceof Error ? error.message : String(error)}\n`);
+			return EXIT.usage;
+		}
+		io.stderr(`kvm-matrix report: history page up to ${view.runId} in ${file}\n`);
+		return EXIT.ok;
+	}
 	if (options.out === undefined) {
 		io.stdout(
 			renderReport(options.format, view, {
 				origin: options.origin,
-				repositoryUrl: await repositoryUrls(dir),
 				junitStrict: options.junitStrict === true,
+				...(options.from === undefined ? {} : { mailFrom: options.from }),
+				...(await fromMatrix(dir)),
 			}),
 		);
 		return EXIT.ok;
@@ -94,6 +175,7 @@ export async function reportCommand(runDir: string, options: ReportCommandOption
 		await writeReport(view, options.format, file, {
 			origin: options.origin,
 			junitStrict: options.junitStrict === true,
+			...(options.from === undefined ? {} : { from: options.from }),
 		});
 	} catch (error) {
 		io.stderr(`kvm-matrix report: ${file} not written: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -18,6 +18,7 @@ import {
 	type RunSummary,
 	RunTakenOverError,
 	RunWriteError,
+	readRunView,
 	resumeRun,
 	runExit,
 	runMatrixFile,
@@ -32,6 +33,7 @@ import { attachLineReporter, changedSinceLines } from "../render/line-reporter.j
 import { lineTracking } from "../render/line-tracking.js";
 import { colourEnabled, palette } from "../render/palette.js";
 import { chooseView } from "../render/view-choice.js";
+import { bisectRunRegressions, parseMaxBuilds } from "./bisect-regressions.js";
 import { loadOrReport } from "./load.js";
 import { type ReportSpec, writeRunReports } from "./report.js";
 
@@ -45,6 +47,8 @@ export interface RunCommandOptions {
 	readonly failOn: FailOn;
 	readonly report: readonly ReportSpec[];
 	readonly junitStrict?: boolean;
+	readonly bisectRegressions?: boolean;
+	readonly maxBuilds?: string;
 	readonly changedSince?: string;
 }
 
@@ -169,13 +173,15 @@ export function startViews(
 /** The exit status of a run that ended, by the engine's policy; a view that broke is exit 3. */
 export async function ended(
 	command: string,
-	summary: RunSummary,
+	ranSummary: RunSummary,
 	views: Views,
 	options: {
 		readonly failOn: FailOn;
 		readonly json?: string;
 		readonly report?: readonly ReportSpec[];
 		readonly junitStrict?: boolean;
+		/** `--bisect-regressions [--max-builds N]`: bisect the regressions before the reports. */
+		readonly bisect?: { readonly maxBuilds?: number };
 		readonly matrix: Matrix;
 		/** A CI shard's verdicts saw only its cells: it says them, `ci merge` exits by them. */
 		readonly shard?: { readonly index: number; readonly count: number };
@@ -183,6 +189,7 @@ export async function ended(
 	io: CliIo,
 ): Promise<ExitCode> {
 	const { failOn, json, shard } = options;
+	let summary = ranSummary;
 	const own = runExit(summary, failOn);
 	const decision =
 		shard === undefined
@@ -193,6 +200,10 @@ export async function ended(
 					line: `shard ${shard.index}/${shard.count} (its cells alone): ${own.line}; ci merge gives the verdict`,
 				};
 	await views.finish(summary, decision);
+	if (options.bisect !== undefined && summary.outcome === "completed" && shard === undefined) {
+		await bisectRunRegressions(summary.dir, options.matrix, options.bisect.maxBuilds, io, command);
+		summary = { ...summary, cells: readRunView(summary.dir).cells };
+	}
 	// Checked before the run; a disk that filled since is one line, and the run stands.
 	const jsonWritten =
 		json === undefined ||
@@ -274,6 +285,15 @@ export function refused(command: string, error: unknown, views: Views, io: CliIo
 }
 
 export async function runCommand(file: string, options: RunCommandOptions, io: CliIo): Promise<ExitCode> {
+	const maxBuilds = parseMaxBuilds(options.maxBuilds);
+	if (typeof maxBuilds === "object") {
+		io.stderr(`kvm-matrix run: ${maxBuilds.error}\n`);
+		return EXIT.usage;
+	}
+	if (options.maxBuilds !== undefined && options.bisectRegressions !== true) {
+		io.stderr("kvm-matrix run: --max-builds goes with --bisect-regressions\n");
+		return EXIT.usage;
+	}
 	const matrix = await loadOrReport(file, io);
 	if (matrix === undefined) return EXIT.usage;
 	const unwritable = unwritableOutput("run", options, io);
@@ -299,6 +319,7 @@ export async function runCommand(file: string, options: RunCommandOptions, io: C
 				failOn: options.failOn,
 				report: options.report,
 				junitStrict: options.junitStrict === true,
+				...(options.bisectRegressions === true ? { bisect: bisectOption(options.maxBuilds) } : {}),
 				matrix,
 				...(options.json === undefined ? {} : { json: options.json }),
 			},
@@ -363,4 +384,10 @@ export async function resumeCommand(dir: string, options: ResumeCommandOptions, 
 	} catch (error) {
 		return refused("resume", error, views, io);
 	}
+}
+
+/** `--max-builds`, checked before the run (refused in one line by `runCommand`), as `ended` wants it. */
+export function bisectOption(maxBuilds: string | undefined): { readonly maxBuilds?: number } {
+	const n = parseMaxBuilds(maxBuilds);
+	return typeof n === "number" ? { maxBuilds: n } : {};
 }
