@@ -129,7 +129,9 @@ const median = (n: number, fn: () => unknown) => {
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const msText = (ms: number) => `${ms.toFixed(1)} ms`;
 
-const work = mkdtempSync(path.join(os.tmpdir(), "bench-history-"));
+// BENCH_HISTORY_KEEP=DIR: generate into DIR and keep it (to profile the indexing on it).
+const keep = process.env.BENCH_HISTORY_KEEP;
+const work = keep ?? mkdtempSync(path.join(os.tmpdir(), "bench-history-"));
 try {
 	const runs = path.join(work, "runs");
 	const now = Date.now();
@@ -169,5 +171,5 @@ try {
 	}
 	index.close();
 } finally {
-	rmSync(work, { recursive: true, force: true });
+	if (keep === undefined) rmSync(work, { recursive: true, force: true });
 }

@@ -111,6 +111,15 @@ suites:
 	t.regex(md, /## Kernels that no longer build\n\n- `fake@nightly\/t`: built on fake@nightly/);
 	t.regex(md, /\| build-regression \| 1 \|/);
 
+	// Still broken the next night: still red, still against the night it last built.
+	const third = await run("night-3");
+	t.is(third.exitCode, 1, `${third.stdout}\n${third.stderr}`);
+	const still = (JSON.parse(readFileSync(path.join(runs, "night-3", "results.json"), "utf8")) as Results).cells.find(
+		(c) => c.id === "fake@nightly/t",
+	);
+	t.is(still?.cellVerdict?.verdict.verdict, "build-regression");
+	t.is(still?.cellVerdict?.verdict.evidence.passed.run, nightly?.cellVerdict?.verdict.evidence.passed.run);
+
 	// classify of the run directory gives the same verdict, and the same exit.
 	const again = await execa("node", [CLI, "classify", path.join(runs, "night-2")], {
 		env: cliEnv(cache),

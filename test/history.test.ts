@@ -206,6 +206,21 @@ test("three runs on one kernel: a test that failed and passed there is flaky wit
 	const upTo = await kvmMatrix(dir, "report", path.join(runs, "r2"), "--format", "html", "--history");
 	t.is(upTo.exitCode, 0, upTo.stderr);
 	t.regex(upTo.stdout, /<p>2 runs, /);
+	// Nothing bisected in these runs: no mail; a sender that is not one address is refused.
+	const noMail = await kvmMatrix(dir, "report", path.join(runs, "r3"), "--format", "mail");
+	t.is(noMail.exitCode, 0, noMail.stderr);
+	t.is(noMail.stdout, "");
+	const badFrom = await kvmMatrix(
+		dir,
+		"report",
+		path.join(runs, "r3"),
+		"--format",
+		"mail",
+		"--from",
+		"QA <qa@example.org>\nBcc: x@example.org",
+	);
+	t.is(badFrom.exitCode, 2);
+	t.regex(badFrom.stderr, /^kvm-matrix report: --from .*: expected one address, 'Name <user@host>' or 'user@host'$/);
 	const notHtml = await kvmMatrix(dir, "report", path.join(runs, "r2"), "--format", "junit", "--history");
 	t.is(notHtml.exitCode, 2);
 	t.is(notHtml.stderr, "kvm-matrix report: --history goes with --format html (a page), not junit");
@@ -225,6 +240,12 @@ test("three runs on one kernel: a test that failed and passed there is flaky wit
 	const none = await kvmMatrix(dir, "history", "kut:coin", "--runs", path.join(dir, "nowhere"));
 	t.is(none.exitCode, 2);
 	t.regex(none.stderr, /^kvm-matrix history: no runs under .*nowhere \(give the runs directory with --runs DIR\)$/);
+	const zero = await kvmMatrix(dir, "run", file, "--bisect-regressions", "--max-builds", "0");
+	t.is(zero.exitCode, 2);
+	t.is(zero.stderr, "kvm-matrix run: --max-builds 0: expected a whole number of at least 1");
+	const alone = await kvmMatrix(dir, "run", file, "--max-builds", "3");
+	t.is(alone.exitCode, 2);
+	t.is(alone.stderr, "kvm-matrix run: --max-builds goes with --bisect-regressions");
 	const since = await kvmMatrix(dir, "history", "--flaky", "--since", "yesterday", "--runs", runs);
 	t.is(since.exitCode, 2);
 	t.is(since.stderr, "kvm-matrix history: --since yesterday: expected a span (30d, 12h, 2w) or a date (2026-11-01)");

@@ -19,7 +19,10 @@ const TESTS = "tools/testing/selftests/kvm/x86_64";
 test("a nightly whose kernel gains a breaking commit is red, bisected on its own, and its mail written", async (t) => {
 	t.timeout(1_500_000);
 	const tree = await fakeLinux({
-		extraTests: { regress_test: 'int main(void) { puts("regress works"); return 0; }' },
+		extraTests: {
+			regress_test: 'int main(void) { puts("regress works"); return 0; }',
+			regress2_test: 'int main(void) { puts("regress2 works"); return 0; }',
+		},
 	});
 	await git(tree, "checkout", "-q", "-b", "nightly");
 	const dir = mkdtempSync(path.join(os.tmpdir(), "nightly-e2e-"));
@@ -38,7 +41,7 @@ kernels:
 targets:
   - { name: t, qemu: { smp: 1, memory: 768M, accel: tcg } }
 suites:
-  selftests: { include: ["x86_64/pass_test", "x86_64/regress_test"], timeout: 30s }
+  selftests: { include: ["x86_64/pass_test", "x86_64/regress_test", "x86_64/regress2_test"], timeout: 30s }
 baseline: history
 `,
 	);
@@ -80,6 +83,7 @@ baseline: history
 			path.join(tree, TESTS, "regress_test.c"),
 			'#include <stdio.h>\nint main(void) { puts("==== Test Assertion Failure ===="); puts("  x86_64/regress_test.c:2: r == 0"); return 254; }\n',
 		);
+		writeFileSync(path.join(tree, TESTS, "regress2_test.c"), "#include <stdio.h>\nint main(void) { return 1; }\n");
 		await git(tree, "add", "-A");
 		await execa("git", ["commit", "-q", "--amend", "--no-edit"], {
 			cwd: tree,
@@ -112,7 +116,7 @@ baseline: history
 		`${dir}/night-2.json`,
 	);
 	t.is(night2.exitCode, 1, `${night2.stdout}\n${night2.stderr}`);
-	t.regex(night2.stdout, /^exit 1, red: 1 regression$/m);
+	t.regex(night2.stdout, /^exit 1, red: 2 regression$/m);
 	t.regex(
 		night2.stderr,
 		new RegExp(
@@ -124,7 +128,9 @@ baseline: history
 		testId: string;
 		verdict?: {
 			verdict: string;
-			evidence: { bisected?: { commit?: { sha: string; author?: string; links: string[] } } };
+			evidence: {
+				bisected?: { dir: string; shared?: true; commit?: { sha: string; author?: string; links: string[] } };
+			};
 		};
 		explanation?: string;
 	}
@@ -134,6 +140,12 @@ baseline: history
 	const regress = results.cells[0]?.results.find((r) => r.testId === "x86_64/regress_test");
 	t.is(regress?.verdict?.verdict, "regression");
 	t.is(regress?.verdict?.evidence.bisected?.commit?.sha, breaking);
+	// The second regression of the same range was checked at that commit and its parent only,
+	// and shares the first one's bisection.
+	const second = results.cells[0]?.results.find((r) => r.testId === "x86_64/regress2_test");
+	t.is(second?.verdict?.evidence.bisected?.commit?.sha, breaking);
+	t.true(second?.verdict?.evidence.bisected?.shared);
+	t.is(second?.verdict?.evidence.bisected?.dir, regress?.verdict?.evidence.bisected?.dir);
 	t.is(regress?.verdict?.evidence.bisected?.commit?.author, "Ada Author <ada@example.org>");
 	t.deepEqual(regress?.verdict?.evidence.bisected?.commit?.links, [
 		"https://lore.kernel.org/r/20261201000000.4242-1-ada@example.org",

@@ -60,6 +60,7 @@ export { CancelledError, streamRecords } from "./proc/run.js";
 export {
 	DEFAULT_KCIDB_ORIGIN,
 	EXTENSION as REPORT_EXTENSION,
+	isMailAddress,
 	isReportFormat,
 	KCIDB_ORIGIN,
 	parseReportSpec,

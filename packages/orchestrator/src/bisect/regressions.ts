@@ -10,7 +10,7 @@ import type { EngineEvent } from "../events/types.js";
 import type { Matrix } from "../matrix/types.js";
 import { readRunView } from "../reports/run-view.js";
 import type { Bisected, Verdict } from "../verdicts/classify.js";
-import { BisectCancelled, BisectError, type BisectOutcome, runBisect, startBisect } from "./bisect.js";
+import { BisectCancelled, BisectError, type BisectOutcome, readBisect, runBisect, startBisect } from "./bisect.js";
 
 /** One regression a bisection can take: a test in a cell, between two commits of one tree. */
 export interface BisectCandidate {
@@ -29,6 +29,8 @@ export interface RegressionBisections {
 	readonly builds: number;
 	/** One line per regression that could not be bisected, for the user. */
 	readonly skipped: readonly string[];
+	/** Stopped by the signal: what was found before it stands. */
+	readonly cancelled: boolean;
 }
 
 /**
@@ -109,7 +111,7 @@ export interface BisectRegressionsOptions {
 	readonly onLine?: (line: string) => void;
 }
 
-/** Bisects the run's regressions; `BisectCancelled` when the signal stops it. */
+/** Bisects the run's regressions; a cancel stops it with what it found so far (`cancelled`). */
 export async function bisectRegressions(
 	runDir: string,
 	options: BisectRegressionsOptions,
@@ -141,15 +143,33 @@ export async function bisectRegressions(
 			dir,
 			cacheRoot: options.cacheRoot,
 		});
-		const outcome = await runBisect(dir, options.matrix, options.cacheRoot, {
-			bus: createEventBus<EngineEvent>(),
-			...(options.signal === undefined ? {} : { signal: options.signal }),
-			onStep: (step) => options.onLine?.(`${c.cell} ${c.test}: ${step.sha.slice(0, 12)} ${step.seen}`),
-		});
+		// Each step builds at most one kernel: the budget left caps the steps, so it is a cap.
+		const left = budget - builds;
+		let outcome: BisectOutcome;
+		try {
+			outcome = await runBisect(dir, options.matrix, options.cacheRoot, {
+				bus: createEventBus<EngineEvent>(),
+				...(Number.isFinite(left) ? { maxSteps: Math.max(1, left) } : {}),
+				...(options.signal === undefined ? {} : { signal: options.signal }),
+				onStep: (step) => options.onLine?.(`${c.cell} ${c.test}: ${step.sha.slice(0, 12)} ${step.seen}`),
+			});
+		} catch (error) {
+			// The ends it checked built kernels too, whatever stopped it.
+			builds += readBisect(dir).steps.filter((st) => st.built).length;
+			throw error;
+		}
 		builds += outcome.builds;
-		return bisectedOf(outcome, dir);
+		const found = bisectedOf(outcome, dir);
+		return outcome.result.kind === "step-cap" && builds >= budget
+			? {
+					...found,
+					why: `the build budget (--max-builds ${budget}) ran out with ${outcome.result.remaining} commits left; kvm-matrix bisect --resume ${dir} goes on`,
+				}
+			: found;
 	};
+	let cancelled = false;
 	for (const c of candidates) {
+		if (cancelled) break;
 		if (builds >= budget) {
 			skipped.push(`${c.cell} ${c.test}: not bisected: the build budget (--max-builds ${budget}) is spent`);
 			continue;
@@ -165,17 +185,24 @@ export async function bisectRegressions(
 				// The same first bad commit for this test too: one bisection serves both.
 				if (again?.commit?.sha === sha) result = { ...again, dir: earlier.dir, shared: true };
 			} catch (error) {
-				if (error instanceof BisectCancelled) throw error;
+				if (error instanceof BisectCancelled) {
+					cancelled = true;
+					break;
+				}
 				// The test does not fail at C, or passes not at its parent: C is not this test's.
 				if (!(error instanceof BisectError)) throw error;
 			}
 			if (result !== undefined) break;
 		}
+		if (cancelled) break;
 		if (result === undefined) {
 			try {
 				result = await bisect(c, c.good, c.bad);
 			} catch (error) {
-				if (error instanceof BisectCancelled) throw error;
+				if (error instanceof BisectCancelled) {
+					cancelled = true;
+					break;
+				}
 				skipped.push(`${c.cell} ${c.test}: not bisected: ${errorLine(error)}`);
 				continue;
 			}
@@ -184,5 +211,5 @@ export async function bisectRegressions(
 		put(c, result);
 		if (result.commit !== undefined && result.shared !== true) byRange.set(rangeKey(c), [...known, result]);
 	}
-	return { found, builds, skipped };
+	return { found, builds, skipped, cancelled };
 }

@@ -1,8 +1,12 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import test from "ava";
 import type { Verdict } from "../verdicts/classify.js";
 import { withHistory } from "../verdicts/history-flaky.js";
 import { firstFailures } from "./first-failure.js";
-import type { TimelineEntry } from "./queries.js";
+import { HistoryIndex } from "./index-db.js";
+import { type TimelineEntry, timeline } from "./queries.js";
 import { parseSince } from "./since.js";
 
 const entry = (runId: string, status: TimelineEntry["status"], extra: Partial<TimelineEntry> = {}): TimelineEntry => ({
@@ -60,6 +64,9 @@ test("history makes a failure flaky only when earlier runs on the same build bot
 	t.is(flaky.verdict, "flaky");
 	if (flaky.verdict !== "flaky") return;
 	t.like(flaky.evidence.history, { runs: 3, failed: 2, instead: "regression", revision: "abc, kut def" });
+	// Passes, then failures only: a step, not a flake; the verdict stands.
+	t.is(withHistory(regression, ["fail"], cell, seen(["r1", "pass"], ["r2", "fail"])).verdict, "regression");
+	t.is(withHistory(regression, ["fail"], cell, seen(["r1", "pass"], ["r2", "fail"], ["r3", "pass"])).verdict, "flaky");
 	// Only passes before: a real change, the verdict stands. Only failures: it stands too.
 	t.is(withHistory(regression, ["fail"], cell, seen(["r1", "pass"], ["r2", "pass"])).verdict, "regression");
 	t.is(
@@ -85,4 +92,15 @@ test("--since: spans back from now, or a date; anything else one line", (t) => {
 	t.deepEqual(parseSince("2w", now), { ok: true, since: "2026-11-23T00:00:00.000Z" });
 	t.deepEqual(parseSince("2026-11-01", now), { ok: true, since: "2026-11-01T00:00:00.000Z" });
 	for (const bad of ["yesterday", "30", "-1d", "2026-13-45", ""]) t.false(parseSince(bad, now).ok, bad);
+});
+
+test("an index file that is not a database (tampered, torn) is made again: it is only derived", (t) => {
+	const dir = mkdtempSync(path.join(os.tmpdir(), "history-index-"));
+	const file = path.join(dir, "index.sqlite");
+	writeFileSync(file, "not an SQLite file ".repeat(300));
+	const index = HistoryIndex.open(file);
+	t.deepEqual(timeline(index, [dir], "kut:vmx"), []);
+	t.deepEqual(index.refresh([dir]), { runs: 0, indexed: 0, dropped: 0, unreadable: [] });
+	index.close();
+	t.is(readFileSync(file).subarray(0, 15).toString(), "SQLite format 3");
 });

@@ -1,7 +1,7 @@
 // The history index: every run under the runs roots, folded into one SQLite database in the
 // cache. The journals stay the truth: a run is (re)read when its journal's size or time changed,
 // a run that went is dropped, and deleting the file rebuilds it all from the run directories.
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { runDirsUnder } from "../ci/durations.js";
@@ -66,6 +66,7 @@ export interface RefreshStats {
 
 export class HistoryIndex {
 	readonly #db: Db;
+	#testIds: Map<string, number> | undefined;
 
 	private constructor(db: Db) {
 		this.#db = db;
@@ -74,22 +75,16 @@ export class HistoryIndex {
 	/** Opens (making it if needed) the index at `file`; `:memory:` for one that lives with the process. */
 	static open(file: string): HistoryIndex {
 		if (file !== ":memory:") mkdirSync(path.dirname(file), { recursive: true });
-		const db = new Database(file);
-		db.pragma("busy_timeout = 30000");
-		if (file !== ":memory:") db.pragma("journal_mode = WAL");
-		db.pragma("foreign_keys = ON");
-		const version = tableExists(db, "meta")
-			? (db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined)
-			: undefined;
-		if (version !== SCHEMA_VERSION) {
-			db.transaction(() => {
-				for (const t of ["results", "tests", "cells", "runs", "meta"]) db.exec(`DROP TABLE IF EXISTS ${t}`);
-				db.exec(SCHEMA);
-				db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-				db.prepare("INSERT INTO meta VALUES ('schema', ?)").run(SCHEMA_VERSION);
-			})();
+		try {
+			return new HistoryIndex(openDb(file));
+		} catch (error) {
+			// A file that is not a database (tampered, torn by a full disk): it is only derived
+			// from the journals, so it is made again rather than refused.
+			const code = (error as { code?: unknown }).code;
+			if (file === ":memory:" || (code !== "SQLITE_NOTADB" && code !== "SQLITE_CORRUPT")) throw error;
+			for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+			return new HistoryIndex(openDb(file));
 		}
-		return new HistoryIndex(db);
 	}
 
 	close(): void {
@@ -123,6 +118,22 @@ export class HistoryIndex {
 		const known = db.prepare<[string], { id: number; journal_size: number; journal_mtime: number }>(
 			"SELECT id, journal_size, journal_mtime FROM runs WHERE dir = ?",
 		);
+		const pending: { dir: string; root: string; journal: { size: number; mtimeMs: number }; run: HistoryRun }[] = [];
+		const flush = () => {
+			const batch = pending.splice(0);
+			if (batch.length === 0) return;
+			try {
+				this.#db
+					.transaction(() => {
+						for (const p of batch) this.#store(p.dir, p.root, p.journal, p.run);
+					})
+					.immediate();
+			} catch (error) {
+				// Rolled back as a whole: the test ids learnt meanwhile are read again from the database.
+				this.#testIds = undefined;
+				throw error;
+			}
+		};
 		for (const rootArg of roots) {
 			const root = path.resolve(rootArg);
 			for (const dir of runDirsUnder([root]).map((d) => path.resolve(d))) {
@@ -147,9 +158,13 @@ export class HistoryIndex {
 					continue;
 				}
 				if (run === undefined) continue;
-				this.#store(dir, root, journal, run);
+				// Kept under the directory it is in, whichever root found it: `runs/` and `runs/r1` agree.
+				pending.push({ dir, root: path.dirname(dir), journal, run });
 				indexed++;
+				// A commit per 50 runs: fast, yet no other kvm-matrix waits long on the write lock.
+				if (pending.length >= 50) flush();
 			}
+			flush();
 			// A run directory that went (removed, or moved elsewhere) leaves the index too.
 			const under = db
 				.prepare<[string], { id: number; dir: string }>("SELECT id, dir FROM runs WHERE root = ?")
@@ -175,16 +190,31 @@ export class HistoryIndex {
 
 	#store(dir: string, root: string, journal: { size: number; mtimeMs: number }, run: HistoryRun): void {
 		const db = this.#db;
-		const testId = new Map<string, number>();
+		// Test names are few and shared by every run: looked up once per process, not once per result.
+		if (this.#testIds === undefined)
+			this.#testIds = new Map(
+				db
+					.prepare<[], { id: number; name: string }>("SELECT id, name FROM tests")
+					.all()
+					.map((t) => [t.name, t.id]),
+			);
+		const testIds = this.#testIds;
+		const added: string[] = [];
+		// Another kvm-matrix may add the same name meanwhile: insert if new, then read its id.
+		const addTest = db.prepare("INSERT OR IGNORE INTO tests (name) VALUES (?)");
 		const findTest = db.prepare<[string], number>("SELECT id FROM tests WHERE name = ?").pluck();
-		const addTest = db.prepare("INSERT INTO tests (name) VALUES (?)");
 		const idOf = (name: string) => {
-			let id = testId.get(name) ?? findTest.get(name);
-			if (id === undefined) id = Number(addTest.run(name).lastInsertRowid);
-			testId.set(name, id);
+			let id = testIds.get(name);
+			if (id === undefined) {
+				addTest.run(name);
+				id = findTest.get(name);
+				if (id === undefined) throw new Error(`the history index lost test ${name}`);
+				testIds.set(name, id);
+				added.push(name);
+			}
 			return id;
 		};
-		db.transaction(() => {
+		const store = db.transaction(() => {
 			db.prepare("DELETE FROM runs WHERE dir = ?").run(dir);
 			const runRow = db
 				.prepare(
@@ -216,7 +246,14 @@ export class HistoryIndex {
 				if (cell === undefined) continue;
 				addResult.run(cell, idOf(r.test), r.status, r.verdict ?? null, r.explanation ?? null, r.passedOnRetry ? 1 : 0);
 			}
-		})();
+		});
+		try {
+			store.immediate();
+		} catch (error) {
+			// Rolled back: the ids of tests it added are not in the database any more.
+			for (const name of added) testIds.delete(name);
+			throw error;
+		}
 	}
 }
 
@@ -228,6 +265,34 @@ function matrixOf(dir: string): string | undefined {
 		return typeof plan.matrix === "string" ? path.basename(plan.matrix).replace(/\.ya?ml$/, "") : undefined;
 	} catch {
 		return undefined;
+	}
+}
+
+function openDb(file: string): Db {
+	const db = new Database(file);
+	try {
+		db.pragma("busy_timeout = 30000");
+		if (file !== ":memory:") db.pragma("journal_mode = WAL");
+		// The index is derived: a commit lost to a power cut is read again from its journal.
+		db.pragma("synchronous = NORMAL");
+		db.pragma("foreign_keys = ON");
+		const version = () =>
+			tableExists(db, "meta")
+				? (db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined)
+				: undefined;
+		if (version() !== SCHEMA_VERSION)
+			// Checked again under the write lock: two first openers make the tables once.
+			db.transaction(() => {
+				if (version() === SCHEMA_VERSION) return;
+				for (const t of ["results", "tests", "cells", "runs", "meta"]) db.exec(`DROP TABLE IF EXISTS ${t}`);
+				db.exec(SCHEMA);
+				db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+				db.prepare("INSERT INTO meta VALUES ('schema', ?)").run(SCHEMA_VERSION);
+			}).immediate();
+		return db;
+	} catch (error) {
+		db.close();
+		throw error;
 	}
 }
 

@@ -13,6 +13,8 @@ export interface HistoryPageOptions {
 	/** Only runs that started at or before this one (a report of one run shows what came before it). */
 	readonly upTo?: string;
 	readonly title?: string;
+	/** Only this matrix's runs (a runs directory may hold several). */
+	readonly matrix?: string;
 }
 
 export function renderHistoryPage(
@@ -20,7 +22,7 @@ export function renderHistoryPage(
 	roots: readonly string[],
 	options: HistoryPageOptions = {},
 ): string {
-	const all = indexedRuns(index, roots, options.since).filter(
+	const all = indexedRuns(index, roots, options.since, options.matrix).filter(
 		(r) => options.upTo === undefined || r.started <= options.upTo,
 	);
 	const chosen = all.slice(-(options.last ?? 30));
@@ -36,6 +38,9 @@ export function renderHistoryPage(
 	return historyPage({
 		title: options.title ?? `kvm-matrix history: ${matrices.join(", ") || "no runs"}`,
 		runs: views,
-		flaky: flakyTests(index, roots, options.since),
+		flaky: flakyTests(index, roots, options.since, {
+			...(options.matrix === undefined ? {} : { matrix: options.matrix }),
+			...(options.upTo === undefined ? {} : { until: options.upTo }),
+		}),
 	});
 }

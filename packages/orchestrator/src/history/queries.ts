@@ -80,8 +80,14 @@ export function timeline(
 		FROM results r JOIN cells c ON c.id = r.cell JOIN runs u ON u.id = c.run JOIN tests t ON t.id = r.test
 		WHERE r.test IN (${ids.map(() => "?").join(", ")}) AND ${where.sql}`;
 	if (filter.kernel !== undefined) {
-		sql += " AND (c.kernel = ? OR (length(?) >= 7 AND c.sha LIKE ? || '%'))";
-		params.push(filter.kernel, filter.kernel, filter.kernel.toLowerCase().replace(/[^0-9a-f]/g, ""));
+		// A commit (7 to 40 hex digits) matches by prefix; anything else is a kernel id.
+		if (/^[0-9a-f]{7,40}$/i.test(filter.kernel)) {
+			sql += " AND (c.kernel = ? OR c.sha LIKE ? || '%')";
+			params.push(filter.kernel, filter.kernel.toLowerCase());
+		} else {
+			sql += " AND c.kernel = ?";
+			params.push(filter.kernel);
+		}
 	}
 	if (filter.target !== undefined) {
 		sql += " AND c.target = ?";
@@ -139,13 +145,26 @@ const FAILING = "('fail', 'timeout', 'crash')";
  * in runs that started at or after `since`. An `error` or `skip` says nothing of the test, so it
  * counts neither way. Worst rate first.
  */
-export function flakyTests(index: HistoryIndex, roots: readonly string[], since?: string): FlakyTest[] {
+export function flakyTests(
+	index: HistoryIndex,
+	roots: readonly string[],
+	since?: string,
+	only: { readonly matrix?: string; readonly until?: string } = {},
+): FlakyTest[] {
 	const where = rootsClause(roots);
 	const params: string[] = [...where.params];
 	let filter = "";
 	if (since !== undefined) {
 		filter = " AND u.started >= ?";
 		params.push(since);
+	}
+	if (only.until !== undefined) {
+		filter += " AND u.started <= ?";
+		params.push(only.until);
+	}
+	if (only.matrix !== undefined) {
+		filter += " AND u.matrix = ?";
+		params.push(only.matrix);
 	}
 	// Driven from the runs (by time), then their cells and results, so a window reads only its
 	// runs; the groups and their runs come back in one statement, not one per flaky test.
@@ -238,54 +257,32 @@ export function earlierOnRevision(
 	return out;
 }
 
-/** The newest earlier run of `matrix` that ran `cell` (not carried over): how its kernel fared there. */
-export function lastRunOfCell(
+/**
+ * The newest earlier run of `matrix` in which `cell`'s kernel built (`built`: the cell got past
+ * its build) or booted (`booted`: some test there did more than error), whatever runs that did
+ * not came between: a kernel broken for three nights is still compared with the last that worked.
+ */
+export function lastGoodRunOfCell(
 	index: HistoryIndex,
 	roots: readonly string[],
-	query: { readonly matrix: string; readonly cell: string; readonly before: string },
-):
-	| {
-			readonly runId: string;
-			readonly kernel: string;
-			readonly sha?: string;
-			readonly state: string;
-			readonly failureStage?: string;
-			readonly ranTests: boolean;
-	  }
-	| undefined {
+	query: { readonly matrix: string; readonly cell: string; readonly before: string; readonly need: "built" | "booted" },
+): { readonly runId: string; readonly kernel: string; readonly sha?: string } | undefined {
 	const where = rootsClause(roots);
+	const good =
+		query.need === "built"
+			? "(c.state = 'done' OR (c.failure IS NOT NULL AND json_extract(c.failure, '$.stage') NOT IN ('queued', 'checkout', 'build')))"
+			: "EXISTS (SELECT 1 FROM results r WHERE r.cell = c.id AND r.status != 'error')";
 	const row = index.db
-		.prepare<
-			string[],
-			{ id: number; run_id: string; kernel: string; sha: string | null; state: string; failure: string | null }
-		>(
-			`SELECT c.id, u.run_id, c.kernel, c.sha, c.state, c.failure
+		.prepare<string[], { run_id: string; kernel: string; sha: string | null }>(
+			`SELECT u.run_id, c.kernel, c.sha
 			FROM runs u JOIN cells c ON c.run = u.id
-			WHERE ${where.sql} AND u.matrix = ? AND c.cell = ? AND u.started < ? AND c.state != 'cancelled'
+			WHERE ${where.sql} AND u.matrix = ? AND c.cell = ? AND u.started < ? AND ${good}
 			ORDER BY u.started DESC, u.run_id DESC LIMIT 1`,
 		)
 		.get(...where.params, query.matrix, query.cell, query.before);
-	if (row === undefined) return undefined;
-	const ran = index.db
-		.prepare<[number], number>("SELECT 1 FROM results WHERE cell = ? AND status != 'error' LIMIT 1")
-		.pluck()
-		.get(row.id);
-	let stage: string | undefined;
-	try {
-		const failure: unknown = row.failure === null ? undefined : JSON.parse(row.failure);
-		if (typeof failure === "object" && failure !== null && "stage" in failure && typeof failure.stage === "string")
-			stage = failure.stage;
-	} catch {
-		stage = undefined;
-	}
-	return {
-		runId: row.run_id,
-		kernel: row.kernel,
-		...(row.sha === null ? {} : { sha: row.sha }),
-		state: row.state,
-		...(stage === undefined ? {} : { failureStage: stage }),
-		ranTests: ran !== undefined,
-	};
+	return row === undefined
+		? undefined
+		: { runId: row.run_id, kernel: row.kernel, ...(row.sha === null ? {} : { sha: row.sha }) };
 }
 
 /**
@@ -353,13 +350,14 @@ export function indexedRuns(
 	index: HistoryIndex,
 	roots: readonly string[],
 	since?: string,
+	matrix?: string,
 ): { readonly dir: string; readonly runId: string; readonly started: string; readonly matrix: string }[] {
 	const where = rootsClause(roots);
 	return index.db
 		.prepare<string[], { dir: string; run_id: string; started: string; matrix: string }>(
-			`SELECT u.dir, u.run_id, u.started, u.matrix FROM runs u WHERE ${where.sql}${since === undefined ? "" : " AND u.started >= ?"}
+			`SELECT u.dir, u.run_id, u.started, u.matrix FROM runs u WHERE ${where.sql}${since === undefined ? "" : " AND u.started >= ?"}${matrix === undefined ? "" : " AND u.matrix = ?"}
 			ORDER BY u.started, u.run_id`,
 		)
-		.all(...where.params, ...(since === undefined ? [] : [since]))
+		.all(...where.params, ...(since === undefined ? [] : [since]), ...(matrix === undefined ? [] : [matrix]))
 		.map((r) => ({ dir: r.dir, runId: r.run_id, started: r.started, matrix: r.matrix }));
 }

@@ -42,25 +42,31 @@ export interface HistoryRun {
 
 /** How the engine names the kernel a host target's tests ran on (engine/stages.ts). */
 const HOST_KERNEL_NOTE = /^host target: ran on this machine's kernel (\S+);/;
+/** An ssh target's (engine/running-kernel.ts): a machine others may upgrade between two runs. */
+const SSH_KERNEL_NOTE = /^ssh target: ran on /;
 
 /**
  * What must be the same in two runs for a change of result to be the test's own doing: the
- * kernel (its commit and config, or for a host target the release it ran on) and the commits of
- * the test suites. A prebuilt image or an ssh machine's kernel is not known to be unchanged, so
- * it has none, and no history calls its tests flaky.
+ * kernel (its build key: commit, final .config and compiler; or for a host target the release it
+ * ran on) and the commits of the test suites. A prebuilt image or an ssh machine's kernel is not
+ * known to be unchanged, so it has none, and no history calls its tests flaky.
  */
 function revisionOf(
 	c: RunView["cells"][number],
 	config: string | undefined,
 	suites: Readonly<Partial<Record<"selftests" | "kut", string>>> | undefined,
 ): string | undefined {
+	if (c.notes.some((n) => SSH_KERNEL_NOTE.test(n))) return undefined;
 	const host = c.notes.map((n) => HOST_KERNEL_NOTE.exec(n)?.[1]).find((r) => r !== undefined);
+	// The build key covers what the config spec does not (a fragment file's contents, the compiler).
 	const kernel =
 		host !== undefined
 			? `host ${host}`
-			: c.kernel.sha !== undefined
-				? `${c.kernel.sha}${config === undefined ? "" : ` config ${config}`}`
-				: undefined;
+			: c.kernel.build !== undefined && c.kernel.sha !== undefined
+				? `${c.kernel.sha} build ${c.kernel.build.key}`
+				: c.kernel.sha !== undefined && config !== undefined
+					? `${c.kernel.sha} config ${config}`
+					: undefined;
 	if (kernel === undefined) return undefined;
 	const tests = Object.entries(suites ?? {})
 		.map(([suite, sha]) => `${suite} ${sha}`)

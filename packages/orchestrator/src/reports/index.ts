@@ -79,7 +79,7 @@ export const EXTENSION: Readonly<Record<ReportFormat, string>> = {
 export { cellShade, escapeHtml } from "./html.js";
 export { type JunitOptions, junitXml, xmlSafe } from "./junit.js";
 export { kcidbDocument, kcidbPath, kcidbStatus } from "./kcidb.js";
-export { DEFAULT_MAIL_FROM, mailReport, type RegressionMail, regressionMails } from "./mail.js";
+export { DEFAULT_MAIL_FROM, isMailAddress, mailReport, type RegressionMail, regressionMails } from "./mail.js";
 export { markdownReport } from "./markdown.js";
 export { LOG_TAIL, localLogPath, type RunView, readRunView, tailOf } from "./run-view.js";
 export { KCIDB_ORIGIN };

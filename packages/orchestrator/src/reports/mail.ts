@@ -27,9 +27,51 @@ type Result = CellSummary["results"][number];
 
 /** An address as a trailer or git writes it: `Name <a@b>` or a bare address; anything else is not one. */
 const ADDRESS = /^(?:[^<>\r\n]{0,200}<[^<>\s@]+@[^<>\s@]+>|[^<>\s@]+@[^<>\s@]+)$/;
-const addressOf = (text: string) => /<([^>]+)>/.exec(text)?.[1]?.toLowerCase() ?? text.trim().toLowerCase();
+/** `Name <a@b>` as its parts (by the last `<`, no pattern: names are untrusted text); undefined when bare. */
+function splitAddress(text: string): { readonly name: string; readonly address: string } | undefined {
+	const t = text.trim();
+	const open = t.lastIndexOf("<");
+	if (open < 0 || !t.endsWith(">")) return undefined;
+	return { name: t.slice(0, open).trim(), address: t.slice(open + 1, -1) };
+}
+const addressOf = (text: string) => (splitAddress(text)?.address ?? text.trim()).toLowerCase();
 /** Header text on one line: a newline in a commit's subject never starts a header of its own. */
 const oneLine = (text: string) => text.replace(/[\r\n]+/g, " ").trim();
+
+/** Whether `text` is one address a header may carry (`Name <a@b>` or `a@b`), on one line. */
+export const isMailAddress = (text: string) => !/[\r\n]/.test(text) && ADDRESS.test(text.trim());
+
+/** RFC 2047: header text with anything but printable ASCII as UTF-8 encoded words. */
+function encodeWords(text: string): string {
+	if (!/[^\x20-\x7e]/.test(text)) return text;
+	const words: string[] = [];
+	let chunk = "";
+	for (const ch of text) {
+		// 45 bytes of UTF-8 per word keeps each encoded word within 75 characters.
+		if (Buffer.byteLength(chunk + ch) > 45) {
+			words.push(chunk);
+			chunk = "";
+		}
+		chunk += ch;
+	}
+	if (chunk !== "") words.push(chunk);
+	return words.map((w) => `=?UTF-8?B?${Buffer.from(w).toString("base64")}?=`).join(" ");
+}
+
+/** An address for a header: a display name with specials quoted, non-ASCII encoded. */
+function headerAddress(text: string): string {
+	const parts = splitAddress(text);
+	if (parts === undefined) return text.trim();
+	const quoted = parts.name.length >= 2 && parts.name.startsWith('"') && parts.name.endsWith('"');
+	const name = (quoted ? parts.name.slice(1, -1) : parts.name).trim();
+	if (name === "") return `<${parts.address}>`;
+	const shown = /[^\x20-\x7e]/.test(name)
+		? encodeWords(name)
+		: /[(),.:;<>@[\]\\"]/.test(name)
+			? `"${name.replace(/(["\\])/g, "\\$1")}"`
+			: name;
+	return `${shown} <${parts.address}>`;
+}
 
 export interface RegressionMail {
 	readonly cell: string;
@@ -144,11 +186,13 @@ function mailOf(
 	];
 	const headers = [
 		`From kvm-matrix ${"Thu Jan  1 00:00:00 1970"}`,
-		`From: ${ctx.from}`,
-		...(author === undefined ? [] : [`To: ${author}`]),
-		...(cc.length === 0 ? [] : [`Cc: ${cc.join(",\n    ")}`]),
-		`Subject: ${subject}`,
+		`From: ${headerAddress(ctx.from)}`,
+		...(author === undefined ? [] : [`To: ${headerAddress(author)}`]),
+		...(cc.length === 0 ? [] : [`Cc: ${cc.map(headerAddress).join(",\n    ")}`]),
+		`Subject: ${encodeWords(subject)}`,
+		...(view.started === undefined ? [] : [`Date: ${new Date(view.started).toUTCString()}`]),
 		`Message-ID: <${messageId}>`,
+		"MIME-Version: 1.0",
 		"Content-Type: text/plain; charset=UTF-8",
 		"Content-Transfer-Encoding: 8bit",
 	];

@@ -10,7 +10,7 @@ import { decideExit } from "../verdicts/exit-policy.js";
 import { cellShade, htmlReport } from "./html.js";
 import { junitXml, xmlSafe } from "./junit.js";
 import { kcidbDocument, kcidbPath } from "./kcidb.js";
-import { mailReport, regressionMails } from "./mail.js";
+import { isMailAddress, mailReport, regressionMails } from "./mail.js";
 import { markdownReport } from "./markdown.js";
 import { type RunView, tailKey, tailOf } from "./run-view.js";
 
@@ -434,7 +434,7 @@ test("mail: one per bisected regression, to the author, Cc the trailers' people 
 	const headers = text.slice(0, text.indexOf("\n\n")).split("\n");
 	t.deepEqual(
 		headers.filter((h) => /^[A-Za-z-]+:/.test(h)).map((h) => h.slice(0, h.indexOf(":"))),
-		["From", "To", "Cc", "Subject", "Message-ID", "Content-Type", "Content-Transfer-Encoding"],
+		["From", "To", "Cc", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"],
 	);
 	t.true(headers.includes("To: Ada Author <ada@example.org>"));
 	t.true(headers.includes("Cc: Rex Reviewer <rex@example.org>,"));
@@ -445,6 +445,40 @@ test("mail: one per bisected regression, to the author, Cc the trailers' people 
 		/^Subject: \[kvm:next\] 333333333333 KVM: x86: Rework Subject: injected: KVM selftest x86_64\/cpuid_test fails$/m,
 	);
 	t.regex(text, /^\| Reported-by: QA <qa@example\.org>$/m);
+	// A display name with a comma is quoted; one that is not ASCII is an encoded word.
+	const named =
+		regressionMails(
+			{
+				...view,
+				cells: [
+					cell("kvm@next/tcg", "kvm@next", "tcg", [
+						result("x86_64/cpuid_test", "fail", {
+							...bisected,
+							evidence: {
+								...(bisected as Extract<Verdict, { verdict: "regression" }>).evidence,
+								bisected: {
+									dir: "/b",
+									commit: {
+										sha: "4".repeat(40),
+										subject: "KVM: x86: Réparer",
+										author: "Doe, John <j@example.org>",
+										links: [],
+										people: ["Zoë Ärger <z@example.org>"],
+									},
+								},
+							},
+						}),
+					]),
+				],
+			},
+			{ from: "QA <qa@example.org>" },
+		)[0]?.text ?? "";
+	t.regex(named, /^To: "Doe, John" <j@example\.org>$/m);
+	t.regex(named, /^Cc: =\?UTF-8\?B\?[A-Za-z0-9+/=]+\?= <z@example\.org>,$/m);
+	t.regex(named, /^Subject: =\?UTF-8\?B\?/m);
+	t.true(isMailAddress("QA Lab <qa@example.org>"));
+	t.false(isMailAddress("QA <qa@example.org>\nBcc: x@example.org"));
+	t.false(isMailAddress("nobody"));
 	// The same run gives the same Message-ID (and Closes: link): a mail written again is the same mail.
 	t.is(regressionMails(view, { from: "QA <qa@example.org>" })[0]?.messageId, mails[0]?.messageId);
 	// Nothing bisected: no mail.

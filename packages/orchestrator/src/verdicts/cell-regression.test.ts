@@ -24,6 +24,15 @@ test("a kernel build that fails where it built before is a build-regression, wit
 	t.is(cellRegression({ ...buildStop, reason: "no space left on device" }, {}, [built]), undefined);
 	t.is(cellRegression({ ...buildStop, stage: "checkout", reason: "git fetch failed" }, {}, [built]), undefined);
 	t.is(cellRegression({ ...buildStop, resumable: true }, {}, [built]), undefined);
+	// The machine stopped the compiler (out of memory, out of disk): not the sources' doing.
+	t.is(
+		cellRegression({ ...buildStop, evidence: ["gcc: fatal error: Killed signal terminated program cc1"] }, {}, [built]),
+		undefined,
+	);
+	t.is(
+		cellRegression({ ...buildStop, reason: "kernel build failed: No space left on device" }, {}, [built]),
+		undefined,
+	);
 });
 
 test("a boot that ends by the kernel's doing where it booted before is a boot-regression; a QEMU error is not", (t) => {

@@ -23,6 +23,9 @@ export interface KernelBefore {
 
 /** How kvm-matrix says a kernel's build failed (build/kernel.ts): a compiler's doing, not the harness's. */
 const KERNEL_BUILD_FAILED = /^kernel build failed: /;
+/** A build the machine stopped, not the sources: the compiler killed, out of memory or disk. */
+const MACHINE_STOPPED_BUILD =
+	/Killed signal terminated program|internal compiler error|virtual memory exhausted|Cannot allocate memory|No space left on device|Disk quota exceeded/i;
 /** A boot that ended by the kernel's doing (a panic, an oops, silence), not QEMU's or the machine's. */
 const KERNEL_BOOT_FAILED = /\b(panic|oops|hung|no output for|did not boot|boot failed|BUG:)/i;
 
@@ -37,6 +40,7 @@ export function cellRegression(
 	before: readonly KernelBefore[],
 ): CellVerdict | undefined {
 	if (stop.resumable === true) return undefined;
+	if ([stop.reason, ...stop.evidence].some((line) => MACHINE_STOPPED_BUILD.test(line))) return undefined;
 	const kind =
 		stop.stage === "build" && KERNEL_BUILD_FAILED.test(stop.reason)
 			? "build-regression"

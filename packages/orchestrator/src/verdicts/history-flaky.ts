@@ -29,8 +29,10 @@ export function historyQuestions(perTest: ReadonlyMap<string, Verdict>): string[
 
 /**
  * The verdict of one failing test given its earlier results on the same revision and target:
- * `flaky` when they hold both a pass and a failure (a pass after a retry is both), else unchanged.
- * A known issue, a pending fix or the harness's failure is already explained and stays.
+ * `flaky` when they show it failing and then passing again with nothing changed (a failure
+ * followed by a pass, or a pass after a retry), else unchanged. Passes and then failures only is
+ * a step, not flakiness: something outside the revision changed, and the verdict stands. A known
+ * issue, a pending fix or the harness's failure is already explained and stays.
  */
 export function withHistory(
 	verdict: Verdict,
@@ -42,9 +44,10 @@ export function withHistory(
 		return verdict;
 	if (cell.revision === undefined) return verdict;
 	const telling = earlier.filter((e) => e.status === "pass" || isFailingStatus(e.status));
-	const passed = telling.some((e) => e.status === "pass");
-	const failed = telling.some((e) => isFailingStatus(e.status) || e.retried);
-	if (!passed || !failed) return verdict;
+	const recovered =
+		telling.some((e) => e.retried) ||
+		telling.some((e, i) => isFailingStatus(e.status) && telling.slice(i + 1).some((later) => later.status === "pass"));
+	if (!recovered) return verdict;
 	const history: FlakyHistory = {
 		revision: cell.revision,
 		target: cell.target,

@@ -6,7 +6,7 @@ import type { FinalResult } from "../events/attempts.js";
 import { testKey } from "../events/attempts.js";
 import type { TestResult } from "../events/types.js";
 import { HistoryIndex, historyDbPath } from "../history/index-db.js";
-import { earlierOnRevision, lastResultsOfCells, lastRunOfCell } from "../history/queries.js";
+import { earlierOnRevision, lastGoodRunOfCell, lastResultsOfCells } from "../history/queries.js";
 import { historyRun } from "../history/rows.js";
 import { readRunView } from "../reports/run-view.js";
 import { isCommitId } from "../sources/commit-id.js";
@@ -103,14 +103,15 @@ export function cellRegressions(
 					built: base.state === "done" || (base.failure !== undefined && !BEFORE_BUILT.has(base.failure.stage)),
 					booted: base.results.some((r) => r.status !== "error"),
 				});
-			const last = lastRunOfCell(index, [root], { matrix: view.matrix, cell: cell.id, before: started });
+			const need = cell.failure?.stage === "build" ? "built" : "booted";
+			const last = lastGoodRunOfCell(index, [root], { matrix: view.matrix, cell: cell.id, before: started, need });
 			if (last !== undefined)
 				before.push({
 					kernel: last.kernel,
 					...(last.sha === undefined ? {} : { sha: last.sha }),
 					run: last.runId,
-					built: last.state === "done" || (last.failureStage !== undefined && !BEFORE_BUILT.has(last.failureStage)),
-					booted: last.ranTests,
+					built: true,
+					booted: need === "booted",
 				});
 			const verdict = cellRegression(cell.failure as CellStop, cell.kernel, before);
 			if (verdict !== undefined) out.set(cell.id, verdict);

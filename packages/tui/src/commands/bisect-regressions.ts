@@ -19,7 +19,8 @@ export function parseMaxBuilds(text: string | undefined): number | undefined | {
 /**
  * `--bisect-regressions` at the end of a run or a merge: bisects its regressions into
  * `<run>/bisect/` and journals their first bad commits (results.json follows). A bisection
- * that cannot start is one line; the run's verdicts stand either way.
+ * that cannot start is one line; the run's verdicts stand either way. True when a cancel
+ * (Ctrl-C) stopped it: what it found before is journaled all the same.
  */
 export async function bisectRunRegressions(
 	runDir: string,
@@ -27,10 +28,10 @@ export async function bisectRunRegressions(
 	maxBuilds: number | undefined,
 	io: CliIo,
 	command: string,
-): Promise<void> {
+): Promise<boolean> {
 	const say = (line: string) => io.stderr(`kvm-matrix ${command}: ${line}\n`);
 	const cells = readRunView(runDir, undefined, { logTails: false }).cells;
-	if (!cells.some((c) => c.results.some((r) => r.verdict?.verdict === "regression"))) return;
+	if (!cells.some((c) => c.results.some((r) => r.verdict?.verdict === "regression"))) return false;
 	say(`bisecting the regressions (state in ${path.join(runDir, "bisect")})`);
 	try {
 		const done = await bisectRegressions(runDir, {
@@ -51,8 +52,14 @@ export async function bisectRunRegressions(
 						: `${cell} ${test}: first bad commit ${b.commit.sha.slice(0, 12)} ("${b.commit.subject}")${b.shared === true ? ", shared with another test of the range" : ""}`,
 				);
 		say(`bisections made ${done.builds} kernel build${done.builds === 1 ? "" : "s"}`);
+		if (done.cancelled) say("bisection stopped (cancelled); what it found is in the run");
+		return done.cancelled;
 	} catch (error) {
-		if (error instanceof BisectCancelled) say(`bisection stopped (${error.message})`);
-		else say(`regressions not bisected: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+		if (error instanceof BisectCancelled) {
+			say(`bisection stopped (${error.message})`);
+			return true;
+		}
+		say(`regressions not bisected: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+		return false;
 	}
 }

@@ -28,7 +28,7 @@ import {
 } from "@kvm-matrix/orchestrator";
 import { EXIT, type ExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
-import { bisectRunRegressions } from "./bisect-regressions.js";
+import { bisectRunRegressions, parseMaxBuilds } from "./bisect-regressions.js";
 import { loadOrReport } from "./load.js";
 import { type ReportSpec, writeRunReports } from "./report.js";
 import { bisectOption, ended, refused, startViews, unwritableOutput } from "./run.js";
@@ -208,6 +208,10 @@ export interface CiMergeOptions {
 /** `kvm-matrix ci merge DIR... --out DIR`: one run of all shards, its verdicts, and the one exit. */
 export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOptions, io: CliIo): Promise<ExitCode> {
 	if (dirs.length === 0) return fail(io, "merge", "give the shards' run directories");
+	const maxBuilds = parseMaxBuilds(options.maxBuilds);
+	if (typeof maxBuilds === "object") return fail(io, "merge", maxBuilds.error);
+	if (options.maxBuilds !== undefined && options.bisectRegressions !== true)
+		return fail(io, "merge", "--max-builds goes with --bisect-regressions");
 	let matrixFile = options.matrix;
 	if (matrixFile === undefined) {
 		try {
@@ -239,8 +243,15 @@ export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOp
 		}
 		io.stdout(`results: ${merged.resultsPath}\n`);
 		const decision = decideExit(runVerdictCounts(merged.cells), options.failOn);
+		let bisectCancelled = false;
 		if (options.bisectRegressions === true)
-			await bisectRunRegressions(out, matrix, bisectOption(options.maxBuilds).maxBuilds, io, "ci merge");
+			bisectCancelled = await bisectRunRegressions(
+				out,
+				matrix,
+				bisectOption(options.maxBuilds).maxBuilds,
+				io,
+				"ci merge",
+			);
 		const reported = await writeRunReports(
 			out,
 			options.report,
@@ -253,6 +264,7 @@ export async function ciMergeCommand(dirs: readonly string[], options: CiMergeOp
 		const unindexed = indexEndedRun(cacheRoot(io.env), out);
 		if (unindexed !== undefined) io.stderr(`kvm-matrix ci merge: ${unindexed}\n`);
 		io.stdout(`exit ${decision.red ? EXIT.testFailures : EXIT.ok}, ${decision.line}\n`);
+		if (bisectCancelled) return EXIT.interrupted;
 		if (!reported) return EXIT.usage;
 		return decision.red ? EXIT.testFailures : EXIT.ok;
 	} catch (error) {

@@ -102,6 +102,9 @@ export async function historyCommand(test: string | undefined, options: HistoryO
 		}
 		io.stdout(options.json ? json({ test, results: entries }) : timelineText(test as string, entries, stats.runs));
 		return EXIT.ok;
+	} catch (error) {
+		// A runs root that is a file or cannot be read, an index another process holds too long.
+		return fail(io, error instanceof Error ? (error.message.split("\n")[0] ?? "") : String(error));
 	} finally {
 		index.close();
 	}

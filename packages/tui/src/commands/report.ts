@@ -6,6 +6,7 @@ import {
 	type FailOn,
 	HistoryIndex,
 	historyDbPath,
+	isMailAddress,
 	KCIDB_ORIGIN,
 	loadMatrixFile,
 	type Matrix,
@@ -50,6 +51,7 @@ function historyHtml(dir: string, view: RunView, io: CliIo): string {
 		return renderHistoryPage(index, [root], {
 			...(view.started === undefined ? {} : { upTo: view.started }),
 			title: `kvm-matrix history: ${view.matrix}, up to run ${view.runId}`,
+			matrix: view.matrix,
 		});
 	} finally {
 		index.close();
@@ -117,6 +119,12 @@ export async function writeReport(
 export async function reportCommand(runDir: string, options: ReportCommandOptions, io: CliIo): Promise<ExitCode> {
 	if (!KCIDB_ORIGIN.test(options.origin)) {
 		io.stderr(`kvm-matrix report: --origin ${options.origin}: KCIDB origins are lower-case letters, digits and _\n`);
+		return EXIT.usage;
+	}
+	if (options.from !== undefined && !isMailAddress(options.from)) {
+		io.stderr(
+			`kvm-matrix report: --from ${JSON.stringify(options.from)}: expected one address, 'Name <user@host>' or 'user@host'\n`,
+		);
 		return EXIT.usage;
 	}
 	if (options.history === true && options.format !== "html") {

@@ -200,8 +200,9 @@ export async function ended(
 					line: `shard ${shard.index}/${shard.count} (its cells alone): ${own.line}; ci merge gives the verdict`,
 				};
 	await views.finish(summary, decision);
+	let bisectCancelled = false;
 	if (options.bisect !== undefined && summary.outcome === "completed" && shard === undefined) {
-		await bisectRunRegressions(summary.dir, options.matrix, options.bisect.maxBuilds, io, command);
+		bisectCancelled = await bisectRunRegressions(summary.dir, options.matrix, options.bisect.maxBuilds, io, command);
 		summary = { ...summary, cells: readRunView(summary.dir).cells };
 	}
 	// Checked before the run; a disk that filled since is one line, and the run stands.
@@ -236,7 +237,7 @@ export async function ended(
 	);
 	const unindexed = indexEndedRun(cacheRoot(io.env), summary.dir);
 	if (unindexed !== undefined) io.stderr(`kvm-matrix ${command}: ${unindexed}\n`);
-	if (summary.outcome === "cancelled") return EXIT.interrupted;
+	if (summary.outcome === "cancelled" || bisectCancelled) return EXIT.interrupted;
 	// A --report path that cannot be written is bad input, like a matrix that cannot be read.
 	if (!reported || !jsonWritten) return EXIT.usage;
 	return decision.red ? EXIT.testFailures : EXIT.ok;
