@@ -38,7 +38,7 @@ test("a kernel build that fails where it built before is a build-regression, wit
 test("a boot that ends by the kernel's doing where it booted before is a boot-regression; a QEMU error is not", (t) => {
 	const panic = {
 		stage: "boot",
-		reason: "kernel panic: Kernel panic - not syncing: VFS: Unable to mount root fs",
+		reason: "panic: Kernel panic - not syncing: VFS: Unable to mount root fs",
 		evidence: [],
 	};
 	const v = cellRegression(panic, { sha: "b".repeat(40) }, [built]);
@@ -52,5 +52,26 @@ test("a boot that ends by the kernel's doing where it booted before is a boot-re
 	t.is(
 		cellRegression({ ...panic, reason: "hung: no output for 180s while booting" }, {}, [built])?.verdict,
 		"boot-regression",
+	);
+	t.is(
+		cellRegression(
+			{ ...panic, reason: "boot-failed: the guest stopped before the payload started (QEMU exited with status 0)" },
+			{},
+			[built],
+		)?.verdict,
+		"boot-regression",
+	);
+	// Module parameters this CPU refuses, QEMU's own error: the machine's, not the kernel's.
+	t.is(
+		cellRegression(
+			{ ...panic, reason: "boot-failed: module parameters do not hold, so the payload was not run: ept=0" },
+			{},
+			[built],
+		),
+		undefined,
+	);
+	t.is(
+		cellRegression({ ...panic, reason: "qemu-error: qemu-system-x86_64: -accel kvm: No such file" }, {}, [built]),
+		undefined,
 	);
 });

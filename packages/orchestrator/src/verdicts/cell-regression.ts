@@ -26,8 +26,13 @@ const KERNEL_BUILD_FAILED = /^kernel build failed: /;
 /** A build the machine stopped, not the sources: the compiler killed, out of memory or disk. */
 const MACHINE_STOPPED_BUILD =
 	/Killed signal terminated program|internal compiler error|virtual memory exhausted|Cannot allocate memory|No space left on device|Disk quota exceeded/i;
-/** A boot that ended by the kernel's doing (a panic, an oops, silence), not QEMU's or the machine's. */
-const KERNEL_BOOT_FAILED = /\b(panic|oops|hung|no output for|did not boot|boot failed|BUG:)/i;
+/**
+ * A boot that ended by the kernel's doing, as the guest runner names how a boot that ran no test
+ * ended (`<kind>: <summary>`, engine/suites.ts): a panic, an oops, silence, the guest gone before
+ * its payload. Not QEMU's error, nor module parameters this CPU refuses.
+ */
+const KERNEL_BOOT_FAILED =
+	/^(?:panic|oops|hung): |^boot-failed: the guest stopped before the payload started|^timeout: .*\(booting\)$/;
 
 /**
  * `build-regression` when the kernel's build failed and it built before; `boot-regression` when
