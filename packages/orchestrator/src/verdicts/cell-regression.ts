@@ -58,7 +58,7 @@ export function cellRegression(
 	return {
 		verdict: kind,
 		evidence: {
-			lines: stop.evidence.length > 0 ? stop.evidence.slice(0, 10) : [stop.reason],
+			lines: stop.evidence.length > 0 ? stop.evidence.slice(0, 25) : [stop.reason],
 			reason: stop.reason,
 			passed: {
 				kernel: passed.kernel,

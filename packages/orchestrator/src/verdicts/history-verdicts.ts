@@ -1,6 +1,7 @@
 // The history index's part in a run's verdicts: one question per cell with unexplained failures
 // (never one per failure), asked of the runs next to this one. An index that cannot be read
 // leaves the verdicts as they were and says so.
+import { type Dirent, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import type { FinalResult } from "../events/attempts.js";
 import { testKey } from "../events/attempts.js";
@@ -8,7 +9,8 @@ import type { TestResult } from "../events/types.js";
 import { HistoryIndex, historyDbPath } from "../history/index-db.js";
 import { earlierOnRevision, lastGoodRunOfCell, lastResultsOfCells } from "../history/queries.js";
 import { historyRun } from "../history/rows.js";
-import { readRunView } from "../reports/run-view.js";
+import { idName } from "../paths/id-name.js";
+import { readRunView, tailOf } from "../reports/run-view.js";
 import { isCommitId } from "../sources/commit-id.js";
 import type { BaselineSource, PreviousRun } from "./baseline.js";
 import { type CellStop, cellRegression, type KernelBefore } from "./cell-regression.js";
@@ -113,7 +115,14 @@ export function cellRegressions(
 					built: true,
 					booted: need === "booted",
 				});
-			const verdict = cellRegression(cell.failure as CellStop, cell.kernel, before);
+			const stop = cell.failure as CellStop;
+			// A boot's evidence is how its console ended: the panic's trace, the last lines before silence.
+			const consoleLines = stop.stage === "boot" && stop.evidence.length === 0 ? consoleTail(runDir, cell.id) : [];
+			const verdict = cellRegression(
+				consoleLines.length === 0 ? stop : { ...stop, evidence: [stop.reason, ...consoleLines] },
+				cell.kernel,
+				before,
+			);
 			if (verdict !== undefined) out.set(cell.id, verdict);
 		}
 	} catch (error) {
@@ -171,5 +180,40 @@ export function historyBaseline(
 		return { kind: "history", cells: new Map() };
 	} finally {
 		index?.close();
+	}
+}
+
+/** The last lines of the newest guest console a cell left (a console.log under `cells/<cell>/`). */
+function consoleTail(runDir: string, cellId: string): string[] {
+	const found: { file: string; mtime: number }[] = [];
+	const walk = (dir: string, depth: number) => {
+		if (depth > 4) return;
+		let entries: Dirent[];
+		try {
+			entries = readdirSync(dir, { withFileTypes: true });
+		} catch {
+			return;
+		}
+		for (const e of entries) {
+			const full = path.join(dir, e.name);
+			if (e.isDirectory()) walk(full, depth + 1);
+			else if (e.name === "console.log")
+				try {
+					found.push({ file: full, mtime: statSync(full).mtimeMs });
+				} catch {}
+		}
+	};
+	walk(path.join(runDir, "cells", idName(cellId)), 0);
+	const newest = found.sort((a, b) => b.mtime - a.mtime)[0];
+	if (newest === undefined) return [];
+	try {
+		const size = statSync(newest.file).size;
+		const text = readFileSync(newest.file);
+		const end = text.subarray(Math.max(0, size - 8192)).toString("utf8");
+		return tailOf(end, 20)
+			.split("\n")
+			.filter((l) => l.trim() !== "");
+	} catch {
+		return [];
 	}
 }
