@@ -140,6 +140,23 @@ baseline: { tree: fake, ref: story-next }
 	);
 	// A pending fix is green by the exit policy, and skipped in the test tab; --junit-strict keeps it a failure.
 	t.regex(readFileSync(path.join(dir, "nightly", "junit.xml"), "utf8"), /<skipped message="pending-fix: /);
+	// ci merge --bisect-regressions: these regressions passed on story-next, a branch beside
+	// story-master, not an ancestor of it: there is no range to bisect, and the merge says so.
+	const bisecting = await cli(
+		"cache-merge",
+		"ci",
+		"merge",
+		...shardDirs,
+		"--out",
+		"nightly-bisect",
+		"--bisect-regressions",
+	);
+	t.is(bisecting.exitCode, 1, bisecting.stderr);
+	t.regex(bisecting.stderr, /^kvm-matrix ci merge: bisecting the regressions/m);
+	t.regex(
+		bisecting.stderr,
+		/^kvm-matrix ci merge: fake@story-master\/[tu] selftests:x86_64\/regress_test: not bisected: it passed on fake@story-next, which is not an ancestor of fake@story-master$/m,
+	);
 	const strict = await cli("cache-merge", "report", path.join(dir, "nightly"), "--format", "junit", "--junit-strict");
 	t.is(strict.exitCode, 0, strict.stderr);
 	t.regex(strict.stdout, /<failure message="pending-fix: [^"]*" type="pending-fix"/);
