@@ -7,21 +7,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, unlinkSync, writeFileSync 
 import path from "node:path";
 import { HistoryIndex, historyDbPath, timeline as historyTimeline } from "@kvm-matrix/orchestrator";
 import test from "ava";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./support/chromium.js";
 import { kvmMatrix } from "./support/cli.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-	"--headless",
-	"--no-sandbox",
-	"--disable-gpu",
-	"--disable-quic",
-	"--no-first-run",
-	"--disable-background-networking",
-	"--disable-component-update",
-	"--disable-sync",
-];
 
 interface TimelineJson {
 	readonly results: readonly { runId: string; cell: string; status: string; verdict?: string; explanation?: string }[];
@@ -167,8 +155,8 @@ test("three runs on one kernel: a test that failed and passed there is flaky wit
 	const pageDir = path.join(dir, "page");
 	const html = await kvmMatrix(dir, "history", "--html", pageDir, "--runs", runs);
 	t.is(html.exitCode, 0, html.stderr);
-	if (!existsSync(CHROMIUM)) return t.fail(`${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
-	const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+	const browser = await launchChromium();
+	if (typeof browser === "string") return t.fail(browser);
 	try {
 		const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
 		const requests: string[] = [];

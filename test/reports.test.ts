@@ -2,16 +2,15 @@
 // at the end, `report RUN_DIR` writes the same from the directory alone, JUnit reads back with a
 // JUnit reader, KCIDB validates against the schema, and the HTML opens in a real headless
 // Chromium, where the grid shows every cell and a click shows a cell's failures.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Ajv } from "ajv";
 import test from "ava";
 import { parse } from "junit2json";
-import { chromium } from "playwright-core";
+import { launchChromium } from "./support/chromium.js";
 import { kvmMatrix, REPO } from "./support/cli.js";
 import { hostMatrix, kutFixture } from "./support/kut-fixture.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const schema = JSON.parse(readFileSync(path.join(REPO, "test/schemas/kcidb-v5.3.schema.json"), "utf8"));
 const validKcidb = new Ajv({
 	allErrors: true,
@@ -86,20 +85,8 @@ test("run --report writes every format; report RUN_DIR gives the same; the HTML 
 	const md = readFileSync(path.join(out, "summary.md"), "utf8");
 	t.regex(md, /\*\*green: no regressions; 4 new-failure; --fail-on new-failure would make it red\*\*/);
 
-	if (!existsSync(CHROMIUM)) return t.fail(`${CHROMIUM} is missing: scripts/setup.sh installs Debian's chromium`);
-	const browser = await chromium.launch({
-		executablePath: CHROMIUM,
-		args: [
-			"--headless",
-			"--no-sandbox",
-			"--disable-gpu",
-			"--disable-quic",
-			"--no-first-run",
-			"--disable-background-networking",
-			"--disable-component-update",
-			"--disable-sync",
-		],
-	});
+	const browser = await launchChromium();
+	if (typeof browser === "string") return t.fail(browser);
 	try {
 		const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
 		const requests: string[] = [];
